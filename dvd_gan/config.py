@@ -1,0 +1,35 @@
+"""The base configuration every experiment file in `experiments/` starts from.
+
+An experiment file is a Python file with `get_config()` returning an `ml_collections.ConfigDict`
+(google-research/big_vision's convention), selected with absl flags:
+
+    python -m dvd_gan.train --config=experiments/kinetics600_12f_64.py --config.batch_size=8
+
+Layout of the config (each section is owned by one sub-package):
+  seed, num_frames (T), resolution (H = W), num_classes (0 = unconditional), batch_size (global, split over
+  replicas)
+  model: dvd_gan.models.config.model_config()      -- G, DS, DT widths and options
+  data:  dvd_gan.data.config.data_config()         -- dataset, split, stride, pipeline options
+  train: dvd_gan.training.config.train_config()    -- schedule, optimisers, EMA, precision, checkpoints
+  eval:  dvd_gan.training.config.eval_config()     -- what the run scores at its end / periodically
+"""
+import ml_collections
+
+from dvd_gan.data.config import data_config
+from dvd_gan.models.config import model_config
+from dvd_gan.training.config import eval_config, train_config
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Paper defaults: Kinetics-600, 12 frames at 64x64, batch 512 (PAPER.md, appendix A)."""
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.num_frames = 12
+  c.resolution = 64
+  c.num_classes = 600
+  c.batch_size = 512
+  c.model = model_config()
+  c.data = data_config()
+  c.train = train_config()
+  c.eval = eval_config()
+  return c

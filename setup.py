@@ -1,0 +1,34 @@
+"""dvd-gan: DVD-GAN (Clark, Donahue, Simonyan 2019) in TensorFlow 2 / Keras 3, and a standalone video
+evaluation package (`eval`: I3D / C3D features, FVD, FID, IS)."""
+import pathlib
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+
+
+def _requirements():
+  lines = (HERE / "requirements.txt").read_text().splitlines()
+  return [l.strip() for l in lines if l.strip() and not l.startswith("#")]
+
+
+setup(
+    name="dvd-gan",
+    version="0.1.0",
+    description="DVD-GAN video generation in TensorFlow 2 / Keras 3, with an I3D/C3D evaluation package.",
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["dvd_gan", "dvd_gan.*", "eval", "eval.*"]),
+    install_requires=_requirements(),
+    extras_require={
+        "test": ["pytest>=8", "pytest-xdist>=3.5"],
+        "hub": ["tensorflow-hub>=0.16"],
+    },
+    entry_points={
+        "console_scripts": [
+            "dvd-gan-train=dvd_gan.train:run",
+            "video-eval=eval.cli:run",
+        ],
+    },
+)
