@@ -1,0 +1,17 @@
+"""Input pipelines: synthetic videos, UCF-101, BAIR robot pushing, Kinetics-600 (docs/data.md).
+
+The public entry points are imported lazily so that light modules of this package (e.g. `clips`, used in
+spawned decoding workers) do not pull in TensorFlow.
+"""
+
+
+def make_dataset(config, *, split, training, input_context=None, seed=None):
+  """See `dvd_gan.data.pipeline.make_dataset`."""
+  from dvd_gan.data import pipeline  # pylint: disable=g-import-not-at-top
+  return pipeline.make_dataset(config, split=split, training=training, input_context=input_context, seed=seed)
+
+
+def num_classes(config) -> int:
+  """See `dvd_gan.data.pipeline.num_classes`."""
+  from dvd_gan.data import pipeline  # pylint: disable=g-import-not-at-top
+  return pipeline.num_classes(config)

@@ -1,0 +1,271 @@
+"""TFDS builder for Kinetics-600 from a manual download (annotation CSVs + clip files).
+
+    import tensorflow_datasets as tfds
+    import dvd_gan.data.kinetics600  # registers "kinetics600"
+    builder = tfds.builder("kinetics600/64", data_dir=...)
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=...))
+
+Builder configs ("64", "128", "256"): the shorter side of the stored frames; every frame of the clip is kept
+(full frame rate), stored as JPEG inside a `tfds.features.Video`. Labels are indices into the sorted list
+of class names of the training annotations (the official Kinetics-600 class order).
+
+Clips whose file is missing, cannot be decoded or has fewer than `min_frames` frames are skipped and counted,
+never crash the build; the counts (and the skipped clip ids) are logged and stored in
+`builder.info.metadata["skipped"]` / `["skipped_clips"]`.
+
+Generation is parallel: a process pool over `num_workers` local processes (default: all cores), or, with
+`Kinetics600(use_beam=True)` and a `DownloadConfig(beam_runner=...)/beam_options`, an Apache Beam pipeline
+(DirectRunner locally, Dataflow/Flink/Spark for the full dataset).
+"""
+import collections
+import concurrent.futures
+import csv
+import functools
+import multiprocessing
+import os
+import re
+from typing import Dict, Iterator, List, Optional, Tuple
+
+from absl import logging
+import numpy as np
+import tensorflow_datasets as tfds
+
+from dvd_gan.data import clips as clips_lib
+
+NAME = "kinetics600"
+RESOLUTIONS = (64, 128, 256)
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv")
+BEAM_NAMESPACE = "kinetics600"
+MAX_LISTED_SKIPS = 10000  # at most this many skipped clip ids per split in the metadata
+
+# "<youtube_id>_<start>_<end>.<ext>"; YouTube ids themselves may contain "_" and "-".
+_FILENAME_RE = re.compile(r"^(?P<youtube_id>.+)_(?P<start>\d+)_(?P<end>\d+)\.(?:mp4|webm|mkv)$", re.IGNORECASE)
+_SPLIT_NAMES = {"train": "train", "training": "train", "validate": "validation", "validation": "validation",
+                "val": "validation", "valid": "validation", "test": "test", "testing": "test"}
+UNKNOWN_LABEL = "unknown_label"
+
+MANUAL_DOWNLOAD_INSTRUCTIONS = """\
+Kinetics-600 cannot be downloaded automatically (the clips are YouTube videos). Put in `manual_dir`:
+  1. the official annotation CSVs (https://github.com/cvdfoundation/kinetics-dataset or the DeepMind
+     release): train.csv, validate.csv (and test.csv) with the columns
+     label,youtube_id,time_start,time_end,split  (any *.csv below manual_dir with a youtube_id column is read);
+  2. the clips, cut to [time_start, time_end], as .mp4, .webm or .mkv files named
+     <youtube_id>_<time_start:06d>_<time_end:06d>.<ext> (zero padding optional), in any of these layouts:
+       <manual_dir>/<split>/<label>/<name>   (ActivityNet/kinetics-downloader, cvdfoundation layout)
+       <manual_dir>/<split>/<name>
+       <manual_dir>/<name>                   (flat)
+     or any deeper nesting: every file below manual_dir is indexed by its name.
+Clips that are missing, unreadable or shorter than the config's min_frames are skipped and counted.
+Decoding uses PyAV (bundled FFmpeg); no ffmpeg binary is needed.
+"""
+
+
+class Kinetics600Config(tfds.core.BuilderConfig):
+  """Stored resolution: frames resized so their shorter side is `size` (aspect kept)."""
+
+  def __init__(self, *, size: int, min_frames: int = 16, jpeg_quality: int = 90, **kwargs):
+    super().__init__(**kwargs)
+    self.size = size
+    self.min_frames = min_frames
+    self.jpeg_quality = jpeg_quality
+
+
+def config_name(size: int) -> str:
+  return str(size)
+
+
+def read_annotations(manual_dir: str) -> Dict[str, List[Dict[str, object]]]:
+  """Rows of every annotation CSV under `manual_dir`, grouped by TFDS split name.
+
+  Each row: {"label": str or None, "youtube_id": str, "time_start": int, "time_end": int}.
+  """
+  rows = collections.defaultdict(list)
+  seen = set()
+  csv_paths = []
+  for root, _, files in os.walk(manual_dir):
+    csv_paths += [os.path.join(root, f) for f in sorted(files) if f.lower().endswith(".csv")]
+  for path in sorted(csv_paths):
+    with open(path, newline="") as f:
+      reader = csv.DictReader(f)
+      if not reader.fieldnames or "youtube_id" not in reader.fieldnames:
+        continue
+      file_split = os.path.splitext(os.path.basename(path))[0].lower()
+      for row in reader:
+        split = _SPLIT_NAMES.get((row.get("split") or file_split).strip().lower())
+        if split is None:
+          raise ValueError(f"{path}: unknown split {row.get('split')!r} (expected train/validate/test)")
+        clip = (row["youtube_id"].strip(), int(float(row["time_start"])), int(float(row["time_end"])))
+        if (split,) + clip in seen:
+          continue
+        seen.add((split,) + clip)
+        label = (row.get("label") or "").strip() or None
+        rows[split].append({"label": label, "youtube_id": clip[0], "time_start": clip[1], "time_end": clip[2]})
+  if not rows:
+    raise FileNotFoundError(f"no annotation CSV with a youtube_id column found under {manual_dir}")
+  return dict(rows)
+
+
+def class_names(annotations: Dict[str, List[Dict[str, object]]]) -> List[str]:
+  """Sorted class names of the training annotations (all splits if there is no train split)."""
+  splits = ["train"] if "train" in annotations else list(annotations)
+  names = sorted({r["label"] for s in splits for r in annotations[s] if r["label"]})
+  if not names:
+    raise ValueError("the annotation CSVs hold no labels")
+  return names
+
+
+def index_clip_files(manual_dir: str) -> Dict[Tuple[str, int, int], str]:
+  """(youtube_id, time_start, time_end) -> path of every video file named <id>_<start>_<end>.<ext>."""
+  index = {}
+  for root, _, files in os.walk(manual_dir):
+    for name in sorted(files):
+      match = _FILENAME_RE.match(name)
+      if match:
+        key = (match["youtube_id"], int(match["start"]), int(match["end"]))
+        index.setdefault(key, os.path.join(root, name))
+  return index
+
+
+def clip_key(youtube_id: str, start: int, end: int) -> str:
+  return f"{youtube_id}_{start:06d}_{end:06d}"
+
+
+def process_clip(item: Dict[str, object], *, size: int, min_frames: int, jpeg_quality: int
+                 ) -> Tuple[str, str, Optional[Dict[str, object]], str]:
+  """One annotation item -> (key, status, example or None, error). Runs in worker processes (no TF)."""
+  if item["label_index"] is None:
+    return item["key"], UNKNOWN_LABEL, None, f"label {item['label']!r} not in the class list"
+  clip = clips_lib.load_clip(item["path"], size, min_frames, jpeg_quality)
+  if clip.status != clips_lib.OK:
+    return item["key"], clip.status, None, clip.error
+  example = {"video": clip.frames, "label": item["label_index"], "youtube_id": item["youtube_id"],
+             "time_start": item["time_start"], "time_end": item["time_end"], "fps": np.float32(clip.fps)}
+  return item["key"], clip.status, example, ""
+
+
+def _beam_process(item, *, split, size, min_frames, jpeg_quality):
+  """Beam FlatMap body: yields (key, example) and counts skips in Beam counters."""
+  import apache_beam as beam  # pylint: disable=g-import-not-at-top
+  key, status, example, error = process_clip(item, size=size, min_frames=min_frames, jpeg_quality=jpeg_quality)
+  beam.metrics.Metrics.counter(BEAM_NAMESPACE, f"{split}/{status}").inc()
+  if example is None:
+    logging.warning("kinetics600 %s: skipped %s (%s): %s", split, key, status, error)
+    return
+  yield key, example
+
+
+class Kinetics600(tfds.core.GeneratorBasedBuilder):
+  """Kinetics-600 clips (manual download), frames stored as JPEG at a fixed shorter side."""
+
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "Initial release: JPEG frames at full frame rate, skip counts in metadata."}
+  MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
+  BUILDER_CONFIGS = [
+      Kinetics600Config(name=config_name(s), size=s,
+                        description=f"Shorter side {s} pixels, all frames, JPEG.") for s in RESOLUTIONS
+  ]
+
+  def __init__(self, *, num_workers: Optional[int] = None, use_beam: bool = False, **kwargs):
+    """num_workers: local processes decoding clips (None: os.cpu_count(); <= 1: in-process).
+
+    use_beam: make `_generate_examples` return a Beam PTransform (pass beam_runner / beam_options in the
+    DownloadConfig); needs apache-beam.
+    """
+    self._num_workers = os.cpu_count() if num_workers is None else num_workers
+    self._use_beam = use_beam
+    super().__init__(**kwargs)
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return self.dataset_info_from_configs(
+        features=tfds.features.FeaturesDict({
+            "video": tfds.features.Video(shape=(None, None, None, 3), encoding_format="jpeg"),
+            "label": tfds.features.ClassLabel(),  # names set from the annotations in _split_generators
+            "youtube_id": tfds.features.Text(),
+            "time_start": np.int32,
+            "time_end": np.int32,
+            "fps": np.float32,
+        }),
+        supervised_keys=("video", "label"),
+        homepage="https://github.com/cvdfoundation/kinetics-dataset",
+        metadata=tfds.core.MetadataDict(),
+    )
+
+  def _split_generators(self, dl_manager):
+    manual_dir = os.fspath(dl_manager.manual_dir)
+    annotations = read_annotations(manual_dir)
+    names = class_names(annotations)
+    self.info.features["label"].names = names
+    files = index_clip_files(manual_dir)
+    label_index = {n: i for i, n in enumerate(names)}
+    logging.info("kinetics600: %d classes, %d clip files indexed under %s", len(names), len(files), manual_dir)
+    self.info.metadata["skipped"] = {}
+    self.info.metadata["skipped_clips"] = {}
+    generators = {}
+    for split, rows in sorted(annotations.items()):
+      items = []
+      for r in rows:
+        key = clip_key(r["youtube_id"], r["time_start"], r["time_end"])
+        items.append({"key": key, "path": files.get((r["youtube_id"], r["time_start"], r["time_end"])),
+                      "label": r["label"], "label_index": label_index.get(r["label"]),
+                      "youtube_id": r["youtube_id"], "time_start": r["time_start"], "time_end": r["time_end"]})
+      generators[split] = self._generate_examples(items=items, split=split)
+    return generators
+
+  def _generate_examples(self, items, split):
+    cfg = self.builder_config
+    kwargs = dict(size=cfg.size, min_frames=cfg.min_frames, jpeg_quality=cfg.jpeg_quality)
+    if self._use_beam:
+      beam = tfds.core.lazy_imports.apache_beam
+      return (f"Create{split}" >> beam.Create(items)
+              | f"Decode{split}" >> beam.FlatMap(functools.partial(_beam_process, split=split, **kwargs)))
+    return self._generate_locally(items, split, kwargs)
+
+  def _generate_locally(self, items, split, kwargs) -> Iterator[Tuple[str, Dict[str, object]]]:
+    """Decodes clips in a process pool (spawned workers: no forked TF state), yields in annotation order."""
+    fn = functools.partial(process_clip, **kwargs)
+    counts = collections.Counter()
+    skipped = []
+    workers = min(self._num_workers, len(items))
+    if workers > 1:
+      executor = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+      results = executor.map(fn, items, chunksize=max(1, min(16, len(items) // (4 * workers))))
+    else:
+      executor = None
+      results = map(fn, items)
+    try:
+      for key, status, example, error in results:
+        counts[status] += 1
+        if example is None:
+          logging.warning("kinetics600 %s: skipped %s (%s): %s", split, key, status, error)
+          if len(skipped) < MAX_LISTED_SKIPS:
+            skipped.append({"key": key, "reason": status})
+          continue
+        yield key, example
+    finally:
+      if executor is not None:
+        executor.shutdown(cancel_futures=True)
+    self._record_counts(split, counts, skipped)
+
+  def _record_counts(self, split: str, counts, skipped=None):
+    summary = {s: int(counts.get(s, 0)) for s in (clips_lib.OK,) + clips_lib.SKIP_STATUSES + (UNKNOWN_LABEL,)}
+    self.info.metadata["skipped"][split] = {k: v for k, v in summary.items() if k != clips_lib.OK}
+    if skipped is not None:
+      self.info.metadata["skipped_clips"][split] = skipped
+    logging.info("kinetics600 %s: %d clips written, skipped: %s", split, summary[clips_lib.OK],
+                 self.info.metadata["skipped"][split])
+
+  def _process_pipeline_result(self, pipeline_result) -> None:
+    """Beam path: copies the per-split skip counters into the metadata."""
+    import apache_beam as beam  # pylint: disable=g-import-not-at-top
+    result = pipeline_result.metrics().query(beam.metrics.MetricsFilter().with_namespace(BEAM_NAMESPACE))
+    per_split = collections.defaultdict(collections.Counter)
+    for counter in result["counters"]:
+      split, status = counter.key.metric.name.split("/", 1)
+      per_split[split][status] += counter.committed or counter.attempted or 0
+    for split, counts in per_split.items():
+      self._record_counts(split, counts)
+
+
+def skip_counts(builder: tfds.core.DatasetBuilder) -> Dict[str, Dict[str, int]]:
+  """{split: {"missing": n, "unreadable": n, "too_short": n, "unknown_label": n}} of a prepared builder."""
+  return dict(builder.info.metadata.get("skipped", {})) if builder.info.metadata else {}

@@ -1,0 +1,185 @@
+"""Batch normalisation with per-time-step, cross-replica statistics (PAPER.md, "Generator G").
+
+Statistics of a video tensor `[B, T, H, W, C]` reduce over batch, height and width, NEVER over time: each
+time step has its own mean and variance `[T, C]`, so G cannot pass information across frames through batch
+statistics. A frame tensor `[N, H, W, C]` reduces over N, H, W (`[C]`).
+
+Under `tf.distribute` (replica context with more than one replica) the per-replica sum, sum of squares
+and count are all-reduced (`tf.distribute.get_replica_context().all_reduce`, SUM) before the moments are
+formed, so every replica normalises with the statistics of the global batch (BigGAN's cross-replica BN).
+Moments are computed in float32 whatever the compute dtype; the variance is the biased one (divide by the
+count), floored at 0.
+
+Moving statistics (`moving_mean`, `moving_variance`, float32, non-trainable, ONLY_FIRST_REPLICA
+aggregation) have the shape of the batch moments: `[T, C]` for a 5-D input (one pair per time step, so a
+layer built on T frames only runs inference on T frames) and `[C]` for a 4-D input. They are updated in
+training calls, `moving = momentum * moving + (1 - momentum) * batch`, and used when `training` is false.
+"""
+import keras
+import tensorflow as tf
+
+from dvd_gan.layers.spectral_norm import SNDense
+
+_PACKAGE = "dvd_gan"
+
+
+def _reduction_axes(rank):
+  if rank == 5:
+    return [0, 2, 3]  # B, H, W: per time step
+  if rank == 4:
+    return [0, 1, 2]  # N, H, W
+  raise ValueError(f"batch norm expects [B, T, H, W, C] or [N, H, W, C] input, got rank {rank}")
+
+
+def moments(x, axes):
+  """Cross-replica mean and biased variance of `x` (cast to float32) over `axes`.
+
+  In a replica context of a multi-replica `tf.distribute` strategy, the per-replica sum, sum of squares and
+  element count are all-reduced (SUM) first, so the moments are those of the global batch.
+  """
+  x = tf.cast(x, tf.float32)
+  local_sum = tf.reduce_sum(x, axis=axes)
+  local_sum_sq = tf.reduce_sum(tf.square(x), axis=axes)
+  shape = tf.shape(x)
+  count = tf.cast(tf.reduce_prod(tf.gather(shape, axes)), tf.float32)
+  ctx = tf.distribute.get_replica_context()
+  if ctx is not None and ctx.num_replicas_in_sync > 1:
+    local_sum, local_sum_sq, count = ctx.all_reduce(
+        tf.distribute.ReduceOp.SUM, [local_sum, local_sum_sq, count])
+  mean = local_sum / count
+  variance = tf.maximum(local_sum_sq / count - tf.square(mean), 0.0)
+  return mean, variance
+
+
+class _PerStepBatchNorm(keras.layers.Layer):
+  """Normalisation part shared by `BatchNorm` and `ClassConditionalBatchNorm` (no affine)."""
+
+  def __init__(self, momentum=0.999, epsilon=1e-5, **kwargs):
+    super().__init__(**kwargs)
+    if not 0.0 <= momentum < 1.0:
+      raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    self.momentum = float(momentum)
+    self.epsilon = float(epsilon)
+
+  def _build_moving_stats(self, x_shape):
+    rank = len(x_shape)
+    _reduction_axes(rank)
+    if rank == 5 and x_shape[1] is None:
+      raise ValueError(f"{self.name}: the number of frames T must be static, got shape {x_shape}")
+    if x_shape[-1] is None:
+      raise ValueError(f"{self.name}: the channel dimension must be known, got shape {x_shape}")
+    self._rank = rank
+    stat_shape = (x_shape[1], x_shape[-1]) if rank == 5 else (x_shape[-1],)
+    self.moving_mean = self.add_weight(
+        name="moving_mean", shape=stat_shape, initializer="zeros", dtype="float32", autocast=False,
+        trainable=False, aggregation="only_first_replica")
+    self.moving_variance = self.add_weight(
+        name="moving_variance", shape=stat_shape, initializer="ones", dtype="float32", autocast=False,
+        trainable=False, aggregation="only_first_replica")
+
+  def _check_input(self, x):
+    if x.shape.rank != self._rank:
+      raise ValueError(f"{self.name}: built for rank-{self._rank} input, got shape {x.shape}")
+    if self._rank == 5 and x.shape[1] != self.moving_mean.shape[0]:
+      raise ValueError(
+          f"{self.name}: built for T={self.moving_mean.shape[0]} frames (per-step statistics), "
+          f"got T={x.shape[1]}")
+
+  def normalize(self, x, training=None):
+    """x_hat in float32: `(x - mean) / sqrt(var + eps)` with per-step batch moments (training) or the
+    moving statistics (inference). Updates the moving statistics in training."""
+    self._check_input(x)
+    if training:
+      mean, variance = moments(x, _reduction_axes(self._rank))
+      decay = 1.0 - self.momentum
+      self.moving_mean.assign(self.moving_mean.value * self.momentum + mean * decay)
+      self.moving_variance.assign(self.moving_variance.value * self.momentum + variance * decay)
+    else:
+      mean = tf.convert_to_tensor(self.moving_mean.value)
+      variance = tf.convert_to_tensor(self.moving_variance.value)
+    # [T, C] broadcasts against [B, T, H, W, C] as [1, T, 1, 1, C]; [C] against [N, H, W, C].
+    if self._rank == 5:
+      mean = mean[None, :, None, None, :]
+      variance = variance[None, :, None, None, :]
+    return (tf.cast(x, tf.float32) - mean) * tf.math.rsqrt(variance + self.epsilon)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update({"momentum": self.momentum, "epsilon": self.epsilon})
+    return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BatchNorm(_PerStepBatchNorm):
+  """Unconditional per-time-step, cross-replica batch norm with learned per-channel scale (init 1) and
+  offset (init 0); G's final batch norm. `call(x [B,T,H,W,C] or [N,H,W,C], training=None)`."""
+
+  def build(self, x_shape):
+    self._build_moving_stats(x_shape)
+    channels = x_shape[-1]
+    self.scale = self.add_weight(name="scale", shape=(channels,), initializer="ones", dtype="float32",
+                                 autocast=False)
+    self.offset = self.add_weight(name="offset", shape=(channels,), initializer="zeros", dtype="float32",
+                                  autocast=False)
+
+  def call(self, x, training=None):
+    x_hat = self.normalize(x, training=training)
+    out = x_hat * tf.convert_to_tensor(self.scale.value) + tf.convert_to_tensor(self.offset.value)
+    return tf.cast(out, self.compute_dtype)
+
+  def compute_output_shape(self, x_shape):
+    return x_shape
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ClassConditionalBatchNorm(_PerStepBatchNorm):
+  """Class-conditional batch norm (BigGAN): per-step batch norm without its own affine, then
+  `out = x_hat * (1 + gamma(cond)) + beta(cond)` with gamma, beta spectrally normalised linear maps
+  (`SNDense(C)`), broadcast over T, H, W. Scale is 1 + f(c): at init (or with cond = 0 and no bias) the
+  layer is plain batch norm.
+
+  `call(x [B,T,H,W,C], cond [B,D], training=None)`; for a frame tensor `[N,H,W,C]`, cond is `[N,D]`.
+
+  Args:
+    momentum, epsilon: moving-statistics decay and variance epsilon.
+    use_bias: whether gamma and beta have a bias (BigGAN: no).
+  """
+
+  def __init__(self, momentum=0.999, epsilon=1e-5, use_bias=False, **kwargs):
+    super().__init__(momentum=momentum, epsilon=epsilon, **kwargs)
+    self.use_bias = bool(use_bias)
+    self.gamma = None
+    self.beta = None
+
+  def build(self, x_shape, cond_shape):
+    self._build_moving_stats(x_shape)
+    if cond_shape is None or len(cond_shape) != 2 or cond_shape[-1] is None:
+      raise ValueError(f"{self.name}: cond must be [B, D] with D known, got shape {cond_shape}")
+    channels = x_shape[-1]
+    self.gamma = SNDense(channels, use_bias=self.use_bias, name="gamma", dtype=self.dtype_policy)
+    self.beta = SNDense(channels, use_bias=self.use_bias, name="beta", dtype=self.dtype_policy)
+    self.gamma.build(cond_shape)
+    self.beta.build(cond_shape)
+
+  def call(self, x, cond, training=None):
+    if cond.shape.rank != 2:
+      raise ValueError(f"{self.name}: cond must be [B, D], got shape {cond.shape}")
+    x_hat = self.normalize(x, training=training)
+    cond = tf.cast(cond, tf.float32)
+    scale = 1.0 + tf.cast(self.gamma(cond, training=training), tf.float32)  # [B, C]
+    offset = tf.cast(self.beta(cond, training=training), tf.float32)
+    if self._rank == 5:
+      scale = scale[:, None, None, None, :]
+      offset = offset[:, None, None, None, :]
+    else:
+      scale = scale[:, None, None, :]
+      offset = offset[:, None, None, :]
+    return tf.cast(x_hat * scale + offset, self.compute_dtype)
+
+  def compute_output_shape(self, x_shape, cond_shape):
+    return x_shape
+
+  def get_config(self):
+    config = super().get_config()
+    config["use_bias"] = self.use_bias
+    return config

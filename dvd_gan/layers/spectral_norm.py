@@ -1,0 +1,271 @@
+"""Spectrally normalised Dense, Conv2D, Conv3D and Embedding layers (reparametrised, Miyato et al. / BigGAN).
+
+Semantics (PAPER.md, "Training"):
+  * the trainable variable is the raw weight W (`kernel`, or `embeddings`); it is never overwritten;
+  * every forward pass uses W / sigma(W) with W reshaped to a matrix `[-1, out]`,
+    sigma = v^T W u where u, v come from ONE power iteration started at the stored `u` and are held under
+    `stop_gradient`, so the gradient flows through sigma (not only through W);
+  * `u` (`[1, out]`) is a non-trainable float32 variable updated only when `training=True`; it uses
+    `aggregation=ONLY_FIRST_REPLICA` so the replica-context `assign` under `tf.distribute` keeps it
+    identical on every replica (all replicas compute the same update anyway: same W, same u).
+  * sigma is clipped below at `sn_epsilon` (1e-4) so an all-zero W gives a zero kernel instead of NaN; with
+    orthogonal initialisation sigma starts at 1 and the clip never binds in practice.
+
+All the maths of the power iteration runs in float32 (the kernel variable is created with `autocast=False`
+and cast to `compute_dtype` only after normalisation), so mixed-precision policies are respected.
+
+Each layer exposes `normalized_kernel()` (W / sigma with the current u, no update) for tests and
+`spectral_kernel(training)` (the kernel a forward pass uses; updates u when `training` is true) for layers
+that apply one kernel many times per step (the ConvGRU applies it at every time step, but must run the
+power iteration once per step, not T times).
+"""
+import keras
+import tensorflow as tf
+
+_PACKAGE = "dvd_gan"
+_NORMALIZE_EPS = 1e-12
+
+
+def power_iteration(w_mat, u, sn_epsilon=1e-4):
+  """One power iteration for the largest singular value of `w_mat`.
+
+  Args:
+    w_mat: `[n, m]` float32 matrix (the kernel reshaped to `[-1, out]`).
+    u: `[1, m]` float32, the current estimate of the right singular vector.
+    sn_epsilon: lower bound on the returned sigma.
+
+  Returns:
+    `(sigma, u_new)`: sigma = v W u_new^T (scalar, differentiable w.r.t. `w_mat`), u_new `[1, m]`
+    (no gradient).
+  """
+  v = tf.math.l2_normalize(tf.matmul(u, w_mat, transpose_b=True), epsilon=_NORMALIZE_EPS)  # [1, n]
+  u_new = tf.math.l2_normalize(tf.matmul(v, w_mat), epsilon=_NORMALIZE_EPS)  # [1, m]
+  v = tf.stop_gradient(v)
+  u_new = tf.stop_gradient(u_new)
+  sigma = tf.squeeze(tf.matmul(tf.matmul(v, w_mat), u_new, transpose_b=True))
+  return tf.maximum(sigma, sn_epsilon), u_new
+
+
+class _SpectralNormLayer(keras.layers.Layer):
+  """Shared machinery: owns the raw weight, `u` and the normalisation. Subclasses set `_weight_name`."""
+
+  _weight_name = "kernel"
+
+  def __init__(self, kernel_initializer="orthogonal", u_initializer="random_normal", sn_epsilon=1e-4,
+               **kwargs):
+    super().__init__(**kwargs)
+    self.kernel_initializer = keras.initializers.get(kernel_initializer)
+    self.u_initializer = keras.initializers.get(u_initializer)
+    self.sn_epsilon = float(sn_epsilon)
+
+  def _add_sn_weights(self, shape):
+    """Creates the raw weight `shape` (float32, not autocast) and `u` `[1, shape[-1]]`."""
+    self._sn_weight = self.add_weight(
+        name=self._weight_name, shape=shape, initializer=self.kernel_initializer, dtype="float32",
+        autocast=False, trainable=True)
+    self.u = self.add_weight(
+        name="u", shape=(1, shape[-1]), initializer=self.u_initializer, dtype="float32",
+        autocast=False, trainable=False, aggregation="only_first_replica")
+
+  def _normalize(self, update_u):
+    w = tf.convert_to_tensor(self._sn_weight.value)
+    w_mat = tf.reshape(w, [-1, w.shape[-1]])
+    sigma, u_new = power_iteration(w_mat, tf.convert_to_tensor(self.u.value), self.sn_epsilon)
+    if update_u:
+      self.u.assign(u_new)
+    return w / sigma
+
+  def normalized_kernel(self):
+    """W / sigma with sigma from the current `u` (one power iteration); `u` is not updated. float32."""
+    return self._normalize(update_u=False)
+
+  def spectral_kernel(self, training=None):
+    """The kernel a forward pass uses, cast to `compute_dtype`; updates `u` iff `training` is true."""
+    return tf.cast(self._normalize(update_u=bool(training)), self.compute_dtype)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update({
+        "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        "u_initializer": keras.initializers.serialize(self.u_initializer),
+        "sn_epsilon": self.sn_epsilon,
+    })
+    return config
+
+
+class _SpectralNormWithBias(_SpectralNormLayer):
+  """Adds an optional bias (zeros) to `_SpectralNormLayer`."""
+
+  def __init__(self, use_bias=True, bias_initializer="zeros", **kwargs):
+    super().__init__(**kwargs)
+    self.use_bias = bool(use_bias)
+    self.bias_initializer = keras.initializers.get(bias_initializer)
+
+  def _add_bias(self, units):
+    self.bias = None
+    if self.use_bias:
+      self.bias = self.add_weight(name="bias", shape=(units,), initializer=self.bias_initializer)
+
+  def _maybe_add_bias(self, y):
+    if self.bias is not None:
+      y = y + tf.cast(self.bias, y.dtype)
+    return y
+
+  def get_config(self):
+    config = super().get_config()
+    config.update({
+        "use_bias": self.use_bias,
+        "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+    })
+    return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SNDense(_SpectralNormWithBias):
+  """Spectrally normalised dense layer: `[..., in] -> [..., units]`, kernel `[in, units]`."""
+
+  def __init__(self, units, **kwargs):
+    super().__init__(**kwargs)
+    self.units = int(units)
+
+  def build(self, input_shape):
+    in_dim = input_shape[-1]
+    if in_dim is None:
+      raise ValueError(f"{self.name}: the last input dimension must be known, got {input_shape}")
+    self._add_sn_weights((in_dim, self.units))
+    self._add_bias(self.units)
+    self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: in_dim})
+
+  @property
+  def kernel(self):
+    return self._sn_weight
+
+  def apply_kernel(self, x, kernel):
+    """`x @ kernel (+ bias)` for an explicit (already normalised) kernel."""
+    y = tf.tensordot(x, kernel, axes=[[x.shape.rank - 1], [0]])
+    return self._maybe_add_bias(y)
+
+  def call(self, x, training=None):
+    return self.apply_kernel(x, self.spectral_kernel(training))
+
+  def compute_output_shape(self, input_shape):
+    return tuple(input_shape[:-1]) + (self.units,)
+
+  def get_config(self):
+    config = super().get_config()
+    config["units"] = self.units
+    return config
+
+
+def _as_tuple(value, n, what):
+  if isinstance(value, int):
+    return (value,) * n
+  value = tuple(int(v) for v in value)
+  if len(value) != n:
+    raise ValueError(f"{what} must be an int or a tuple of {n} ints, got {value}")
+  return value
+
+
+class _SNConv(_SpectralNormWithBias):
+  """Spectrally normalised N-D convolution (N = 2 or 3), channels last."""
+
+  _rank = None
+
+  def __init__(self, filters, kernel_size, strides=1, padding="same", **kwargs):
+    super().__init__(**kwargs)
+    self.filters = int(filters)
+    self.kernel_size = _as_tuple(kernel_size, self._rank, "kernel_size")
+    self.strides = _as_tuple(strides, self._rank, "strides")
+    padding = padding.lower()
+    if padding not in ("same", "valid"):
+      raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}")
+    self.padding = padding
+
+  def build(self, input_shape):
+    if len(input_shape) != self._rank + 2:
+      raise ValueError(
+          f"{self.name}: expected a rank-{self._rank + 2} channels-last input, got shape {input_shape}")
+    in_ch = input_shape[-1]
+    if in_ch is None:
+      raise ValueError(f"{self.name}: the channel dimension must be known, got {input_shape}")
+    self._add_sn_weights(self.kernel_size + (in_ch, self.filters))
+    self._add_bias(self.filters)
+    self.input_spec = keras.InputSpec(ndim=self._rank + 2, axes={-1: in_ch})
+
+  @property
+  def kernel(self):
+    return self._sn_weight
+
+  def apply_kernel(self, x, kernel):
+    """Convolution of `x` with an explicit (already normalised) kernel, plus the bias."""
+    strides = (1,) + self.strides + (1,)
+    if self._rank == 2:
+      y = tf.nn.conv2d(x, kernel, strides=strides, padding=self.padding.upper())
+    else:
+      y = tf.nn.conv3d(x, kernel, strides=strides, padding=self.padding.upper())
+    return self._maybe_add_bias(y)
+
+  def call(self, x, training=None):
+    if x.shape.rank != self._rank + 2:
+      raise ValueError(f"{self.name}: expected a rank-{self._rank + 2} input, got shape {x.shape}")
+    return self.apply_kernel(x, self.spectral_kernel(training))
+
+  def get_config(self):
+    config = super().get_config()
+    config.update({
+        "filters": self.filters,
+        "kernel_size": self.kernel_size,
+        "strides": self.strides,
+        "padding": self.padding,
+    })
+    return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SNConv2D(_SNConv):
+  """Spectrally normalised 2-D convolution on `[N, H, W, C]`; kernel `[kh, kw, Cin, filters]`."""
+
+  _rank = 2
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SNConv3D(_SNConv):
+  """Spectrally normalised 3-D convolution on `[B, T, H, W, C]`; kernel `[kt, kh, kw, Cin, filters]`."""
+
+  _rank = 3
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SNEmbedding(_SpectralNormLayer):
+  """Spectrally normalised embedding: int ids `[...]` -> `[..., output_dim]`.
+
+  The matrix `[input_dim, output_dim]` is normalised as a whole (sigma of the `[-1, out]` reshape).
+  """
+
+  _weight_name = "embeddings"
+
+  def __init__(self, input_dim, output_dim, **kwargs):
+    super().__init__(**kwargs)
+    self.input_dim = int(input_dim)
+    self.output_dim = int(output_dim)
+
+  def build(self, input_shape):
+    del input_shape
+    self._add_sn_weights((self.input_dim, self.output_dim))
+
+  @property
+  def embeddings(self):
+    return self._sn_weight
+
+  def call(self, ids, training=None):
+    if ids.dtype.is_floating:
+      raise ValueError(f"{self.name}: expected integer class ids, got dtype {ids.dtype.name}")
+    return tf.gather(self.spectral_kernel(training), ids)
+
+  def compute_output_shape(self, input_shape):
+    return tuple(input_shape) + (self.output_dim,)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update({"input_dim": self.input_dim, "output_dim": self.output_dim})
+    return config

@@ -1,0 +1,109 @@
+"""`build_models(config) -> (G, DS, DT)`: the three networks of a config, with their variables created.
+
+Building a full-size paper model on CPU is dominated by the orthogonal initialiser (a QR decomposition per
+weight: ~45 s for one 3x3x2048x2048 kernel on a loaded 2-core machine). `fast_init()` swaps it for a cheap
+one while models are built, for parameter counts and shape checks only (never for training).
+"""
+import contextlib
+
+import keras
+import ml_collections
+import tensorflow as tf
+
+from dvd_gan.models.discriminators import (PHI_KINDS, SpatialDiscriminator, TemporalDiscriminator,
+                                           check_discriminator_input, phi_factor)
+from dvd_gan.models.generator import Generator, check_generator_args
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+  """Raises a one-line ValueError naming the first inconsistent model option of `config`."""
+  m = config.model
+  if int(config.num_classes) < 0:
+    raise ValueError(f"num_classes must be >= 0 (0 = unconditional), got {config.num_classes}")
+  check_generator_args(config.num_frames, config.resolution, m.g_multipliers, m.g_rnn,
+                       m.g_blocks_per_stage)
+  if m.dt_phi not in PHI_KINDS:
+    raise ValueError(f"model.dt_phi must be one of {PHI_KINDS}, got {m.dt_phi!r}")
+  r = int(config.resolution)
+  check_discriminator_input("model.ds_multipliers", r, r, len(m.ds_multipliers))
+  check_discriminator_input("model.dt_multipliers", r, r, len(m.dt_multipliers), phi_factor(m.dt_phi))
+
+
+def make_models(config: ml_collections.ConfigDict):
+  """The three (unbuilt) models of `config`: `(Generator, SpatialDiscriminator, TemporalDiscriminator)`."""
+  check_config(config)
+  m = config.model
+  seed = int(config.get("seed", 0))
+  g = Generator(
+      num_frames=config.num_frames, resolution=config.resolution, num_classes=config.num_classes,
+      ch=m.g_ch, multipliers=m.g_multipliers, z_dim=m.z_dim, embed_dim=m.embed_dim, rnn=m.g_rnn,
+      blocks_per_stage=m.g_blocks_per_stage, rnn_attention=m.g_rnn_attention,
+      separable_attention_blocks=m.g_separable_attention_blocks, name="generator")
+  ds = SpatialDiscriminator(
+      num_classes=config.num_classes, ch=m.d_ch, multipliers=m.ds_multipliers, k=m.ds_k,
+      attention_blocks=m.ds_attention_blocks, seed=seed, name="spatial_discriminator")
+  dt = TemporalDiscriminator(
+      num_classes=config.num_classes, ch=m.d_ch, multipliers=m.dt_multipliers, phi=m.dt_phi,
+      num_3d_blocks=m.dt_num_3d_blocks, downsample_time=m.dt_downsample_time,
+      attention_blocks=m.dt_attention_blocks, seed=seed + 1, name="temporal_discriminator")
+  return g, ds, dt
+
+
+def build_variables(g, ds, dt, config: ml_collections.ConfigDict) -> None:
+  """Creates every variable of G, DS and DT by tracing (not running) a batch-1 inference call of each.
+
+  `tf.function(...).get_concrete_function` traces the graph: variables are created and initialised
+  eagerly, but no convolution runs, so this costs only the initialisers. Nothing stateful changes (no
+  spectral-norm `u` or moving-statistics update, no seed drawn).
+  """
+  t, r, n = int(config.num_frames), int(config.resolution), int(config.num_classes)
+  z_spec = tf.TensorSpec([1, config.model.z_dim], tf.float32)
+  v_spec = tf.TensorSpec([1, t, r, r, 3], tf.float32)
+  if n > 0:
+    y_spec = tf.TensorSpec([1], tf.int32)
+    tf.function(lambda z, y: g(z, y, training=False)).get_concrete_function(z_spec, y_spec)
+    for d in (ds, dt):
+      tf.function(lambda v, y, d=d: d(v, y, training=False)).get_concrete_function(v_spec, y_spec)
+  else:
+    tf.function(lambda z: g(z, None, training=False)).get_concrete_function(z_spec)
+    for d in (ds, dt):
+      tf.function(lambda v, d=d: d(v, None, training=False)).get_concrete_function(v_spec)
+
+
+@contextlib.contextmanager
+def fast_init(kind="normal", stddev=0.02, seed=0):
+  """Within this context, "orthogonal" initialisers give N(0, stddev^2) (`kind="normal"`) or zeros
+  (`kind="zeros"`, cheapest; spectral norm then yields all-zero kernels) instead of doing a QR decomposition.
+
+  For counting parameters and checking shapes of full-size models on CPU; the model is NOT the paper's
+  initialisation. Patches `keras.initializers.Orthogonal.__call__` and restores it on exit (not
+  thread-safe: do not build other models concurrently).
+  """
+  cls = keras.initializers.Orthogonal
+  original = cls.__call__
+  if kind == "normal":
+    replacement = keras.initializers.RandomNormal(stddev=stddev, seed=seed)
+  elif kind == "zeros":
+    replacement = keras.initializers.Zeros()
+  else:
+    raise ValueError(f"fast_init kind must be 'normal' or 'zeros', got {kind!r}")
+  cls.__call__ = lambda self, shape, dtype=None: replacement(shape, dtype=dtype)
+  try:
+    yield
+  finally:
+    cls.__call__ = original
+
+
+def count_parameters(model) -> int:
+  """Number of trainable parameters (entries of the trainable variables) of a built model."""
+  return int(sum(int(tf.size(w)) for w in model.trainable_weights))
+
+
+def build_models(config: ml_collections.ConfigDict):
+  """`(G, DS, DT)` for the top-level `config` (num_frames, resolution, num_classes, model.*), built.
+
+  Raises a one-line ValueError for inconsistent model options (see `check_config`).
+  """
+  g, ds, dt = make_models(config)
+  build_variables(g, ds, dt, config)
+  return g, ds, dt

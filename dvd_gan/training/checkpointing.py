@@ -1,0 +1,43 @@
+"""Full-state checkpoints: G, DS, DT, G_ema, both optimisers, the step, the seed generator, data position.
+
+tf.train.CheckpointManager keeps the last `keep` checkpoints under `<workdir>/checkpoints`. TensorFlow
+writes a checkpoint's files under temporary names and renames them, and the manager updates its
+`checkpoint` index file only after the data is complete, so a kill during a save leaves the previous
+checkpoint as the latest one.
+
+Data position: tf.distribute's distributed iterators are not checkpointable (MirroredStrategy and others), so
+the number of per-replica batches consumed is stored (`batches_consumed` = step * d_steps_per_g_step) and a
+resumed run skips that many batches of its (deterministic, seeded) input pipeline.
+"""
+import os
+
+import tensorflow as tf
+
+
+def make_checkpoint(trainer) -> tf.train.Checkpoint:
+  """The checkpoint object of a Trainer's full state."""
+  return tf.train.Checkpoint(
+      G=trainer.G, DS=trainer.DS, DT=trainer.DT, G_ema=trainer.G_ema,
+      g_opt=trainer.g_opt, d_opt=trainer.d_opt, step=trainer.step, rng=trainer.rng)
+
+
+def checkpoint_dir(workdir: str) -> str:
+  return os.path.join(workdir, "checkpoints")
+
+
+def make_manager(checkpoint, workdir: str, keep: int, is_chief: bool = True) -> tf.train.CheckpointManager:
+  """CheckpointManager in `<workdir>/checkpoints`; non-chief workers write to a private temporary folder
+  (MultiWorkerMirroredStrategy needs every worker to take part in the save)."""
+  directory = checkpoint_dir(workdir)
+  if not is_chief:
+    directory = os.path.join(workdir, "tmp_worker_checkpoints", str(os.getpid()))
+  return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=int(keep))
+
+
+def restore_latest(checkpoint, workdir: str):
+  """Restores the newest checkpoint of `workdir` (returns its path) or returns None for a fresh run."""
+  latest = tf.train.latest_checkpoint(checkpoint_dir(workdir))
+  if latest is None:
+    return None
+  checkpoint.restore(latest).assert_existing_objects_matched()
+  return latest

@@ -1,0 +1,56 @@
+"""Exponential moving average of the generator's weights (BigGAN / DVD-GAN: decay 0.9999 from step 20,000).
+
+The EMA generator G_ema is a second instance of G's architecture. After every G update at step s:
+
+  s <  start_step:  G_ema <- G                     (copy; the average starts from G's weights at `start`)
+  s >= start_step:  G_ema <- decay * G_ema + (1 - decay) * G
+
+Batch-norm statistics (our choice): G_ema's *moving* batch-norm statistics are averaged in the same way as
+the weights (they are non-trainable variables of the same shape as G's). Other non-trainable state that is
+not a running average (spectral-norm power-iteration vectors `u`, integer counters) is copied from G: a
+power-iteration vector is a property of the weight being normalised, and G's `u` is within one iteration of
+the EMA weight's `u` once the average moves slowly. Sampling and evaluation call G_ema(training=False), so
+they use these averaged statistics. `refresh_standing_stats` can instead recompute them from G_ema itself.
+"""
+import tensorflow as tf
+
+
+def _is_running_stat(variable) -> bool:
+  """True for batch-norm moving means/variances (averaged); False for u vectors and counters (copied)."""
+  name = variable.path if hasattr(variable, "path") else variable.name
+  return "moving_" in name and "float" in str(variable.dtype)
+
+
+class EMA:
+  """Keeps `ema_model`'s variables an exponential moving average of `model`'s.
+
+  Both models must have the same architecture (variables pair up in order). Build the EMA model, and
+  call `update` inside `strategy.scope()`/replica-agnostic code: it only assigns variables.
+  """
+
+  def __init__(self, model, ema_model, decay: float, start_step: int):
+    if not 0.0 <= decay < 1.0:
+      raise ValueError(f"ema_decay must be in [0, 1), got {decay}")
+    self.model, self.ema_model = model, ema_model
+    self.decay, self.start_step = float(decay), int(start_step)
+    src, dst = model.weights, ema_model.weights
+    if len(src) != len(dst) or any(a.shape != b.shape for a, b in zip(src, dst)):
+      raise ValueError("EMA model does not match the model's variables")
+    self._pairs = list(zip(src, dst))
+    self._averaged = [v.trainable or _is_running_stat(v) for v in src]
+
+  def copy(self):
+    """G_ema <- G (all variables)."""
+    for v, e in self._pairs:
+      e.assign(v)
+
+  def update(self, step):
+    """One EMA update after the G update of `step` (int64 scalar tensor or int)."""
+    step = tf.cast(step, tf.float32)
+    decay = tf.where(step >= float(self.start_step), self.decay, 0.0)
+    for (v, e), averaged in zip(self._pairs, self._averaged):
+      if averaged:
+        d = tf.cast(decay, e.dtype)
+        e.assign(d * e + (1.0 - d) * tf.cast(v, e.dtype))
+      else:
+        e.assign(v)

@@ -1,0 +1,94 @@
+"""End-of-run FVD figures (Kinetics-400 I3D logits, via the `eval` package).
+
+Three figures, each against the same reference set of N real videos (split "test" of the configured data):
+
+  fvd_untrained_generator  N samples of a freshly initialised generator (the starting point)
+  fvd_ema_generator        N samples of the trained EMA generator G_ema
+  fvd_real_vs_real         N other real videos (split "validation"): the floor a perfect generator reaches
+
+A generator that learned the data has fvd_ema_generator far nearer fvd_real_vs_real than
+fvd_untrained_generator. Samples are scored as uint8 arrays straight from the generator (no video encoding).
+"""
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from dvd_gan.training import precision as precision_lib
+from dvd_gan.training import randomness
+from dvd_gan.training.summaries import to_uint8
+
+
+def real_videos(config, split: str, num_videos: int, batch_size: int) -> np.ndarray:
+  """uint8 [N, T, H, W, 3] real videos of `split` (dvd_gan.data.make_dataset, evaluation mode)."""
+  from dvd_gan import data as data_lib  # noqa: PLC0415
+  cfg = config.copy_and_resolve_references()
+  cfg.batch_size = batch_size
+  ds = data_lib.make_dataset(cfg, split=split, training=False)
+  out, n = [], 0
+  for batch in ds:
+    out.append(to_uint8(batch["video"].numpy()))
+    n += out[-1].shape[0]
+    if n >= num_videos:
+      break
+  videos = np.concatenate(out)[:num_videos]
+  if videos.shape[0] < num_videos:
+    raise ValueError(f"split {split!r} has only {videos.shape[0]} videos, eval.num_videos is {num_videos}")
+  return videos
+
+
+def generated_videos(generator, config, num_videos: int, batch_size: int, seed: int,
+                     truncation: float = 1.0) -> np.ndarray:
+  """uint8 [N, T, H, W, 3] samples of `generator` (inference mode), z ~ N(0, truncation^2), y uniform."""
+  z, y = randomness.latents(tf.constant([seed, 11], tf.int64), num_videos, int(config.model.z_dim),
+                            int(config.num_classes), truncation=truncation)
+
+  @tf.function
+  def sample(zb, yb):
+    return tf.cast(generator(zb, yb, training=False), tf.float32)
+
+  out = []
+  for i in range(0, num_videos, batch_size):
+    yb = y[i:i + batch_size] if y is not None else None
+    out.append(to_uint8(sample(z[i:i + batch_size], yb).numpy()))
+  return np.concatenate(out)
+
+
+def demo_figures(config, trainer, build_models=None, log=print) -> dict:
+  """Computes the three FVD figures of the module docstring; returns them with the settings as a dict."""
+  import eval as video_eval  # noqa: PLC0415
+  e = config.eval
+  n, bs = int(e.num_videos), int(e.batch_size)
+  t0 = time.time()
+  net = video_eval.get_feature_network(e.network, e.weights or None)
+  if build_models is None:
+    from dvd_gan.models.build import build_models  # noqa: PLC0415
+  with precision_lib.policy_scope(config.train.mixed_precision):
+    untrained = build_models(config)[0]
+  sets = {
+      "real_reference": real_videos(config, "test", n, bs),
+      "real_second": real_videos(config, "validation", n, bs),
+      "untrained_generator": generated_videos(untrained, config, n, bs, int(config.seed) + 2),
+      "ema_generator": generated_videos(trainer.G_ema, config, n, bs, int(config.seed) + 2,
+                                        float(e.truncation)),
+  }
+  stats = {}
+  for name, videos in sets.items():
+    stats[name] = video_eval.compute_stats(videos, network=net, batch_size=bs, store_features=True)
+    log(f"  I3D features of {n} videos: {name} ({time.time() - t0:.0f} s)")
+
+  def fvd(name):
+    return float(video_eval.compute_metric("fvd", stats["real_reference"], stats[name], network=net).value)
+
+  figures = {
+      "fvd_untrained_generator": fvd("untrained_generator"),
+      "fvd_ema_generator": fvd("ema_generator"),
+      "fvd_real_vs_real": fvd("real_second"),
+      "num_videos": n,
+      "network": net.name,
+      "step": int(trainer.step.numpy()),
+      "seconds": round(time.time() - t0, 1),
+  }
+  log(f"FVD against {n} real videos (I3D {net.name} logits): untrained G {figures['fvd_untrained_generator']:.1f}"
+      f" | trained EMA G {figures['fvd_ema_generator']:.1f} | second real set {figures['fvd_real_vs_real']:.1f}")
+  return figures

@@ -1,0 +1,197 @@
+"""The training loop: data, checkpoints, summaries, signals, NaN guard, progress line, final evaluation.
+
+`train(config, workdir)` runs (or resumes) a run in `workdir`:
+
+  workdir/checkpoints/      tf.train.CheckpointManager (last `train.keep_checkpoints`), full state
+  workdir/tensorboard/      tf.summary scalars (losses, learning rates, steps/s, examples/s) and images
+  workdir/samples/          samples_<step>.png (frame grid: a row per video) and .gif (animated) from G_ema
+  workdir/config.json       the resolved config of the run
+  workdir/fvd.json          the end-of-run figures (when eval.fvd_at_end; see dvd_gan.training.evaluation)
+"""
+import json
+import math
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from dvd_gan.training import checkpointing, summaries
+from dvd_gan.training import randomness
+from dvd_gan.training.strategy import make_strategy
+from dvd_gan.training.trainer import build_trainer
+
+
+class NonFiniteLossError(RuntimeError):
+  """A loss became NaN or Inf; the run stopped without saving (the last good checkpoint is intact)."""
+
+
+def resolve_config(config):
+  """Fills the derived keys: num_classes = the dataset's class count when the config leaves it 0 for a
+  dataset that has classes (synthetic: 8). Returns a copy."""
+  from dvd_gan import data as data_lib  # noqa: PLC0415
+  config = config.copy_and_resolve_references()
+  if int(config.num_classes) == 0 and config.train.get("conditional", True):
+    config.num_classes = int(data_lib.num_classes(config))
+  return config
+
+
+def _write_json(path: str, obj):
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(obj, f, indent=2, sort_keys=True, default=str)
+  os.replace(tmp, path)
+
+
+class _StopFlag:
+  """Turns SIGTERM / SIGINT into a flag the loop checks after each step (then it saves and exits)."""
+
+  def __init__(self):
+    self.signal = None
+    self._previous = {}
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for sig in (signal.SIGTERM, signal.SIGINT):
+        self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def _handle(self, signum, frame):  # noqa: ARG002
+    self.signal = signum
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+
+def sample_latents(config, num_videos: int, seed: int):
+  """Fixed z [N, z_dim] and labels y [N] (class i % C: every class appears in order) for sample summaries."""
+  z, _ = randomness.latents(tf.constant([seed, 7], tf.int64), num_videos, int(config.model.z_dim), 0)
+  c = int(config.num_classes)
+  y = tf.range(num_videos, dtype=tf.int32) % c if c > 0 else None
+  return z, y
+
+
+def _is_chief(strategy) -> bool:
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not getattr(resolver, "task_type", None):
+    return True
+  return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
+                                           and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=None, log=print,
+          max_steps: int | None = None) -> dict:
+  """Trains (or resumes) the run in `workdir` up to config.train.num_steps G steps.
+
+  Args:
+    config: the top-level config (experiments/*.py).
+    workdir: run folder (created).
+    strategy: a tf.distribute strategy; default: built from config.train.strategy / config.train.tpu.
+    build_models: `config -> (G, DS, DT)`; default dvd_gan.models.build.build_models.
+    dataset_fn: `(config, input_context, batches_to_skip) -> per-replica tf.data.Dataset`; default:
+      dvd_gan.data.make_dataset(config, split="train", training=True, input_context=ctx).skip(n).
+    log: function printing one line.
+    max_steps: stop after this many steps of THIS invocation (used to simulate a kill in tests).
+
+  Returns:
+    {"step", "trainer", "stopped_by" (None | signal number | "max_steps"), "last_metrics", "eval"}.
+  """
+  t = config.train
+  if t.get("deterministic", False):
+    tf.config.experimental.enable_op_determinism()
+  config = resolve_config(config)
+  os.makedirs(workdir, exist_ok=True)
+  strategy = strategy or make_strategy(t.strategy, t.tpu)
+  chief = _is_chief(strategy)
+  trainer = build_trainer(config, strategy, build_models)
+  checkpoint = checkpointing.make_checkpoint(trainer)
+  manager = checkpointing.make_manager(checkpoint, workdir, t.keep_checkpoints, is_chief=chief)
+  restored = checkpointing.restore_latest(checkpoint, workdir)
+  start_step = int(trainer.step.numpy())
+  if restored:
+    log(f"resumed from {restored} at step {start_step}")
+  if chief:
+    _write_json(os.path.join(workdir, "config.json"), config.to_dict())
+
+  skip = start_step * trainer.d_steps
+  if dataset_fn is None:
+    from dvd_gan import data as data_lib  # noqa: PLC0415
+
+    def dataset_fn(cfg, ctx, n):
+      return data_lib.make_dataset(cfg, split="train", training=True, input_context=ctx).skip(n)
+  dist_ds = strategy.distribute_datasets_from_function(lambda ctx: dataset_fn(config, ctx, skip))
+  iterator = iter(dist_ds)
+
+  tb_dir = os.path.join(workdir, "tensorboard" if chief else f"tmp_tensorboard_{os.getpid()}")
+  writer = tf.summary.create_file_writer(tb_dir) if chief else tf.summary.create_noop_writer()
+  samples_dir = os.path.join(workdir, "samples")
+  z_fixed, y_fixed = sample_latents(config, int(t.num_sample_videos), int(config.seed) + 1)
+
+  def write_samples(step):
+    if not chief:
+      return
+    videos = trainer.sample(z_fixed, y_fixed).numpy()
+    out = summaries.write_samples(samples_dir, f"samples_{step:07d}", videos)
+    with writer.as_default():
+      summaries.image("samples/ema_frame_grid", out["grid"], step)
+
+  num_steps = int(t.num_steps)
+  examples_per_step = trainer.global_batch * (trainer.d_steps + 1)
+  last_metrics, stopped_by = {}, None
+  step = start_step
+  done_this_run = 0
+  window_start, window_steps = time.time(), 0
+  with _StopFlag() as stop:
+    while step < num_steps:
+      metrics = trainer.train_step(iterator)
+      values = {k: float(v) for k, v in metrics.items()}
+      bad = sorted(k for k, v in values.items() if not math.isfinite(v))
+      if bad:
+        raise NonFiniteLossError(
+            f"non-finite loss at step {step + 1}: {', '.join(f'{k}={values[k]}' for k in bad)}; stopped "
+            f"without saving, last good checkpoint: {manager.latest_checkpoint or 'none'}")
+      step += 1
+      done_this_run += 1
+      window_steps += 1
+      last_metrics = values
+      if step % int(t.log_every) == 0 or step == num_steps:
+        elapsed = max(time.time() - window_start, 1e-9)
+        steps_per_sec = window_steps / elapsed
+        eta = (num_steps - step) / max(steps_per_sec, 1e-9)
+        log(f"step {step}/{num_steps}  {steps_per_sec:.2f} steps/s  ETA {eta / 60:.1f} min  "
+            f"d_loss {values['d_loss']:.3f}  g_loss {values['g_loss']:.3f}")
+        with writer.as_default():
+          for k, v in values.items():
+            summaries.scalar(f"losses/{k}", v, step)
+          summaries.scalar("lr/g", float(tf.convert_to_tensor(trainer.g_opt.learning_rate)), step)
+          summaries.scalar("lr/d", float(tf.convert_to_tensor(trainer.d_opt.learning_rate)), step)
+          summaries.scalar("speed/steps_per_sec", steps_per_sec, step)
+          summaries.scalar("speed/examples_per_sec", steps_per_sec * examples_per_step, step)
+        window_start, window_steps = time.time(), 0
+      if step % int(t.checkpoint_every) == 0:
+        manager.save(checkpoint_number=step)
+      if step % int(t.sample_every) == 0:
+        write_samples(step)
+      if stop.signal is not None:
+        stopped_by = stop.signal
+        log(f"received signal {stop.signal}: saving at step {step} and exiting")
+        break
+      if max_steps is not None and done_this_run >= max_steps:
+        stopped_by = "max_steps"
+        break
+  if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
+    manager.save(checkpoint_number=step)
+  writer.flush()
+  result = {"step": step, "trainer": trainer, "stopped_by": stopped_by, "last_metrics": last_metrics,
+            "eval": None}
+  if stopped_by is None and step >= num_steps:
+    if step % int(t.sample_every):
+      write_samples(step)
+    if chief and config.eval.get("fvd_at_end", False):
+      from dvd_gan.training import evaluation  # noqa: PLC0415
+      result["eval"] = evaluation.demo_figures(config, trainer, build_models=build_models, log=log)
+      _write_json(os.path.join(workdir, "fvd.json"), result["eval"])
+  return result

@@ -1,0 +1,196 @@
+"""The DVD-GAN training step: one code path for the default, mirrored, multi-worker and TPU strategies.
+
+One training step (= one G step, the unit of `config.train.num_steps`) is:
+
+  for i in range(d_steps_per_g_step):          # 2 in the paper
+    real batch <- next(iterator)               # fresh real data for every D update
+    z, y, DS frames <- seed_i                  # fresh samples for every D update
+    D <- Adam_D(D, grad (hinge_DS + hinge_DT))
+  z, y, DS frames <- seed_G                    # the G update samples anew too
+  G <- Adam_G(G, grad (-DS(G(z)) - DT(G(z))))
+  G_ema <- EMA(G)
+
+The seeds come from a checkpointed tf.random.Generator; the per-step random numbers are drawn for the global
+batch and sliced per replica (randomness.py). Per-replica losses are divided by the number of replicas, and
+Keras 3 optimizers sum gradients over replicas, so the update is that of the mean loss over the global batch.
+"""
+import inspect
+
+import keras
+import tensorflow as tf
+
+from dvd_gan import losses as gan_losses
+from dvd_gan.training import precision as precision_lib
+from dvd_gan.training import randomness
+from dvd_gan.training.ema import EMA
+
+
+def _accepts(fn, name: str) -> bool:
+  try:
+    return name in inspect.signature(fn).parameters
+  except (TypeError, ValueError):
+    return False
+
+
+class Trainer:
+  """Holds the models, optimisers, EMA and seed generator, and builds the distributed step functions.
+
+  Build it inside nothing: it enters `strategy.scope()` itself. `models` is (G, DS, DT, G_ema) built in that
+  scope (see `build_trainer`).
+  """
+
+  def __init__(self, config, strategy, models):
+    self.config, self.strategy = config, strategy
+    t = config.train
+    self.G, self.DS, self.DT, self.G_ema = models
+    self.num_classes = int(config.num_classes)
+    self.z_dim = int(config.model.z_dim)
+    self.num_frames = int(config.num_frames)
+    self.ds_k = int(config.model.ds_k)
+    self.global_batch = int(config.batch_size)
+    n = strategy.num_replicas_in_sync
+    if self.global_batch % n:
+      raise ValueError(f"batch_size {self.global_batch} is not divisible by the {n} replicas")
+    self.per_replica_batch = self.global_batch // n
+    self.d_steps = int(t.d_steps_per_g_step)
+    if self.d_steps < 1:
+      raise ValueError(f"d_steps_per_g_step must be >= 1, got {self.d_steps}")
+    self._dt_takes_seed = _accepts(self.DT.call, "seed")
+    with strategy.scope():
+      self.g_opt = precision_lib.make_optimizer(t.g_lr, t.beta1, t.beta2, t.mixed_precision)
+      self.d_opt = precision_lib.make_optimizer(t.d_lr, t.beta1, t.beta2, t.mixed_precision)
+      self.g_vars = list(self.G.trainable_variables)
+      self.d_vars = list(self.DS.trainable_variables) + list(self.DT.trainable_variables)
+      self.g_opt.build(self.g_vars)
+      self.d_opt.build(self.d_vars)
+      self.ema = EMA(self.G, self.G_ema, t.ema_decay, t.ema_start_step)
+      self.ema.copy()
+    # Host-side state (not replicated): the G-step counter and the seed generator.
+    self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    self.rng = tf.random.Generator.from_seed(int(config.seed))
+    jit = bool(t.xla)
+    self.train_step = tf.function(self._train_step)
+    self._d_step_fn = tf.function(self.d_step, jit_compile=True) if jit else self.d_step
+    self._g_step_fn = tf.function(self.g_step, jit_compile=True) if jit else self.g_step
+    self.sample = tf.function(self._sample)
+
+  # ---- per-replica pieces ------------------------------------------------------------------------------
+
+  def _ds(self, video, y, indices, training=True):
+    """DS scores [b] on the k frames `indices` [b, k] of each video (drawn for the global batch).
+
+    The frames are gathered here and DS gets a k-frame clip, which it scores whole (k >= its T: no
+    sampling of its own), i.e. DS's score with these frame indices.
+    """
+    if self.ds_k < self.num_frames:
+      video = tf.gather(video, indices, axis=1, batch_dims=1)
+    return self.DS(video, y, training=training)
+
+  def _dt(self, video, y, seed, training=True):
+    """DT scores [b]; `seed` drives DT's own randomness (phi = random_crop_half), distinct per replica."""
+    if self._dt_takes_seed:
+      ctx = tf.distribute.get_replica_context()
+      rid = ctx.replica_id_in_sync_group if ctx is not None else 0
+      seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(rid, tf.int32))
+      return self.DT(video, y, training=training, seed=seed)
+    return self.DT(video, y, training=training)
+
+  def _draw(self, seed):
+    """This replica's z [b, z_dim], fake labels y [b] (or None) and DS frame indices [b, k] for fakes/reals."""
+    B, b = self.global_batch, self.per_replica_batch
+    s = tf.random.experimental.stateless_split(seed, 4)
+    z, y = randomness.latents(s[0], B, self.z_dim, self.num_classes)
+    z = randomness.replica_slice(z, b)
+    y = randomness.replica_slice(y, b) if y is not None else None
+    fi = randomness.replica_slice(randomness.frame_indices(s[1], B, self.num_frames, self.ds_k), b)
+    ri = randomness.replica_slice(randomness.frame_indices(s[2], B, self.num_frames, self.ds_k), b)
+    return z, y, fi, ri, s[3]
+
+  def d_step(self, batch, seed):
+    """One D update on a per-replica real batch {"video": [b,T,H,W,3], "label": [b]} and fresh samples."""
+    n = randomness.num_replicas()
+    z, y_fake, fake_idx, real_idx, dt_seed = self._draw(seed)
+    real = batch["video"]
+    y_real = batch["label"] if self.num_classes > 0 else None
+    fake = tf.stop_gradient(self.G(z, y_fake, training=True))
+    fake = tf.cast(fake, real.dtype)
+    with tf.GradientTape() as tape:
+      ds_real = tf.cast(self._ds(real, y_real, real_idx), tf.float32)
+      ds_fake = tf.cast(self._ds(fake, y_fake, fake_idx), tf.float32)
+      dt_real = tf.cast(self._dt(real, y_real, dt_seed), tf.float32)
+      dt_fake = tf.cast(self._dt(fake, y_fake, dt_seed + 1), tf.float32)
+      loss_ds = gan_losses.d_hinge_loss(ds_real, ds_fake)
+      loss_dt = gan_losses.d_hinge_loss(dt_real, dt_fake)
+      loss = loss_ds + loss_dt
+      scaled = self.d_opt.scale_loss(loss / n)
+    grads = tape.gradient(scaled, self.d_vars)
+    self.d_opt.apply_gradients(zip(grads, self.d_vars))
+    return {
+        "d_loss": loss, "d_loss_ds": loss_ds, "d_loss_dt": loss_dt,
+        "ds_real": tf.reduce_mean(ds_real), "ds_fake": tf.reduce_mean(ds_fake),
+        "dt_real": tf.reduce_mean(dt_real), "dt_fake": tf.reduce_mean(dt_fake),
+        "loss_ds_real": tf.reduce_mean(tf.nn.relu(1.0 - ds_real)),
+        "loss_ds_fake": tf.reduce_mean(tf.nn.relu(1.0 + ds_fake)),
+        "loss_dt_real": tf.reduce_mean(tf.nn.relu(1.0 - dt_real)),
+        "loss_dt_fake": tf.reduce_mean(tf.nn.relu(1.0 + dt_fake)),
+    }
+
+  def g_step(self, seed):
+    """One G update on freshly drawn z, y (never the D step's samples)."""
+    n = randomness.num_replicas()
+    z, y, idx, _, dt_seed = self._draw(seed)
+    with tf.GradientTape() as tape:
+      fake = self.G(z, y, training=True)
+      ds_fake = tf.cast(self._ds(fake, y, idx), tf.float32)
+      dt_fake = tf.cast(self._dt(fake, y, dt_seed), tf.float32)
+      loss_ds = gan_losses.g_hinge_loss(ds_fake)
+      loss_dt = gan_losses.g_hinge_loss(dt_fake)
+      loss = loss_ds + loss_dt
+      scaled = self.g_opt.scale_loss(loss / n)
+    grads = tape.gradient(scaled, self.g_vars)
+    self.g_opt.apply_gradients(zip(grads, self.g_vars))
+    return {"g_loss": loss, "g_loss_ds": loss_ds, "g_loss_dt": loss_dt}
+
+  # ---- cross-replica step ------------------------------------------------------------------------------
+
+  def _mean(self, per_replica):
+    return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+            for k, v in per_replica.items()}
+
+  def _train_step(self, iterator):
+    """One G step with its D steps; returns a dict of scalar metrics (losses of the last D step)."""
+    seeds = self.rng.make_seeds(self.d_steps + 1)        # [2, d + 1] int64
+    metrics = {}
+    for i in range(self.d_steps):
+      batch = next(iterator)
+      metrics = self._mean(self.strategy.run(self._d_step_fn, (batch, seeds[:, i])))
+    metrics.update(self._mean(self.strategy.run(self._g_step_fn, (seeds[:, self.d_steps],))))
+    self.step.assign_add(1)
+    self.ema.update(self.step)
+    return metrics
+
+  def _sample(self, z, y, training=False):
+    """G_ema(z, y) [B, T, H, W, 3] float32 in [-1, 1] (one device; for summaries and evaluation)."""
+    return tf.cast(self.G_ema(z, y if self.num_classes > 0 else None, training=training), tf.float32)
+
+
+def clone_generator(G, config, build_models):
+  """A second generator with G's architecture and fresh variables (for the EMA)."""
+  try:
+    G_ema = G.__class__.from_config(G.get_config())
+  except Exception:  # noqa: BLE001 - a model without a usable get_config: rebuild from the config
+    return build_models(config)[0]
+  z = tf.zeros([1, int(config.model.z_dim)])
+  y = tf.zeros([1], tf.int32) if int(config.num_classes) > 0 else None
+  G_ema(z, y, training=False)
+  return G_ema
+
+
+def build_trainer(config, strategy, build_models=None):
+  """Builds (G, DS, DT, G_ema) in `strategy.scope()` under the configured precision, and the Trainer."""
+  if build_models is None:
+    from dvd_gan.models.build import build_models  # noqa: PLC0415 - lands with the models
+  with strategy.scope(), precision_lib.policy_scope(config.train.mixed_precision):
+    G, DS, DT = build_models(config)
+    G_ema = clone_generator(G, config, build_models)
+  return Trainer(config, strategy, (G, DS, DT, G_ema))

@@ -1,0 +1,270 @@
+"""The command line: `python -m eval <command> --flag=value ...` (absl flags, one FlagValues per call).
+
+  features --videos=PATH --network=i3d-kinetics-400 --layer=logits|avgpool --out=F.npz
+  stats    --videos=PATH | --tfds=NAME:SPLIT --out=S.npz [--num_videos=N --frames=T --stride=S --store_features]
+  fvd      --real=PATH|S.npz --fake=PATH|S.npz [--json=F --draws=10 --subset_size=M]   (last line `FVD: x`)
+  fid      --real=PATH|S.npz --fake=PATH|S.npz [--network=i3d-kinetics-600 --weights=W]  (last line `FID: x`)
+  kvd      --real=PATH|S.npz --fake=PATH|S.npz [--num_subsets=100]                     (last line `KVD: x`)
+  is       --videos=PATH|F.npz [--splits=10 --network=c3d-ucf101]                       (last line `IS: x`)
+  merge    --out=S.npz SHARD.npz SHARD.npz ...   (statistics of shards computed on several hosts)
+
+PATH: a directory of videos (mp4, avi, webm, mov, mkv, gif, npy, npz; searched recursively), one file, or a
+glob. Bad input ends with `error: <one line>` on stderr and exit status 2, and writes no output file.
+`main(argv)` runs in-process and returns the exit status; `run()` is the console entry point.
+"""
+import json
+import os
+import sys
+
+from absl import flags
+
+from eval.errors import EvalError
+
+COMMANDS = ("features", "stats", "fvd", "fid", "is", "kvd", "merge")
+USAGE = __doc__.split("\n\n")[0] + "\n" + __doc__.split("\n\n")[1]
+
+
+def _define_flags(command: str) -> flags.FlagValues:
+  fv = flags.FlagValues()
+  d = dict(flag_values=fv)
+  flags.DEFINE_boolean("help", False, "Show this help.", short_name="h", **d)
+  if command == "merge":
+    flags.DEFINE_string("out", None, "Output statistics file (.npz).", **d)
+    return fv
+  flags.DEFINE_string("network", None, "Feature network (default: the metric's, i3d-kinetics-400; or the one "
+                      "of the statistics file given).", **d)
+  flags.DEFINE_string("weights", None, "Weights of the network (default: its packaged source).", **d)
+  flags.DEFINE_string("layer", None, "Feature layer: logits or avgpool (default: the metric's).", **d)
+  flags.DEFINE_integer("batch_size", 8, "Videos per forward pass.", lower_bound=1, **d)
+  flags.DEFINE_integer("frames", None, "Frames T per video: the first T (at --stride) are kept; shorter videos "
+                       "are an error. Default: the length of the first video (or the statistics file's).",
+                       lower_bound=1, **d)
+  flags.DEFINE_integer("stride", 1, "Keep every stride-th frame.", lower_bound=1, **d)
+  flags.DEFINE_integer("num_videos", None, "Use the first N videos (error if fewer).", lower_bound=1, **d)
+  flags.DEFINE_boolean("progress", True, "Progress bar on stderr.", **d)
+  if command in ("features", "stats"):
+    flags.DEFINE_string("videos", None, "Videos: directory, file or glob.", **d)
+    flags.DEFINE_string("out", None, "Output file (.npz).", **d)
+    flags.DEFINE_string("dataset", None, "Dataset name recorded in the metadata.", **d)
+    flags.DEFINE_string("split", None, "Dataset split recorded in the metadata.", **d)
+    flags.DEFINE_integer("shard_index", 0, "This host's shard (every num_shards-th video).", lower_bound=0, **d)
+    flags.DEFINE_integer("num_shards", 1, "Number of shards; merge them with `merge`.", lower_bound=1, **d)
+  if command == "stats":
+    flags.DEFINE_string("tfds", None, "A TFDS dataset NAME:SPLIT (prepared in --tfds_data_dir).", **d)
+    flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory.", **d)
+    flags.DEFINE_string("tfds_key", None, "Video feature of the TFDS examples (default: the first video).", **d)
+    flags.DEFINE_boolean("store_features", False, "Also store the per-video features (IS and KVD need them).",
+                         **d)
+  if command in ("fvd", "fid", "kvd"):
+    flags.DEFINE_string("real", None, "Real videos (directory, file, glob) or statistics file (.npz).", **d)
+    flags.DEFINE_string("fake", None, "Generated videos (directory, file, glob) or statistics file (.npz).", **d)
+  if command == "is":
+    flags.DEFINE_string("videos", None, "Videos (directory, file, glob) or features file (.npz).", **d)
+    flags.DEFINE_integer("splits", 10, "Number of splits (mean +- std over splits).", lower_bound=1, **d)
+  if command in ("fvd", "fid"):
+    flags.DEFINE_integer("draws", 10, "Resamplings of the fake set for the +- (0: none).", lower_bound=0, **d)
+  if command in ("fvd", "fid", "kvd"):
+    flags.DEFINE_integer("subset_size", None, "fvd/fid: draws are subsets of this size without replacement "
+                         "(default: bootstrap of the whole set); kvd: subset size (default min(1000, N)).",
+                         lower_bound=2, **d)
+    flags.DEFINE_integer("seed", 0, "Seed of the draws.", **d)
+  if command == "kvd":
+    flags.DEFINE_integer("num_subsets", 100, "Random subsets (mean +- std over them).", lower_bound=1, **d)
+  if command in ("fvd", "fid", "kvd", "is"):
+    flags.DEFINE_string("json", None, "Also write the figure and the metadata to this JSON file.", **d)
+  return fv
+
+
+def _check_out(path: str | None, required: bool = True) -> None:
+  if path is None:
+    if required:
+      raise EvalError("--out is required")
+    return
+  if not path.endswith(".npz"):
+    raise EvalError(f"--out must name an .npz file, got {path}")
+  directory = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(directory):
+    raise EvalError(f"output directory does not exist: {directory}")
+
+
+def _check_json(path: str | None) -> None:
+  if path is not None and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+    raise EvalError(f"output directory does not exist: {os.path.dirname(os.path.abspath(path))}")
+
+
+class _Context:
+  """The flags of one call and the network, built once when first needed."""
+
+  def __init__(self, fv: flags.FlagValues):
+    self.fv = fv
+    self._networks = {}
+
+  def network(self, name: str):
+    if name not in self._networks:
+      from eval.api import get_feature_network  # pylint: disable=g-import-not-at-top
+      self._networks[name] = get_feature_network(name, self.fv.weights)
+    return self._networks[name]
+
+  def video_stats(self, source: str, network: str, layer: str, frames: int | None, store_features: bool,
+                  role: str, dataset: str | None = None, split: str | None = None) -> "FeatureStats":
+    """Streams the videos of `source` (path or TFDS NAME:SPLIT) through the network into statistics."""
+    from eval import video_io  # pylint: disable=g-import-not-at-top
+    from eval.features import check_layer, extract_features  # pylint: disable=g-import-not-at-top
+    fv = self.fv
+    files = None if role == "tfds" else video_io.list_video_files(source)  # bad paths fail before TF loads
+    net = self.network(network)
+    check_layer(net, layer)
+    frames = frames if frames is not None else getattr(net, "frames", None)
+    shard = dict(shard_index=getattr(fv, "shard_index", 0), num_shards=getattr(fv, "num_shards", 1))
+    if shard["shard_index"] >= shard["num_shards"]:
+      raise EvalError(f"--shard_index={shard['shard_index']} must be below --num_shards={shard['num_shards']}")
+    kwargs = dict(frames=frames, stride=fv.stride, min_frames=getattr(net, "min_frames", 1),
+                  num_videos=fv.num_videos, **shard)
+    if role == "tfds":
+      videos = video_io.iter_tfds_videos(source, data_dir=fv.tfds_data_dir, key=fv.tfds_key, **kwargs)
+      total = fv.num_videos
+    else:
+      videos = video_io.iter_videos(source, **kwargs)
+      total = fv.num_videos or (None if any(f.endswith(video_io.ARRAY_EXTENSIONS) for f in files)
+                                else len(files) // shard["num_shards"])
+    metadata = {"stride": fv.stride, "dataset": dataset, "split": split, "source": source}
+    if shard["num_shards"] > 1:
+      metadata["shard"] = [shard["shard_index"], shard["num_shards"]]
+    return extract_features(videos, net, layer, batch_size=fv.batch_size, store_features=store_features,
+                            metadata=metadata, progress=fv.progress, total=total, name=source)
+
+
+def _cmd_extract(fv, command: str) -> None:
+  """features / stats: videos -> statistics file (features: with the per-video features)."""
+  has_videos, has_tfds = fv.videos is not None, getattr(fv, "tfds", None) is not None
+  if has_videos == has_tfds:
+    raise EvalError("give exactly one of --videos=PATH" + (" and --tfds=NAME:SPLIT" if command == "stats" else ""))
+  _check_out(fv.out)
+  ctx = _Context(fv)
+  network = fv.network or "i3d-kinetics-400"
+  layer = fv.layer or "logits"
+  store = command == "features" or fv.store_features
+  if has_tfds:
+    if ":" not in fv.tfds:
+      raise EvalError(f"--tfds must be NAME:SPLIT, got {fv.tfds}")
+    name, split = fv.tfds.split(":", 1)
+    stats = ctx.video_stats(fv.tfds, network, layer, fv.frames, store, "tfds", fv.dataset or name,
+                            fv.split or split)
+  else:
+    stats = ctx.video_stats(fv.videos, network, layer, fv.frames, store, "videos", fv.dataset, fv.split)
+  stats.metadata.pop("source", None)
+  stats.save(fv.out)
+  print(f"wrote {'features' if store else 'statistics'} of {stats.num_items} videos "
+        f"({stats.metadata['network']} {layer}, {stats.metadata['frames']} frames, dim {stats.dim}) to {fv.out}")
+
+
+def _load_or_compute(ctx: _Context, source: str, spec, network: str, layer: str, frames: int | None,
+                     role: str):
+  from eval.stats import FeatureStats, is_stats_file  # pylint: disable=g-import-not-at-top
+  if is_stats_file(source):
+    stats = FeatureStats.load(source)
+  else:
+    stats = ctx.video_stats(source, network, layer, frames, True, role)
+  stats.metadata["source"] = source
+  spec.check(stats.metadata.get("network"), stats.metadata.get("layer"))
+  if spec.needs_features and not stats.has_features:
+    stats.features  # raises the EvalError that says how to get them  # pylint: disable=pointless-statement
+  return stats
+
+
+def _cmd_metric(fv, command: str) -> None:
+  from eval.metrics import get_metric  # pylint: disable=g-import-not-at-top
+  from eval.stats import FeatureStats, atomic_write, is_stats_file  # pylint: disable=g-import-not-at-top
+  spec = get_metric(command)
+  if spec.two_sets:
+    sources = {"real": fv.real, "fake": fv.fake}
+  else:
+    sources = {"fake": fv.videos}
+  for role, src in sources.items():
+    if src is None:
+      raise EvalError(f"--{'videos' if role == 'fake' and not spec.two_sets else role} is required")
+  _check_json(fv.json)
+  # Network, layer and frames: the flags, else those of a statistics file given, else the metric's.
+  known = {}
+  for src in sources.values():
+    if is_stats_file(src):
+      meta = FeatureStats.load(src).metadata
+      for key in ("network", "layer", "frames"):
+        known.setdefault(key, meta.get(key))
+  network = fv.network or known.get("network") or spec.network
+  layer = fv.layer or known.get("layer") or spec.layer
+  frames = fv.frames or known.get("frames")
+  spec.check(network, layer)
+  ctx = _Context(fv)
+  sets = {role: _load_or_compute(ctx, src, spec, network, layer, frames, role) for role, src in sources.items()}
+  options = {k: getattr(fv, k) for k in ("draws", "subset_size", "seed", "splits", "num_subsets") if k in fv}
+  result = spec.compute(sets.get("real"), sets["fake"], **options)
+  counts = ", ".join(f"{s.num_items} {role}" for role, s in sets.items())
+  if result.std is not None:
+    print(f"{spec.label} mean +- std over {result.draw_kind}: {result.draw_mean:.4f} +- {result.std:.4f} "
+          f"({counts} videos)")
+  else:
+    print(f"{spec.label} ({counts} videos; no +- : the fake set's features are not stored)")
+  if fv.json:
+    from eval import __version__  # pylint: disable=g-import-not-at-top
+    record = {"metric": spec.label, **result.to_dict(), "version": __version__,
+              "real": sets["real"].metadata if "real" in sets else None, "fake": sets["fake"].metadata,
+              "options": options}
+    text = json.dumps(record, indent=2, sort_keys=True, default=str)
+    atomic_write(fv.json, lambda f: f.write(text.encode()))
+  print(f"{spec.label}: {result.value:.4f}")
+
+
+def _cmd_merge(fv, paths: list[str]) -> None:
+  from eval.stats import FeatureStats  # pylint: disable=g-import-not-at-top
+  _check_out(fv.out)
+  if len(paths) < 1:
+    raise EvalError("merge needs statistics files as arguments: merge --out=S.npz A.npz B.npz ...")
+  merged = FeatureStats.load(paths[0])
+  for path in paths[1:]:
+    merged.merge(FeatureStats.load(path))
+  merged.metadata.pop("source", None)
+  merged.metadata.pop("shard", None)
+  merged.save(fv.out)
+  print(f"wrote statistics of {merged.num_items} videos merged from {len(paths)} files to {fv.out}")
+
+
+def main(argv: list[str]) -> int:
+  """Runs `argv` = [program, command, flags...]; returns the exit status (0, or 2 on bad input)."""
+  argv = list(argv)
+  if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
+    print(USAGE)
+    return 0 if len(argv) >= 2 else 2
+  command = argv[1]
+  try:
+    if command not in COMMANDS:
+      raise EvalError(f"unknown command {command!r}; commands: {', '.join(COMMANDS)}")
+    fv = _define_flags(command)
+    try:
+      rest = fv([f"{argv[0]} {command}"] + argv[2:])
+    except flags.Error as e:
+      raise EvalError(" ".join(str(e).split())) from None
+    if fv.help:
+      print(USAGE + "\n\nflags of " + command + ":\n" + fv.get_help())
+      return 0
+    if command == "merge":
+      _cmd_merge(fv, rest[1:])
+    else:
+      if len(rest) > 1:
+        raise EvalError(f"unexpected arguments: {' '.join(rest[1:])}")
+      if command in ("features", "stats"):
+        _cmd_extract(fv, command)
+      else:
+        _cmd_metric(fv, command)
+  except EvalError as e:
+    print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
+    return 2
+  except KeyboardInterrupt:
+    print("error: interrupted", file=sys.stderr)
+    return 130
+  return 0
+
+
+def run() -> None:
+  """Console entry point (`video-eval`, `python -m eval`)."""
+  sys.exit(main(sys.argv))

@@ -1,0 +1,23 @@
+"""The result of a metric: the figure, its uncertainty, and how many videos it used."""
+import dataclasses
+
+
+@dataclasses.dataclass
+class MetricResult:
+  """`value` is the headline figure; `std` the standard deviation over `draws` (None when not computed).
+
+  `draw_mean` is the mean over the draws (IS and KVD report it as their value), `draw_kind` says what a
+  draw is ("10 splits", "bootstrap", ...).
+  """
+  value: float
+  num_real: int | None = None
+  num_fake: int | None = None
+  std: float | None = None
+  draw_mean: float | None = None
+  draws: list = dataclasses.field(default_factory=list)
+  draw_kind: str | None = None
+
+  def to_dict(self) -> dict:
+    return {"value": self.value, "std": self.std, "draw_mean": self.draw_mean, "num_draws": len(self.draws),
+            "draw_kind": self.draw_kind, "draws": list(self.draws), "num_real": self.num_real,
+            "num_fake": self.num_fake}

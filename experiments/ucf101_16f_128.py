@@ -1,0 +1,20 @@
+"""DVD-GAN on UCF-101, 16 frames at 128x128, 101 classes (PAPER.md, Table 2).
+
+Paper target: Inception Score (C3D, as TGAN computes it) 32.97 +- 1.7 (TGANv2: 24.34). G ch 64 (above
+64x64), multiplicative ConvGRU, D ch 128, k = 8, phi = 2x2 avg pool. The paper does not state UCF-101's
+frame stride; we take consecutive frames (stride 1).
+
+    python -m dvd_gan.train --config=experiments/ucf101_16f_128.py
+"""
+from dvd_gan.config import base_config
+from dvd_gan.models.config import set_paper_widths
+
+
+def get_config():
+  c = base_config()
+  c.num_frames = 16
+  c.resolution = 128
+  c.num_classes = 101
+  c.data.name = "ucf101"
+  c.data.stride = 1
+  return set_paper_widths(c)

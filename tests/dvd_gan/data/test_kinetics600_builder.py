@@ -1,0 +1,180 @@
+"""The Kinetics-600 TFDS builder on a manual-download fixture written with PyAV inside the test."""
+import csv
+import os
+
+import av
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from dvd_gan.data import kinetics600
+
+# Real Kinetics class names, deliberately listed out of order: label indices must follow the sorted order.
+CLASSES = ["zumba", "abseiling", "playing cricket", "air drumming"]
+GOOD_TRAIN = [
+    # (youtube_id, start, end, label, (height, width), fps, frames, layout, ext)
+    ("aaaaaaaaaaa", 10, 20, "zumba", (32, 48), 10, 20, "nested", ".mp4"),
+    ("b_b-bbbbbbb", 0, 10, "abseiling", (48, 32), 15, 18, "nested", ".mp4"),
+    ("ccccccccccc", 5, 15, "playing cricket", (40, 40), 25, 24, "split", ".mp4"),
+    ("ddddddddddd", 30, 40, "air drumming", (36, 64), 12, 17, "flat", ".mp4"),
+    ("eeeeeeeeeee", 1, 11, "zumba", (64, 36), 24, 20, "flat_unpadded", ".mkv"),
+    ("fffffffffff", 2, 12, "abseiling", (30, 40), 30, 16, "nested", ".mp4"),
+]
+GOOD_VAL = [
+    ("ggggggggggg", 3, 13, "playing cricket", (44, 32), 20, 19, "nested", ".mp4"),
+    ("hhhhhhhhhhh", 4, 14, "air drumming", (32, 32), 8, 16, "flat", ".mp4"),
+    ("iiiiiiiiiii", 7, 17, "zumba", (50, 34), 15, 21, "split", ".mkv"),
+]
+TOO_SHORT = ("shortshort1", 0, 10, "zumba", (32, 32), 10, 5, "nested", ".mp4")
+CORRUPT = ("corruptcorr", 0, 10, "abseiling")
+MISSING = ("missingmiss", 0, 10, "air drumming")
+MIN_FRAMES = 16  # the builder configs' default
+
+
+def _write_video(path, height, width, fps, num_frames, seed):
+  rng = np.random.default_rng(seed)
+  base = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+  with av.open(path, mode="w") as container:
+    stream = container.add_stream("mpeg4", rate=fps)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    for t in range(num_frames):
+      frame = av.VideoFrame.from_ndarray(np.roll(base, t, axis=1), format="rgb24")
+      for packet in stream.encode(frame):
+        container.mux(packet)
+    for packet in stream.encode():
+      container.mux(packet)
+
+
+def _clip_path(root, split_dir, clip):
+  yid, start, end, label, _, _, _, layout, ext = clip
+  name = f"{yid}_{start:06d}_{end:06d}{ext}"
+  if layout == "nested":
+    return os.path.join(root, split_dir, label.replace(" ", "_"), name)
+  if layout == "split":
+    return os.path.join(root, split_dir, name)
+  if layout == "flat_unpadded":
+    return os.path.join(root, f"{yid}_{start}_{end}{ext}")
+  return os.path.join(root, name)
+
+
+def _make_fixture(root):
+  rows = {"train": [], "validate": []}
+  for split_dir, clips in (("train", GOOD_TRAIN + [TOO_SHORT]), ("val", GOOD_VAL)):
+    for i, clip in enumerate(clips):
+      path = _clip_path(root, split_dir, clip)
+      os.makedirs(os.path.dirname(path), exist_ok=True)
+      _write_video(path, *clip[4], clip[5], clip[6], seed=i)
+      rows["train" if split_dir == "train" else "validate"].append(clip[:4])
+  corrupt = os.path.join(root, "train", "abseiling", f"{CORRUPT[0]}_000000_000010.mp4")
+  with open(corrupt, "wb") as f:
+    f.write(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))  # an mp4 header, then garbage
+  rows["train"] += [CORRUPT, MISSING]
+  os.makedirs(os.path.join(root, "annotations"))
+  for name, split_rows in rows.items():
+    with open(os.path.join(root, "annotations", f"{name}.csv"), "w", newline="") as f:
+      writer = csv.writer(f)
+      writer.writerow(["label", "youtube_id", "time_start", "time_end", "split"])
+      for label_yid in split_rows:
+        yid, start, end, label = label_yid
+        writer.writerow([label, yid, start, end, name])
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+  root = str(tmp_path_factory.mktemp("kinetics_manual"))
+  _make_fixture(root)
+  data_dir = str(tmp_path_factory.mktemp("tfds"))
+  builder = kinetics600.Kinetics600(config="64", data_dir=data_dir, num_workers=2)
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=root))
+  return builder, data_dir
+
+
+def test_counts_and_bad_files_reported(prepared):
+  """Only the good clips are written; the corrupt, missing and too-short clips are counted per split."""
+  builder, _ = prepared
+  assert builder.info.splits["train"].num_examples == len(GOOD_TRAIN)
+  assert builder.info.splits["validation"].num_examples == len(GOOD_VAL)
+  skipped = kinetics600.skip_counts(builder)
+  assert skipped["train"] == {"missing": 1, "unreadable": 1, "too_short": 1, "unknown_label": 0}
+  assert skipped["validation"] == {"missing": 0, "unreadable": 0, "too_short": 0, "unknown_label": 0}
+  reasons = {s["key"]: s["reason"] for s in builder.info.metadata["skipped_clips"]["train"]}
+  assert reasons == {"corruptcorr_000000_000010": "unreadable", "missingmiss_000000_000010": "missing",
+                     "shortshort1_000000_000010": "too_short"}
+
+
+def test_metadata_persists_after_reload(prepared):
+  """A fresh builder on the prepared data_dir reads back the class names and the skip counts from disk."""
+  _, data_dir = prepared
+  reloaded = tfds.builder("kinetics600/64", data_dir=data_dir)
+  assert reloaded.info.features["label"].names == sorted(CLASSES)
+  assert kinetics600.skip_counts(reloaded)["train"]["unreadable"] == 1
+
+
+def test_shapes_frames_and_labels(prepared):
+  """Every stored clip keeps all its frames, has shorter side 64 with the source aspect ratio, and its label is
+  the index of its CSV class in the sorted class list."""
+  builder, _ = prepared
+  sorted_names = sorted(CLASSES)
+  expected = {f"{c[0]}_{c[1]:06d}_{c[2]:06d}": c for c in GOOD_TRAIN + GOOD_VAL}
+  seen = set()
+  for split in ("train", "validation"):
+    for ex in tfds.as_numpy(builder.as_dataset(split=split)):
+      yid = ex["youtube_id"].decode()
+      key = f"{yid}_{ex['time_start']:06d}_{ex['time_end']:06d}"
+      clip = expected[key]
+      (h, w), fps, frames = clip[4], clip[5], clip[6]
+      video = ex["video"]
+      assert video.dtype == np.uint8
+      assert video.shape[0] == frames, key
+      assert min(video.shape[1:3]) == 64
+      assert video.shape[1:3] == kinetics600.clips_lib.scaled_size(h, w, 64)
+      assert ex["label"] == sorted_names.index(clip[3])
+      assert abs(ex["fps"] - fps) < 1e-3
+      seen.add(key)
+  assert seen == set(expected)
+
+
+def test_beam_direct_runner_matches_local(prepared, tmp_path):
+  """The Beam path (DirectRunner) writes the same clips as the process-pool path and counts the same skips.
+
+  Skipped when apache-beam is not installed (it is optional, see docs/data.md).
+  """
+  beam = pytest.importorskip("apache_beam")
+  local_builder, _ = prepared
+  root = str(tmp_path / "manual")
+  _make_fixture(root)
+  builder = kinetics600.Kinetics600(config="64", data_dir=str(tmp_path / "tfds"), use_beam=True)
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+      manual_dir=root, beam_runner=beam.runners.DirectRunner()))
+  for split in ("train", "validation"):
+    assert builder.info.splits[split].num_examples == local_builder.info.splits[split].num_examples
+    local = {ex["youtube_id"]: (ex["label"], ex["video"].shape)
+             for ex in tfds.as_numpy(local_builder.as_dataset(split=split))}
+    beamed = {ex["youtube_id"]: (ex["label"], ex["video"].shape)
+              for ex in tfds.as_numpy(builder.as_dataset(split=split))}
+    assert beamed == local
+  assert kinetics600.skip_counts(builder)["train"] == kinetics600.skip_counts(local_builder)["train"]
+
+
+def test_make_dataset_on_prepared_kinetics(prepared):
+  """make_dataset reads the prepared builder: Kinetics prediction batches (5 context + 11 frames, stride 1)
+  have the right shapes and labels; two input pipelines read disjoint halves covering every clip once."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from dvd_gan.config import base_config  # pylint: disable=g-import-not-at-top
+  from dvd_gan.data import make_dataset  # pylint: disable=g-import-not-at-top
+  _, data_dir = prepared
+  c = base_config()
+  c.num_frames, c.resolution, c.batch_size = 11, 32, 2
+  c.data.name, c.data.data_dir, c.data.stride, c.data.num_conditioning_frames = "kinetics600", data_dir, 1, 5
+  b = next(make_dataset(c, split="train", training=True).as_numpy_iterator())
+  assert b["video"].shape == (2, 11, 32, 32, 3) and b["context"].shape == (2, 5, 32, 32, 3)
+  assert set(b["label"]) <= set(range(len(CLASSES)))
+  per_pipeline = []
+  for i in range(2):
+    ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=i, num_replicas_in_sync=2)
+    c.batch_size = 2  # per replica: 1
+    per_pipeline.append(list(make_dataset(c, split="train", training=False, input_context=ctx)
+                             .as_numpy_iterator()))
+  assert [len(p) for p in per_pipeline] == [3, 3]
+  labels = sorted(int(x["label"][0]) for p in per_pipeline for x in p)
+  assert labels == sorted(sorted(CLASSES).index(clip[3]) for clip in GOOD_TRAIN)

@@ -1,0 +1,165 @@
+"""Conditional batch norm: per-time-step statistics, scale = 1 + f(c), moving stats, cross-replica moments."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dvd_gan.layers import BatchNorm, ClassConditionalBatchNorm
+
+EPS = 1e-5
+
+
+def _data(b=4, t=3, seed=0):
+  rng = np.random.RandomState(seed)
+  x = (rng.randn(b, t, 3, 3, 2) * 2.0 + 1.0).astype("float32")
+  cond = rng.randn(b, 5).astype("float32")
+  return x, cond
+
+
+def _x_hat(x):
+  """numpy reference: per-time-step moments over B, H, W."""
+  mean = x.mean(axis=(0, 2, 3), keepdims=True)
+  var = x.var(axis=(0, 2, 3), keepdims=True)
+  return (x - mean) / np.sqrt(var + EPS)
+
+
+def test_statistics_are_per_time_step():
+  """In training mode, changing frame t of the input changes no other frame's output (a BN pooling
+  statistics over time would change every frame)."""
+  x, cond = _data()
+  layer = ClassConditionalBatchNorm(epsilon=EPS)
+  y = layer(x, cond, training=True).numpy()
+  x2 = x.copy()
+  x2[0, 1] += np.random.RandomState(1).randn(*x2[0, 1].shape).astype("float32") * 3.0
+  y2 = layer(x2, cond, training=True).numpy()
+  np.testing.assert_allclose(y2[:, [0, 2]], y[:, [0, 2]], rtol=1e-6, atol=1e-6)
+  assert np.abs(y2[:, 1] - y[:, 1]).max() > 1e-2
+
+
+def test_condition_of_a_video_only_affects_that_video():
+  """cond [B, D] is broadcast per video: changing video 2's cond changes only video 2's output."""
+  x, cond = _data()
+  layer = ClassConditionalBatchNorm(epsilon=EPS)
+  y = layer(x, cond, training=True).numpy()
+  cond2 = cond.copy()
+  cond2[2] += 1.0
+  y2 = layer(x, cond2, training=True).numpy()
+  np.testing.assert_allclose(y2[[0, 1, 3]], y[[0, 1, 3]], rtol=1e-6, atol=1e-6)
+  assert np.abs(y2[2] - y[2]).max() > 1e-2
+
+
+def test_scale_is_one_plus_linear_of_cond():
+  """Scale is 1 + f(c), not f(c): with cond = 0 (bias-free gamma/beta, non-zero kernels) the output is
+  x_hat, and with the gamma/beta kernels at zero the layer is plain per-step batch norm for any cond."""
+  x, cond = _data()
+  layer = ClassConditionalBatchNorm(epsilon=EPS)
+  x_hat = _x_hat(x)
+  y0 = layer(x, np.zeros_like(cond), training=True).numpy()
+  np.testing.assert_allclose(y0, x_hat, rtol=1e-4, atol=1e-4)
+  assert np.abs(layer.gamma.kernel.numpy()).max() > 0.1
+  layer.gamma.kernel.assign(np.zeros(layer.gamma.kernel.shape, "float32"))
+  layer.beta.kernel.assign(np.zeros(layer.beta.kernel.shape, "float32"))
+  np.testing.assert_allclose(layer(x, cond, training=True).numpy(), x_hat, rtol=1e-4, atol=1e-4)
+
+
+def test_affine_matches_formula():
+  """With non-zero gamma/beta kernels, out = x_hat * (1 + c Wg/sigma_g) + c Wb/sigma_b (numpy)."""
+  x, cond = _data()
+  layer = ClassConditionalBatchNorm(epsilon=EPS)
+  y = layer(x, cond, training=True).numpy()
+  # Orthogonal init: every singular value is 1, so sigma does not depend on the u the call used.
+  wg = layer.gamma.normalized_kernel().numpy()
+  wb = layer.beta.normalized_kernel().numpy()
+  expected = _x_hat(x) * (1 + cond @ wg)[:, None, None, None, :] + (cond @ wb)[:, None, None, None, :]
+  np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4)
+  assert np.abs(y - _x_hat(x)).max() > 1e-1
+
+
+def test_moving_statistics_per_step_used_in_inference():
+  """Moving stats have shape [T, C], follow momentum * old + (1 - momentum) * batch per time step, and an
+  inference call normalises with them."""
+  x, cond = _data()
+  layer = BatchNorm(momentum=0.9, epsilon=EPS)
+  layer(x, training=True)
+  mean = x.mean(axis=(0, 2, 3))
+  var = x.var(axis=(0, 2, 3))
+  assert layer.moving_mean.shape == (3, 2)
+  np.testing.assert_allclose(layer.moving_mean.numpy(), 0.1 * mean, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(layer.moving_variance.numpy(), 0.9 + 0.1 * var, rtol=1e-5, atol=1e-6)
+  mm = layer.moving_mean.numpy()[None, :, None, None, :]
+  mv = layer.moving_variance.numpy()[None, :, None, None, :]
+  np.testing.assert_allclose(layer(x, training=False).numpy(), (x - mm) / np.sqrt(mv + EPS),
+                             rtol=1e-5, atol=1e-5)
+
+
+def test_frames_input_reduces_over_batch_height_width():
+  """A 4-D [N, H, W, C] input is normalised with moments over N, H, W (moving stats [C])."""
+  x, _ = _data()
+  frames = x.reshape(-1, 3, 3, 2)
+  layer = BatchNorm(epsilon=EPS)
+  y = layer(frames, training=True).numpy()
+  expected = (frames - frames.mean((0, 1, 2))) / np.sqrt(frames.var((0, 1, 2)) + EPS)
+  np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4)
+  assert layer.moving_mean.shape == (2,)
+
+
+def test_mixed_precision_keeps_float32_moments():
+  """Under a mixed_bfloat16 policy the output is bfloat16, moving stats stay float32, and the result matches
+  the float32 layer to bfloat16 precision."""
+  x, cond = _data()
+  ref = ClassConditionalBatchNorm(epsilon=EPS)
+  mixed = ClassConditionalBatchNorm(epsilon=EPS, dtype="mixed_bfloat16")
+  ref.build(x.shape, cond.shape)
+  mixed.build(x.shape, cond.shape)
+  mixed.set_weights(ref.get_weights())
+  y_ref = ref(x, cond, training=True).numpy()
+  y = mixed(x, cond, training=True)
+  assert y.dtype == tf.bfloat16
+  assert mixed.moving_mean.dtype == "float32"
+  np.testing.assert_allclose(tf.cast(y, tf.float32).numpy(), y_ref, rtol=5e-2, atol=5e-2)
+
+
+def test_wrong_number_of_frames_is_a_clear_error():
+  """A layer built for T frames refuses another T with a one-line ValueError naming the problem."""
+  x, cond = _data(t=3)
+  layer = ClassConditionalBatchNorm()
+  layer(x, cond, training=True)
+  x5, _ = _data(t=5)
+  with pytest.raises(ValueError, match="T=3"):
+    layer(x5, cond, training=True)
+
+
+def test_cross_replica_statistics_match_single_replica():
+  """The same batch split over 2 replicas (MirroredStrategy on /cpu:0, /cpu:1) gives the same normalised
+  output and the same moving statistics as on 1 replica; per-replica (local) statistics would not."""
+  if len(tf.config.list_logical_devices("CPU")) < 2:
+    pytest.skip("needs 2 logical CPU devices (tests/conftest.py)")
+  x, cond = _data(b=4)
+  x[2:] += 3.0  # the two halves have different statistics, so local BN would differ
+  strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  with strategy.scope():
+    layer = ClassConditionalBatchNorm(momentum=0.5, epsilon=EPS)
+    layer.build(x.shape, cond.shape)
+  single = ClassConditionalBatchNorm(momentum=0.5, epsilon=EPS)
+  single.build(x.shape, cond.shape)
+  single.set_weights(layer.get_weights())
+
+  def split(a):
+    return strategy.experimental_distribute_values_from_function(
+        lambda ctx: tf.constant(a[2 * ctx.replica_id_in_sync_group:2 * ctx.replica_id_in_sync_group + 2]))
+
+  @tf.function
+  def step(xs, cs):
+    return strategy.run(lambda a, c: layer(a, c, training=True), args=(xs, cs))
+
+  y = np.concatenate([t.numpy() for t in strategy.experimental_local_results(step(split(x), split(cond)))])
+  y_single = single(x, cond, training=True).numpy()
+  np.testing.assert_allclose(y, y_single, rtol=1e-5, atol=1e-5)
+  for var_dist, var_single in ((layer.moving_mean, single.moving_mean),
+                               (layer.moving_variance, single.moving_variance)):
+    for replica_value in var_dist.value.values:
+      np.testing.assert_allclose(replica_value.numpy(), var_single.numpy(), rtol=1e-5, atol=1e-5)
+  local = ClassConditionalBatchNorm(momentum=0.5, epsilon=EPS)
+  local.build(x[:2].shape, cond[:2].shape)
+  local.set_weights(single.get_weights())
+  y_local = np.concatenate([local(x[:2], cond[:2], training=True), local(x[2:], cond[2:], training=True)])
+  assert np.abs(y_local - y).max() > 1e-2

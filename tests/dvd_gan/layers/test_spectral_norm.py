@@ -1,0 +1,154 @@
+"""Reparametrised spectral normalisation (PAPER.md, "Training"): sigma, u updates, gradients, replicas."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dvd_gan.layers import SNConv2D, SNConv3D, SNDense, SNEmbedding
+
+
+def _gaussian(seed):
+  return keras.initializers.RandomNormal(stddev=1.0, seed=seed)
+
+
+def _cases():
+  """(layer with a non-orthogonal kernel so sigma starts far from 1, a tiny input)."""
+  rng = np.random.RandomState(0)
+  return [
+      (SNDense(5, kernel_initializer=_gaussian(1)), rng.randn(2, 7).astype("float32")),
+      (SNConv2D(4, 3, kernel_initializer=_gaussian(2)), rng.randn(2, 5, 5, 3).astype("float32")),
+      (SNConv3D(4, 3, kernel_initializer=_gaussian(3)), rng.randn(1, 3, 4, 4, 2).astype("float32")),
+      (SNEmbedding(10, 6, kernel_initializer=_gaussian(4)), np.array([0, 3, 9], dtype="int32")),
+  ]
+
+
+def _top_singular_value(kernel):
+  kernel = np.asarray(kernel)
+  return np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
+
+
+def _raw(layer):
+  return np.asarray(layer.weights[0].numpy())  # the kernel / embeddings variable is created first
+
+
+@pytest.mark.parametrize("index", range(4), ids=["dense", "conv2d", "conv3d", "embedding"])
+def test_power_iteration_converges_to_unit_spectral_norm_and_kernel_stays_raw(index):
+  """After repeated training calls the normalised kernel (reshaped [-1, out]) has top singular value 1
+  (numpy SVD, 1e-2), the forward pass uses that kernel, and the kernel variable still holds the raw W."""
+  layer, x = _cases()[index]
+  layer(x, training=False)
+  raw = _raw(layer).copy()
+  assert _top_singular_value(raw) > 1.5  # the test would be vacuous with sigma(W) = 1
+  step = tf.function(lambda: layer(x, training=True))
+  for _ in range(60):
+    y = step()
+  normalized = layer.normalized_kernel().numpy()
+  assert abs(_top_singular_value(normalized) - 1.0) < 1e-2
+  np.testing.assert_array_equal(_raw(layer), raw)  # W never overwritten by W / sigma
+  np.testing.assert_allclose(normalized, raw / _top_singular_value(raw), rtol=2e-2, atol=2e-2)
+  # The forward pass really uses W / sigma.
+  if isinstance(layer, SNEmbedding):
+    expected = normalized[x]
+  else:
+    expected = layer.apply_kernel(tf.constant(x), tf.constant(normalized)).numpy()
+  np.testing.assert_allclose(layer(x, training=False).numpy(), expected, rtol=1e-5, atol=1e-5)
+  assert y.shape == expected.shape
+
+
+def test_u_is_updated_only_in_training_calls():
+  """`u` is unchanged by training=False / training=None calls and changes after a training=True call."""
+  layer, x = _cases()[1]
+  layer(x)
+  u0 = layer.u.numpy().copy()
+  layer(x, training=False)
+  layer(x)
+  layer.normalized_kernel()
+  np.testing.assert_array_equal(layer.u.numpy(), u0)
+  layer(x, training=True)
+  assert np.abs(layer.u.numpy() - u0).max() > 1e-3
+
+
+def test_gradient_flows_through_sigma():
+  """d loss / dW equals the reparametrised formula G/sigma - <G, W>/sigma^2 v^T u (u, v held constant),
+  which differs from the stop-gradient-sigma gradient G/sigma."""
+  rng = np.random.RandomState(0)
+  x = rng.randn(3, 6).astype("float32")
+  r = rng.randn(3, 4).astype("float32")
+  layer = SNDense(4, use_bias=False, kernel_initializer=_gaussian(5))
+  layer(x)
+  w = _raw(layer).astype("float64")
+  u = layer.u.numpy().astype("float64")
+  with tf.GradientTape() as tape:
+    loss = tf.reduce_sum(layer(x, training=False) * r)
+  grad = tape.gradient(loss, layer.kernel).numpy()
+  # One power iteration, in numpy.
+  v = u @ w.T
+  v /= np.linalg.norm(v)
+  u1 = v @ w
+  u1 /= np.linalg.norm(u1)
+  sigma = (v @ w @ u1.T).item()
+  g = x.astype("float64").T @ r  # dL/d(W_normalised)
+  expected = g / sigma - np.sum(g * w) / sigma**2 * (v.T @ u1)
+  np.testing.assert_allclose(grad, expected, rtol=1e-4, atol=1e-5)
+  assert np.abs(grad - g / sigma).max() > 1e-2  # not the stop-gradient(sigma) gradient
+
+
+def test_u_is_identical_on_replicas_and_matches_single_device():
+  """Under a 2-replica MirroredStrategy a training call updates `u` identically on both replicas, to the
+  same value as one power iteration on a single device."""
+  if len(tf.config.list_logical_devices("CPU")) < 2:
+    pytest.skip("needs 2 logical CPU devices (tests/conftest.py)")
+  rng = np.random.RandomState(0)
+  x = rng.randn(4, 5, 5, 3).astype("float32")
+  strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  with strategy.scope():
+    layer = SNConv2D(4, 3, kernel_initializer=_gaussian(6))
+    layer.build((None, 5, 5, 3))
+  reference = SNConv2D(4, 3)
+  reference.build((None, 5, 5, 3))
+  reference.set_weights(layer.get_weights())
+  dist_x = strategy.experimental_distribute_values_from_function(
+      lambda ctx: tf.constant(x[2 * ctx.replica_id_in_sync_group:2 * ctx.replica_id_in_sync_group + 2]))
+
+  @tf.function
+  def step(inputs):
+    return strategy.run(lambda t: layer(t, training=True), args=(inputs,))
+
+  out = step(dist_x)
+  y_ref = reference(x, training=True).numpy()
+  u_values = [v.numpy() for v in layer.u.value.values]
+  assert len(u_values) == 2
+  np.testing.assert_array_equal(u_values[0], u_values[1])
+  np.testing.assert_allclose(u_values[0], reference.u.numpy(), rtol=1e-6, atol=1e-6)
+  y = np.concatenate([t.numpy() for t in strategy.experimental_local_results(out)])
+  np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
+
+
+def test_embedding_rejects_float_ids():
+  """Bad input (float class ids) gives a one-line ValueError naming the problem."""
+  with pytest.raises(ValueError, match="integer class ids"):
+    SNEmbedding(4, 3)(np.zeros((2,), "float32"))
+
+
+def test_mixed_precision_output_dtype_and_float32_state():
+  """Under mixed_bfloat16 the output is bfloat16 while W and u stay float32 and u's update equals the
+  float32 layer's (the power iteration runs in float32)."""
+  layer, x = _cases()[1]
+  mixed = SNConv2D(4, 3, dtype="mixed_bfloat16")
+  layer.build(x.shape)
+  mixed.build(x.shape)
+  mixed.set_weights(layer.get_weights())
+  y_ref = layer(x, training=True).numpy()
+  y = mixed(x, training=True)
+  assert y.dtype == tf.bfloat16
+  assert mixed.kernel.dtype == "float32" and mixed.u.dtype == "float32"
+  np.testing.assert_allclose(mixed.u.numpy(), layer.u.numpy(), rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(tf.cast(y, tf.float32).numpy(), y_ref, rtol=5e-2, atol=5e-2)
+
+
+def test_wrong_input_channels_is_a_clear_error():
+  """Calling a built SN conv on another channel count raises a one-line ValueError naming the axis."""
+  layer = SNConv2D(4, 3)
+  layer(np.zeros((1, 4, 4, 3), "float32"))
+  with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 3"):
+    layer(np.zeros((1, 4, 4, 5), "float32"))
