@@ -20,9 +20,11 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["dvd_gan", "dvd_gan.*", "eval", "eval.*"]),
+    package_data={"eval": ["labels/*.txt"]},
     install_requires=_requirements(),
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3.5"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "apache-beam>=2.77"],
+        "beam": ["apache-beam>=2.77"],
         "hub": ["tensorflow-hub>=0.16"],
     },
     entry_points={

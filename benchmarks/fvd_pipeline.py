@@ -7,10 +7,11 @@ bare_i3d: the I3D forward alone (`network.model`) on the same videos, already de
           [B, T, 224, 224, 3] tensors in memory (the reference rate).
 bare_features: `network.features` (resize + I3D) on the same decoded uint8 tensors in memory.
 Target: pipeline videos/s >= 90% of bare videos/s. Each mode runs `--repeats` times, interleaved, after one
-warm-up each; the best run of each mode is compared (the machine is shared). Prints a table and writes
-benchmarks/results/fvd_pipeline.json.
+warm-up each; the best run of each mode is compared (the machine is shared: the load average before and after
+is recorded). Prints a table and writes benchmarks/results/fvd_pipeline.json; with --append the run is added
+to the runs already in that file (`{"runs": [...]}`), so that repeated invocations are all kept.
 
-    python benchmarks/fvd_pipeline.py [--num_videos=8 --batch_size=4 --frames=16 --size=64 --repeats=3]
+    python benchmarks/fvd_pipeline.py [--num_videos=8 --batch_size=4 --frames=16 --size=64 --repeats=2]
 """
 import json
 import os
@@ -31,7 +32,8 @@ _NUM_VIDEOS = flags.DEFINE_integer("num_videos", 8, "Videos per run.")
 _BATCH = flags.DEFINE_integer("batch_size", 4, "Videos per forward pass.")
 _FRAMES = flags.DEFINE_integer("frames", 16, "Frames per video.")
 _SIZE = flags.DEFINE_integer("size", 64, "Height and width of the videos on disk.")
-_REPEATS = flags.DEFINE_integer("repeats", 3, "Timed runs per mode.")
+_REPEATS = flags.DEFINE_integer("repeats", 2, "Timed runs per mode.")
+_APPEND = flags.DEFINE_boolean("append", False, "Add this run to the runs already in --out.")
 _OUT = flags.DEFINE_string("out", os.path.join(ROOT, "benchmarks", "results", "fvd_pipeline.json"), "JSON.")
 
 
@@ -61,6 +63,7 @@ def main(argv):
   from eval.networks import get_network  # pylint: disable=g-import-not-at-top
 
   n, b, t = _NUM_VIDEOS.value, _BATCH.value, _FRAMES.value
+  load_before = os.getloadavg()
   net = get_network("i3d-kinetics-400")
   with tempfile.TemporaryDirectory() as tmp:
     _write_mp4s(tmp, n, t, _SIZE.value)
@@ -106,9 +109,17 @@ def main(argv):
             "network": net.name, "weights_sha256": net.weights_sha256, "device": "cpu" if not
             tf.config.list_physical_devices("GPU") else "gpu", "cpu_count": os.cpu_count(),
             "machine": platform.machine(), "tensorflow": tf.__version__,
-            "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "load_average_1_5_15_before": load_before, "load_average_1_5_15_after": os.getloadavg()}
+  print(f"load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; after: "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+  runs = []
+  if _APPEND.value and os.path.isfile(_OUT.value):
+    with open(_OUT.value, encoding="utf-8") as f:
+      runs = json.load(f).get("runs", [])
+  text = json.dumps({"runs": runs + [record]}, indent=2)
   from eval.stats import atomic_write  # pylint: disable=g-import-not-at-top
-  atomic_write(_OUT.value, lambda f: f.write(json.dumps(record, indent=2).encode()))
+  atomic_write(_OUT.value, lambda f: f.write(text.encode()))
   print(f"wrote {_OUT.value}")
 
 

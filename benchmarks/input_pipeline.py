@@ -1,16 +1,17 @@
 """Input-pipeline throughput versus the rate one training step consumes clips (docs/data.md).
 
-    python benchmarks/input_pipeline.py [--batches 20] [--model_batch 2] [--skip_models]
+    python benchmarks/input_pipeline.py [--batches 20] [--model_batch 2] [--skip_models] [--out PATH]
 
 For each config (the tiny experiment, and the paper's 12-frame 64x64 Kinetics config) it measures
   * pipeline clips/s: make_dataset(config, split="train", training=True) iterated on this machine, on
       - "synthetic": the embedded synthetic set (what experiments/tiny.py trains on), and
       - "kinetics600 fixture": the real TFDS path (TFRecords -> JPEG decode of the chosen frames -> resize ->
         crop) on a Kinetics-600 builder prepared here from PyAV-written 320x240 clips (no real data here);
-  * consumption clips/s: one training cycle of that config's models (dvd_gan.models.build.build_models with
-    the config's widths) = d_steps_per_g_step D updates (each eats one real batch) + one G update, timed at
-    --model_batch clips per step; clips/s = d_steps * batch / cycle time (per-clip cost assumed constant in
-    the batch size).
+  * consumption clips/s: one training step of that config (dvd_gan.training.trainer.Trainer.train_step with
+    the config's models = d_steps_per_g_step D updates, each eating one real batch, + one G update + EMA),
+    timed in the same process; clips/s = d_steps * batch / step time. The tiny config is timed at its own
+    batch size (16); the 64x64x12 config at --model_batch clips (its 512 cannot run on a CPU), i.e. the
+    per-clip cost is assumed constant in the batch size.
 Target: pipeline >= 3x consumption. Prints a table and writes benchmarks/results/input_pipeline.json
 (temporary file, then renamed).
 """
@@ -18,6 +19,7 @@ import argparse
 import importlib.util
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -99,115 +101,123 @@ def pipeline_rate(config, batches, warmup=5):
   return batches * int(config.batch_size) / (time.perf_counter() - start)
 
 
-def consumption_rate(config, model_batch, repeats=2):
-  """(clips/s consumed by d_steps D updates + 1 G update, seconds per cycle) at `model_batch` clips per step."""
-  import keras  # pylint: disable=g-import-not-at-top
-  from dvd_gan import losses  # pylint: disable=g-import-not-at-top
-  from dvd_gan.models.build import build_models  # pylint: disable=g-import-not-at-top
-  g, ds, dt = build_models(config)
-  b, t, r = model_batch, int(config.num_frames), int(config.resolution)
-  n, z_dim = int(config.num_classes), int(config.model.z_dim)
-  d_opt = keras.optimizers.Adam(config.train.d_lr, beta_1=config.train.beta1, beta_2=config.train.beta2)
-  g_opt = keras.optimizers.Adam(config.train.g_lr, beta_1=config.train.beta1, beta_2=config.train.beta2)
-  d_vars = ds.trainable_variables + dt.trainable_variables
-  rng = tf.random.Generator.from_seed(0)
+def consumption_rate(config, model_batch, repeats=2, log=print):
+  """(clips/s consumed by one training step, seconds per step) of the project's own training step.
 
-  def labels():
-    return rng.uniform([b], 0, n, dtype=tf.int32) if n > 0 else None
-
-  @tf.function
-  def d_step(real):
-    y = labels()
-    z = rng.normal([b, z_dim])
-    with tf.GradientTape() as tape:
-      fake = g(z, y, training=True)
-      loss = (losses.d_hinge_loss(ds(real, y, training=True), ds(fake, y, training=True))
-              + losses.d_hinge_loss(dt(real, y, training=True), dt(fake, y, training=True)))
-    d_opt.apply_gradients(zip(tape.gradient(loss, d_vars), d_vars))
-    return loss
-
-  @tf.function
-  def g_step():
-    y = labels()
-    z = rng.normal([b, z_dim])
-    with tf.GradientTape() as tape:
-      fake = g(z, y, training=True)
-      loss = losses.g_hinge_loss(ds(fake, y, training=True)) + losses.g_hinge_loss(dt(fake, y, training=True))
-    g_opt.apply_gradients(zip(tape.gradient(loss, g.trainable_variables), g.trainable_variables))
-    return loss
-
-  real = tf.random.uniform([b, t, r, r, 3], -1.0, 1.0, seed=1)
-  d_steps = int(config.train.d_steps_per_g_step)
-  d_step(real).numpy(), g_step().numpy()  # trace + warm up
+  Builds `dvd_gan.training.trainer.build_trainer(config)` with the config's models at `model_batch` clips per
+  step (config.batch_size itself when model_batch is 0) and times `trainer.train_step` (d_steps_per_g_step D
+  updates, each eating one real batch, + one G update + EMA) on an in-memory batch, after one warm-up step.
+  Consumption = d_steps * batch / step time (the fastest of `repeats` timed steps).
+  """
+  from dvd_gan.training.trainer import build_trainer  # pylint: disable=g-import-not-at-top
+  c = config.copy_and_resolve_references()
+  c.batch_size = int(model_batch) or int(config.batch_size)
+  c.train.xla = False
+  b, t, r = int(c.batch_size), int(c.num_frames), int(c.resolution)
+  trainer = build_trainer(c, tf.distribute.get_strategy())
+  batch = {"video": tf.random.uniform([b, t, r, r, 3], -1.0, 1.0, seed=1),
+           "label": tf.zeros([b], tf.int32)}
+  iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
   start = time.perf_counter()
+  trainer.train_step(iterator)  # trace + warm up
+  log(f"  first (tracing) step: {time.perf_counter() - start:.1f} s at batch {b}")
+  times = []
   for _ in range(repeats):
-    for _ in range(d_steps):
-      d_step(real).numpy()
-    g_step().numpy()
-  cycle = (time.perf_counter() - start) / repeats
-  return d_steps * b / cycle, cycle
+    start = time.perf_counter()
+    metrics = trainer.train_step(iterator)
+    _ = {k: float(v) for k, v in metrics.items()}
+    times.append(time.perf_counter() - start)
+    log(f"  step: {times[-1]:.2f} s")
+  step = min(times)
+  return int(c.train.d_steps_per_g_step) * b / step, step, b
+
+
+def load_average():
+  try:
+    return [round(x, 2) for x in os.getloadavg()]
+  except OSError:
+    return None
 
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--batches", type=int, default=20, help="timed batches per pipeline")
   parser.add_argument("--pipeline_batch", type=int, default=16, help="clips per pipeline batch (<= config)")
-  parser.add_argument("--model_batch", type=int, default=2, help="clips per timed D/G step")
+  parser.add_argument("--model_batch", type=int, default=2,
+                      help="clips per timed training step of the 64x64x12 config (its 512 does not fit a CPU); "
+                           "the tiny config is timed at its own batch size")
   parser.add_argument("--clips", type=int, default=16, help="clips in the Kinetics fixture")
   parser.add_argument("--clip_frames", type=int, default=64, help="frames per fixture clip")
   parser.add_argument("--skip_models", action="store_true", help="measure the pipelines only")
   parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "input_pipeline.json"))
+  parser.add_argument("--repeats", type=int, default=2, help="timed training steps per config")
+  parser.add_argument("--step_configs", default="tiny,64x64x12",
+                      help="comma-separated configs whose training step is timed (the 64x64x12 paper-width "
+                           "step needs ~14 GB of memory and many minutes on 2 shared cores)")
   args = parser.parse_args(argv)
 
-  work_dir = tempfile.mkdtemp(prefix="dvd_gan_bench_")
-  kinetics_dir, prepare_seconds = prepare_kinetics(work_dir, args.clips, args.clip_frames)
-  results = {"machine": {"cpus": os.cpu_count()}, "kinetics_fixture": {
-      "clips": args.clips, "frames_per_clip": args.clip_frames, "source_size": "320x240",
-      "stored_config": "kinetics600/64", "prepare_seconds": round(prepare_seconds, 2)}, "rows": []}
+  def log(msg):
+    print(msg, flush=True)
 
-  for name, make_config in (("tiny", tiny_config), ("64x64x12", paper_64_config)):
-    config = make_config()
-    config.num_classes = num_classes(config) if config.data.name == "synthetic" else config.num_classes
-    consumed = cycle = None
-    if not args.skip_models:
-      try:
-        consumed, cycle = consumption_rate(config, args.model_batch)
-      except Exception as e:  # pylint: disable=broad-except  # models missing/broken: pipeline alone
-        print(f"[{name}] model step not measured: {type(e).__name__}: {e}")
+  work_dir = tempfile.mkdtemp(prefix="dvd_gan_bench_")
+  load_before = load_average()
+  kinetics_dir, prepare_seconds = prepare_kinetics(work_dir, args.clips, args.clip_frames)
+  results = {"machine": {"cpus": os.cpu_count(), "load_average_1_5_15_before": load_before},
+             "kinetics_fixture": {
+                 "clips": args.clips, "frames_per_clip": args.clip_frames, "source_size": "320x240",
+                 "stored_config": "kinetics600/64", "prepare_seconds": round(prepare_seconds, 2)},
+             "rows": []}
+
+  for name, make_config, model_batch in (("tiny", tiny_config, 0), ("64x64x12", paper_64_config, args.model_batch)):
     sources = ["synthetic", "kinetics600"] if name == "tiny" else ["kinetics600"]
-    for source in sources:
+    rates = {}
+    for source in sources:  # the pipelines first: cheap, and measured before the model fills the memory
       c = make_config()
       c.batch_size = min(int(c.batch_size), args.pipeline_batch)
       c.data.name = source
       if source == "kinetics600":
         c.data.data_dir = kinetics_dir
         c.data.tfds_config = "64"
-        c.data.cache = "none"
-      rate = pipeline_rate(c, args.batches)
+        c.data.cache = "none"  # measure decoding, not a memory cache
+      rates[source] = (pipeline_rate(c, args.batches), c)
+      log(f"[{name}] {source} pipeline: {rates[source][0]:.1f} clips/s")
+    config = make_config()
+    config.num_classes = num_classes(config) if config.data.name == "synthetic" else config.num_classes
+    consumed = step = timed_batch = None
+    if not args.skip_models and name in args.step_configs.split(","):
+      try:
+        log(f"[{name}] timing the training step")
+        consumed, step, timed_batch = consumption_rate(config, model_batch, args.repeats, log)
+      except Exception as e:  # pylint: disable=broad-except  # models missing/broken: pipeline alone
+        log(f"[{name}] training step not measured: {type(e).__name__}: {e}")
+    for source, (rate, c) in rates.items():
       row = {"config": name, "frames": int(c.num_frames), "resolution": int(c.resolution),
              "stride": int(c.data.stride), "source": source, "pipeline_batch": int(c.batch_size),
              "pipeline_clips_per_s": round(rate, 1),
-             "model_batch": args.model_batch if consumed else None,
-             "g_cycle_seconds": round(cycle, 3) if cycle else None,
+             "step_batch": timed_batch, "config_batch": int(config.batch_size),
+             "step_seconds": round(step, 3) if step else None,
              "consumed_clips_per_s": round(consumed, 2) if consumed else None,
              "ratio": round(rate / consumed, 1) if consumed else None,
              "meets_3x": (rate >= TARGET_RATIO * consumed) if consumed else None}
       results["rows"].append(row)
+  results["machine"]["load_average_1_5_15_after"] = load_average()
 
-  header = f"{'config':9} {'source':12} {'T':>3} {'res':>4} {'str':>3} {'pipe clips/s':>12} " \
-           f"{'cycle s (b)':>12} {'consumed/s':>10} {'ratio':>6}  >=3x"
+  header = (f"{'config':9} {'source':12} {'T':>3} {'res':>4} {'str':>3} {'pipe clips/s':>12} "
+            f"{'step s (b)':>13} {'consumed/s':>10} {'ratio':>6}  >=3x")
+  print(f"load average before/after: {load_before} / {results['machine']['load_average_1_5_15_after']}")
   print(header)
   print("-" * len(header))
   for r in results["rows"]:
-    cyc = f"{r['g_cycle_seconds']} ({r['model_batch']})" if r["g_cycle_seconds"] else "n/a"
+    st = f"{r['step_seconds']} ({r['step_batch']})" if r["step_seconds"] else "n/a"
     print(f"{r['config']:9} {r['source']:12} {r['frames']:>3} {r['resolution']:>4} {r['stride']:>3} "
-          f"{r['pipeline_clips_per_s']:>12} {cyc:>12} {str(r['consumed_clips_per_s']):>10} "
+          f"{r['pipeline_clips_per_s']:>12} {st:>13} {str(r['consumed_clips_per_s']):>10} "
           f"{str(r['ratio']):>6}  {r['meets_3x']}")
   os.makedirs(os.path.dirname(args.out), exist_ok=True)
   tmp = args.out + ".tmp"
   with open(tmp, "w") as f:
     json.dump(results, f, indent=2)
   os.replace(tmp, args.out)
+  shutil.rmtree(work_dir, ignore_errors=True)
   print(f"wrote {args.out}")
 
 

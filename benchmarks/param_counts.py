@@ -1,11 +1,15 @@
-"""Parameter counts of G, DS and DT for every paper config in experiments/.
+"""Parameter counts of G, DS and DT for every paper config in experiments/, and one batch-1 forward pass.
 
-    PYTHONPATH=. python benchmarks/param_counts.py [--out benchmarks/results/param_counts.json]
+    python benchmarks/param_counts.py [--out benchmarks/results/param_counts.json] [--no-forward]
+                                      [--configs kinetics600_12f_64 tiny ...]
 
-Builds each config's models (variables only, by tracing a batch-1 call; `fast_init` replaces the slow
-orthogonal initialiser, which does not change any count), prints a Markdown table and writes the JSON
-(to a temporary name, then renamed). The Figure 7 ablations have the 12-frame 64x64 model's sizes (k and
-phi change no weight shape) and are not listed.
+For each config: builds the models (variables only, by tracing a batch-1 call; `fast_init("normal")`
+replaces the slow orthogonal initialiser by N(0, 0.02^2), which changes no count), counts the trainable
+parameters, then runs ONE inference forward pass at batch 1 of G (z, y -> video), DS and DT (on G's video)
+eagerly on the CPU and times each (wall seconds on a shared 2-core machine: indicative only). Prints a
+Markdown table and writes the JSON and the Markdown next to it (`.md`), each to a temporary name, then
+renamed. The Figure 7 ablations have the 12-frame 64x64 model's sizes (k and phi change no weight shape:
+tests/dvd_gan/models/test_paper_configs.py checks it) and are not listed.
 """
 import argparse
 import gc
@@ -18,6 +22,8 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -44,48 +50,93 @@ def load_config(name, arg=None):
   return module.get_config() if arg is None else module.get_config(arg)
 
 
-def count_config(config):
-  """`{"G": n, "DS": n, "DT": n}` trainable parameters of the config's models."""
-  with fast_init("zeros"):
+def forward_seconds(g, ds, dt, config, seed=0):
+  """Wall seconds of one batch-1 inference forward of G, DS and DT (DS/DT score G's video)."""
+  n = int(config.num_classes)
+  z = tf.random.stateless_normal([1, config.model.z_dim], seed=[seed, 0])
+  y = tf.constant([n - 1], tf.int32) if n > 0 else None
+  times = {}
+  start = time.perf_counter()
+  video = g(z, y, training=False)
+  times["G_forward_s"] = time.perf_counter() - start
+  expected = (1, config.num_frames, config.resolution, config.resolution, 3)
+  if tuple(video.shape) != expected or not np.all(np.isfinite(video.numpy())):
+    raise RuntimeError(f"G's output is {video.shape} (expected {expected}) or not finite")
+  for name, d in (("DS", ds), ("DT", dt)):
+    start = time.perf_counter()
+    score = d(video, y, training=False, seed=tf.constant([seed, 1]))
+    times[f"{name}_forward_s"] = time.perf_counter() - start
+    if tuple(score.shape) != (1,) or not np.all(np.isfinite(score.numpy())):
+      raise RuntimeError(f"{name}'s score is {score.shape} (expected (1,)) or not finite")
+  return times
+
+
+def count_config(config, forward=True):
+  """`{"G": n, "DS": n, "DT": n, "build_s": s[, "G_forward_s": s, ...]}` for the config's models."""
+  start = time.perf_counter()
+  with fast_init("normal"):
     g, ds, dt = make_models(config)
     build_variables(g, ds, dt, config)
-  counts = {"G": count_parameters(g), "DS": count_parameters(ds), "DT": count_parameters(dt)}
+  counts = {"G": count_parameters(g), "DS": count_parameters(ds), "DT": count_parameters(dt),
+            "build_s": time.perf_counter() - start}
+  if forward:
+    counts.update(forward_seconds(g, ds, dt, config))
   del g, ds, dt
   keras.backend.clear_session()
   gc.collect()
   return counts
 
 
+def _millions(n):
+  return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e6:.3f}M"
+
+
 def markdown_table(rows):
-  lines = ["| config | T | H=W | classes | G ch | G | DS | DT | total |",
-           "|---|---|---|---|---|---|---|---|---|"]
+  """One row per config: sizes, parameter counts and (if measured) batch-1 forward seconds."""
+  lines = ["| config | T | H=W | classes | G ch | G rnn | G | DS | DT | total | forward G / DS / DT (s) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
   for r in rows:
     total = r["G"] + r["DS"] + r["DT"]
+    fwd = (f"{r['G_forward_s']:.2f} / {r['DS_forward_s']:.2f} / {r['DT_forward_s']:.2f}"
+           if "G_forward_s" in r else "not run")
     lines.append(f"| {r['config']} | {r['num_frames']} | {r['resolution']} | {r['num_classes']} | "
-                 f"{r['g_ch']} | {r['G'] / 1e6:.1f}M | {r['DS'] / 1e6:.1f}M | {r['DT'] / 1e6:.1f}M | "
-                 f"{total / 1e6:.1f}M |")
+                 f"{r['g_ch']} | {r['g_rnn']} | {_millions(r['G'])} | {_millions(r['DS'])} | "
+                 f"{_millions(r['DT'])} | {_millions(total)} | {fwd} |")
   return "\n".join(lines)
+
+
+def _write_atomic(path, text):
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    f.write(text)
+  os.replace(tmp, path)
 
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results", "param_counts.json"))
   parser.add_argument("--configs", nargs="*", default=list(PAPER_CONFIGS))
+  parser.add_argument("--no-forward", action="store_true", help="count parameters only")
   args = parser.parse_args(argv)
+  unknown = [n for n in args.configs if not os.path.exists(os.path.join(REPO, "experiments", n + ".py"))]
+  if unknown:
+    parser.error(f"no such config in experiments/: {', '.join(unknown)}")
   rows = []
   for name in args.configs:
-    start = time.time()
     c = load_config(name)
-    counts = count_config(c)
+    counts = count_config(c, forward=not args.no_forward)
     rows.append(dict(config=name, num_frames=c.num_frames, resolution=c.resolution,
-                     num_classes=c.num_classes, g_ch=c.model.g_ch, **counts))
-    print(f"{name}: {counts} ({time.time() - start:.0f} s)", file=sys.stderr, flush=True)
-  print(markdown_table(rows))
-  os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-  tmp = args.out + ".tmp"
-  with open(tmp, "w") as f:
-    json.dump(rows, f, indent=2)
-  os.replace(tmp, args.out)
+                     num_classes=c.num_classes, g_ch=c.model.g_ch, g_rnn=c.model.g_rnn, **counts))
+    print(f"{name}: {counts}", file=sys.stderr, flush=True)
+  table = markdown_table(rows)
+  print(table)
+  out = os.path.abspath(args.out)
+  os.makedirs(os.path.dirname(out), exist_ok=True)
+  _write_atomic(out, json.dumps(rows, indent=2) + "\n")
+  md = (f"Trainable parameters of G, DS and DT and one batch-1 inference forward pass (eager, CPU, shared "
+        f"2-core machine; {time.strftime('%Y-%m-%d', time.gmtime())}; `python benchmarks/param_counts.py`)."
+        f"\n\n{table}\n")
+  _write_atomic(os.path.splitext(out)[0] + ".md", md)
 
 
 if __name__ == "__main__":

@@ -17,20 +17,50 @@ _DEFAULT_CONFIG = os.path.join(_REPO_ROOT, "experiments", "tiny.py")
 if not os.path.exists(_DEFAULT_CONFIG):  # installed without the source tree: resolve from the working directory
   _DEFAULT_CONFIG = os.path.join("experiments", "tiny.py")
 
-_CONFIG = config_flags.DEFINE_config_file("config", default=_DEFAULT_CONFIG,
-                                          help_string="Experiment file (experiments/*.py).")
+try:  # ml_collections reads the --config.key=value overrides of sys.argv here, at definition time
+  _CONFIG = config_flags.DEFINE_config_file("config", default=_DEFAULT_CONFIG,
+                                            help_string="Experiment file (experiments/*.py).")
+except (AttributeError, KeyError) as _e:
+  print(f"error: --config override names a field the config does not have: {str(_e).strip(chr(34))}",
+        file=sys.stderr)
+  sys.exit(2)
 _WORKDIR = flags.DEFINE_string("workdir", "runs/demo", "Run folder: checkpoints, TensorBoard logs, samples.")
 _STRATEGY = flags.DEFINE_enum("strategy", None, ["default", "mirrored", "multi_worker", "tpu"],
                               "Overrides config.train.strategy.")
 _TPU = flags.DEFINE_string("tpu", None, "TPU name, or 'local' on a Cloud TPU VM (implies --strategy=tpu).")
 
 
+def _config_error(e: Exception) -> str:
+  """One line describing a failure to load --config or apply a --config.key=value override."""
+  if isinstance(e, (AttributeError, KeyError)):
+    return f"--config override names a field the config does not have: {str(e).strip(chr(34))}"
+  lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+  return f"--config: {lines[-1] if lines else type(e).__name__}"
+
+
+def _parse_flags(argv):
+  """absl flag parsing with one-line errors (exit 2) instead of tracebacks for bad configs / overrides."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+  except (OSError, AttributeError, KeyError, TypeError, ValueError, SyntaxError) as e:
+    print(f"error: {_config_error(e)}", file=sys.stderr)
+  sys.exit(2)
+
+
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    print(f"error: unexpected arguments: {' '.join(argv[1:])}", file=sys.stderr)
+    return 2
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  try:
+    config = _CONFIG.value
+    config.to_dict()  # the flag loads the file (and applies overrides) lazily: force it here
+  except (OSError, AttributeError, KeyError, TypeError, ValueError, SyntaxError) as e:
+    print(f"error: {_config_error(e)}", file=sys.stderr)
+    return 2
   from dvd_gan.training.loop import NonFiniteLossError, train  # noqa: PLC0415 - after flag parsing
-  config = _CONFIG.value
   if _TPU.value:
     config.train.tpu = _TPU.value
     config.train.strategy = "tpu"
@@ -55,7 +85,7 @@ def main(argv):
 
 def run():
   """Console entry point (setup.py: dvd-gan-train)."""
-  app.run(lambda argv: sys.exit(main(argv)))
+  app.run(lambda argv: sys.exit(main(argv)), flags_parser=_parse_flags)
 
 
 if __name__ == "__main__":

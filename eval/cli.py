@@ -2,14 +2,16 @@
 
   features --videos=PATH --network=i3d-kinetics-400 --layer=logits|avgpool --out=F.npz
   stats    --videos=PATH | --tfds=NAME:SPLIT --out=S.npz [--num_videos=N --frames=T --stride=S --store_features]
-  fvd      --real=PATH|S.npz --fake=PATH|S.npz [--json=F --draws=10 --subset_size=M]   (last line `FVD: x`)
+  fvd      --real=PATH|S.npz --fake=PATH|S.npz [--json=F --repeats=10 --subset_size=M] (last line `FVD: x`)
   fid      --real=PATH|S.npz --fake=PATH|S.npz [--network=i3d-kinetics-600 --weights=W]  (last line `FID: x`)
   kvd      --real=PATH|S.npz --fake=PATH|S.npz [--num_subsets=100]                     (last line `KVD: x`)
-  is       --videos=PATH|F.npz [--splits=10 --network=c3d-ucf101]                       (last line `IS: x`)
+  is       --fake=PATH|F.npz [--real=PATH|F.npz --splits=10 --network=c3d-ucf101]      (last line `IS: x`)
   merge    --out=S.npz SHARD.npz SHARD.npz ...   (statistics of shards computed on several hosts)
 
 PATH: a directory of videos (mp4, avi, webm, mov, mkv, gif, npy, npz; searched recursively), one file, or a
-glob. Bad input ends with `error: <one line>` on stderr and exit status 2, and writes no output file.
+glob. `is` scores --fake (alias --videos; with --real, the real set's IS is printed too). The +- line
+before the figure gives mean +- std over --repeats (alias --draws) resamplings and the number of videos.
+Bad input ends with `error: <one line>` on stderr and exit status 2, and writes no output file.
 `main(argv)` runs in-process and returns the exit status; `run()` is the console entry point.
 """
 import json
@@ -59,10 +61,13 @@ def _define_flags(command: str) -> flags.FlagValues:
     flags.DEFINE_string("real", None, "Real videos (directory, file, glob) or statistics file (.npz).", **d)
     flags.DEFINE_string("fake", None, "Generated videos (directory, file, glob) or statistics file (.npz).", **d)
   if command == "is":
-    flags.DEFINE_string("videos", None, "Videos (directory, file, glob) or features file (.npz).", **d)
+    flags.DEFINE_string("fake", None, "Videos to score (directory, file, glob) or features file (.npz).", **d)
+    flags.DEFINE_string("videos", None, "Same as --fake.", **d)
+    flags.DEFINE_string("real", None, "Optional: real videos or features file, whose IS is printed too.", **d)
     flags.DEFINE_integer("splits", 10, "Number of splits (mean +- std over splits).", lower_bound=1, **d)
   if command in ("fvd", "fid"):
     flags.DEFINE_integer("draws", 10, "Resamplings of the fake set for the +- (0: none).", lower_bound=0, **d)
+    flags.DEFINE_alias("repeats", "draws", flag_values=fv)
   if command in ("fvd", "fid", "kvd"):
     flags.DEFINE_integer("subset_size", None, "fvd/fid: draws are subsets of this size without replacement "
                          "(default: bootstrap of the whole set); kvd: subset size (default min(1000, N)).",
@@ -178,11 +183,15 @@ def _cmd_metric(fv, command: str) -> None:
   spec = get_metric(command)
   if spec.two_sets:
     sources = {"real": fv.real, "fake": fv.fake}
-  else:
-    sources = {"fake": fv.videos}
+  else:  # is: scores --fake (or --videos); an optional --real is scored too, for reference
+    if fv.fake is not None and fv.videos is not None:
+      raise EvalError("give --fake or --videos (the same thing), not both")
+    sources = {"fake": fv.fake if fv.fake is not None else fv.videos}
+    if fv.real is not None:
+      sources = {"real": fv.real, **sources}
   for role, src in sources.items():
     if src is None:
-      raise EvalError(f"--{'videos' if role == 'fake' and not spec.two_sets else role} is required")
+      raise EvalError(f"--{role} is required")
   _check_json(fv.json)
   # Network, layer and frames: the flags, else those of a statistics file given, else the metric's.
   known = {}
@@ -199,7 +208,13 @@ def _cmd_metric(fv, command: str) -> None:
   sets = {role: _load_or_compute(ctx, src, spec, network, layer, frames, role) for role, src in sources.items()}
   options = {k: getattr(fv, k) for k in ("draws", "subset_size", "seed", "splits", "num_subsets") if k in fv}
   result = spec.compute(sets.get("real"), sets["fake"], **options)
-  counts = ", ".join(f"{s.num_items} {role}" for role, s in sets.items())
+  real_result = None
+  if not spec.two_sets and "real" in sets:
+    real_result = spec.compute(None, sets["real"], **options)
+    print(f"{spec.label} of the real videos, mean +- std over {real_result.draw_kind}: "
+          f"{real_result.draw_mean:.4f} +- {real_result.std:.4f} ({sets['real'].num_items} real videos)")
+  counted = sets.items() if spec.two_sets else [("fake", sets["fake"])]
+  counts = ", ".join(f"{s.num_items} {role}" for role, s in counted)
   if result.std is not None:
     print(f"{spec.label} mean +- std over {result.draw_kind}: {result.draw_mean:.4f} +- {result.std:.4f} "
           f"({counts} videos)")
@@ -210,6 +225,8 @@ def _cmd_metric(fv, command: str) -> None:
     record = {"metric": spec.label, **result.to_dict(), "version": __version__,
               "real": sets["real"].metadata if "real" in sets else None, "fake": sets["fake"].metadata,
               "options": options}
+    if real_result is not None:
+      record["real_result"] = real_result.to_dict()
     text = json.dumps(record, indent=2, sort_keys=True, default=str)
     atomic_write(fv.json, lambda f: f.write(text.encode()))
   print(f"{spec.label}: {result.value:.4f}")

@@ -3,8 +3,8 @@
 Decoding and batching run in a background thread (a bounded queue of `prefetch` batches) while the main
 thread runs the network, so decode overlaps compute. Every batch has exactly `batch_size` videos (the last
 one, or one cut short by a change of video size, is padded by repeating its last video and the padding's
-features are dropped), so the network's forward is compiled once per input shape. Progress goes to stderr
-(tqdm). Statistics accumulate in float64 (see eval.stats).
+features are dropped), so the network's forward is compiled once per input shape, and reused by later calls
+with the same network. Progress goes to stderr (tqdm). Statistics accumulate in float64 (see eval.stats).
 """
 import queue
 import sys
@@ -17,6 +17,10 @@ from eval.stats import FeatureStats
 from eval.video_io import check_video
 
 _END = object()
+# Attribute of a network object holding {layer: tf.function}: its forward is traced once per input shape
+# across calls of extract_features (a training loop evaluating every N steps must not re-trace I3D each
+# time); the functions live and die with the network.
+_FORWARDS_ATTR = "_eval_features_forwards"
 
 
 def iter_named_videos(source, name: str = "video"):
@@ -111,6 +115,21 @@ def _prefetch(iterator, size: int):
     stop.set()
 
 
+def _forward(network, layer: str):
+  """`network.features(x, layer)` as a tf.function, one per (network, layer), reused across calls."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  per_layer = getattr(network, _FORWARDS_ATTR, None)
+  if per_layer is None:
+    per_layer = {}
+    try:
+      setattr(network, _FORWARDS_ATTR, per_layer)
+    except AttributeError:  # an object that takes no attributes: no reuse across calls
+      pass
+  if layer not in per_layer:
+    per_layer[layer] = tf.function(lambda x: network.features(x, layer))
+  return per_layer[layer]
+
+
 def network_metadata(network, layer: str) -> dict:
   """The metadata of features of `network` at `layer` (the rest is filled in by the caller)."""
   from eval import __version__  # pylint: disable=g-import-not-at-top
@@ -138,7 +157,7 @@ def extract_features(videos, network, layer: str, *, batch_size: int = 8, store_
   meta = network_metadata(network, layer)
   meta.update(metadata or {})
   stats = FeatureStats(store_features=store_features, metadata=meta)
-  forward = tf.function(lambda x: network.features(x, layer))
+  forward = _forward(network, layer)
   batches = _prefetch(batch_videos(iter_named_videos(videos, name), batch_size), prefetch)
   from tqdm import tqdm  # pylint: disable=g-import-not-at-top
   frames = None

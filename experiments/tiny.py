@@ -17,4 +17,14 @@ def get_config():
   m.ds_k = 4
   c.data.name = "synthetic"
   c.data.stride = 1
+  # The embedded demo (`python -m dvd_gan.train`): a short run sized for 2 CPU cores, then FVD figures.
+  t = c.train
+  t.num_steps = 400
+  t.ema_start_step = 100
+  t.ema_decay = 0.99
+  t.log_every = 25
+  t.checkpoint_every = 100
+  t.sample_every = 100
+  c.eval.fvd_at_end = True
+  c.eval.num_videos = 64
   return c

@@ -18,8 +18,9 @@ def data_config() -> ml_collections.ConfigDict:
   d.eval_frame_offset = 0    # evaluation: first frame of the clip taken (training: random offset)
   d.bair_camera = "image_main"  # "image_main" | "image_aux1"
   d.shuffle_buffer = 256     # examples, per input pipeline (each replica/host shuffles its own stream)
-  # Cache of decoded frames (before the random crop): "auto" caches in memory when the estimated decoded
-  # size of this pipeline's shard is known and <= cache_max_bytes; "memory" always; "none" never.
+  # Cache of decoded frames (before the random crop): "auto" caches in memory when the decoded size of this
+  # pipeline's shard is known (BAIR: fixed 30x64x64 clips; kinetics600: recorded by our builder in its
+  # metadata) and <= cache_max_bytes; "memory" always; "none" never (decode only the chosen frames).
   d.cache = "auto"
   d.cache_max_bytes = 2 * 1024 ** 3
   d.num_parallel_calls = -1  # map parallelism (-1 = tf.data.AUTOTUNE)

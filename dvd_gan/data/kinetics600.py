@@ -11,7 +11,9 @@ of class names of the training annotations (the official Kinetics-600 class orde
 
 Clips whose file is missing, cannot be decoded or has fewer than `min_frames` frames are skipped and counted,
 never crash the build; the counts (and the skipped clip ids) are logged and stored in
-`builder.info.metadata["skipped"]` / `["skipped_clips"]`.
+`builder.info.metadata["skipped"]` / `["skipped_clips"]`. `["decoded_bytes"][split]` holds the uint8 size
+of the split's decoded frames (sum of T * H * W * 3), used by the input pipeline to decide whether the decoded
+clips fit in the in-memory cache.
 
 Generation is parallel: a process pool over `num_workers` local processes (default: all cores), or, with
 `Kinetics600(use_beam=True)` and a `DownloadConfig(beam_runner=...)/beam_options`, an Apache Beam pipeline
@@ -21,6 +23,7 @@ import collections
 import concurrent.futures
 import csv
 import functools
+import io
 import multiprocessing
 import os
 import re
@@ -143,14 +146,28 @@ def process_clip(item: Dict[str, object], *, size: int, min_frames: int, jpeg_qu
   return item["key"], clip.status, example, ""
 
 
+DECODED_BYTES = "decoded_bytes"
+
+
+def decoded_bytes(example: Dict[str, object]) -> int:
+  """uint8 bytes of the decoded frames of one example (T * H * W * 3), from the JPEG headers."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  frames = example["video"]
+  if not frames:
+    return 0
+  width, height = Image.open(io.BytesIO(frames[0])).size
+  return len(frames) * height * width * 3
+
+
 def _beam_process(item, *, split, size, min_frames, jpeg_quality):
-  """Beam FlatMap body: yields (key, example) and counts skips in Beam counters."""
+  """Beam FlatMap body: yields (key, example) and counts skips (and decoded bytes) in Beam counters."""
   import apache_beam as beam  # pylint: disable=g-import-not-at-top
   key, status, example, error = process_clip(item, size=size, min_frames=min_frames, jpeg_quality=jpeg_quality)
   beam.metrics.Metrics.counter(BEAM_NAMESPACE, f"{split}/{status}").inc()
   if example is None:
     logging.warning("kinetics600 %s: skipped %s (%s): %s", split, key, status, error)
     return
+  beam.metrics.Metrics.counter(BEAM_NAMESPACE, f"{split}/{DECODED_BYTES}").inc(decoded_bytes(example))
   yield key, example
 
 
@@ -200,6 +217,7 @@ class Kinetics600(tfds.core.GeneratorBasedBuilder):
     logging.info("kinetics600: %d classes, %d clip files indexed under %s", len(names), len(files), manual_dir)
     self.info.metadata["skipped"] = {}
     self.info.metadata["skipped_clips"] = {}
+    self.info.metadata[DECODED_BYTES] = {}
     generators = {}
     for split, rows in sorted(annotations.items()):
       items = []
@@ -226,6 +244,8 @@ class Kinetics600(tfds.core.GeneratorBasedBuilder):
     counts = collections.Counter()
     skipped = []
     workers = min(self._num_workers, len(items))
+    logging.info("kinetics600 %s: decoding %d clips with %d worker process(es)", split, len(items),
+                 max(workers, 1))
     if workers > 1:
       executor = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
       results = executor.map(fn, items, chunksize=max(1, min(16, len(items) // (4 * workers))))
@@ -240,6 +260,7 @@ class Kinetics600(tfds.core.GeneratorBasedBuilder):
           if len(skipped) < MAX_LISTED_SKIPS:
             skipped.append({"key": key, "reason": status})
           continue
+        counts[DECODED_BYTES] += decoded_bytes(example)
         yield key, example
     finally:
       if executor is not None:
@@ -249,6 +270,7 @@ class Kinetics600(tfds.core.GeneratorBasedBuilder):
   def _record_counts(self, split: str, counts, skipped=None):
     summary = {s: int(counts.get(s, 0)) for s in (clips_lib.OK,) + clips_lib.SKIP_STATUSES + (UNKNOWN_LABEL,)}
     self.info.metadata["skipped"][split] = {k: v for k, v in summary.items() if k != clips_lib.OK}
+    self.info.metadata[DECODED_BYTES][split] = int(counts.get(DECODED_BYTES, 0))
     if skipped is not None:
       self.info.metadata["skipped_clips"][split] = skipped
     logging.info("kinetics600 %s: %d clips written, skipped: %s", split, summary[clips_lib.OK],
@@ -264,6 +286,12 @@ class Kinetics600(tfds.core.GeneratorBasedBuilder):
       per_split[split][status] += counter.committed or counter.attempted or 0
     for split, counts in per_split.items():
       self._record_counts(split, counts)
+
+
+def decoded_size(builder: tfds.core.DatasetBuilder, split: str) -> Optional[int]:
+  """uint8 bytes of the decoded frames of `split` ("train", "validation", "test"), None if not recorded."""
+  sizes = builder.info.metadata.get(DECODED_BYTES, {}) if builder.info.metadata else {}
+  return int(sizes[split]) if split in sizes else None
 
 
 def skip_counts(builder: tfds.core.DatasetBuilder) -> Dict[str, Dict[str, int]]:

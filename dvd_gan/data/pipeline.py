@@ -141,14 +141,33 @@ def _check_split(builder, split: str) -> None:
 
 
 def _decoded_bytes_estimate(config, builder, split: str, num_pipelines: int) -> Optional[int]:
-  """Decoded uint8 bytes of this pipeline's shard, or None when the frame count/size is not fixed."""
-  if config.data.name != "bair_robot_pushing_small":
+  """Decoded uint8 bytes of this pipeline's shard (of the whole split: an upper bound for a slice), or None
+  when unknown: BAIR from its fixed 30 x 64 x 64 clips, kinetics600 from the size our builder recorded."""
+  base = split.split("[")[0]
+  if config.data.name == "bair_robot_pushing_small":
+    try:
+      total = builder.info.splits[base].num_examples * BAIR_FRAMES * 64 * 64 * 3
+    except Exception:  # pylint: disable=broad-except
+      return None
+  elif config.data.name == "kinetics600":
+    from dvd_gan.data import kinetics600  # pylint: disable=g-import-not-at-top
+    total = kinetics600.decoded_size(builder, base)
+    if total is None:
+      return None
+  else:
     return None
-  try:
-    n = builder.info.splits[split.split("[")[0]].num_examples
-  except Exception:  # pylint: disable=broad-except
-    return None
-  return int(n * BAIR_FRAMES * 64 * 64 * 3 / max(num_pipelines, 1))
+  return int(total / max(num_pipelines, 1))
+
+
+def cache_decoded(config, builder, split: str, num_pipelines: int) -> bool:
+  """Whether this pipeline caches its decoded clips in memory (config.data.cache, see data/config.py)."""
+  d = config.data
+  if d.cache not in ("auto", "memory", "none"):
+    raise ValueError(f"config.data.cache must be 'auto', 'memory' or 'none', got {d.cache!r}")
+  if d.cache != "auto":
+    return d.cache == "memory"
+  estimate = _decoded_bytes_estimate(config, builder, split, num_pipelines)
+  return estimate is not None and estimate <= int(d.cache_max_bytes)
 
 
 def _decode_frames(encoded: tf.Tensor) -> tf.Tensor:
@@ -170,11 +189,7 @@ def _tfds_clips(config, *, split, training, total_frames, resolution, stride, pi
   parallel = int(d.num_parallel_calls)
   bair = d.name == "bair_robot_pushing_small"
 
-  estimate = _decoded_bytes_estimate(config, builder, split, num_pipelines)
-  cache = d.cache == "memory" or (d.cache == "auto" and estimate is not None
-                                   and estimate <= int(d.cache_max_bytes))
-  if d.cache not in ("auto", "memory", "none"):
-    raise ValueError(f"config.data.cache must be 'auto', 'memory' or 'none', got {d.cache!r}")
+  cache = cache_decoded(config, builder, split, num_pipelines)
 
   # Video datasets: frames stay encoded until the clip's frames are chosen (only those are decoded),
   # unless the decoded clips are cached.

@@ -194,7 +194,8 @@ class TemporalDiscriminator(keras.Model):
     ch, multipliers: block i has ch * multipliers[i] channels.
     phi: "avgpool2" (paper) | "avgpool4" | "identity" | "random_crop_half".
     num_3d_blocks: how many of the first blocks are 3-D (DBlock3D); the paper has 2.
-    downsample_time: whether the 3-D blocks also halve T (default False: T is kept).
+    downsample_time: whether the 3-D blocks also halve T. Default False: T is kept, so DT judges motion at
+      the full frame rate (the paper is silent; see docs/models.md).
     attention_blocks: indices of 2-D blocks after which a per-frame SelfAttention over H x W is applied.
     seed: seed of the fallback SeedGenerator (random_crop_half) used when `call` gets no `seed`.
   """

@@ -14,10 +14,28 @@ import os
 import tensorflow as tf
 
 
+def model_variables(model) -> dict:
+  """Every variable of a built Keras model, keyed by position and leaf name: {"v0007_u": u, ...}.
+
+  Keras 3 keeps sub-layers held in Python lists (e.g. the generator's residual blocks) in its own tracker,
+  which tf.train.Checkpoint does not traverse: `tf.train.Checkpoint(G=G)` silently leaves those variables
+  out (their weights, spectral-norm `u`, batch-norm moving statistics). Checkpointing this dict instead
+  saves all of them; the keys depend only on the architecture (the order of `model.weights`), so a model
+  rebuilt from the same config in another process restores them. To restore one model, e.g. G_ema:
+  `tf.train.Checkpoint(G_ema=model_variables(G_ema)).restore(path).expect_partial()`.
+  """
+  out = {}
+  for i, v in enumerate(model.weights):
+    leaf = v.name.split("/")[-1].split(":")[0]
+    out[f"v{i:04d}_{leaf}"] = v
+  return out
+
+
 def make_checkpoint(trainer) -> tf.train.Checkpoint:
-  """The checkpoint object of a Trainer's full state."""
+  """The checkpoint object of a Trainer's full state (models as `model_variables` dicts)."""
   return tf.train.Checkpoint(
-      G=trainer.G, DS=trainer.DS, DT=trainer.DT, G_ema=trainer.G_ema,
+      G=model_variables(trainer.G), DS=model_variables(trainer.DS), DT=model_variables(trainer.DT),
+      G_ema=model_variables(trainer.G_ema),
       g_opt=trainer.g_opt, d_opt=trainer.d_opt, step=trainer.step, rng=trainer.rng)
 
 

@@ -11,6 +11,7 @@
 import json
 import math
 import os
+import shutil
 import signal
 import threading
 import time
@@ -139,6 +140,8 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
       summaries.image("samples/ema_frame_grid", out["grid"], step)
 
   num_steps = int(t.num_steps)
+  log(f"training steps {start_step + 1}..{num_steps} on {strategy.num_replicas_in_sync} replica(s), "
+      f"global batch {trainer.global_batch}, workdir {workdir}")
   examples_per_step = trainer.global_batch * (trainer.d_steps + 1)
   last_metrics, stopped_by = {}, None
   step = start_step
@@ -185,6 +188,12 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
   if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
     manager.save(checkpoint_number=step)
   writer.flush()
+  if not chief:  # a non-chief worker's saves only took part in the collective save: drop them
+    shutil.rmtree(manager.directory, ignore_errors=True)
+    try:
+      os.rmdir(os.path.dirname(manager.directory))  # tmp_worker_checkpoints/, once no other worker uses it
+    except OSError:
+      pass
   result = {"step": step, "trainer": trainer, "stopped_by": stopped_by, "last_metrics": last_metrics,
             "eval": None}
   if stopped_by is None and step >= num_steps:

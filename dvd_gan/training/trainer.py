@@ -187,9 +187,17 @@ def clone_generator(G, config, build_models):
 
 
 def build_trainer(config, strategy, build_models=None):
-  """Builds (G, DS, DT, G_ema) in `strategy.scope()` under the configured precision, and the Trainer."""
+  """Builds (G, DS, DT, G_ema) in `strategy.scope()` under the configured precision, and the Trainer.
+
+  With config.train.deterministic the initial weights are a function of config.seed (Keras' global seed is
+  set from it before the models are built).
+  """
   if build_models is None:
     from dvd_gan.models.build import build_models  # noqa: PLC0415 - lands with the models
+  if config.train.get("deterministic", False):
+    # The layers' initialisers are unseeded (Keras draws their seeds from its global generator): seed it so
+    # that two runs of the same config start from the same weights (bit-exact resume == straight run).
+    keras.utils.set_random_seed(int(config.seed))
   with strategy.scope(), precision_lib.policy_scope(config.train.mixed_precision):
     G, DS, DT = build_models(config)
     G_ema = clone_generator(G, config, build_models)

@@ -1,4 +1,5 @@
-"""Fixtures of the eval tests: a tiny stand-in for eval.networks' FeatureNetwork, and video writers."""
+"""Fixtures of the eval tests: a tiny stand-in for eval.networks' FeatureNetwork, video writers, and an
+in-process runner of the command line that uses the tiny network."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -58,7 +59,7 @@ def make_videos():
 
 
 def write_mp4(path, video, fps=8, pix_fmt="yuv420p", codec="libx264"):
-  """Writes uint8 [T, H, W, 3] with PyAV."""
+  """Writes uint8 [T, H, W, 3] with PyAV (any container: the extension of `path` picks it)."""
   import av
   with av.open(str(path), "w") as container:
     stream = container.add_stream(codec, rate=fps)
@@ -80,3 +81,16 @@ def write_gif(path, video, mode="RGB"):
 @pytest.fixture
 def writers():
   return {"mp4": write_mp4, "gif": write_gif}
+
+
+@pytest.fixture
+def run(monkeypatch, tiny_network, capsys):
+  """Runs eval.cli.main in-process with the tiny network; returns (exit status, stdout lines, stderr)."""
+  from eval import api, cli
+  monkeypatch.setattr(api, "get_feature_network", lambda network, weights=None: tiny_network)
+
+  def _run(*args):
+    code = cli.main(["eval", *args, "--noprogress"] if args[0] != "merge" else ["eval", *args])
+    out, err = capsys.readouterr()
+    return code, out.strip().splitlines(), err.strip()
+  return _run

@@ -2,29 +2,12 @@
 import json
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import eval as video_eval
-from eval import api, cli
 from eval.stats import FeatureStats
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-@pytest.fixture
-def run(monkeypatch, tiny_network, capsys):
-  """Runs cli.main in-process with the tiny network; returns (exit status, stdout lines, stderr)."""
-  monkeypatch.setattr(api, "get_feature_network", lambda network, weights=None: tiny_network)
-
-  def _run(*args):
-    code = cli.main(["eval", *args, "--noprogress"] if args[0] != "merge" else ["eval", *args])
-    out, err = capsys.readouterr()
-    return code, out.strip().splitlines(), err.strip()
-  return _run
 
 
 @pytest.fixture
@@ -84,14 +67,21 @@ def test_sharded_stats_merge_into_the_whole(run, sets):
 
 
 def test_is_and_kvd_from_features_files(run, sets, tiny_network):
-  """`features` files feed `is` and `kvd`; IS equals eval.compute_is on the arrays."""
+  """`features` files feed `is` and `kvd`: `is --fake` equals eval.compute_is on the fake arrays (and
+  `--videos`, its alias, gives the same); with `--real` the real set's IS is printed and put in the JSON."""
   tmp, real, fake = sets
   assert run("features", f"--videos={tmp / 'fake'}", f"--out={tmp / 'f.npz'}", "--layer=logits")[0] == 0
   assert run("features", f"--videos={tmp / 'real'}", f"--out={tmp / 'r.npz'}")[0] == 0
-  code, lines, _ = run("is", f"--videos={tmp / 'f.npz'}", "--splits=3")
+  code, lines, _ = run("is", f"--fake={tmp / 'f.npz'}", f"--real={tmp / 'r.npz'}", "--splits=3",
+                       f"--json={tmp / 'is.json'}")
   assert code == 0
   assert _figure(lines, "IS") == pytest.approx(video_eval.compute_is(fake, network=tiny_network, splits=3),
                                                abs=1e-4)
+  real_is = video_eval.compute_is(real, network=tiny_network, splits=3)
+  assert any(line.startswith("IS of the real videos") and f"{real_is:.4f}" in line for line in lines), lines
+  record = json.loads((tmp / "is.json").read_text())
+  assert record["real_result"]["value"] == pytest.approx(real_is, rel=1e-9) and record["num_fake"] == 9
+  assert _figure(run("is", f"--videos={tmp / 'f.npz'}", "--splits=3")[1], "IS") == _figure(lines, "IS")
   code, lines, _ = run("kvd", f"--real={tmp / 'r.npz'}", f"--fake={tmp / 'f.npz'}", "--num_subsets=4")
   assert code == 0 and np.isfinite(_figure(lines, "KVD"))
 
@@ -119,7 +109,7 @@ def test_bad_input_gives_one_line_error_and_no_output(run, sets, make_videos):
       (("fvd", f"--real={tmp / 'real'}", f"--fake={tmp / 'one'}", f"--json={tmp / 'x.json'}"), "at least 2"),
       (("fvd", f"--real={tmp / 'six.npz'}", f"--fake={tmp / 'five.npz'}", f"--json={tmp / 'x.json'}"),
        "frames 6 vs 5"),
-      (("is", f"--videos={tmp / 'six.npz'}"), "no per-video features"),
+      (("is", f"--fake={tmp / 'six.npz'}"), "no per-video features"),
       (("fvd", "--real=a", "--fake=b", "--bogus=1"), "bogus"),
       (("fvd", f"--real={tmp / 'real'}"), "--fake is required"),
       (("fvd", f"--real={tmp / 'real'}", f"--fake={tmp / 'fake'}", "--layer=avgpool"), "logits"),
@@ -127,29 +117,3 @@ def test_bad_input_gives_one_line_error_and_no_output(run, sets, make_videos):
   for args, match in cases:
     code, _, err = run(*args)
     _assert_one_line_error(code, err, match, tmp, before)
-
-
-def _subprocess(*args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  return subprocess.run([sys.executable, "-m", "eval", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                        timeout=120)
-
-
-def test_subprocess_bad_path_exits_2_without_traceback(tmp_path):
-  """`python -m eval stats` on a non-video file: exit status 2, stderr `error: ...` naming it, no traceback."""
-  (tmp_path / "notes.txt").write_text("x")
-  proc = _subprocess("stats", f"--videos={tmp_path}", f"--out={tmp_path / 's.npz'}")
-  assert proc.returncode == 2
-  assert proc.stderr.strip().splitlines()[-1].startswith("error: ") and "notes.txt" in proc.stderr
-  assert "Traceback" not in proc.stderr and not (tmp_path / "s.npz").exists()
-
-
-def test_subprocess_missing_weights_exits_2_and_says_how_to_get_them(tmp_path, make_videos):
-  """Weights that do not exist: exit 2, one `error:` line, no traceback, no output file."""
-  pytest.importorskip("eval.networks")
-  np.save(tmp_path / "v.npy", make_videos(2, t=10))
-  proc = _subprocess("stats", f"--videos={tmp_path / 'v.npy'}", f"--out={tmp_path / 's.npz'}",
-                     f"--weights={tmp_path / 'missing.npz'}")
-  assert proc.returncode == 2, proc.stderr
-  assert proc.stderr.strip().splitlines()[-1].startswith("error: ") and "Traceback" not in proc.stderr
-  assert not (tmp_path / "s.npz").exists()

@@ -21,12 +21,15 @@ def test_streaming_features_equal_one_shot_forward(tiny_network, make_videos):
 
 
 def test_forward_is_traced_once_per_input_shape(tiny_network, make_videos):
-  """Fixed-size (padded) batches: 10 videos in batches of 4 trace the forward once; a second size once more."""
+  """Fixed-size (padded) batches: 10 videos in batches of 4 trace the forward once; a later call with the same
+  network reuses that trace and traces only a new size (once); another layer is its own function."""
   extract_features(list(make_videos(10)), tiny_network, "avgpool", batch_size=4, progress=False)
   assert tiny_network.traces == 1
   mixed = list(make_videos(3)) + list(make_videos(2, h=20, w=20))
   stats = extract_features(mixed, tiny_network, "avgpool", batch_size=4, store_features=True, progress=False)
-  assert tiny_network.traces == 3 and stats.num_items == 5 and stats.metadata["resolution"] == "mixed"
+  assert tiny_network.traces == 2 and stats.num_items == 5 and stats.metadata["resolution"] == "mixed"
+  extract_features(mixed, tiny_network, "logits", batch_size=4, progress=False)
+  assert tiny_network.traces == 4
 
 
 def test_iterables_of_batches_and_named_videos_are_accepted(tiny_network, make_videos):

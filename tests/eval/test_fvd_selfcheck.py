@@ -34,3 +34,20 @@ def test_black_vs_white_fvd_through_the_pipeline(i3d, capsys):
     print(f"\nFVD self-check (black vs white, 15 frames of 64x64; reference: around 131): {result.value:.4f}")
   assert result.value == pytest.approx(expected, rel=1e-4)
   assert result.num_real == result.num_fake == 2
+
+
+def test_cli_rejects_videos_below_the_i3d_minimum_of_9_frames(i3d, tmp_path, monkeypatch, capsys):
+  """With the genuine I3D (min_frames 9: the least T whose logits exist), `stats` on 8-frame videos and
+  `--frames=8` each fail with one `error:` line quoting the minimum 9, exit 2, and no output file."""
+  from eval import api, cli
+  monkeypatch.setattr(api, "get_feature_network", lambda network, weights=None: i3d)
+  assert i3d.min_frames == 9
+  np.save(tmp_path / "short.npy", np.zeros([2, 8, 32, 32, 3], np.uint8))
+  np.save(tmp_path / "long.npy", np.zeros([2, 12, 32, 32, 3], np.uint8))
+  for video, extra, match in (("short.npy", [], "8 frames, at least 9 needed"),
+                              ("long.npy", ["--frames=8"], "below the network's minimum of 9 frames")):
+    code = cli.main(["eval", "stats", f"--videos={tmp_path / video}", f"--out={tmp_path / 's.npz'}",
+                     "--noprogress", *extra])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("error: ") and match in err, err
+    assert not (tmp_path / "s.npz").exists()

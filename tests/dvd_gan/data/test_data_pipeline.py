@@ -101,6 +101,50 @@ def test_bair_conditioning_split():
   assert num_classes(c) == 0
 
 
+def test_kinetics_prediction_conditioning_split():
+  """Kinetics prediction: context = 5 frames, video = the next 11 frames, all 16 contiguous (stride 1), with
+  the clip's label (the kinetics600 builder mocked with numbered-frame clips)."""
+  c = _config("kinetics600", num_frames=11, resolution=16, stride=1, batch_size=2, context=5)
+  c.data.tfds_config = "64"
+  with tfds.testing.mock_data(as_dataset_fn=_ucf_as_dataset):
+    batches = list(make_dataset(c, split="train", training=True).take(5).as_numpy_iterator())
+  for b in batches:
+    assert b["video"].shape == (2, 11, 16, 16, 3) and b["context"].shape == (2, 5, 16, 16, 3)
+    ids = np.concatenate([_frame_ids(b["context"]), _frame_ids(b["video"])], axis=1)
+    np.testing.assert_array_equal(np.diff(ids, axis=1), 1)
+    assert set(b["label"]) <= {3, 100, 0, 55, 12}  # clips with >= 16 frames only
+  assert num_classes(c) == 600
+
+
+@pytest.mark.parametrize("cache,max_reads", [("memory", 1), ("none", None)])
+def test_cache_reads_source_once(cache, max_reads):
+  """cache="memory": the decoded clips are read from the source once and then served from memory for every
+  epoch; cache="none": the source is read again each epoch."""
+  reads = []
+
+  def as_dataset(self, split, decoders=None, read_config=None, shuffle_files=False):
+    del self, split, decoders, read_config, shuffle_files
+
+    def gen():
+      reads.append(1)
+      for n in (12, 14, 16):
+        yield {"video": _clip(n, 8, 8), "label": n}
+
+    return tf.data.Dataset.from_generator(gen, output_signature={
+        "video": tf.TensorSpec([None, 8, 8, 3], tf.uint8), "label": tf.TensorSpec([], tf.int64)})
+
+  c = _config("bair_robot_pushing_small", num_frames=4, resolution=8, stride=1, batch_size=3)
+  c.data.cache = cache
+  c.data.bair_camera = "video"  # the mocked clips' key
+  with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+    batches = list(make_dataset(c, split="train", training=True).take(6).as_numpy_iterator())
+  assert len(batches) == 6  # 18 clips = 6 epochs of 3
+  if max_reads:
+    assert len(reads) == max_reads
+  else:
+    assert len(reads) >= 5
+
+
 def test_bair_auto_mock_end_to_end():
   """With TFDS's own random mock of bair_robot_pushing_small the pipeline runs and values stay in [-1, 1]."""
   c = _config("bair_robot_pushing_small", num_frames=15, resolution=32, stride=1, batch_size=2, context=1)

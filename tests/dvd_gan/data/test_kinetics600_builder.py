@@ -1,10 +1,17 @@
-"""The Kinetics-600 TFDS builder on a manual-download fixture written with PyAV inside the test."""
+"""The Kinetics-600 TFDS builder on a manual-download fixture written with PyAV inside the test.
+
+The fixture: 12 small clips written with PyAV (mpeg4 .mp4, VP8 .webm, .mkv) at different sizes, aspect
+ratios and frame rates, in four download layouts (<split>/<label>/<name>, <split>/<name>, flat, flat without
+zero padding), official-style annotation CSVs, one corrupt file, one missing file and one too-short clip.
+"""
 import csv
+import logging as py_logging
 import os
 
 import av
 import numpy as np
 import pytest
+from absl import logging
 import tensorflow_datasets as tfds
 
 from dvd_gan.data import kinetics600
@@ -19,6 +26,8 @@ GOOD_TRAIN = [
     ("ddddddddddd", 30, 40, "air drumming", (36, 64), 12, 17, "flat", ".mp4"),
     ("eeeeeeeeeee", 1, 11, "zumba", (64, 36), 24, 20, "flat_unpadded", ".mkv"),
     ("fffffffffff", 2, 12, "abseiling", (30, 40), 30, 16, "nested", ".mp4"),
+    ("jjjjjjjjjjj", 8, 18, "abseiling", (24, 56), 6, 16, "nested", ".webm"),
+    ("kkkkkkkkkkk", 9, 19, "playing cricket", (72, 40), 5, 18, "split", ".mp4"),
 ]
 GOOD_VAL = [
     ("ggggggggggg", 3, 13, "playing cricket", (44, 32), 20, 19, "nested", ".mp4"),
@@ -35,7 +44,7 @@ def _write_video(path, height, width, fps, num_frames, seed):
   rng = np.random.default_rng(seed)
   base = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
   with av.open(path, mode="w") as container:
-    stream = container.add_stream("mpeg4", rate=fps)
+    stream = container.add_stream("libvpx" if path.endswith(".webm") else "mpeg4", rate=fps)
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     for t in range(num_frames):
       frame = av.VideoFrame.from_ndarray(np.roll(base, t, axis=1), format="rgb24")
@@ -79,19 +88,39 @@ def _make_fixture(root):
         writer.writerow([label, yid, start, end, name])
 
 
+class _Records(py_logging.Handler):
+
+  def __init__(self):
+    super().__init__(level=py_logging.INFO)
+    self.messages = []
+
+  def emit(self, record):
+    self.messages.append(record.getMessage())
+
+
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
+  """(builder, data_dir, log messages) of kinetics600/64 prepared from the fixture with 2 worker processes."""
   root = str(tmp_path_factory.mktemp("kinetics_manual"))
   _make_fixture(root)
   data_dir = str(tmp_path_factory.mktemp("tfds"))
-  builder = kinetics600.Kinetics600(config="64", data_dir=data_dir, num_workers=2)
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=root))
-  return builder, data_dir
+  records = _Records()
+  absl_logger = py_logging.getLogger("absl")
+  verbosity = logging.get_verbosity()
+  logging.set_verbosity(logging.INFO)
+  absl_logger.addHandler(records)
+  try:
+    builder = kinetics600.Kinetics600(config="64", data_dir=data_dir, num_workers=2)
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=root))
+  finally:
+    absl_logger.removeHandler(records)
+    logging.set_verbosity(verbosity)
+  return builder, data_dir, records.messages
 
 
 def test_counts_and_bad_files_reported(prepared):
   """Only the good clips are written; the corrupt, missing and too-short clips are counted per split."""
-  builder, _ = prepared
+  builder, _, _ = prepared
   assert builder.info.splits["train"].num_examples == len(GOOD_TRAIN)
   assert builder.info.splits["validation"].num_examples == len(GOOD_VAL)
   skipped = kinetics600.skip_counts(builder)
@@ -102,9 +131,56 @@ def test_counts_and_bad_files_reported(prepared):
                      "shortshort1_000000_000010": "too_short"}
 
 
+def test_bad_files_and_counts_in_log(prepared):
+  """The build log names every skipped clip with its reason, gives each split's skip counts, and shows the
+  clips were decoded by 2 worker processes (the parallel path)."""
+  _, _, messages = prepared
+  for key, reason in (("corruptcorr_000000_000010", "unreadable"), ("missingmiss_000000_000010", "missing"),
+                      ("shortshort1_000000_000010", "too_short")):
+    assert any(key in m and f"({reason})" in m for m in messages), (key, messages)
+  summary = [m for m in messages if m.startswith("kinetics600 train:") and "clips written" in m]
+  assert summary and f"{len(GOOD_TRAIN)} clips written" in summary[0]
+  assert "'missing': 1" in summary[0] and "'unreadable': 1" in summary[0] and "'too_short': 1" in summary[0]
+  assert any("train: decoding" in m and "with 2 worker process(es)" in m for m in messages)
+
+
+def test_frames_stored_as_jpeg_and_decoded_size_recorded(prepared):
+  """The stored frames are JPEG bytes, and metadata["decoded_bytes"][split] equals sum(T * H * W * 3) of the
+  split's clips (what make_dataset's cache="auto" relies on)."""
+  builder, _, _ = prepared
+  assert builder.info.features["video"].feature.encoding_format == "jpeg"
+  raw = builder.as_dataset(split="train", decoders={"video": tfds.decode.SkipDecoding()})
+  for ex in tfds.as_numpy(raw.take(3)):
+    assert all(f[:2] == b"\xff\xd8" and f[-2:] == b"\xff\xd9" for f in ex["video"])
+  for split in ("train", "validation"):
+    total = sum(int(np.prod(ex["video"].shape)) for ex in tfds.as_numpy(builder.as_dataset(split=split)))
+    assert kinetics600.decoded_size(builder, split) == total
+
+
+def test_builder_config_per_stored_resolution(tmp_path):
+  """There is one builder config per stored shorter side (64, 128, 256); kinetics600/128 stores every frame
+  with shorter side 128 and the source aspect ratio (in-process decoding, num_workers=1)."""
+  assert [c.name for c in kinetics600.Kinetics600.BUILDER_CONFIGS] == ["64", "128", "256"]
+  assert [c.size for c in kinetics600.Kinetics600.BUILDER_CONFIGS] == [64, 128, 256]
+  root = tmp_path / "manual"
+  clips = [GOOD_TRAIN[0], GOOD_TRAIN[1]]
+  for i, clip in enumerate(clips):
+    path = _clip_path(str(root), "train", clip)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    _write_video(path, *clip[4], clip[5], clip[6], seed=i)
+  with open(root / "train.csv", "w", newline="") as f:
+    csv.writer(f).writerows([["label", "youtube_id", "time_start", "time_end", "split"]]
+                            + [[c[3], c[0], c[1], c[2], "train"] for c in clips])
+  builder = kinetics600.Kinetics600(config="128", data_dir=str(tmp_path / "tfds"), num_workers=1)
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(root)))
+  shapes = {ex["youtube_id"].decode(): ex["video"].shape for ex in tfds.as_numpy(builder.as_dataset(split="train"))}
+  assert shapes == {c[0]: (c[6],) + kinetics600.clips_lib.scaled_size(*c[4], 128) + (3,) for c in clips}
+  assert all(min(s[1:3]) == 128 for s in shapes.values())
+
+
 def test_metadata_persists_after_reload(prepared):
   """A fresh builder on the prepared data_dir reads back the class names and the skip counts from disk."""
-  _, data_dir = prepared
+  _, data_dir, _ = prepared
   reloaded = tfds.builder("kinetics600/64", data_dir=data_dir)
   assert reloaded.info.features["label"].names == sorted(CLASSES)
   assert kinetics600.skip_counts(reloaded)["train"]["unreadable"] == 1
@@ -113,7 +189,7 @@ def test_metadata_persists_after_reload(prepared):
 def test_shapes_frames_and_labels(prepared):
   """Every stored clip keeps all its frames, has shorter side 64 with the source aspect ratio, and its label is
   the index of its CSV class in the sorted class list."""
-  builder, _ = prepared
+  builder, _, _ = prepared
   sorted_names = sorted(CLASSES)
   expected = {f"{c[0]}_{c[1]:06d}_{c[2]:06d}": c for c in GOOD_TRAIN + GOOD_VAL}
   seen = set()
@@ -135,17 +211,19 @@ def test_shapes_frames_and_labels(prepared):
 
 
 def test_beam_direct_runner_matches_local(prepared, tmp_path):
-  """The Beam path (DirectRunner) writes the same clips as the process-pool path and counts the same skips.
+  """The Beam path (DirectRunner) writes the same clips as the process-pool path and counts the same skips
+  and decoded size (from Beam counters).
 
-  Skipped when apache-beam is not installed (it is optional, see docs/data.md).
+  Skipped when apache-beam is not installed (it is in the test extra, see docs/data.md).
   """
   beam = pytest.importorskip("apache_beam")
-  local_builder, _ = prepared
+  local_builder, _, _ = prepared
   root = str(tmp_path / "manual")
   _make_fixture(root)
   builder = kinetics600.Kinetics600(config="64", data_dir=str(tmp_path / "tfds"), use_beam=True)
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-      manual_dir=root, beam_runner=beam.runners.DirectRunner()))
+      manual_dir=root, beam_runner=beam.runners.DirectRunner(),
+      beam_options=beam.options.pipeline_options.PipelineOptions(flags=["--direct_num_workers=1"])))
   for split in ("train", "validation"):
     assert builder.info.splits[split].num_examples == local_builder.info.splits[split].num_examples
     local = {ex["youtube_id"]: (ex["label"], ex["video"].shape)
@@ -153,6 +231,7 @@ def test_beam_direct_runner_matches_local(prepared, tmp_path):
     beamed = {ex["youtube_id"]: (ex["label"], ex["video"].shape)
               for ex in tfds.as_numpy(builder.as_dataset(split=split))}
     assert beamed == local
+    assert kinetics600.decoded_size(builder, split) == kinetics600.decoded_size(local_builder, split)
   assert kinetics600.skip_counts(builder)["train"] == kinetics600.skip_counts(local_builder)["train"]
 
 
@@ -162,7 +241,7 @@ def test_make_dataset_on_prepared_kinetics(prepared):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from dvd_gan.config import base_config  # pylint: disable=g-import-not-at-top
   from dvd_gan.data import make_dataset  # pylint: disable=g-import-not-at-top
-  _, data_dir = prepared
+  _, data_dir, _ = prepared
   c = base_config()
   c.num_frames, c.resolution, c.batch_size = 11, 32, 2
   c.data.name, c.data.data_dir, c.data.stride, c.data.num_conditioning_frames = "kinetics600", data_dir, 1, 5
@@ -175,6 +254,29 @@ def test_make_dataset_on_prepared_kinetics(prepared):
     c.batch_size = 2  # per replica: 1
     per_pipeline.append(list(make_dataset(c, split="train", training=False, input_context=ctx)
                              .as_numpy_iterator()))
-  assert [len(p) for p in per_pipeline] == [3, 3]
+  assert [len(p) for p in per_pipeline] == [len(GOOD_TRAIN) // 2] * 2
   labels = sorted(int(x["label"][0]) for p in per_pipeline for x in p)
   assert labels == sorted(sorted(CLASSES).index(clip[3]) for clip in GOOD_TRAIN)
+
+
+def test_cached_and_encoded_paths_agree(prepared):
+  """cache="auto" caches the small fixture's decoded clips (its recorded size fits) and cache_max_bytes=1
+  does not; the cached path (decode whole clips once) and the uncached path (decode only the chosen JPEG
+  frames) give identical evaluation batches."""
+  from dvd_gan.config import base_config  # pylint: disable=g-import-not-at-top
+  from dvd_gan.data import make_dataset, pipeline  # pylint: disable=g-import-not-at-top
+  builder, data_dir, _ = prepared
+  c = base_config()
+  c.num_frames, c.resolution, c.batch_size = 6, 24, 2
+  c.data.name, c.data.data_dir, c.data.stride, c.data.eval_frame_offset = "kinetics600", data_dir, 2, 1
+  assert pipeline.cache_decoded(c, builder, "train", 1)
+  c.data.cache_max_bytes = 1
+  assert not pipeline.cache_decoded(c, builder, "train", 1)
+  batches = {}
+  for cache in ("memory", "none"):
+    c.data.cache = cache
+    batches[cache] = list(make_dataset(c, split="train", training=False).as_numpy_iterator())
+  assert len(batches["memory"]) == len(GOOD_TRAIN) // 2
+  for a, b in zip(batches["memory"], batches["none"]):
+    np.testing.assert_allclose(a["video"], b["video"], atol=1e-5)
+    np.testing.assert_array_equal(a["label"], b["label"])

@@ -5,6 +5,14 @@ import tensorflow as tf
 
 from dvd_gan.layers import BatchNorm, ClassConditionalBatchNorm
 
+
+def two_replica_strategy():
+  """MirroredStrategy on /cpu:0 and /cpu:1 whose all-reduce goes through ReductionToOneDevice. The default
+  (collective ops) numbers its collective instances per strategy object, so a second strategy in the same
+  test process can collide with an earlier one's instances ("Shape mismatch in the collective instance")."""
+  return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"],
+                                        cross_device_ops=tf.distribute.ReductionToOneDevice())
+
 EPS = 1e-5
 
 
@@ -23,8 +31,9 @@ def _x_hat(x):
 
 
 def test_statistics_are_per_time_step():
-  """In training mode, changing frame t of the input changes no other frame's output (a BN pooling
-  statistics over time would change every frame)."""
+  """Pitfall (PAPER.md): batch-norm statistics pooled over batch and time together. In training mode,
+  changing frame t of the input changes no other frame's output (a BN pooling statistics over time would
+  change every frame)."""
   x, cond = _data()
   layer = ClassConditionalBatchNorm(epsilon=EPS)
   y = layer(x, cond, training=True).numpy()
@@ -36,7 +45,9 @@ def test_statistics_are_per_time_step():
 
 
 def test_condition_of_a_video_only_affects_that_video():
-  """cond [B, D] is broadcast per video: changing video 2's cond changes only video 2's output."""
+  """Pitfall (PAPER.md): conditioning vectors repeated in the wrong order when time is folded into the
+  batch. cond [B, D] is broadcast per video: changing video 2's cond changes only video 2's output (all its
+  frames), no other video's."""
   x, cond = _data()
   layer = ClassConditionalBatchNorm(epsilon=EPS)
   y = layer(x, cond, training=True).numpy()
@@ -48,7 +59,7 @@ def test_condition_of_a_video_only_affects_that_video():
 
 
 def test_scale_is_one_plus_linear_of_cond():
-  """Scale is 1 + f(c), not f(c): with cond = 0 (bias-free gamma/beta, non-zero kernels) the output is
+  """Pitfall (PAPER.md): conditional-BN scale initialised near 0. Scale is 1 + f(c), not f(c): with cond = 0 (bias-free gamma/beta, non-zero kernels) the output is
   x_hat, and with the gamma/beta kernels at zero the layer is plain per-step batch norm for any cond."""
   x, cond = _data()
   layer = ClassConditionalBatchNorm(epsilon=EPS)
@@ -135,7 +146,7 @@ def test_cross_replica_statistics_match_single_replica():
     pytest.skip("needs 2 logical CPU devices (tests/conftest.py)")
   x, cond = _data(b=4)
   x[2:] += 3.0  # the two halves have different statistics, so local BN would differ
-  strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  strategy = two_replica_strategy()
   with strategy.scope():
     layer = ClassConditionalBatchNorm(momentum=0.5, epsilon=EPS)
     layer.build(x.shape, cond.shape)

@@ -6,6 +6,14 @@ import tensorflow as tf
 from dvd_gan.layers import DBlock, DBlock3D, GBlock
 
 
+def two_replica_strategy():
+  """MirroredStrategy on /cpu:0 and /cpu:1 whose all-reduce goes through ReductionToOneDevice. The default
+  (collective ops) numbers its collective instances per strategy object, so a second strategy in the same
+  test process can collide with an earlier one's instances ("Shape mismatch in the collective instance")."""
+  return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"],
+                                        cross_device_ops=tf.distribute.ReductionToOneDevice())
+
+
 def _video(shape, seed=0):
   return np.random.RandomState(seed).randn(*shape).astype("float32")
 
@@ -61,8 +69,9 @@ def test_dblock_gradients_reach_every_weight(cls, shape, preactivation):
 
 
 def test_gblock_frames_are_independent():
-  """In training mode, changing frame t of one video changes only frame t of the GBlock output (per-frame
-  convs, per-time-step BN); in inference (no batch statistics coupling videos), changing video b's cond
+  """Pitfalls (PAPER.md): BN statistics pooled over time, and conditioning repeated in the wrong order when
+  time is folded into the batch. In training mode, changing frame t of one video changes only frame t of
+  the GBlock output (per-frame convs, per-time-step BN); in inference (no batch statistics coupling videos), changing video b's cond
   changes only video b (cond is never applied to another video's frames)."""
   x = _video((3, 3, 2, 2, 8))
   cond = _video((3, 4), 1)
@@ -118,7 +127,7 @@ def test_gblock_on_two_replicas_matches_one_replica():
   x = _video((4, 2, 2, 2, 8))
   x[2:] += 2.0
   cond = _video((4, 3), 1)
-  strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  strategy = two_replica_strategy()
   with strategy.scope():
     layer = GBlock(4, bn_momentum=0.5)
     layer.build(x.shape, cond.shape)

@@ -7,6 +7,14 @@ import tensorflow as tf
 from dvd_gan.layers import SNConv2D, SNConv3D, SNDense, SNEmbedding
 
 
+def two_replica_strategy():
+  """MirroredStrategy on /cpu:0 and /cpu:1 whose all-reduce goes through ReductionToOneDevice. The default
+  (collective ops) numbers its collective instances per strategy object, so a second strategy in the same
+  test process can collide with an earlier one's instances ("Shape mismatch in the collective instance")."""
+  return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"],
+                                        cross_device_ops=tf.distribute.ReductionToOneDevice())
+
+
 def _gaussian(seed):
   return keras.initializers.RandomNormal(stddev=1.0, seed=seed)
 
@@ -100,7 +108,7 @@ def test_u_is_identical_on_replicas_and_matches_single_device():
     pytest.skip("needs 2 logical CPU devices (tests/conftest.py)")
   rng = np.random.RandomState(0)
   x = rng.randn(4, 5, 5, 3).astype("float32")
-  strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  strategy = two_replica_strategy()
   with strategy.scope():
     layer = SNConv2D(4, 3, kernel_initializer=_gaussian(6))
     layer.build((None, 5, 5, 3))

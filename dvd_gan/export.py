@@ -1,0 +1,419 @@
+"""Exports the EMA generator of a training run as a self-contained SavedModel that serves samples.
+
+    python -m dvd_gan.export --workdir=DIR --out=EXPORT_DIR [--overwrite] [--class_names=FILE]
+                             [--config=experiments/<name>.py --config.key=value ...]
+
+It restores only `G_ema` from the newest checkpoint of DIR/checkpoints (written by dvd_gan.training.loop),
+rebuilds the generator from the run's resolved config (DIR/config.json; --config replaces it, with the usual
+ml_collections overrides) in float32, and writes a SavedModel whose signatures run G_ema in inference mode
+(training=False: batch norm uses G_ema's moving statistics, spectral norm its stored `u`, nothing updates):
+
+  sample(z: float32 [B, z_dim], y: int32 [B])            -> {"video": float32 [B, T, H, W, 3] in [-1, 1]}
+      (unconditional models: sample(z) without y)
+  sample_random(batch_size: int32 [], seed: int64 [], truncation: float32 [])
+      -> {"video": float32 [B, T, H, W, 3], "video_uint8": uint8 [B, T, H, W, 3],
+          "z": float32 [B, z_dim], "y": int32 [B] (conditional models only)}
+      z ~ N(0, truncation^2 I) (the truncation trick; PAPER.md: sigma = 0.44 for the truncated samples),
+      y uniform over the classes; a pure function of (batch_size, seed, truncation).
+  sample_random_labels(y: int32 [B], seed: int64 [], truncation: float32 [])   (conditional models only)
+      -> the same outputs for the given classes; its z equals sample_random's z for the same seed and B.
+  serving_default = sample_random.
+
+The export folder also holds export_meta.json (format version, step, checkpoint, resolved config, class
+names when known, the signatures). Loading needs TensorFlow only (`tf.saved_model.load`), not dvd_gan.
+The SavedModel is written to a temporary folder next to --out and renamed into place, so --out is either
+absent, the previous export, or the complete new export.
+"""
+import json
+import os
+import shutil
+import sys
+import tempfile
+from typing import Optional, Sequence
+
+import ml_collections
+import tensorflow as tf
+
+FORMAT = "dvd-gan-sampler"
+FORMAT_VERSION = 1
+META_FILE = "export_meta.json"
+
+
+class ExportError(Exception):
+  """A user-facing problem with the export's inputs (one line; the CLI prints it and exits 2)."""
+
+
+# ---- inputs: config, checkpoint, class names --------------------------------------------------------------
+
+def load_run_config(workdir: str) -> ml_collections.ConfigDict:
+  """The resolved config a training run wrote to `<workdir>/config.json`."""
+  path = os.path.join(workdir, "config.json")
+  if not os.path.isfile(path):
+    raise ExportError(f"{path} not found: not a training run folder (pass --config=experiments/<name>.py "
+                      "to give the run's config)")
+  try:
+    with open(path) as f:
+      return ml_collections.ConfigDict(json.load(f))
+  except (OSError, ValueError) as e:
+    raise ExportError(f"cannot read {path}: {str(e).splitlines()[0]}") from None
+
+
+def resolve_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The config as the training loop resolves it (num_classes from the dataset when left 0)."""
+  from dvd_gan.training.loop import resolve_config as _resolve  # noqa: PLC0415 - heavy import, CLI only
+  return _resolve(config)
+
+
+def latest_checkpoint(workdir: str) -> str:
+  """Path prefix of the newest checkpoint in `<workdir>/checkpoints`; ExportError if there is none."""
+  if not os.path.isdir(workdir):
+    raise ExportError(f"--workdir {workdir} does not exist")
+  directory = os.path.join(workdir, "checkpoints")
+  latest = tf.train.latest_checkpoint(directory) if os.path.isdir(directory) else None
+  if latest is None:
+    raise ExportError(f"no checkpoint in {directory}: train first (python -m dvd_gan.train --workdir=...)")
+  return latest
+
+
+def checkpoint_step(checkpoint_path: str) -> int:
+  """The training step stored in a full-state checkpoint (its `step` variable)."""
+  try:
+    return int(tf.train.load_checkpoint(checkpoint_path).get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE"))
+  except (tf.errors.OpError, ValueError, KeyError):
+    raise ExportError(f"{checkpoint_path} holds no 'step' variable: not a dvd_gan training checkpoint") from None
+
+
+def default_class_names(config) -> Optional[list]:
+  """Class names of the configured dataset in label order, when known offline; None otherwise.
+
+  synthetic: dvd_gan.data.synthetic.CLASS_NAMES; ucf101: the label list bundled with tensorflow-datasets
+  (the labels TFDS assigns); kinetics600 (names come from the prepared dataset's annotations) and
+  unconditional datasets: None (give them with --class_names).
+  """
+  name = config.data.name
+  if name == "synthetic":
+    from dvd_gan.data import synthetic  # noqa: PLC0415
+    return list(synthetic.CLASS_NAMES)
+  if name == "ucf101":
+    try:
+      import tensorflow_datasets as tfds  # noqa: PLC0415
+      path = os.path.join(str(tfds.core.tfds_path()), "video", "ucf101_labels.txt")
+      with open(path) as f:
+        return [line.strip() for line in f if line.strip()]
+    except Exception:  # noqa: BLE001 - names are a convenience: a missing file only leaves them out
+      return None
+  return None
+
+
+def read_class_names(path: str) -> list:
+  """One class name per non-empty line of `path`, in label order."""
+  try:
+    with open(path) as f:
+      return [line.strip() for line in f if line.strip()]
+  except OSError as e:
+    raise ExportError(f"cannot read --class_names {path}: {e.strerror}") from None
+
+
+# ---- the generator ---------------------------------------------------------------------------------------
+
+def build_generator(config):
+  """G's architecture for `config` in float32 with its variables created (values to be restored).
+
+  The variables are initialised cheaply (`fast_init("zeros")`): every one of them is overwritten by the
+  checkpoint, and `restore_ema_generator` checks that none is left out. DS and DT are never built.
+  """
+  from dvd_gan.models import build  # noqa: PLC0415
+  from dvd_gan.training import precision  # noqa: PLC0415
+  with precision.policy_scope("float32"), build.fast_init("zeros"):
+    generator = build.make_models(config)[0]
+    z_spec = tf.TensorSpec([1, int(config.model.z_dim)], tf.float32)
+    if int(config.num_classes) > 0:
+      tf.function(lambda z, y: generator(z, y, training=False)).get_concrete_function(
+          z_spec, tf.TensorSpec([1], tf.int32))
+    else:
+      tf.function(lambda z: generator(z, None, training=False)).get_concrete_function(z_spec)
+  return generator
+
+
+def _g_ema_keys(checkpoint_path: str) -> list:
+  """Names of the G_ema variable values stored in a checkpoint."""
+  return [name for name, _ in tf.train.list_variables(checkpoint_path)
+          if name.startswith("G_ema/") and name.endswith("/.ATTRIBUTES/VARIABLE_VALUE")]
+
+
+def restore_ema_generator(config, checkpoint_path: str):
+  """G_ema of the checkpoint at `checkpoint_path`, rebuilt from `config` (ExportError on a mismatch).
+
+  Checkpoints store each model as `dvd_gan.training.checkpointing.model_variables(model)` (every variable,
+  keyed by its position in `model.weights`); a checkpoint of the Keras model object itself is read too.
+  Either way every variable of the generator must receive a stored value: Keras 3 does not show sub-layers
+  held in Python lists to tf.train.Checkpoint, so a model-object checkpoint can silently lack them, and such
+  a checkpoint is refused rather than exported with initial weights.
+  """
+  from dvd_gan.training import checkpointing  # noqa: PLC0415
+  try:
+    generator = build_generator(config)
+  except ValueError as e:
+    raise ExportError(f"cannot build the generator of this config: {str(e).splitlines()[0]}") from None
+  keys = _g_ema_keys(checkpoint_path)
+  if len(keys) != len(generator.weights):
+    raise ExportError(
+        f"{checkpoint_path} holds {len(keys)} G_ema variables but the config's generator has "
+        f"{len(generator.weights)}: a different config, or a checkpoint written without all of G_ema's "
+        "variables (train again with the current dvd_gan)")
+  by_variables = any(k.startswith("G_ema/v0000_") for k in keys)
+  target = checkpointing.model_variables(generator) if by_variables else generator
+  try:
+    status = tf.train.Checkpoint(G_ema=target).restore(checkpoint_path).expect_partial()
+    status.assert_existing_objects_matched()
+  except (AssertionError, ValueError, tf.errors.OpError) as e:
+    raise ExportError(f"the checkpoint's G_ema does not match the config's generator ({checkpoint_path}): "
+                      f"{str(e).splitlines()[0][:300]}") from None
+  return generator
+
+
+# ---- the served module -----------------------------------------------------------------------------------
+
+def to_uint8(video):
+  """float [B, T, H, W, 3] in [-1, 1] -> uint8 (round((x + 1) * 127.5), the inverse of x / 127.5 - 1)."""
+  return tf.cast(tf.clip_by_value(tf.round((video + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
+
+
+class _Untracked:
+  """Holds an object without making it a dependency of a tf.Module."""
+
+  def __init__(self, value):
+    self.value = value
+
+
+class Sampler(tf.Module):
+  """tf.Module around G_ema whose tf.functions become the SavedModel's signatures (module docstring).
+
+  Random numbers: key = [seed, 0]; z = truncation * stateless_normal([B, z_dim], split(key)[0]) and
+  y = stateless_uniform([B], split(key)[1], 0, num_classes) (dvd_gan.training.randomness.latents).
+  """
+
+  def __init__(self, generator, num_classes: int, z_dim: int):
+    super().__init__(name="dvd_gan_sampler")
+    # The Keras model itself is kept out of the SavedModel's object graph (saving a Keras 3 model as a
+    # tf.Module child makes TF trace its default call signature). `signatures()` tracks the tf.Variables its
+    # functions capture instead (as keras.export.ExportArchive does); tracking Keras 3's variable wrappers
+    # gives a SavedModel that TF2 loads but the TF1 / TF Serving loader cannot restore.
+    self._holder = _Untracked(generator)
+    self.captured_variables = []
+    self.num_classes = int(num_classes)
+    self.z_dim = int(z_dim)
+    self._video_fn = None
+
+  @property
+  def generator(self):
+    return self._holder.value
+
+  def _video(self, z, y=None):
+    """G_ema(z, y, training=False) as float32; one tf.function (G is traced once for all signatures)."""
+    if self._video_fn is None:
+      z_spec = tf.TensorSpec([None, self.z_dim], tf.float32)
+      if self.num_classes > 0:
+        self._video_fn = tf.function(self._generate, input_signature=[z_spec, tf.TensorSpec([None], tf.int32)])
+      else:
+        self._video_fn = tf.function(lambda z: self._generate(z, None), input_signature=[z_spec])
+    return self._video_fn(z, y) if self.num_classes > 0 else self._video_fn(z)
+
+  def _generate(self, z, y):
+    if y is not None:
+      with tf.control_dependencies([
+          tf.debugging.assert_non_negative(y, message="y must be >= 0"),
+          tf.debugging.assert_less(y, self.num_classes, message=f"y must be < {self.num_classes}")]):
+        y = tf.identity(y)
+    return tf.cast(self.generator(z, y, training=False), tf.float32)
+
+  def _latents(self, batch_size, seed, truncation):
+    from dvd_gan.training import randomness  # noqa: PLC0415 - traced into the graph; not needed to load
+    with tf.control_dependencies([
+        tf.debugging.assert_positive(batch_size, message="batch_size must be >= 1"),
+        tf.debugging.assert_non_negative(truncation, message="truncation must be >= 0")]):
+      key = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
+    return randomness.latents(key, batch_size, self.z_dim, self.num_classes,
+                              truncation=tf.cast(truncation, tf.float32))
+
+  def _outputs(self, z, y):
+    video = self._video(z, y)
+    out = {"video": video, "video_uint8": to_uint8(video), "z": z}
+    if self.num_classes > 0:
+      out["y"] = y
+    return out
+
+  def sample(self, z, y=None):
+    return {"video": self._video(z, y)}
+
+  def sample_random(self, batch_size, seed, truncation):
+    z, y = self._latents(batch_size, seed, truncation)
+    return self._outputs(z, y)
+
+  def sample_random_labels(self, y, seed, truncation):
+    z, _ = self._latents(tf.shape(y)[0], seed, truncation)
+    return self._outputs(z, y)
+
+  def signatures(self) -> dict:
+    """{name: concrete function} for tf.saved_model.save (module docstring)."""
+    z = tf.TensorSpec([None, self.z_dim], tf.float32, name="z")
+    y = tf.TensorSpec([None], tf.int32, name="y")
+    scalars = dict(seed=tf.TensorSpec([], tf.int64, name="seed"),
+                   truncation=tf.TensorSpec([], tf.float32, name="truncation"))
+    self.sample_random_fn = tf.function(self.sample_random)
+    sample_random = self.sample_random_fn.get_concrete_function(
+        batch_size=tf.TensorSpec([], tf.int32, name="batch_size"), **scalars)
+    if self.num_classes > 0:
+      self.sample_fn = tf.function(self.sample)
+      self.sample_random_labels_fn = tf.function(self.sample_random_labels)
+      signatures = {
+          "sample": self.sample_fn.get_concrete_function(z, y),
+          "sample_random": sample_random,
+          "sample_random_labels": self.sample_random_labels_fn.get_concrete_function(y, **scalars),
+      }
+    else:
+      self.sample_fn = tf.function(lambda z: self.sample(z))
+      signatures = {"sample": self.sample_fn.get_concrete_function(z), "sample_random": sample_random}
+    signatures["serving_default"] = sample_random
+    seen = {id(v) for v in self.captured_variables}
+    for fn in signatures.values():
+      for v in fn.variables:
+        if id(v) not in seen:
+          seen.add(id(v))
+          self.captured_variables.append(v)
+    return signatures
+
+
+# ---- export ----------------------------------------------------------------------------------------------
+
+def _describe(fn) -> dict:
+  """{"inputs": {name: [dtype, shape]}, "outputs": {...}} of a concrete function (for export_meta.json)."""
+  def spec(s):
+    return [s.dtype.name, s.shape.as_list()]
+  return {"inputs": {s.name: spec(s) for s in tf.nest.flatten(fn.structured_input_signature)},
+          "outputs": {k: spec(s) for k, s in fn.structured_outputs.items()}}
+
+
+def _check_out(out: str, overwrite: bool) -> None:
+  if os.path.exists(out) and not os.path.isdir(out):
+    raise ExportError(f"--out {out} exists and is not a folder")
+  if os.path.isdir(out) and os.listdir(out) and not overwrite:
+    raise ExportError(f"--out {out} exists and is not empty (pass --overwrite to replace it)")
+  parent = os.path.dirname(os.path.abspath(out))
+  if not os.path.isdir(parent):
+    raise ExportError(f"the parent folder of --out, {parent}, does not exist")
+
+
+def _replace_folder(tmp: str, out: str) -> None:
+  """Moves the finished export `tmp` to `out` (replacing an existing `out`, already checked)."""
+  if not os.path.exists(out):
+    os.rename(tmp, out)
+    return
+  old = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.old-", dir=os.path.dirname(os.path.abspath(out)))
+  os.rmdir(old)
+  os.rename(out, old)
+  os.rename(tmp, out)
+  shutil.rmtree(old, ignore_errors=True)
+
+
+def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
+           class_names: Optional[Sequence[str]] = None, log=print) -> dict:
+  """Writes the SavedModel of the run's latest G_ema to `out`; returns the export metadata.
+
+  Args:
+    workdir: training run folder (config.json, checkpoints/).
+    out: export folder; must be absent or empty unless `overwrite`.
+    config: the run's top-level config (resolved like the training loop does); None: `<workdir>/config.json`.
+    overwrite: replace a non-empty `out`.
+    class_names: names in label order; None: `default_class_names(config)`.
+    log: function printing one line.
+
+  Raises:
+    ExportError: a one-line problem with the inputs (no checkpoint, --out not empty, config mismatch, ...).
+  """
+  _check_out(out, overwrite)
+  checkpoint_path = latest_checkpoint(workdir)
+  config = load_run_config(workdir) if config is None else resolve_config(config)
+  num_classes = int(config.num_classes)
+  if int(config.data.get("num_conditioning_frames", 0)) > 0:
+    raise ExportError("frame-conditional (prediction) models are not supported by the export yet")
+  step = checkpoint_step(checkpoint_path)
+  if class_names is None:
+    class_names = default_class_names(config) if num_classes > 0 else None
+  elif len(class_names) != num_classes:
+    raise ExportError(f"{len(class_names)} class names given for a model with {num_classes} classes")
+  if class_names is not None and len(class_names) != num_classes:
+    class_names = None
+  generator = restore_ema_generator(config, checkpoint_path)
+  sampler = Sampler(generator, num_classes, int(config.model.z_dim))
+  signatures = sampler.signatures()
+  meta = {
+      "format": FORMAT, "format_version": FORMAT_VERSION,
+      "step": step, "checkpoint": os.path.abspath(checkpoint_path), "workdir": os.path.abspath(workdir),
+      "num_frames": int(config.num_frames), "resolution": int(config.resolution),
+      "num_classes": num_classes, "z_dim": int(config.model.z_dim),
+      "class_names": list(class_names) if class_names is not None else None,
+      "dtype": "float32", "tensorflow_version": tf.__version__,
+      "signatures": {name: _describe(fn) for name, fn in signatures.items()},
+      "config": config.to_dict(),
+  }
+  parent = os.path.dirname(os.path.abspath(out))
+  tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.normpath(out))}.tmp-", dir=parent)
+  try:
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the export is an ordinary folder
+    tf.saved_model.save(sampler, tmp, signatures=signatures)
+    with open(os.path.join(tmp, META_FILE), "w") as f:
+      json.dump(meta, f, indent=2, sort_keys=True, default=str)
+    _check_out(out, overwrite)  # still true after the (long) save?
+    _replace_folder(tmp, out)
+  finally:
+    if os.path.exists(tmp):
+      shutil.rmtree(tmp, ignore_errors=True)
+  log(f"exported G_ema of step {step} ({checkpoint_path}) to {out}")
+  return meta
+
+
+# ---- command line ----------------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+  """`python -m dvd_gan.export`: returns the exit code (0 ok, 2 bad input)."""
+  from absl import flags  # noqa: PLC0415
+  from ml_collections import config_flags  # noqa: PLC0415
+
+  fv = flags.FlagValues()
+  flags.DEFINE_string("workdir", None, "Training run folder (config.json, checkpoints/).", flag_values=fv)
+  flags.DEFINE_string("out", None, "Export folder (absent or empty unless --overwrite).", flag_values=fv)
+  flags.DEFINE_bool("overwrite", False, "Replace a non-empty --out.", flag_values=fv)
+  flags.DEFINE_string("class_names", None, "Text file with one class name per line, in label order.",
+                      flag_values=fv)
+  config_flag = config_flags.DEFINE_config_file(
+      "config", default=None, flag_values=fv,
+      help_string="Experiment file replacing <workdir>/config.json (with --config.key=value overrides).")
+  argv = sys.argv if argv is None else argv
+  try:
+    rest = fv(argv)
+  except flags.Error as e:
+    print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+    return 2
+  except Exception as e:  # noqa: BLE001 - a broken --config file or override
+    print(f"error: --config: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", file=sys.stderr)
+    return 2
+  if len(rest) > 1:
+    print(f"error: unexpected arguments: {' '.join(rest[1:])}", file=sys.stderr)
+    return 2
+  for name in ("workdir", "out"):
+    if not fv[name].value:
+      print(f"error: --{name} is required", file=sys.stderr)
+      return 2
+  try:
+    names = read_class_names(fv.class_names) if fv.class_names else None
+    export(fv.workdir, fv.out, config=config_flag.value, overwrite=fv.overwrite, class_names=names,
+           log=lambda s: print(s, flush=True))
+  except ExportError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

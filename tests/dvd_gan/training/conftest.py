@@ -1,0 +1,84 @@
+"""Fixtures of the training tests: a config far smaller than experiments/tiny.py (4 frames of 16x16, ch 4)."""
+import pytest
+
+from dvd_gan.config import base_config
+
+
+def make_tiny_config(**train_overrides):
+  """4 frames 16x16, widths 4, batch 4, synthetic data, intervals of 2 steps, no FVD at the end."""
+  c = base_config()
+  c.seed = 3
+  c.num_frames, c.resolution, c.num_classes, c.batch_size = 4, 16, 0, 4
+  m = c.model
+  m.z_dim, m.embed_dim = 8, 8
+  m.g_ch, m.g_multipliers, m.g_blocks_per_stage = 4, (2, 2, 1), 1
+  m.g_rnn_attention, m.g_separable_attention_blocks = False, ()
+  m.d_ch, m.ds_multipliers, m.dt_multipliers = 4, (1, 2), (1, 2)
+  m.dt_num_3d_blocks, m.ds_k = 1, 2
+  c.data.name, c.data.stride = "synthetic", 1
+  t = c.train
+  t.num_steps, t.log_every, t.checkpoint_every, t.sample_every = 4, 2, 2, 2
+  t.num_sample_videos, t.ema_start_step, t.ema_decay = 4, 3, 0.5
+  t.deterministic = True
+  for k, v in train_overrides.items():
+    t[k] = v
+  c.eval.fvd_at_end = False
+  return c
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+  """The factory `make_tiny_config(**train_overrides)`."""
+  return make_tiny_config
+
+
+class CheckpointReader:
+  """Reads the variables of one model ("G", "DS", "DT", "G_ema") out of a checkpoint prefix."""
+
+  def __init__(self, prefix):
+    import tensorflow as tf  # noqa: PLC0415
+    self.reader = tf.train.load_checkpoint(prefix)
+    self.keys = sorted(self.reader.get_variable_to_shape_map())
+
+  def model(self, name):
+    """{key without the model prefix: value} of the model's variables (no optimizer slots)."""
+    out = {}
+    for k in self.keys:
+      if k.startswith(name + "/") and "OPTIMIZER_SLOT" not in k and k.endswith("VARIABLE_VALUE"):
+        out[k[len(name) + 1:]] = self.reader.get_tensor(k)
+    return out
+
+
+@pytest.fixture(scope="session")
+def checkpoint_reader():
+  return CheckpointReader
+
+
+def run_recording_initial(config, workdir, **kwargs):
+  """`loop.train(config, workdir, **kwargs)` that also returns the models' variables right after building:
+  {"result": train's result, "initial": {"G"|"DS"|"DT": [numpy arrays of trainable variables]}}."""
+  from dvd_gan.models.build import build_models  # noqa: PLC0415
+  from dvd_gan.training.loop import train  # noqa: PLC0415
+  initial = {}
+
+  def recording_build(cfg):
+    models = build_models(cfg)
+    if not initial:  # the first call builds the trained models (later ones: G_ema fallback, evaluation)
+      for name, m in zip(("G", "DS", "DT"), models):
+        initial[name] = [v.numpy().copy() for v in m.trainable_variables]
+    return models
+
+  result = train(config, str(workdir), build_models=recording_build, log=lambda s: None, **kwargs)
+  return {"result": result, "initial": initial, "workdir": str(workdir)}
+
+
+@pytest.fixture(scope="session")
+def run_loop():
+  """The function `run_recording_initial(config, workdir, **train_kwargs)`."""
+  return run_recording_initial
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory):
+  """The real loop, default strategy, 4 steps of the tiny config (EMA from step 3), shared by several files."""
+  return run_recording_initial(make_tiny_config(), tmp_path_factory.mktemp("default_run"))
