@@ -188,20 +188,29 @@ def iter_videos(path: str, *, frames: int | None = None, stride: int = 1, min_fr
       index += 1
       if index % num_shards != shard_index:
         continue
-      if frames is not None and frames < min_frames:
-        raise EvalError(f"frames={frames} is below the network's minimum of {min_frames} frames")
-      video = select_frames(check_video(raw, name), frames, stride, name)
-      if frames is None:  # T is the first video's length; later videos are cut to it
-        frames = video.shape[0]
-        if frames < min_frames:
-          raise EvalError(f"video too short for the network: {frames} frames, at least {min_frames} needed: "
-                          f"{name}")
+      video, frames = _clip(raw, name, frames, stride, min_frames)
       yield name, video
       count += 1
       if num_videos is not None and count >= num_videos:
         return
   if num_videos is not None and count < num_videos:
     raise EvalError(f"{path} holds {count} videos, fewer than the {num_videos} requested")
+
+
+def _clip(raw, name: str, frames, stride: int, min_frames: int):
+  """Checks one decoded video and selects its frames; returns (video, frames).
+
+  With `frames` None, T becomes this (the first) video's length, and later videos are cut to it.
+  """
+  if frames is not None and frames < min_frames:
+    raise EvalError(f"frames={frames} is below the network's minimum of {min_frames} frames")
+  video = select_frames(check_video(raw, name), frames, stride, name)
+  if frames is None:
+    frames = video.shape[0]
+    if frames < min_frames:
+      raise EvalError(f"video too short for the network: {frames} frames, at least {min_frames} needed: "
+                      f"{name}")
+  return video, frames
 
 
 def iter_tfds_videos(spec: str, *, data_dir: str | None = None, key: str | None = None,
@@ -236,14 +245,7 @@ def iter_tfds_videos(spec: str, *, data_dir: str | None = None, key: str | None 
     if key not in example:
       raise EvalError(f"TFDS dataset {name} has no feature {key!r}; features: {', '.join(example)}")
     label = f"{spec}[{index}]"
-    if frames is not None and frames < min_frames:
-      raise EvalError(f"frames={frames} is below the network's minimum of {min_frames} frames")
-    video = select_frames(check_video(example[key], label), frames, stride, label)
-    if frames is None:
-      frames = video.shape[0]
-      if frames < min_frames:
-        raise EvalError(f"video too short for the network: {frames} frames, at least {min_frames} needed: "
-                        f"{label}")
+    video, frames = _clip(example[key], label, frames, stride, min_frames)
     yield label, video
     count += 1
     if num_videos is not None and count >= num_videos:

@@ -12,14 +12,7 @@ CACHE_ENV = "VIDEO_EVAL_CACHE"
 
 def sha256_file(path):
   """Returns the hex sha256 of the file at `path` (EvalError if it cannot be read)."""
-  digest = hashlib.sha256()
-  try:
-    with open(path, "rb") as f:
-      for chunk in iter(lambda: f.read(1 << 20), b""):
-        digest.update(chunk)
-  except OSError as e:
-    raise EvalError(f"cannot read weights file {path}: {e.strerror}") from None
-  return digest.hexdigest()
+  return sha256_files([path])
 
 
 def sha256_files(paths):
