@@ -3,7 +3,7 @@
 A video shows one filled shape on a dark, slightly tinted background, moving in a straight line at constant
 speed. The class is (shape, direction of motion):
 
-  class = 4 * shape + direction,  shape in {square, disc}, direction in {right, left, down, up}
+  class = 4 * shape + direction,  shape in {square, bar}, direction in {right, left, down, up}
 
 so NUM_CLASSES = 8. Colour, size, start position, speed and background tint vary per video. The shape stays
 inside the frame for the whole clip. Every video is a pure function of (seed, split, element index): the
@@ -12,7 +12,7 @@ videos, and the train and test splits never share a (seed, index) stream.
 """
 import tensorflow as tf
 
-SHAPES = ("square", "disc")
+SHAPES = ("square", "bar")
 DIRECTIONS = ("right", "left", "down", "up")
 NUM_CLASSES = len(SHAPES) * len(DIRECTIONS)
 CLASS_NAMES = tuple(f"{s}-{d}" for s in SHAPES for d in DIRECTIONS)
@@ -38,7 +38,7 @@ def render_video(label, params, num_frames: int, resolution: int):
   shape = label // len(DIRECTIONS)
   direction = label % len(DIRECTIONS)
   vec = tf.gather(tf.constant(_DIRECTION_VECTORS), direction)               # [2]
-  radius = res * (0.12 + 0.08 * params[0])                                  # half-side / radius in pixels
+  radius = res * (0.18 + 0.1 * params[0])                                   # half-side / radius in pixels
   # Travel over the clip: between 45% and 75% of the free room in the frame.
   room = res - 2.0 * radius
   travel = room * (0.45 + 0.3 * params[1])
@@ -52,8 +52,8 @@ def render_video(label, params, num_frames: int, resolution: int):
   dx = coords[None, None, :] - centres[:, 0, None, None]                    # [T, 1, W]
   dy = coords[None, :, None] - centres[:, 1, None, None]                    # [T, H, 1]
   square = tf.maximum(tf.abs(dx), tf.abs(dy))
-  disc = tf.sqrt(dx * dx + dy * dy)
-  dist = tf.where(shape == 0, square, disc)                                 # [T, H, W]
+  bar = tf.maximum(tf.abs(dx), 3.0 * tf.abs(dy))                            # as wide as the square, 1/3 as tall
+  dist = tf.where(shape == 0, square, bar)                                  # [T, H, W]
   mask = tf.clip_by_value(radius + 0.5 - dist, 0.0, 1.0)[..., None]         # anti-aliased edge
   # Bright saturated colour: every channel in [0.2, 1], at least one channel at 1.
   colour = 0.2 + 0.8 * params[4:7]
@@ -97,3 +97,54 @@ def synthetic_dataset(num_frames: int, resolution: int, seed: int, split: str = 
       lambda i: synthetic_example(i, num_frames=int(num_frames), resolution=int(resolution), seed=int(seed),
                                   split=split),
       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def class_cues(videos, labels, threshold: float = 0.25) -> dict:
+  """How well videos show their class: the motion direction and the shape read off the pixels.
+
+  For each video, the shape's pixels are those whose brightest channel exceeds the video's median (the
+  background) by `threshold` (in [0, 1] units); their mass-weighted centre is tracked over time, and the
+  least-squares velocity gives the direction (the axis with the larger speed, then its sign). The shape is
+  read from the width / height ratio of the pixel mask's bounding box (median over frames): ~1 for a
+  square, ~2.5 for a bar; above 1.7 counts as a bar. Real videos of this dataset score 1.0 on
+  both; a generator that ignores the class scores ~0.25 (direction) and ~0.5 (shape).
+
+  Args:
+    videos: [N, T, H, W, 3] float in [-1, 1] (T >= 2).
+    labels: [N] int classes in [0, NUM_CLASSES).
+    threshold: brightness above the background that counts as shape.
+
+  Returns:
+    {"direction_accuracy", "shape_accuracy", "median_speed" (pixels per frame)}.
+  """
+  import numpy as np  # noqa: PLC0415
+
+  v = (np.asarray(videos, np.float32) + 1.0) / 2.0
+  labels = np.asarray(labels)
+  n, t, h, w, _ = v.shape
+  lum = v.max(axis=-1)                                                        # [N, T, H, W]
+  background = np.median(lum.reshape(n, -1), axis=1)[:, None, None, None]
+  weight = np.clip(lum - background - threshold, 0.0, None)
+  ys, xs = np.mgrid[0:h, 0:w] + 0.5
+  mass = weight.sum(axis=(2, 3)) + 1e-6
+  cx = (weight * xs).sum(axis=(2, 3)) / mass                                  # [N, T]
+  cy = (weight * ys).sum(axis=(2, 3)) / mass
+  tc = np.arange(t) - (t - 1) / 2.0
+  vx = (cx * tc).sum(axis=1) / (tc * tc).sum()
+  vy = (cy * tc).sum(axis=1) / (tc * tc).sum()
+  direction = np.where(np.abs(vx) > np.abs(vy), np.where(vx > 0, 0, 1), np.where(vy > 0, 2, 3))
+  mask = weight > 0
+  aspect = np.zeros(n)
+  for i in range(n):
+    ratios = []
+    for j in range(t):
+      yy, xx = np.nonzero(mask[i, j])
+      if yy.size >= 3:
+        ratios.append((xx.max() - xx.min() + 1) / (yy.max() - yy.min() + 1))
+    aspect[i] = np.median(ratios) if ratios else 0.0
+  shape = np.where(aspect > 1.7, 1, 0)
+  return {
+      "direction_accuracy": float(np.mean(direction == labels % len(DIRECTIONS))),
+      "shape_accuracy": float(np.mean(shape == labels // len(DIRECTIONS))),
+      "median_speed": float(np.median(np.hypot(vx, vy))),
+  }

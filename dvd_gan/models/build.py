@@ -38,7 +38,8 @@ def make_models(config: ml_collections.ConfigDict):
       num_frames=config.num_frames, resolution=config.resolution, num_classes=config.num_classes,
       ch=m.g_ch, multipliers=m.g_multipliers, z_dim=m.z_dim, embed_dim=m.embed_dim, rnn=m.g_rnn,
       blocks_per_stage=m.g_blocks_per_stage, rnn_attention=m.g_rnn_attention,
-      separable_attention_blocks=m.g_separable_attention_blocks, name="generator")
+      separable_attention_blocks=m.g_separable_attention_blocks, bn_momentum=m.get("g_bn_momentum", 0.999),
+      name="generator")
   ds = SpatialDiscriminator(
       num_classes=config.num_classes, ch=m.d_ch, multipliers=m.ds_multipliers, k=m.ds_k,
       attention_blocks=m.ds_attention_blocks, seed=seed, name="spatial_discriminator")

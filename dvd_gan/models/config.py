@@ -59,6 +59,8 @@ def model_config() -> ml_collections.ConfigDict:
   m.g_rnn_attention = True                 # full self-attention over T x 4 x 4 after the ConvGRU
   m.g_separable_attention_blocks = (-1,)   # SeparableSelfAttention before these residual blocks (indices
                                            # into all G blocks, negative from the end); () = none
+  m.g_bn_momentum = 0.999                  # decay of G's batch-norm moving statistics, which inference-mode
+                                           # sampling uses (short runs want less, e.g. 0.9 in tiny.py)
   # Discriminators.
   m.d_ch = 128
   m.ds_multipliers = (2, 4, 8, 16, 16)

@@ -60,7 +60,7 @@ class Generator(keras.Model):
 
   def __init__(self, num_frames, resolution, num_classes, ch, multipliers, z_dim=120, embed_dim=120,
                rnn="multiplicative", blocks_per_stage=2, rnn_attention=True,
-               separable_attention_blocks=(-1,), **kwargs):
+               separable_attention_blocks=(-1,), bn_momentum=0.999, **kwargs):
     super().__init__(**kwargs)
     multipliers = tuple(int(m) for m in multipliers)
     check_generator_args(num_frames, resolution, multipliers, rnn, blocks_per_stage)
@@ -75,6 +75,7 @@ class Generator(keras.Model):
     self.blocks_per_stage = int(blocks_per_stage)
     self.use_rnn_attention = bool(rnn_attention)
     self.separable_attention_blocks = tuple(int(i) for i in separable_attention_blocks)
+    self.bn_momentum = float(bn_momentum)
 
     ch0 = self.ch * multipliers[0]
     self.ch0 = ch0
@@ -91,8 +92,10 @@ class Generator(keras.Model):
       in_ch = self.ch * multipliers[stage - 1]
       out_ch = self.ch * multipliers[stage]
       for j in range(self.blocks_per_stage - 1):
-        self.blocks.append(L.GBlock(in_ch, upsample=False, name=f"gblock_{stage}_{j}"))
-      self.blocks.append(L.GBlock(out_ch, upsample=True, name=f"gblock_{stage}_up"))
+        self.blocks.append(L.GBlock(in_ch, upsample=False, bn_momentum=self.bn_momentum,
+                                    name=f"gblock_{stage}_{j}"))
+      self.blocks.append(L.GBlock(out_ch, upsample=True, bn_momentum=self.bn_momentum,
+                                  name=f"gblock_{stage}_up"))
     n = len(self.blocks)
     positions = set()
     for i in self.separable_attention_blocks:
@@ -103,7 +106,7 @@ class Generator(keras.Model):
     self.separable_attentions = [
         L.SeparableSelfAttention(name=f"separable_attention_{i}") for i in self._attention_positions]
 
-    self.out_bn = L.BatchNorm(name="out_bn")
+    self.out_bn = L.BatchNorm(momentum=self.bn_momentum, name="out_bn")
     self.out_conv = L.SNConv2D(3, 3, name="out_conv")
 
   def conditioning(self, z, y=None, training=None):
@@ -160,5 +163,6 @@ class Generator(keras.Model):
         "blocks_per_stage": self.blocks_per_stage,
         "rnn_attention": self.use_rnn_attention,
         "separable_attention_blocks": self.separable_attention_blocks,
+        "bn_momentum": self.bn_momentum,
     })
     return config

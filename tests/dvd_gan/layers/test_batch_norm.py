@@ -6,13 +6,6 @@ import tensorflow as tf
 from dvd_gan.layers import BatchNorm, ClassConditionalBatchNorm
 
 
-def two_replica_strategy():
-  """MirroredStrategy on /cpu:0 and /cpu:1 whose all-reduce goes through ReductionToOneDevice. The default
-  (collective ops) numbers its collective instances per strategy object, so a second strategy in the same
-  test process can collide with an earlier one's instances ("Shape mismatch in the collective instance")."""
-  return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"],
-                                        cross_device_ops=tf.distribute.ReductionToOneDevice())
-
 EPS = 1e-5
 
 
@@ -139,14 +132,12 @@ def test_wrong_number_of_frames_is_a_clear_error():
     layer(x5, cond, training=True)
 
 
-def test_cross_replica_statistics_match_single_replica():
+def test_cross_replica_statistics_match_single_replica(two_replicas):
   """The same batch split over 2 replicas (MirroredStrategy on /cpu:0, /cpu:1) gives the same normalised
   output and the same moving statistics as on 1 replica; per-replica (local) statistics would not."""
-  if len(tf.config.list_logical_devices("CPU")) < 2:
-    pytest.skip("needs 2 logical CPU devices (tests/conftest.py)")
   x, cond = _data(b=4)
   x[2:] += 3.0  # the two halves have different statistics, so local BN would differ
-  strategy = two_replica_strategy()
+  strategy = two_replicas.strategy
   with strategy.scope():
     layer = ClassConditionalBatchNorm(momentum=0.5, epsilon=EPS)
     layer.build(x.shape, cond.shape)
@@ -154,15 +145,12 @@ def test_cross_replica_statistics_match_single_replica():
   single.build(x.shape, cond.shape)
   single.set_weights(layer.get_weights())
 
-  def split(a):
-    return strategy.experimental_distribute_values_from_function(
-        lambda ctx: tf.constant(a[2 * ctx.replica_id_in_sync_group:2 * ctx.replica_id_in_sync_group + 2]))
-
   @tf.function
   def step(xs, cs):
     return strategy.run(lambda a, c: layer(a, c, training=True), args=(xs, cs))
 
-  y = np.concatenate([t.numpy() for t in strategy.experimental_local_results(step(split(x), split(cond)))])
+  out = step(two_replicas.split(x), two_replicas.split(cond))
+  y = np.concatenate([t.numpy() for t in strategy.experimental_local_results(out)])
   y_single = single(x, cond, training=True).numpy()
   np.testing.assert_allclose(y, y_single, rtol=1e-5, atol=1e-5)
   for var_dist, var_single in ((layer.moving_mean, single.moving_mean),

@@ -7,13 +7,6 @@ import tensorflow as tf
 from dvd_gan.layers import DBlock, DBlock3D, GBlock
 
 
-def two_replica_strategy():
-  """MirroredStrategy on /cpu:0 and /cpu:1 whose all-reduce goes through ReductionToOneDevice. The default
-  (collective ops) numbers its collective instances per strategy object, so a second strategy in the same
-  test process can collide with an earlier one's instances ("Shape mismatch in the collective instance")."""
-  return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"],
-                                        cross_device_ops=tf.distribute.ReductionToOneDevice())
-
 
 def _video(shape, seed=0):
   return np.random.RandomState(seed).randn(*shape).astype("float32")
@@ -121,15 +114,13 @@ def test_full_size_block_builds():
   assert layer.bn1.gamma.kernel.shape == (240, 2048)
 
 
-def test_gblock_on_two_replicas_matches_one_replica():
+def test_gblock_on_two_replicas_matches_one_replica(two_replicas):
   """Under a 2-replica MirroredStrategy a GBlock training step (cross-replica BN in every CBN, u updates in
   replica context) gives the same output, moving statistics and u as the whole batch on one replica."""
-  if len(tf.config.list_logical_devices("CPU")) < 2:
-    pytest.skip("needs 2 logical CPU devices (tests/conftest.py)")
   x = _video((4, 2, 2, 2, 8))
   x[2:] += 2.0
   cond = _video((4, 3), 1)
-  strategy = two_replica_strategy()
+  strategy = two_replicas.strategy
   with strategy.scope():
     layer = GBlock(4, bn_momentum=0.5)
     layer.build(x.shape, cond.shape)
@@ -137,15 +128,12 @@ def test_gblock_on_two_replicas_matches_one_replica():
   single.build(x.shape, cond.shape)
   single.set_weights(layer.get_weights())
 
-  def split(a):
-    return strategy.experimental_distribute_values_from_function(
-        lambda ctx: tf.constant(a[2 * ctx.replica_id_in_sync_group:2 * ctx.replica_id_in_sync_group + 2]))
-
   @tf.function
   def step(xs, cs):
     return strategy.run(lambda a, c: layer(a, c, training=True), args=(xs, cs))
 
-  y = np.concatenate([t.numpy() for t in strategy.experimental_local_results(step(split(x), split(cond)))])
+  out = step(two_replicas.split(x), two_replicas.split(cond))
+  y = np.concatenate([t.numpy() for t in strategy.experimental_local_results(out)])
   np.testing.assert_allclose(y, single(x, cond, training=True).numpy(), rtol=1e-4, atol=1e-4)
   for var_dist, var_single in zip(layer.weights, single.weights):
     for replica_value in var_dist.value.values:

@@ -7,13 +7,6 @@ import tensorflow as tf
 from dvd_gan.layers import SNConv2D, SNConv3D, SNDense, SNEmbedding
 
 
-def two_replica_strategy():
-  """MirroredStrategy on /cpu:0 and /cpu:1 whose all-reduce goes through ReductionToOneDevice. The default
-  (collective ops) numbers its collective instances per strategy object, so a second strategy in the same
-  test process can collide with an earlier one's instances ("Shape mismatch in the collective instance")."""
-  return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"],
-                                        cross_device_ops=tf.distribute.ReductionToOneDevice())
-
 
 def _gaussian(seed):
   return keras.initializers.RandomNormal(stddev=1.0, seed=seed)
@@ -101,22 +94,19 @@ def test_gradient_flows_through_sigma():
   assert np.abs(grad - g / sigma).max() > 1e-2  # not the stop-gradient(sigma) gradient
 
 
-def test_u_is_identical_on_replicas_and_matches_single_device():
+def test_u_is_identical_on_replicas_and_matches_single_device(two_replicas):
   """Under a 2-replica MirroredStrategy a training call updates `u` identically on both replicas, to the
   same value as one power iteration on a single device."""
-  if len(tf.config.list_logical_devices("CPU")) < 2:
-    pytest.skip("needs 2 logical CPU devices (tests/conftest.py)")
   rng = np.random.RandomState(0)
   x = rng.randn(4, 5, 5, 3).astype("float32")
-  strategy = two_replica_strategy()
+  strategy = two_replicas.strategy
   with strategy.scope():
     layer = SNConv2D(4, 3, kernel_initializer=_gaussian(6))
     layer.build((None, 5, 5, 3))
   reference = SNConv2D(4, 3)
   reference.build((None, 5, 5, 3))
   reference.set_weights(layer.get_weights())
-  dist_x = strategy.experimental_distribute_values_from_function(
-      lambda ctx: tf.constant(x[2 * ctx.replica_id_in_sync_group:2 * ctx.replica_id_in_sync_group + 2]))
+  dist_x = two_replicas.split(x)
 
   @tf.function
   def step(inputs):

@@ -50,6 +50,18 @@ def test_blocks_follow_biggan_deep_and_attention_precedes_last_block():
   assert type(g.separable_attentions[0]) is L.SeparableSelfAttention
 
 
+def test_bn_momentum_reaches_every_batch_norm():
+  """`bn_momentum` sets the moving-statistics decay of every batch norm of G (the blocks' conditional ones
+  and the output one) and survives get_config / from_config (the update rule itself: test_batch_norm.py)."""
+  g = tiny_generator(num_frames=2, resolution=8, bn_momentum=0.5)
+  z, y = inputs(g, 2)
+  g(z, y, training=False)
+  norms = [l for l in g._flatten_layers() if isinstance(l, (L.BatchNorm, L.ClassConditionalBatchNorm))]
+  assert len(norms) == 4 * len(g.blocks) + 1
+  assert {l.momentum for l in norms} == {0.5}
+  assert Generator.from_config(g.get_config()).bn_momentum == 0.5
+
+
 def test_gradients_reach_every_trainable_weight():
   """A loss on G's output has a nonzero gradient for every trainable variable of G (attention gains are
   set nonzero first: at their zero init, the attention projections are legitimately cut off)."""

@@ -1,0 +1,30 @@
+"""Fixtures of the layer tests: a real 2-replica MirroredStrategy on the 2 logical CPUs of tests/conftest.py."""
+import types
+
+import pytest
+import tensorflow as tf
+
+
+@pytest.fixture
+def two_replicas():
+  """`.strategy`: MirroredStrategy on /cpu:0 and /cpu:1; `.split(a)`: a numpy batch of 2 * b items as a
+  distributed value, replica r getting items [b r, b (r + 1)). Skips without 2 logical CPU devices.
+
+  The all-reduce goes through ReductionToOneDevice: the default (collective ops) numbers its collective
+  instances per strategy object, so a second strategy in the same test process can collide with an earlier
+  one's instances ("Shape mismatch in the collective instance").
+  """
+  if len(tf.config.list_logical_devices("CPU")) < 2:
+    pytest.skip("needs 2 logical CPU devices (tests/conftest.py)")
+  strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"],
+                                            cross_device_ops=tf.distribute.ReductionToOneDevice())
+
+  def split(a):
+    half = len(a) // 2
+
+    def part(ctx):
+      r = ctx.replica_id_in_sync_group
+      return tf.constant(a[half * r:half * (r + 1)])
+    return strategy.experimental_distribute_values_from_function(part)
+
+  return types.SimpleNamespace(strategy=strategy, split=split)
