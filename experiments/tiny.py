@@ -28,7 +28,7 @@ def get_config():
   c.data.name = "synthetic"
   c.data.stride = 1
   t = c.train
-  t.num_steps = 1200
+  t.num_steps = 1800
   t.g_lr = 1e-3
   t.d_lr = 1e-3
   t.beta2 = 0.99
@@ -36,8 +36,8 @@ def get_config():
   t.ema_start_step = 200
   t.ema_decay = 0.99
   t.log_every = 50
-  t.checkpoint_every = 400
-  t.sample_every = 400
+  t.checkpoint_every = 600
+  t.sample_every = 600
   c.eval.fvd_at_end = True
   c.eval.num_videos = 64
   return c
