@@ -2,7 +2,8 @@
 
 Three figures, each against the same reference set of N real videos (split "test" of the configured data):
 
-  fvd_untrained_generator  N samples of a freshly initialised generator (the starting point)
+  fvd_untrained_generator  N samples of a freshly initialised generator (the starting point; its weights
+                           are seeded by config.seed, so the figure repeats from run to run)
   fvd_ema_generator        N samples of the trained EMA generator G_ema
   fvd_real_vs_real         N other real videos (split "validation"): the floor a perfect generator reaches
 
@@ -15,6 +16,7 @@ the EMA generator's samples (real videos score 1.0; chance is 0.25 and 0.5).
 """
 import time
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -81,6 +83,9 @@ def demo_figures(config, trainer, build_models=None, log=print) -> dict:
   net = video_eval.get_feature_network(e.network, e.weights or None)
   if build_models is None:
     from dvd_gan.models.build import build_models  # noqa: PLC0415
+  # The untrained generator's weights are a function of config.seed (Keras draws initialiser seeds from
+  # its global generator), so that figure (a) is the same in every run of a config.
+  keras.utils.set_random_seed(int(config.seed))
   with precision_lib.policy_scope(config.train.mixed_precision):
     untrained = build_models(config)[0]
   untrained_videos, untrained_labels = generated_videos(untrained, config, n, bs, int(config.seed) + 2)
