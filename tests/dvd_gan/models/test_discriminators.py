@@ -149,26 +149,29 @@ def test_ds_with_k_below_t_is_sum_over_the_sampled_frames():
 
 
 def test_hinge_is_applied_to_the_per_video_sum_not_per_frame():
-  """Pitfall: the hinge applied to every frame score of DS. DS returns one summed score per video (rank 1),
-  the loss rejects per-frame scores `[B, k]`, and the D loss on DS's output equals the hinge of the
-  per-video sums, which differs from the hinge of the frame scores here (frame scores ~0.8 are inside the
-  margin, their sums ~2.4 are past it)."""
+  """Pitfall: the hinge applied to every frame score of DS. DS returns one summed score per video (rank 1)
+  equal to the sum of its frame scores, the loss rejects per-frame scores `[B, k]`, and the D loss on DS's
+  output is the hinge of the per-video sums: on videos of 3 identical frames whose frame score is set to 0.8
+  (inside the margin; the sum 2.4 is past it) it is 0, where a per-frame hinge would give 0.4."""
   ds = tiny_ds(3, k=3)
   v, y = video(4, 3, 8), labels(4, 3)
-  ds(v, y, training=False)
-  ds.head.linear.bias.assign([0.8])
   scores = ds(v, y, training=False)
   assert scores.shape == (4,)
   per_frame = ds.frame_scores(tf.reshape(v, [12, 8, 8, 3]), tf.repeat(y, 3), training=False)
-  per_frame = per_frame.numpy().reshape(4, 3)
-  sums = per_frame.sum(axis=1)
-  np.testing.assert_allclose(scores.numpy(), sums, rtol=1e-5, atol=1e-5)
-  hinge = lambda real, fake: np.mean(np.maximum(0, 1 - real)) + np.mean(np.maximum(0, 1 + fake))
-  loss = float(d_hinge_loss(scores, -scores))
-  np.testing.assert_allclose(loss, hinge(sums, -sums), rtol=1e-5)
-  assert abs(hinge(sums, -sums) - hinge(per_frame, -per_frame)) > 0.1
+  np.testing.assert_allclose(scores.numpy(), per_frame.numpy().reshape(4, 3).sum(axis=1), rtol=1e-5, atol=1e-5)
   with pytest.raises(ValueError, match="one score per video"):
-    d_hinge_loss(tf.constant(per_frame), tf.constant(per_frame))
+    d_hinge_loss(tf.constant(per_frame.numpy().reshape(4, 3)), tf.constant(per_frame.numpy().reshape(4, 3)))
+
+  still = tf.repeat(tf.repeat(tf.constant(v[:1, :1]), 3, axis=1), 4, axis=0)      # [4, 3, 8, 8, 3]
+  y0 = tf.fill([4], y[0])
+  f0 = float(ds.frame_scores(still[0, :1], y0[:1], training=False)[0])
+  ds.head.linear.bias.assign(ds.head.linear.bias + (0.8 - f0))
+  scores = ds(still, y0, training=False)
+  np.testing.assert_allclose(scores.numpy(), 2.4, atol=1e-4)
+  hinge = lambda real, fake: np.mean(np.maximum(0, 1 - real)) + np.mean(np.maximum(0, 1 + fake))
+  np.testing.assert_allclose(float(d_hinge_loss(scores, -scores)), 0.0, atol=1e-6)
+  frames = ds.frame_scores(tf.reshape(still, [12, 8, 8, 3]), tf.repeat(y0, 3), training=False).numpy()
+  np.testing.assert_allclose(hinge(frames, -frames), 0.4, atol=1e-4)
 
 
 def test_dt_phi_default_gives_half_resolution_and_all_frames():
