@@ -29,6 +29,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from dvd_gan.models.build import build_variables, count_parameters, fast_init, make_models  # noqa: E402
+from dvd_gan.training.loop import resolve_config  # noqa: E402
 
 PAPER_CONFIGS = (
     "kinetics600_12f_64",
@@ -123,7 +124,7 @@ def main(argv=None):
     parser.error(f"no such config in experiments/: {', '.join(unknown)}")
   rows = []
   for name in args.configs:
-    c = load_config(name)
+    c = resolve_config(load_config(name))  # as trained: tiny takes the synthetic data's 8 classes
     counts = count_config(c, forward=not args.no_forward)
     rows.append(dict(config=name, num_frames=c.num_frames, resolution=c.resolution,
                      num_classes=c.num_classes, g_ch=c.model.g_ch, g_rnn=c.model.g_rnn, **counts))

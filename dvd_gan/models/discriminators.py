@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from dvd_gan import layers as L
 from dvd_gan.models.heads import ProjectionHead
+from dvd_gan.models.saving import BuildByTracing
 
 _PACKAGE = "dvd_gan"
 PHI_KINDS = ("avgpool2", "avgpool4", "identity", "random_crop_half")
@@ -110,7 +111,7 @@ def _check_multipliers(name, multipliers):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class SpatialDiscriminator(keras.Model):
+class SpatialDiscriminator(BuildByTracing, keras.Model):
   """DS: `call(video [B, T, H, W, 3], y [B] or None, training=None, seed=None) -> [B]` float32.
 
   Args:
@@ -186,7 +187,7 @@ class SpatialDiscriminator(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class TemporalDiscriminator(keras.Model):
+class TemporalDiscriminator(BuildByTracing, keras.Model):
   """DT: `call(video [B, T, H, W, 3], y [B] or None, training=None, seed=None) -> [B]` float32.
 
   Args:

@@ -18,6 +18,7 @@ import keras
 import tensorflow as tf
 
 from dvd_gan import layers as L
+from dvd_gan.models.saving import BuildByTracing
 
 _PACKAGE = "dvd_gan"
 RNN_KINDS = ("multiplicative", "standard")
@@ -41,7 +42,7 @@ def check_generator_args(num_frames, resolution, multipliers, rnn, blocks_per_st
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class Generator(keras.Model):
+class Generator(BuildByTracing, keras.Model):
   """DVD-GAN generator: `call(z [B, z_dim], y [B] int or None, training=None) -> [B, T, H, W, 3]`.
 
   Args:
