@@ -10,7 +10,7 @@ For each config (the tiny experiment, and the paper's 12-frame 64x64 Kinetics co
   * consumption clips/s: one training step of that config (dvd_gan.training.trainer.Trainer.train_step with
     the config's models = d_steps_per_g_step D updates, each eating one real batch, + one G update + EMA),
     timed in the same process; clips/s = d_steps * batch / step time. The tiny config is timed at its own
-    batch size (16); the 64x64x12 config at --model_batch clips (its 512 cannot run on a CPU), i.e. the
+    batch size (8); the 64x64x12 config at --model_batch clips (its 512 cannot run on a CPU), i.e. the
     per-clip cost is assumed constant in the batch size.
 Target: pipeline >= 3x consumption. Prints a table and writes benchmarks/results/input_pipeline.json
 (temporary file, then renamed).
@@ -109,8 +109,9 @@ def consumption_rate(config, model_batch, repeats=2, log=print):
   updates, each eating one real batch, + one G update + EMA) on an in-memory batch, after one warm-up step.
   Consumption = d_steps * batch / step time (the fastest of `repeats` timed steps).
   """
+  from dvd_gan.training.loop import resolve_config  # pylint: disable=g-import-not-at-top
   from dvd_gan.training.trainer import build_trainer  # pylint: disable=g-import-not-at-top
-  c = config.copy_and_resolve_references()
+  c = resolve_config(config)  # as trained: the synthetic data's 8 classes for tiny
   c.batch_size = int(model_batch) or int(config.batch_size)
   c.train.xla = False
   b, t, r = int(c.batch_size), int(c.num_frames), int(c.resolution)
