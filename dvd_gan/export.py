@@ -123,15 +123,11 @@ def build_generator(config):
   checkpoint, and `restore_ema_generator` checks that none is left out. DS and DT are never built.
   """
   from dvd_gan.models import build  # noqa: PLC0415
+  from dvd_gan.models.saving import trace_inference_call  # noqa: PLC0415
   from dvd_gan.training import precision  # noqa: PLC0415
   with precision.policy_scope("float32"), build.fast_init("zeros"):
     generator = build.make_models(config)[0]
-    z_spec = tf.TensorSpec([1, int(config.model.z_dim)], tf.float32)
-    if int(config.num_classes) > 0:
-      tf.function(lambda z, y: generator(z, y, training=False)).get_concrete_function(
-          z_spec, tf.TensorSpec([1], tf.int32))
-    else:
-      tf.function(lambda z: generator(z, None, training=False)).get_concrete_function(z_spec)
+    trace_inference_call(generator, [1, int(config.model.z_dim)])
   return generator
 
 

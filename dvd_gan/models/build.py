@@ -13,6 +13,7 @@ import tensorflow as tf
 from dvd_gan.models.discriminators import (PHI_KINDS, SpatialDiscriminator, TemporalDiscriminator,
                                            check_discriminator_input, phi_factor)
 from dvd_gan.models.generator import Generator, check_generator_args
+from dvd_gan.models.saving import trace_inference_call
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
@@ -57,18 +58,10 @@ def build_variables(g, ds, dt, config: ml_collections.ConfigDict) -> None:
   eagerly, but no convolution runs, so this costs only the initialisers. Nothing stateful changes (no
   spectral-norm `u` or moving-statistics update, no seed drawn).
   """
-  t, r, n = int(config.num_frames), int(config.resolution), int(config.num_classes)
-  z_spec = tf.TensorSpec([1, config.model.z_dim], tf.float32)
-  v_spec = tf.TensorSpec([1, t, r, r, 3], tf.float32)
-  if n > 0:
-    y_spec = tf.TensorSpec([1], tf.int32)
-    tf.function(lambda z, y: g(z, y, training=False)).get_concrete_function(z_spec, y_spec)
-    for d in (ds, dt):
-      tf.function(lambda v, y, d=d: d(v, y, training=False)).get_concrete_function(v_spec, y_spec)
-  else:
-    tf.function(lambda z: g(z, None, training=False)).get_concrete_function(z_spec)
-    for d in (ds, dt):
-      tf.function(lambda v, d=d: d(v, None, training=False)).get_concrete_function(v_spec)
+  t, r = int(config.num_frames), int(config.resolution)
+  trace_inference_call(g, [1, int(config.model.z_dim)])
+  for d in (ds, dt):
+    trace_inference_call(d, [1, t, r, r, 3])
 
 
 def _build_generator_from_shapes(g, batch=1):
