@@ -1,0 +1,94 @@
+"""One command-line convention for every command of the project (`python -m eval`, `dvd-gan-train`,
+`dvd-gan-export`, ..., the benchmark scripts).
+
+- Flags are absl flags, defined on a fresh `flags.FlagValues` per call: nothing is parsed, defined globally or
+  exits at import time, and `main(argv)` can be called in-process (tests) and returns the exit status.
+- Bad flags, bad arguments and user errors (`eval.errors.EvalError`, `UsageError`, and the error types a
+  command names) end with ONE line `error: <message>` on stderr and exit status 2, never a traceback.
+- Ctrl-C ends with `error: interrupted` and status 130.
+
+A command is written as
+
+    def define_flags(fv, argv):  # argv: for flags that read overrides from it (ml_collections config flags)
+      flags.DEFINE_string("out", None, "Output folder.", flag_values=fv)
+
+    def body(fv, args) -> int | None:  # args: the positional arguments left after the flags
+      ...
+
+    def main(argv=None):
+      return command.main(argv, define_flags=define_flags, body=body, usage=__doc__)
+
+    if __name__ == "__main__":
+      command.run(main)
+"""
+import sys
+from typing import Callable, Iterable
+
+from absl import flags
+
+from eval.errors import EvalError
+
+
+class UsageError(EvalError):
+  """Bad flags or arguments of a command (a one-line message; exit status 2)."""
+
+
+def one_line(e: BaseException) -> str:
+  """The exception's message folded onto one line (its type name when it has no message)."""
+  text = " ".join(str(e).split()).strip("'\"")
+  return text or type(e).__name__
+
+
+def fail(message: str) -> int:
+  """Prints `error: <message>` (one line) on stderr and returns 2, the exit status of a user error."""
+  print(f"error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+  return 2
+
+
+def require(fv: flags.FlagValues, *names: str) -> None:
+  """UsageError naming the first of the flags `names` that was not given."""
+  for name in names:
+    if getattr(fv, name) in (None, ""):
+      raise UsageError(f"--{name} is required")
+
+
+def main(argv: Iterable[str] | None, *, define_flags: Callable, body: Callable, usage: str = "",
+         user_errors: tuple = (), allow_args: bool = False) -> int:
+  """Parses `argv` ([program, flags and args...]; default sys.argv) and runs `body(fv, args)`.
+
+  Args:
+    argv: the command line, program name first.
+    define_flags: `(fv, argv) -> None`, defines the command's flags on the fresh FlagValues `fv`.
+    body: `(fv, args) -> int | None`, runs the command; None means 0.
+    usage: text printed by --help before the flags.
+    user_errors: further exception types that are user errors (e.g. FileNotFoundError for a missing
+      input); EvalError and flags.Error always are.
+    allow_args: whether positional arguments are accepted (else they are an error).
+  Returns:
+    The exit status: body's, 2 for a user error, 130 for Ctrl-C.
+  """
+  argv = list(sys.argv if argv is None else argv)
+  fv = flags.FlagValues()
+  flags.DEFINE_boolean("help", False, "Show this help and exit.", short_name="h", flag_values=fv)
+  try:
+    define_flags(fv, argv)
+    try:
+      args = fv(argv)[1:]
+    except flags.Error as e:
+      raise UsageError(one_line(e)) from None
+    if fv.help:
+      print((usage.strip() + "\n\n" if usage else "") + "flags:\n" + fv.get_help())
+      return 0
+    if args and not allow_args:
+      raise UsageError(f"unexpected arguments: {' '.join(args)}")
+    status = body(fv, args)
+  except (EvalError, *user_errors) as e:
+    return fail(one_line(e))
+  except KeyboardInterrupt:
+    return fail("interrupted") and 130
+  return int(status or 0)
+
+
+def run(main_fn: Callable[[list[str]], int]) -> None:
+  """Console entry point: `sys.exit(main_fn(sys.argv))`."""
+  sys.exit(main_fn(sys.argv))

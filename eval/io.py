@@ -1,0 +1,241 @@
+"""File access on every filesystem TensorFlow knows: local paths, `gs://`, `ram://`, ... (via `tf.io.gfile`).
+
+Every file this project writes goes through `write_file` (or its `write_bytes` / `write_text` / `write_json`
+shorthands): the content goes to a temporary name beside the target and is renamed over it, so a reader
+never sees a half-written file, and a failure leaves no file behind.
+
+Folders (a SavedModel export, a statistics folder) are written under a temporary prefix and published with
+`publish_dir`. Object stores (GCS) have no atomic folder rename: there the rename is a copy of every file
+followed by a delete, so `publish_dir` writes a marker file `COMPLETE` into the published folder as its very
+last step. A reader knows a folder is complete when `is_complete(folder)` is true; a folder without the
+marker is a crashed or unfinished publish.
+
+Only `tf.io.gfile` is used (not `etils.epath`, which treats unknown schemes such as `ram://` as local paths).
+TensorFlow is imported on first use, so `import eval.io` stays cheap.
+"""
+import json
+import os
+import posixpath
+import uuid
+
+COMPLETE_MARKER = "COMPLETE"
+
+
+def _gfile():
+  import tensorflow as tf  # noqa: PLC0415 - lazy: importing TensorFlow takes seconds
+  return tf.io.gfile
+
+
+def has_scheme(path: str) -> bool:
+  """True for `gs://...`, `ram://...` and other URL-like paths TensorFlow serves itself."""
+  return "://" in str(path)
+
+
+def join(base: str, *parts: str) -> str:
+  """Joins path parts; `/` for paths with a scheme (`gs://b/x`), the OS separator for local ones."""
+  base = str(base)
+  return posixpath.join(base, *parts) if has_scheme(base) else os.path.join(base, *parts)
+
+
+def dirname(path: str) -> str:
+  path = str(path).rstrip("/") if has_scheme(path) else str(path)
+  return posixpath.dirname(path) if has_scheme(path) else os.path.dirname(os.path.abspath(path))
+
+
+def basename(path: str) -> str:
+  return posixpath.basename(str(path).rstrip("/")) if has_scheme(path) else os.path.basename(str(path))
+
+
+def exists(path: str) -> bool:
+  return _gfile().exists(str(path))
+
+
+def isdir(path: str) -> bool:
+  return _gfile().isdir(str(path))
+
+
+def makedirs(path: str) -> None:
+  """Creates `path` and its parents (no error if it exists)."""
+  _gfile().makedirs(str(path))
+
+
+def listdir(path: str) -> list[str]:
+  """Names (not paths) in folder `path`, sorted; folder names carry no trailing slash."""
+  return sorted(name.rstrip("/") for name in _gfile().listdir(str(path)))
+
+
+def glob(pattern: str) -> list[str]:
+  return sorted(_gfile().glob(str(pattern)))
+
+
+def walk(path: str):
+  """Like os.walk (top-down) on any filesystem: yields (folder, subfolder names, file names)."""
+  for folder, subdirs, files in _gfile().walk(str(path)):
+    yield folder, [d.rstrip("/") for d in subdirs], files
+
+
+def open(path: str, mode: str = "rb"):  # noqa: A001 - the module's file-object opener, like io.open
+  """A file object (tf.io.gfile.GFile) for `path`; modes as the built-in open ("r", "rb", "w", "wb", "a")."""
+  return _gfile().GFile(str(path), mode)
+
+
+def read_bytes(path: str) -> bytes:
+  with open(path, "rb") as f:
+    return f.read()
+
+
+def read_text(path: str) -> str:
+  return read_bytes(path).decode("utf-8")
+
+
+def read_json(path: str):
+  return json.loads(read_text(path))
+
+
+def remove(path: str) -> None:
+  """Deletes a file or a whole folder (no error if it does not exist)."""
+  g = _gfile()
+  path = str(path)
+  if not g.exists(path):
+    return
+  if g.isdir(path):
+    g.rmtree(path)
+  else:
+    g.remove(path)
+
+
+def copy(src: str, dst: str, overwrite: bool = True) -> None:
+  _gfile().copy(str(src), str(dst), overwrite=overwrite)
+
+
+def temporary_name(path: str) -> str:
+  """A unique name beside `path` (same folder, same extension) to write to before renaming."""
+  folder, name = dirname(path), basename(path)
+  stem, ext = os.path.splitext(name)
+  return join(folder, f".tmp-{stem}-{uuid.uuid4().hex[:12]}{ext}")
+
+
+def write_file(path: str, write, *, binary: bool = True, make_parents: bool = True) -> str:
+  """Writes `path` through a temporary file: calls `write(f)` on a file object, then renames over `path`.
+
+  Args:
+    path: target (any filesystem).
+    write: `f -> None`, writing the content into the file object f.
+    binary: whether f takes bytes (True) or str.
+    make_parents: create the target's folder if it is missing (else a missing folder is a FileNotFoundError).
+  Returns:
+    `path`.
+  """
+  g = _gfile()
+  folder = dirname(path)
+  if not g.isdir(folder):
+    if not make_parents:
+      raise FileNotFoundError(f"output folder does not exist: {folder}")
+    g.makedirs(folder)
+  tmp = temporary_name(path)
+  try:
+    with g.GFile(tmp, "wb" if binary else "w") as f:
+      write(f)
+    g.rename(tmp, str(path), overwrite=True)
+  except BaseException:
+    if g.exists(tmp):
+      g.remove(tmp)
+    raise
+  return str(path)
+
+
+def write_local_then_publish(path: str, write_to_local_path) -> str:
+  """For writers that need a real local file name (PyAV, Pillow, np.savez of a path): calls
+  `write_to_local_path(local_tmp_path)` on a local temporary file with `path`'s extension, then copies the
+  bytes to `path` through `write_file` (atomically, on any filesystem)."""
+  import tempfile  # noqa: PLC0415
+  ext = os.path.splitext(basename(path))[1]
+  fd, local = tempfile.mkstemp(prefix=".tmp-", suffix=ext)
+  os.close(fd)
+  try:
+    write_to_local_path(local)
+    with _gfile().GFile(local, "rb") as src:
+      data = src.read()
+    return write_bytes(path, data)
+  finally:
+    if os.path.exists(local):
+      os.remove(local)
+
+
+def write_bytes(path: str, data: bytes, **kwargs) -> str:
+  return write_file(path, lambda f: f.write(data), **kwargs)
+
+
+def write_text(path: str, text: str, **kwargs) -> str:
+  return write_file(path, lambda f: f.write(text.encode("utf-8")), **kwargs)
+
+
+def write_json(path: str, obj, **kwargs) -> str:
+  """Pretty JSON (sorted keys; numpy scalars and other objects through `str`)."""
+  return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", **kwargs)
+
+
+def append_line(path: str, line: str) -> None:
+  """Appends one line (a JSON-lines record). Object stores cannot append: the file is rewritten whole,
+  through a temporary name, so it is never left half-written."""
+  old = read_bytes(path) if exists(path) else b""
+  write_bytes(path, old + line.rstrip("\n").encode("utf-8") + b"\n")
+
+
+def _json_default(value):
+  item = getattr(value, "item", None)  # numpy scalars
+  if callable(item):
+    try:
+      return item()
+    except (TypeError, ValueError):
+      pass
+  tolist = getattr(value, "tolist", None)  # numpy arrays
+  if callable(tolist):
+    return tolist()
+  return str(value)
+
+
+def temporary_dir(final: str) -> str:
+  """A fresh folder name beside `final` (not created) to build a folder in before `publish_dir`."""
+  return join(dirname(final), f".tmp-{basename(final)}-{uuid.uuid4().hex[:12]}")
+
+
+def publish_dir(tmp: str, final: str, *, overwrite: bool = False) -> str:
+  """Moves the finished folder `tmp` to `final` and marks it complete (see the module docstring).
+
+  Args:
+    tmp: a folder written completely (usually from `temporary_dir(final)`).
+    final: the published name. If it exists: replaced when `overwrite`, else FileExistsError.
+  Returns:
+    `final`.
+  """
+  g = _gfile()
+  tmp, final = str(tmp), str(final)
+  if g.exists(final):
+    if not overwrite:
+      raise FileExistsError(f"already exists: {final}")
+    g.rmtree(final)
+  if has_scheme(tmp) or has_scheme(final):
+    # Object stores have no folder rename (and ram://'s renames only the folder entry, not its files):
+    # copy file by file, then delete the temporary prefix.
+    _copy_tree(tmp, final)
+    g.rmtree(tmp)
+  else:
+    g.rename(tmp, final)
+  write_bytes(join(final, COMPLETE_MARKER), b"")
+  return final
+
+
+def is_complete(folder: str) -> bool:
+  """True when `folder` was published by `publish_dir` to the end (its `COMPLETE` marker exists)."""
+  return exists(join(folder, COMPLETE_MARKER))
+
+
+def _copy_tree(src: str, dst: str) -> None:
+  g = _gfile()
+  for folder, _, files in g.walk(src):
+    rel = folder[len(src):].lstrip("/")
+    target = join(dst, rel) if rel else dst
+    g.makedirs(target)
+    for name in files:
+      g.copy(join(folder, name), join(target, name), overwrite=True)

@@ -1,0 +1,67 @@
+"""eval.command: the one command-line convention (absl flags, one-line errors with exit 2)."""
+from absl import flags
+
+from eval import command
+from eval.errors import EvalError
+
+
+def _define(fv, argv):  # noqa: ARG001
+  flags.DEFINE_integer("n", 1, "A number.", lower_bound=1, flag_values=fv)
+  flags.DEFINE_string("out", None, "Output.", flag_values=fv)
+
+
+def _run(argv, body=lambda fv, args: print(f"n={fv.n}"), **kw):
+  return command.main(["prog"] + argv, define_flags=_define, body=body, usage="prog: test command", **kw)
+
+
+def test_good_flags_run_the_body(capsys):
+  assert _run(["--n=3"]) == 0
+  assert capsys.readouterr().out == "n=3\n"
+
+
+def test_bad_flag_value_is_one_line_and_exit_2(capsys):
+  assert _run(["--n=0"]) == 2
+  err = capsys.readouterr().err
+  assert err.startswith("error: ") and err.count("\n") == 1 and "--n" in err
+
+
+def test_unknown_flag_and_stray_arguments(capsys):
+  assert _run(["--nope=1"]) == 2
+  assert "nope" in capsys.readouterr().err
+  assert _run(["stray"]) == 2
+  assert "unexpected arguments: stray" in capsys.readouterr().err
+  assert _run(["a", "b"], body=lambda fv, args: print(args), allow_args=True) == 0
+  assert capsys.readouterr().out == "['a', 'b']\n"
+
+
+def test_user_errors_become_one_line_exit_2_and_others_propagate(capsys):
+  def body(fv, args):  # noqa: ARG001
+    raise EvalError("bad video\nfile x.mp4")
+
+  assert _run([], body=body) == 2
+  assert capsys.readouterr().err == "error: bad video file x.mp4\n"
+
+  def missing(fv, args):  # noqa: ARG001
+    raise FileNotFoundError("no such file: a.npz")
+
+  assert _run([], body=missing, user_errors=(FileNotFoundError,)) == 2
+  try:
+    _run([], body=missing)
+    raise AssertionError("a non-user error must propagate")
+  except FileNotFoundError:
+    pass
+
+
+def test_required_flag_and_help(capsys):
+  assert _run([], body=lambda fv, args: command.require(fv, "out")) == 2
+  assert capsys.readouterr().err == "error: --out is required\n"
+  assert _run(["--help"]) == 0
+  out = capsys.readouterr().out
+  assert out.startswith("prog: test command") and "--out" in out
+
+
+def test_flags_are_fresh_per_call():
+  seen = []
+  assert _run(["--n=5"], body=lambda fv, args: seen.append(fv.n)) == 0
+  assert _run([], body=lambda fv, args: seen.append(fv.n)) == 0
+  assert seen == [5, 1]
