@@ -18,6 +18,7 @@ setup(
     description="DVD-GAN video generation in TensorFlow 2 / Keras 3, with an I3D/C3D evaluation package.",
     long_description=(HERE / "README.md").read_text(),
     long_description_content_type="text/markdown",
+    license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["dvd_gan", "dvd_gan.*", "eval", "eval.*"]),
     package_data={"eval": ["labels/*.txt"]},

@@ -21,7 +21,7 @@ from dvd_gan.training.config import eval_config, train_config
 
 
 def base_config() -> ml_collections.ConfigDict:
-  """Paper defaults: Kinetics-600, 12 frames at 64x64, batch 512 (PAPER.md, appendix A)."""
+  """Paper defaults: Kinetics-600, 12 frames at 64x64, batch 512 (docs/paper.md; appendix A)."""
   c = ml_collections.ConfigDict()
   c.seed = 0
   c.num_frames = 12

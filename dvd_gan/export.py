@@ -13,7 +13,7 @@ ml_collections overrides) in float32, and writes a SavedModel whose signatures r
   sample_random(batch_size: int32 [], seed: int64 [], truncation: float32 [])
       -> {"video": float32 [B, T, H, W, 3], "video_uint8": uint8 [B, T, H, W, 3],
           "z": float32 [B, z_dim], "y": int32 [B] (conditional models only)}
-      z ~ N(0, truncation^2 I) (the truncation trick; PAPER.md: sigma = 0.44 for the truncated samples),
+      z ~ N(0, truncation^2 I) (the truncation trick; docs/paper.md: sigma = 0.44 for the truncated samples),
       y uniform over the classes; a pure function of (batch_size, seed, truncation).
   sample_random_labels(y: int32 [B], seed: int64 [], truncation: float32 [])   (conditional models only)
       -> the same outputs for the given classes; its z equals sample_random's z for the same seed and B.

@@ -1,4 +1,4 @@
-"""Hinge losses of DVD-GAN (PAPER.md, section 2.2; Lim & Ye 2017, as in SAGAN/BigGAN).
+"""Hinge losses of DVD-GAN (docs/paper.md, section 2.2; Lim & Ye 2017, as in SAGAN/BigGAN).
 
 Pure functions of per-VIDEO scores `[B]`: DS's score of a video is already the sum of its k frame scores, so
 the hinge is applied to that sum, never to each frame score. The training loop calls them once for DS and

@@ -1,4 +1,4 @@
-"""DVD-GAN on Kinetics-600, 12 frames at 128x128 (PAPER.md, Table 1, third row).
+"""DVD-GAN on Kinetics-600, 12 frames at 128x128 (docs/paper.md, Table 1, third row).
 
 Paper targets (I3D trained on Kinetics-600, 12-frame videos): FID 2.16, IS 55.09 (no truncation),
 IS 80.32 (truncated). G ch 64 (above 64x64), G multipliers 16,16,8,4,2,1; D ch 128, multipliers

@@ -1,4 +1,4 @@
-"""DVD-GAN on Kinetics-600, 12 frames at 256x256 (PAPER.md, Table 1, last row).
+"""DVD-GAN on Kinetics-600, 12 frames at 256x256 (docs/paper.md, Table 1, last row).
 
 Paper targets (I3D trained on Kinetics-600, 12-frame videos): FID 3.35, IS 59.74 (no truncation),
 IS 64.05 (truncated). The paper gives no multipliers for 256x256: we use BigGAN's 256x256 lists

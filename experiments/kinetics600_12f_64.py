@@ -1,4 +1,4 @@
-"""DVD-GAN on Kinetics-600, 12 frames at 64x64 (PAPER.md, Table 1, first row).
+"""DVD-GAN on Kinetics-600, 12 frames at 64x64 (docs/paper.md, Table 1, first row).
 
 Paper targets (I3D trained on Kinetics-600, 12-frame videos): FID 0.91, IS 61.10 (no truncation),
 IS 129.9 (truncated, sigma = 0.44). G ch 128, multiplicative ConvGRU, D ch 128, k = 8, phi = 2x2 avg pool.

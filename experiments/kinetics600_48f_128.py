@@ -1,4 +1,4 @@
-"""DVD-GAN on Kinetics-600, 48 frames at 128x128 (PAPER.md, Table 1, fourth row).
+"""DVD-GAN on Kinetics-600, 48 frames at 128x128 (docs/paper.md, Table 1, fourth row).
 
 Paper targets (I3D trained on Kinetics-600, 48-frame videos): FID 31.50, IS 111.19 (no truncation),
 IS 222.07 (truncated). G ch 64, standard ConvGRU (48 frames), D ch 128, k = 8.

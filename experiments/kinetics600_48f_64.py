@@ -1,4 +1,4 @@
-"""DVD-GAN on Kinetics-600, 48 frames at 64x64 (PAPER.md, Table 1, second row).
+"""DVD-GAN on Kinetics-600, 48 frames at 64x64 (docs/paper.md, Table 1, second row).
 
 Paper targets (I3D trained on Kinetics-600, 48-frame videos): FID 12.92, IS 97.62 (no truncation),
 IS 219.05 (truncated). G ch 64 (48 frames), standard ConvGRU (better for 48 frames), D ch 128, k = 8.

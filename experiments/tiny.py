@@ -3,7 +3,7 @@
 The networks are DVD-GAN's (ConvGRU + attention generator, DS on k frames, DT on downsampled clips), only
 narrow and at 16x16. The schedule is NOT the paper's: the paper's (lr 1e-4 / 5e-4, 2 D steps per G step,
 EMA from step 20,000) needs hundreds of thousands of steps, the demo has a few minutes. What the demo
-changes, and why (measured in issue 3's note):
+changes, and why (measured on 2 CPU cores; the runs are in docs/training.md, "Demo figures"):
   * G and D lr 1e-3, Adam beta2 0.99, one D step per G step, batch 8: at the paper's rates the samples were
     still motionless blobs after 600 steps; with these, direction and shape of the class appear by step ~1,000.
   * EMA decay 0.99 from step 200, G's batch-norm moving statistics with decay 0.9 (0.999 lags a short run).

@@ -1,4 +1,4 @@
-"""DVD-GAN on UCF-101, 16 frames at 128x128, 101 classes (PAPER.md, Table 2).
+"""DVD-GAN on UCF-101, 16 frames at 128x128, 101 classes (docs/paper.md, Table 2).
 
 Paper target: Inception Score (C3D, as TGAN computes it) 32.97 +- 1.7 (TGANv2: 24.34). G ch 64 (above
 64x64), multiplicative ConvGRU, D ch 128, k = 8, phi = 2x2 avg pool. The paper does not state UCF-101's

@@ -1,4 +1,4 @@
-"""Clip preprocessing shared by every dataset (PAPER.md, appendix A.1).
+"""Clip preprocessing shared by every dataset (docs/paper.md, appendix A.1).
 
 A clip of N decoded frames [N, H, W, 3] becomes a training example [T, S, S, 3] float32 in [-1, 1]:
   1. a contiguous run of T frames taken every `stride` frames, starting at a random offset

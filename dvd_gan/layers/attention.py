@@ -82,7 +82,7 @@ class SelfAttention(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class SeparableSelfAttention(keras.layers.Layer):
-  """Separable self-attention (PAPER.md section 3.2): `SelfAttention` over height (axis 2), then width
+  """Separable self-attention (docs/paper.md, section 3.2): `SelfAttention` over height (axis 2), then width
   (axis 3), then time (axis 1), each with its own weights and gain. `call(x [B,T,H,W,C], training=None)`."""
 
   def __init__(self, **kwargs):

@@ -1,4 +1,4 @@
-"""Batch normalisation with per-time-step, cross-replica statistics (PAPER.md, "Generator G").
+"""Batch normalisation with per-time-step, cross-replica statistics (docs/paper.md, "Class-conditional batch norm").
 
 Statistics of a video tensor `[B, T, H, W, C]` reduce over batch, height and width, NEVER over time: each
 time step has its own mean and variance `[T, C]`, so G cannot pass information across frames through batch

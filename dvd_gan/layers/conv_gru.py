@@ -1,4 +1,4 @@
-"""Convolutional GRUs unrolled over time inside one layer (PAPER.md, "Generator G", RNN).
+"""Convolutional GRUs unrolled over time inside one layer (docs/paper.md, "Input and recurrent stem").
 
 Multiplicative ConvGRU (used for most DVD-GAN models), `*` a k x k convolution, `.` elementwise:
   r_t = sigmoid(W_r * [h_{t-1}; x_t] + b_r)

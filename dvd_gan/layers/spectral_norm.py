@@ -1,6 +1,6 @@
 """Spectrally normalised Dense, Conv2D, Conv3D and Embedding layers (reparametrised, Miyato et al. / BigGAN).
 
-Semantics (PAPER.md, "Training"):
+Semantics (docs/paper.md, "Spectral normalisation"):
   * the trainable variable is the raw weight W (`kernel`, or `embeddings`); it is never overwritten;
   * every forward pass uses W / sigma(W) with W reshaped to a matrix `[-1, out]`,
     sigma = v^T W u where u, v come from ONE power iteration started at the stored `u` and are held under

@@ -1,7 +1,7 @@
 """Model section of the config (owned by dvd_gan.models). Paper defaults for 64x64 Kinetics-600.
 
 Top-level fields used by the models: `num_frames` (T), `resolution` (H = W), `num_classes` (0 =
-unconditional). Multipliers: layer i has `ch * multipliers[i]` channels (PAPER.md, appendix A.2).
+unconditional). Multipliers: layer i has `ch * multipliers[i]` channels (docs/paper.md, "Widths").
 
 G: `g_multipliers[0]` gives ch0 (the 4x4 RNN grid); every further entry is one resolution stage (x2), made of
 `g_blocks_per_stage` BigGAN-deep blocks: with 2 (the paper), a block that keeps resolution and channels, then a
@@ -11,7 +11,7 @@ DS / DT: one BigGAN D block per multiplier; every block but the last halves the 
 """
 import ml_collections
 
-# Channel multipliers per resolution (PAPER.md, appendix A.2). G: ch0 multiplier, then one per stage.
+# Channel multipliers per resolution (docs/paper.md, "Widths"). G: ch0 multiplier, then one per stage.
 # 64 and 128 are the paper's; the paper gives none for 256: we extend them BigGAN's way (BigGAN's 256x256
 # architecture, github.com/ajbrock/BigGAN-PyTorch: G 16,16,8,8,4,2,1 and D 1,2,4,8,8,16,16, i.e. one more
 # 8x stage inserted in the middle).
@@ -31,7 +31,7 @@ def set_paper_widths(config: ml_collections.ConfigDict) -> ml_collections.Config
   """Sets the paper's widths for `config.resolution` and `config.num_frames` (in place; returns config).
 
   Multipliers from the tables above; D ch = 128; G ch = 128 for 64x64 with fewer than 48 frames, 64 above
-  64x64 or with 48 frames (PAPER.md). 48-frame models use the standard ConvGRU (the paper: "better for
+  64x64 or with 48 frames (docs/paper.md). 48-frame models use the standard ConvGRU (the paper: "better for
   48-frame models"), the others the multiplicative one.
   """
   r, t = int(config.resolution), int(config.num_frames)

@@ -1,4 +1,4 @@
-"""DVD-GAN's dual discriminator (PAPER.md, section 3.1 and appendix A.2).
+"""DVD-GAN's dual discriminator (docs/paper.md, section 3.1 and appendix A.2).
 
 SpatialDiscriminator DS: for each video, k of its T frames are drawn uniformly at random WITHOUT replacement,
 independently for every video of the batch (k >= T: all frames, no sampling); each frame goes alone through a

@@ -1,4 +1,4 @@
-"""DVD-GAN generator G (PAPER.md, appendix A.2).
+"""DVD-GAN generator G (docs/paper.md, appendix A.2).
 
     cond = [z; e(y)]                                      [B, z_dim + embed_dim]  (z alone if unconditional)
     affine (SNDense) -> 4 x 4 x ch0, tiled over T         [B, T, 4, 4, ch0]
@@ -11,7 +11,7 @@
 Choices where the paper is silent (all documented in docs/models.md):
   * Block order inside a stage follows BigGAN-deep (github.com/ajbrock/BigGAN-PyTorch, BigGANdeep.py): first
     a block that keeps resolution and channels, then the block that upsamples and changes channels.
-  * The class embedding e(y) is an `SNEmbedding` (spectral norm on all weight layers, PAPER.md).
+  * The class embedding e(y) is an `SNEmbedding` (spectral norm on all weight layers, docs/paper.md).
   * The ConvGRU has ch0 filters, so its output has the shape of its input.
 """
 import keras

@@ -4,7 +4,7 @@ import ml_collections
 
 def train_config() -> ml_collections.ConfigDict:
   t = ml_collections.ConfigDict()
-  # Schedule and optimisers (PAPER.md, appendix A.3).
+  # Schedule and optimisers (docs/paper.md, "Training"; appendix A.3).
   t.num_steps = 300_000          # G steps; each G step comes with d_steps_per_g_step D steps
   t.d_steps_per_g_step = 2
   t.g_lr = 1e-4

@@ -10,7 +10,7 @@ the weights (they are non-trainable variables of the same shape as G's). Other n
 not a running average (spectral-norm power-iteration vectors `u`, integer counters) is copied from G: a
 power-iteration vector is a property of the weight being normalised, and G's `u` is within one iteration of
 the EMA weight's `u` once the average moves slowly. Sampling and evaluation call G_ema(training=False), so
-they use these averaged statistics. `refresh_standing_stats` can instead recompute them from G_ema itself.
+they use these averaged statistics. BigGAN's standing statistics (recomputed from G_ema samples) are not implemented.
 """
 import tensorflow as tf
 

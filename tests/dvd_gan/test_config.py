@@ -3,7 +3,7 @@ from dvd_gan.config import base_config
 
 
 def test_base_config_has_paper_schedule_and_sections():
-  """Sections model/data/train/eval exist; Adam and the D:G ratio are the paper's (PAPER.md, appendix A.3)."""
+  """Sections model/data/train/eval exist; Adam and the D:G ratio are the paper's (docs/paper.md, appendix A.3)."""
   c = base_config()
   for section in ("model", "data", "train", "eval"):
     assert section in c, section

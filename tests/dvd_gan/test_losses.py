@@ -1,4 +1,4 @@
-"""Hinge losses of DVD-GAN (PAPER.md, section 2.2): formulas, the G-loss pitfall, float32 under mixed
+"""Hinge losses of DVD-GAN (docs/paper.md, section 2.2): formulas, the G-loss pitfall, float32 under mixed
 precision, and clear errors for per-frame scores."""
 import numpy as np
 import pytest
@@ -68,7 +68,7 @@ def test_float32_under_mixed_precision(dtype):
 
 def test_per_frame_scores_are_rejected():
   """Scores must be one per video `[B]`: DS frame scores `[B, k]` give a one-line ValueError telling to sum
-  per video (the hinge of PAPER.md acts on the per-video sum)."""
+  per video (the hinge of docs/paper.md acts on the per-video sum)."""
   with pytest.raises(ValueError, match=r"one score per video with shape \[B\]"):
     d_hinge_loss(tf.zeros([4, 8]), tf.zeros([4]))
   with pytest.raises(ValueError, match="one score per video"):

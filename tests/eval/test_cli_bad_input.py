@@ -1,4 +1,4 @@
-"""Every bad input of the issue through the command line: one `error: ...` line on stderr naming the problem,
+"""Every bad input of docs/eval.md ("Bad input") through the command line: one `error: ...` line on stderr naming the problem,
 exit status 2, no traceback, and no output file (nor a temporary one) left behind.
 
 Most cases run `eval.cli.main` in-process with the tiny network of conftest.py; a few run `python -m eval`
@@ -100,7 +100,7 @@ def _make_inputs(tmp, make_videos, writers):
 
 
 def test_every_bad_input_in_process(run, tmp_path, make_videos, writers):
-  """Each bad input of the issue (empty directory, non-video and undecodable files, grayscale and RGBA
+  """Each bad input of docs/eval.md (empty directory, non-video and undecodable files, grayscale and RGBA
   videos, floats outside [0, 255], too short for the network or for --frames, too few videos for a
   covariance, mismatched statistics files): exit 2, one `error:` line naming it, no output file."""
   cases = _make_inputs(tmp_path, make_videos, writers)

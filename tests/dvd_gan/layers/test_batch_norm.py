@@ -24,7 +24,7 @@ def _x_hat(x):
 
 
 def test_statistics_are_per_time_step():
-  """Pitfall (PAPER.md): batch-norm statistics pooled over batch and time together. In training mode,
+  """Pitfall (docs/paper.md): batch-norm statistics pooled over batch and time together. In training mode,
   changing frame t of the input changes no other frame's output (a BN pooling statistics over time would
   change every frame)."""
   x, cond = _data()
@@ -38,7 +38,7 @@ def test_statistics_are_per_time_step():
 
 
 def test_condition_of_a_video_only_affects_that_video():
-  """Pitfall (PAPER.md): conditioning vectors repeated in the wrong order when time is folded into the
+  """Pitfall (docs/paper.md): conditioning vectors repeated in the wrong order when time is folded into the
   batch. cond [B, D] is broadcast per video: changing video 2's cond changes only video 2's output (all its
   frames), no other video's."""
   x, cond = _data()
@@ -52,7 +52,7 @@ def test_condition_of_a_video_only_affects_that_video():
 
 
 def test_scale_is_one_plus_linear_of_cond():
-  """Pitfall (PAPER.md): conditional-BN scale initialised near 0. Scale is 1 + f(c), not f(c): with cond = 0 (bias-free gamma/beta, non-zero kernels) the output is
+  """Pitfall (docs/paper.md): conditional-BN scale initialised near 0. Scale is 1 + f(c), not f(c): with cond = 0 (bias-free gamma/beta, non-zero kernels) the output is
   x_hat, and with the gamma/beta kernels at zero the layer is plain per-step batch norm for any cond."""
   x, cond = _data()
   layer = ClassConditionalBatchNorm(epsilon=EPS)

@@ -1,4 +1,4 @@
-"""ConvGRU and MultiplicativeConvGRU against a numpy reference of the PAPER.md equations."""
+"""ConvGRU and MultiplicativeConvGRU against a numpy reference of the docs/paper.md equations."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -24,7 +24,7 @@ def _sigmoid(a):
 
 
 def _reference(layer, x, h0, candidate):
-  """PAPER.md: r = sig(W_r*[h;x]+b_r), u = sig(W_u*[h;x]+b_u), c = act(W_c*[x; r.h]+b_c),
+  """docs/paper.md: r = sig(W_r*[h;x]+b_r), u = sig(W_u*[h;x]+b_u), c = act(W_c*[x; r.h]+b_c),
   h = u.h + (1-u).c, with the layer's normalised kernels."""
   params = {}
   for name, conv in (("r", layer.conv_r), ("u", layer.conv_u), ("c", layer.conv_c)):

@@ -63,7 +63,7 @@ def test_dblock_gradients_reach_every_weight(cls, shape, preactivation):
 
 
 def test_gblock_frames_are_independent():
-  """Pitfalls (PAPER.md): BN statistics pooled over time, and conditioning repeated in the wrong order when
+  """Pitfalls (docs/paper.md): BN statistics pooled over time, and conditioning repeated in the wrong order when
   time is folded into the batch. In training mode, changing frame t of one video changes only frame t of
   the GBlock output (per-frame convs, per-time-step BN); in inference (no batch statistics coupling videos), changing video b's cond
   changes only video b (cond is never applied to another video's frames)."""

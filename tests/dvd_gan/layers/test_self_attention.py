@@ -91,7 +91,7 @@ def test_separable_attention_each_pass_mixes_only_its_axis_and_all_reach_everywh
 
 
 def test_separable_attention_order_is_height_width_time():
-  """The three passes run over height, then width, then time (PAPER.md section 3.2)."""
+  """The three passes run over height, then width, then time (docs/paper.md, section 3.2)."""
   x = np.random.RandomState(3).randn(1, 2, 2, 2, 8).astype("float32")
   layer = SeparableSelfAttention()
   layer.build(x.shape)

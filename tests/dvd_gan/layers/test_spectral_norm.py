@@ -1,4 +1,5 @@
-"""Reparametrised spectral normalisation (PAPER.md, "Training"): sigma, u updates, gradients, replicas."""
+"""Reparametrised spectral normalisation (docs/paper.md, "Spectral normalisation"): sigma, u updates, gradients,
+replicas."""
 import keras
 import numpy as np
 import pytest

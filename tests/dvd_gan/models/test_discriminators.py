@@ -1,5 +1,5 @@
-"""SpatialDiscriminator DS and TemporalDiscriminator DT (PAPER.md, section 3.1): shapes, gradients, frame
-sampling, phi, projection conditioning, and the DS pitfalls of PAPER.md (tiny widths)."""
+"""SpatialDiscriminator DS and TemporalDiscriminator DT (docs/paper.md, section 3.1): shapes, gradients, frame
+sampling, phi, projection conditioning, and the DS pitfalls of docs/paper.md (tiny widths)."""
 import inspect
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Generator: shapes, range, gradients, and the PAPER.md pitfalls that concern G (tiny widths)."""
+"""Generator: shapes, range, gradients, and the docs/paper.md pitfalls that concern G (tiny widths)."""
 import numpy as np
 import pytest
 import tensorflow as tf

@@ -1,5 +1,5 @@
 """Every paper config of experiments/ builds at full size on CPU with plausible, mutually consistent
-parameter counts, and the 12-frame 64x64 model runs one batch-1 forward pass (PAPER.md, appendix A.2).
+parameter counts, and the 12-frame 64x64 model runs one batch-1 forward pass (docs/paper.md, appendix A.2).
 
 Full-size models are built with `build_from_shapes` (every variable created, no op traced; checked here
 against a traced build) under `fast_init`, which replaces the orthogonal initialiser (a QR decomposition

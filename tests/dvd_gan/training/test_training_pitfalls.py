@@ -1,4 +1,4 @@
-"""PAPER.md's training pitfalls, and the EMA generator's batch-norm statistics (docs/training.md).
+"""The training pitfalls of docs/paper.md, and the EMA generator's batch-norm statistics (docs/training.md).
 
 Pitfalls: one D step per G step; the G step reusing the D step's samples; the G and D learning rates swapped;
 Adam betas other than (0, 0.999). EMA: G_ema's batch-norm moving statistics are averaged like its weights,
