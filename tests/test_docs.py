@@ -15,7 +15,7 @@ import re
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAPER_DOC = os.path.join(ROOT, "docs", "paper.md")
+METHOD_DOC = os.path.join(ROOT, "docs", "paper.md")
 INTERNAL_NOTE = "paper".upper() + ".md"  # spelled so that this file does not cite it either
 TEXT_SUFFIXES = (".py", ".md", ".txt", ".ini", ".cfg", ".toml", ".sh", ".yaml", ".yml")
 TEXT_NAMES = ("LICENSE", "NOTICE", "run")
@@ -62,7 +62,7 @@ def test_no_file_cites_the_internal_method_note():
 @pytest.mark.parametrize("path", _markdown_files(), ids=lambda p: os.path.relpath(p, ROOT))
 def test_relative_links_point_at_existing_files_and_headings(path):
   """[text](target) with a relative target: the file exists; an anchor into docs/paper.md is a heading."""
-  paper_anchors = {_slug(h) for h in _headings(PAPER_DOC)}
+  paper_anchors = {_slug(h) for h in _headings(METHOD_DOC)}
   broken = []
   for target in re.findall(r"\]\(([^)\s]+)\)", _read(path)):
     if re.match(r"[a-z]+:", target):  # http:, https:, mailto:
@@ -71,14 +71,14 @@ def test_relative_links_point_at_existing_files_and_headings(path):
     resolved = os.path.normpath(os.path.join(os.path.dirname(path), file_part)) if file_part else path
     if not os.path.exists(resolved):
       broken.append(target)
-    elif anchor and os.path.samefile(resolved, PAPER_DOC) and anchor not in paper_anchors:
+    elif anchor and os.path.samefile(resolved, METHOD_DOC) and anchor not in paper_anchors:
       broken.append(target)
   assert not broken, f"{os.path.relpath(path, ROOT)}: broken links {broken}"
 
 
 def test_quoted_sections_of_paper_doc_exist():
   """`docs/paper.md, "X"` and `[paper.md](paper.md), "X"` name a heading X of docs/paper.md."""
-  headings = set(_headings(PAPER_DOC))
+  headings = set(_headings(METHOD_DOC))
   cited = re.compile(r'(?:docs/paper\.md|\[paper\.md\]\(paper\.md\)),\s+"([^"]+)"')
   missing = []
   for path in _text_files():
@@ -91,7 +91,7 @@ def test_quoted_sections_of_paper_doc_exist():
 
 def test_paths_named_by_paper_doc_exist():
   """Every repository path in backticks or in a link of docs/paper.md exists (module moves break it)."""
-  text = _read(PAPER_DOC)
+  text = _read(METHOD_DOC)
   names = re.findall(r"`([^`\s]+)`", text) + re.findall(r"\]\(\.\./([^)#\s]+)\)", text)
   paths = {n.rstrip("/") for n in names if n.startswith(REPO_PREFIXES)}
   assert len(paths) > 20, sorted(paths)  # the doc links its sections to the code
