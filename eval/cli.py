@@ -7,6 +7,8 @@
   kvd      --real=PATH|S.npz --fake=PATH|S.npz [--num_subsets=100]                     (last line `KVD: x`)
   is       --fake=PATH|F.npz [--real=PATH|F.npz --splits=10 --network=c3d-ucf101]      (last line `IS: x`)
   merge    --out=S.npz SHARD.npz SHARD.npz ...   (statistics of shards computed on several hosts)
+  protocols                                      (the named protocols: network, frames, counts, repeats)
+  score    --protocol=NAME --fake=PATH [--real=PATH|S.npz --stats_dir=DIR]   (every metric of a protocol)
 
 PATH: a directory of videos (mp4, avi, webm, mov, mkv, gif, npy, npz; searched recursively), one file, or a
 glob. `is` scores --fake (alias --videos; with --real, the real set's IS is printed too). The +- line
@@ -213,13 +215,7 @@ def _cmd_metric(fv, command: str) -> None:
     real_result = spec.compute(None, sets["real"], **options)
     print(f"{spec.label} of the real videos, mean +- std over {real_result.draw_kind}: "
           f"{real_result.draw_mean:.4f} +- {real_result.std:.4f} ({sets['real'].num_items} real videos)")
-  counted = sets.items() if spec.two_sets else [("fake", sets["fake"])]
-  counts = ", ".join(f"{s.num_items} {role}" for role, s in counted)
-  if result.std is not None:
-    print(f"{spec.label} mean +- std over {result.draw_kind}: {result.draw_mean:.4f} +- {result.std:.4f} "
-          f"({counts} videos)")
-  else:
-    print(f"{spec.label} ({counts} videos; no +- : the fake set's features are not stored)")
+  print(result.summary(spec.label))
   if fv.json:
     from eval import __version__  # pylint: disable=g-import-not-at-top
     record = {"metric": spec.label, **result.to_dict(), "version": __version__,
@@ -253,9 +249,12 @@ def main(argv: list[str]) -> int:
     print(USAGE)
     return 0 if len(argv) >= 2 else 2
   command = argv[1]
+  from eval import protocol_cli  # pylint: disable=g-import-not-at-top
+  if command in protocol_cli.COMMANDS:
+    return protocol_cli.main(argv)
   try:
     if command not in COMMANDS:
-      raise EvalError(f"unknown command {command!r}; commands: {', '.join(COMMANDS)}")
+      raise EvalError(f"unknown command {command!r}; commands: {', '.join(COMMANDS + protocol_cli.COMMANDS)}")
     fv = _define_flags(command)
     try:
       rest = fv([f"{argv[0]} {command}"] + argv[2:])

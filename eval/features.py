@@ -115,19 +115,23 @@ def _prefetch(iterator, size: int):
     stop.set()
 
 
-def _forward(network, layer: str):
-  """`network.features(x, layer)` as a tf.function, one per (network, layer), reused across calls."""
+def _forward(network, layers: tuple):
+  """`{layer: network.features(x, layer)}` for `layers` as ONE tf.function per (network, layers), reused
+  across calls. A network with `all_features` (eval.networks) runs its forward once for all layers."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  per_layer = getattr(network, _FORWARDS_ATTR, None)
-  if per_layer is None:
-    per_layer = {}
+  per_layers = getattr(network, _FORWARDS_ATTR, None)
+  if per_layers is None:
+    per_layers = {}
     try:
-      setattr(network, _FORWARDS_ATTR, per_layer)
+      setattr(network, _FORWARDS_ATTR, per_layers)
     except AttributeError:  # an object that takes no attributes: no reuse across calls
       pass
-  if layer not in per_layer:
-    per_layer[layer] = tf.function(lambda x: network.features(x, layer))
-  return per_layer[layer]
+  if layers not in per_layers:
+    if len(layers) > 1 and hasattr(network, "all_features"):
+      per_layers[layers] = tf.function(lambda x: {k: v for k, v in network.all_features(x).items() if k in layers})
+    else:
+      per_layers[layers] = tf.function(lambda x: {layer: network.features(x, layer) for layer in layers})
+  return per_layers[layers]
 
 
 def network_metadata(network, layer: str) -> dict:
@@ -152,17 +156,29 @@ def extract_features(videos, network, layer: str, *, batch_size: int = 8, store_
   one tf.function (traced once per input shape). All videos must have the same number of frames T, at least
   `network.min_frames` (and exactly `network.frames` when the network fixes it).
   """
+  return extract_layers(videos, network, (layer,), batch_size=batch_size, store_features=store_features,
+                        metadata=metadata, progress=progress, total=total, prefetch=prefetch, name=name)[layer]
+
+
+def extract_layers(videos, network, layers, *, batch_size: int = 8, store_features: bool = False,
+                   metadata: dict | None = None, progress: bool = True, total: int | None = None,
+                   prefetch: int = 2, name: str = "video") -> dict:
+  """`extract_features` at several layers in one pass over the videos: {layer: FeatureStats}."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  check_layer(network, layer)
-  meta = network_metadata(network, layer)
-  meta.update(metadata or {})
-  stats = FeatureStats(store_features=store_features, metadata=meta)
-  forward = _forward(network, layer)
+  layers = tuple(dict.fromkeys(layers))
+  stats = {}
+  for layer in layers:
+    check_layer(network, layer)
+    meta = network_metadata(network, layer)
+    meta.update(metadata or {})
+    stats[layer] = FeatureStats(store_features=store_features, metadata=meta)
+  forward = _forward(network, layers)
   batches = _prefetch(batch_videos(iter_named_videos(videos, name), batch_size), prefetch)
   from tqdm import tqdm  # pylint: disable=g-import-not-at-top
   frames = None
   resolutions = set()
-  with tqdm(total=total, unit="video", file=sys.stderr, disable=not progress, desc=f"{network.name} {layer}",
+  desc = f"{network.name} {'+'.join(layers)}"
+  with tqdm(total=total, unit="video", file=sys.stderr, disable=not progress, desc=desc,
             dynamic_ncols=True) as bar:
     for batch, n in batches:
       t = batch.shape[1]
@@ -173,15 +189,17 @@ def extract_features(videos, network, layer: str, *, batch_size: int = 8, store_
         raise EvalError(f"videos of different lengths ({frames} and {t} frames) in one set; pass frames=T to "
                         "cut them to the same length")
       resolutions.add(tuple(int(s) for s in batch.shape[2:4]))
-      feats = forward(tf.convert_to_tensor(batch)).numpy()
-      stats.append(feats[:n])
+      feats = forward(tf.convert_to_tensor(batch))
+      for layer in layers:
+        stats[layer].append(feats[layer].numpy()[:n])
       bar.update(n)
-  if stats.num_items == 0:
-    raise EvalError(f"no videos in {name}")
-  stats.metadata["frames"] = frames
-  stats.metadata.setdefault("stride", 1)
-  stats.metadata["resolution"] = list(resolutions.pop()) if len(resolutions) == 1 else "mixed"
-  stats.metadata["num_videos"] = stats.num_items
+  for layer, s in stats.items():
+    if s.num_items == 0:
+      raise EvalError(f"no videos in {name}")
+    s.metadata["frames"] = frames
+    s.metadata.setdefault("stride", 1)
+    s.metadata["resolution"] = list(next(iter(resolutions))) if len(resolutions) == 1 else "mixed"
+    s.metadata["num_videos"] = s.num_items
   return stats
 
 

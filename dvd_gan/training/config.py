@@ -31,10 +31,39 @@ def train_config() -> ml_collections.ConfigDict:
 
 def eval_config() -> ml_collections.ConfigDict:
   e = ml_collections.ConfigDict()
+  # End-of-run demo figures (dvd_gan.training.evaluation).
   e.num_videos = 256             # videos per set for the end-of-run FVD figures
   e.fvd_at_end = False           # compute FVD figures when training finishes (the tiny demo turns it on)
   e.network = "i3d-kinetics-400"
   e.weights = ""                 # "" = the eval package's default weights source
-  e.batch_size = 8               # feature-extraction batch
-  e.truncation = 1.0             # sigma of z for the evaluated samples (1.0 = no truncation)
+  e.batch_size = 8               # feature-extraction and sampling batch
+  e.truncation = 1.0             # sigma of z for the end-of-run samples (protocols fix their own)
+  # Evaluation during training (dvd_gan.training.periodic_eval; docs/training.md "Evaluation during training")
+  # and of a finished run (python -m dvd_gan.evaluate). Protocols are eval.protocols names.
+  e.every_steps = 0              # the chief scores G_ema every N steps (0 = never); a multiple of
+                                 # train.steps_per_loop, like log/checkpoint/sample_every
+  e.protocols = ()               # protocols scored during training, e.g. ("k600_fid_is",)
+  e.final_protocols = ()         # dvd_gan.evaluate's protocols; () = the dataset's paper protocols
+  e.main_metric = ""             # "<protocol>/<metric>" deciding the best checkpoint and collapse;
+                                 # "" = the main metric of the first of eval.protocols
+  e.stats_dir = ""               # cached real statistics (local or gs://); "" = <workdir>/real_stats
+  e.real_split = ""              # split of the real statistics; "" = the protocol's (for its own dataset),
+                                 # else data.eval_split
+  e.on_replicas = "auto"         # sample and extract features inside strategy.run on every replica:
+                                 # "auto" (on TPU), "yes", "no" (the chief's default device: its GPU if any)
+  e.seed = 1234                  # seed of the scored latents (the same z at every evaluation)
+  e.keep_best = True             # keep the best checkpoint (main metric) in <workdir>/checkpoints_best
+  # Weights of the protocols' networks ("" = eval's default source; the Kinetics-600 I3D and C3D have none).
+  e.network_weights = ml_collections.ConfigDict(
+      {"i3d_kinetics_400": "", "i3d_kinetics_600": "", "c3d_ucf101": ""})
+  # Collapse detection (dvd_gan.training.collapse): fires when the main metric is worse than its best by more
+  # than `threshold` (relative) for `patience` evaluations in a row, or when D's real/fake margin (mean of
+  # D(real) - D(fake), the smaller of DS and DT, since the previous evaluation) is >= margin_saturation for
+  # `patience` evaluations in a row (0 = margin rule off).
+  e.collapse = ml_collections.ConfigDict()
+  e.collapse.enabled = True
+  e.collapse.threshold = 0.25
+  e.collapse.patience = 3
+  e.collapse.margin_saturation = 0.0
+  e.collapse.action = "stop"     # "stop": save and end the run; "continue": only log and record it
   return e

@@ -74,8 +74,12 @@ def synthetic_class_cues(untrained_videos, untrained_labels, ema_videos, ema_lab
   return out
 
 
-def demo_figures(config, trainer, build_models=None, log=print) -> dict:
-  """Computes the three FVD figures of the module docstring; returns them with the settings as a dict."""
+def demo_figures(config, trainer, build_models=None, log=print, real_reference=None) -> dict:
+  """Computes the three FVD figures of the module docstring; returns them with the settings as a dict.
+
+  real_reference: the statistics (eval.FeatureStats, logits of e.network) of the reference set when they are
+  already at hand (the periodic evaluation's cached real statistics of the same videos); else computed here.
+  """
   import eval as video_eval  # noqa: PLC0415
   e = config.eval
   n, bs = int(e.num_videos), int(e.batch_size)
@@ -92,12 +96,19 @@ def demo_figures(config, trainer, build_models=None, log=print) -> dict:
   ema_videos, ema_labels = generated_videos(trainer.G_ema, config, n, bs, int(config.seed) + 2,
                                             float(e.truncation))
   sets = {
-      "real_reference": real_videos(config, "test", n, bs),
+      "real_reference": real_videos(config, "test", n, bs) if real_reference is None else None,
       "real_second": real_videos(config, "validation", n, bs),
       "untrained_generator": untrained_videos,
       "ema_generator": ema_videos,
   }
   stats = {}
+  if real_reference is not None:
+    if real_reference.num_items != n or real_reference.metadata.get("network") != net.name:
+      raise ValueError(f"real_reference: statistics of {real_reference.num_items} videos of "
+                       f"{real_reference.metadata.get('network')}; the figures need {n} of {net.name}")
+    stats["real_reference"] = real_reference
+    log(f"  I3D features of {n} videos: real_reference (cached real statistics {real_reference.metadata.get('source')})")
+    del sets["real_reference"]
   for name, videos in sets.items():
     stats[name] = video_eval.compute_stats(videos, network=net, batch_size=bs, store_features=True)
     log(f"  I3D features of {n} videos: {name} ({time.time() - t0:.0f} s)")

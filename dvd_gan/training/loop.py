@@ -7,6 +7,8 @@
   workdir/samples/          samples_<step>.png (frame grid: a row per video) and .gif (animated) from G_ema
   workdir/config.json       the resolved config of the run
   workdir/fvd.json          the end-of-run figures (when eval.fvd_at_end; see dvd_gan.training.evaluation)
+  workdir/metrics.jsonl     evaluations during training (eval.every_steps; dvd_gan.training.periodic_eval),
+  workdir/checkpoints_best/ workdir/best.json: the best checkpoint by the main metric
 """
 import json
 import math
@@ -19,7 +21,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from dvd_gan.training import checkpointing, summaries
+from dvd_gan.training import checkpointing, periodic_eval, summaries
 from dvd_gan.training import randomness
 from dvd_gan.training.strategy import make_strategy
 from dvd_gan.training.trainer import build_trainer
@@ -84,7 +86,7 @@ def _is_chief(strategy) -> bool:
 
 
 def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=None, log=print,
-          max_steps: int | None = None) -> dict:
+          max_steps: int | None = None, metric_fn=None) -> dict:
   """Trains (or resumes) the run in `workdir` up to config.train.num_steps G steps.
 
   Args:
@@ -96,9 +98,10 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
       dvd_gan.data.make_dataset(config, split="train", training=True, input_context=ctx).skip(n).
     log: function printing one line.
     max_steps: stop after this many steps of THIS invocation (used to simulate a kill in tests).
+    metric_fn: `(step, trainer) -> {"<protocol>/<metric>": value}` replacing the periodic scoring (tests).
 
   Returns:
-    {"step", "trainer", "stopped_by" (None | signal number | "max_steps"), "last_metrics", "eval"}.
+    {"step", "trainer", "stopped_by" (None | signal number | "max_steps" | "collapse"), "last_metrics", "eval"}.
   """
   t = config.train
   if t.get("deterministic", False):
@@ -130,6 +133,8 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
   writer = tf.summary.create_file_writer(tb_dir) if chief else tf.summary.create_noop_writer()
   samples_dir = os.path.join(workdir, "samples")
   z_fixed, y_fixed = sample_latents(config, int(t.num_sample_videos), int(config.seed) + 1)
+  periodic = periodic_eval.PeriodicEvaluator(config, workdir, trainer, strategy=strategy, chief=chief,
+                                             writer=writer, start_step=start_step, log=log, metric_fn=metric_fn)
 
   def write_samples(step):
     if not chief:
@@ -178,6 +183,10 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
         manager.save(checkpoint_number=step)
       if step % int(t.sample_every) == 0:
         write_samples(step)
+      periodic.observe(values)
+      if periodic.maybe_evaluate(step):
+        stopped_by = "collapse"
+        break
       if stop.signal is not None:
         stopped_by = stop.signal
         log(f"received signal {stop.signal}: saving at step {step} and exiting")
@@ -201,6 +210,8 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
       write_samples(step)
     if chief and config.eval.get("fvd_at_end", False):
       from dvd_gan.training import evaluation  # noqa: PLC0415
-      result["eval"] = evaluation.demo_figures(config, trainer, build_models=build_models, log=log)
+      reference = periodic.reference_stats("test", int(config.eval.num_videos), config.eval.network)
+      result["eval"] = evaluation.demo_figures(config, trainer, build_models=build_models, log=log,
+                                               real_reference=reference)
       _write_json(os.path.join(workdir, "fvd.json"), result["eval"])
   return result

@@ -1,0 +1,170 @@
+"""Scores a checkpoint of a training run with the final protocol(s) and prints the paper-style table row.
+
+    python -m dvd_gan.evaluate --workdir=DIR [--checkpoint=best|last|STEP] [--protocol=NAME[,NAME]] [--json=F]
+                               [--stats_dir=DIR] [--batch_size=N] [--split=SPLIT]
+    dvd-gan-evaluate ...   (the same, as a console command)
+
+--checkpoint: `best` (DIR/checkpoints_best, kept by the evaluation during training), `last` (the newest of
+DIR/checkpoints) or a step number (either folder). Default: best when the run has one, else last.
+--protocol: eval.protocols names (python -m eval protocols); default the run's `eval.final_protocols`, else
+the paper's protocols for its dataset (Kinetics-600: k600_fid_is and k600_is_truncated; UCF-101:
+ucf101_is_c3d; frame-conditional runs: fvd_k400; the synthetic demo: demo_fvd). Each protocol is scored as
+it is defined (all its fake videos, its repeats): one `mean +- std` line per metric, then a table row with
+the paper's figure beside ours, and last one line per metric `<protocol>/<metric>: <value>`.
+Real statistics come from --stats_dir (default: the run's eval.stats_dir, else DIR/real_stats), computed
+there once when missing. Feature-network weights: the run's eval.network_weights (--config overrides are not
+taken; edit DIR/config.json or pass --weights for the protocols' network).
+"""
+import json
+import re
+import sys
+
+from absl import flags
+
+from eval import command, io
+from eval.errors import EvalError
+
+
+def define_flags(fv, argv):
+  del argv
+  d = dict(flag_values=fv)
+  flags.DEFINE_string("workdir", None, "Training run folder (config.json, checkpoints/).", **d)
+  flags.DEFINE_string("checkpoint", None, "best | last | a step number (default: best if any, else last).", **d)
+  flags.DEFINE_string("protocol", None, "Protocol name(s), comma-separated (default: the run's final ones).", **d)
+  flags.DEFINE_string("json", None, "Also write every figure and its settings to this JSON file.", **d)
+  flags.DEFINE_string("stats_dir", None, "Folder of cached real statistics.", **d)
+  flags.DEFINE_string("split", None, "Split of the real statistics (default: the protocol's / data.eval_split).",
+                      **d)
+  flags.DEFINE_string("weights", None, "Weights of the protocols' feature network.", **d)
+  flags.DEFINE_integer("batch_size", None, "Sampling / feature batch (default: the run's eval.batch_size).",
+                       lower_bound=1, **d)
+  flags.DEFINE_boolean("progress", True, "Progress bars on stderr.", **d)
+
+
+def load_config(workdir: str):
+  """The resolved config of the run in `workdir` (its config.json)."""
+  import ml_collections  # noqa: PLC0415
+  path = io.join(workdir, "config.json")
+  if not io.exists(path):
+    raise EvalError(f"{path} not found: --workdir is not a training run folder")
+  try:
+    return ml_collections.ConfigDict(io.read_json(path))
+  except ValueError as e:
+    raise EvalError(f"cannot read {path}: {str(e).splitlines()[0]}") from None
+
+
+def resolve_checkpoint(workdir: str, which: str | None) -> tuple:
+  """(checkpoint path prefix, "best" | "last" | "step N") for --checkpoint."""
+  import tensorflow as tf  # noqa: PLC0415
+  from dvd_gan.training.best_checkpoint import best_checkpoint_path, best_dir  # noqa: PLC0415
+  from dvd_gan.training.checkpointing import checkpoint_dir  # noqa: PLC0415
+  if not io.isdir(workdir):
+    raise EvalError(f"--workdir {workdir} does not exist")
+  best, last = best_checkpoint_path(workdir), tf.train.latest_checkpoint(checkpoint_dir(workdir))
+  if which is None:
+    which = "best" if best else "last"
+  if which == "best":
+    if best is None:
+      raise EvalError(f"no best checkpoint in {best_dir(workdir)}: the run had no evaluation during training "
+                      "(eval.every_steps); use --checkpoint=last")
+    return best, "best"
+  if which == "last":
+    if last is None:
+      raise EvalError(f"no checkpoint in {checkpoint_dir(workdir)}: train first")
+    return last, "last"
+  if not re.fullmatch(r"[0-9]+", which):
+    raise EvalError(f"--checkpoint must be best, last or a step number, got {which!r}")
+  for folder in (checkpoint_dir(workdir), best_dir(workdir)):
+    prefix = io.join(folder, f"ckpt-{int(which)}")
+    if io.exists(prefix + ".index"):
+      return prefix, f"step {int(which)}"
+  steps = sorted({int(m.group(1)) for folder in (checkpoint_dir(workdir), best_dir(workdir))
+                  for f in (io.glob(io.join(folder, "ckpt-*.index")) if io.isdir(folder) else [])
+                  for m in [re.search(r"ckpt-([0-9]+)\.index$", f)] if m})
+  raise EvalError(f"no checkpoint of step {which} in {workdir}; steps available: "
+                  f"{', '.join(map(str, steps)) or 'none'}")
+
+
+def _cell(value, std, paper) -> str:
+  text = f"{value:.4g}" + (f" +- {std:.2g}" if std else "")
+  if paper is not None:
+    p_value, p_std = paper
+    text += f" (paper {p_value:g}" + (f" +- {p_std:g}" if p_std else "") + ")"
+  return text
+
+
+def table_rows(config, step: int, results) -> list:
+  """A markdown header, separator and the run's row: one column per "<protocol>/<metric>"."""
+  from dvd_gan.training import protocols as run_protocols  # noqa: PLC0415
+  keys, cells = [], []
+  for result in results:
+    values, stds = result.values(), result.stds()
+    for key in values:
+      keys.append(key)
+      cells.append(_cell(values[key], stds[key], run_protocols.paper_figures(config, key)))
+  label = f"{config.data.name} {config.num_frames} / {config.resolution}x{config.resolution}"
+  return ["| run | step | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys),
+          f"| {label} | {step} | " + " | ".join(cells) + " |"]
+
+
+def body(fv, args):
+  del args
+  command.require(fv, "workdir")
+  if fv.json and not io.isdir(io.dirname(fv.json)):
+    raise EvalError(f"output directory does not exist: {io.dirname(fv.json)}")
+  from dvd_gan import export  # noqa: PLC0415
+  from dvd_gan.training import periodic_eval, protocols as run_protocols  # noqa: PLC0415
+  from dvd_gan.training.generator_scoring import GeneratorScorer  # noqa: PLC0415
+  from eval.protocols import get_protocol  # noqa: PLC0415
+  config = export.resolve_config(load_config(fv.workdir))
+  names = tuple(n.strip() for n in fv.protocol.split(",") if n.strip()) if fv.protocol else \
+      run_protocols.final_protocols(config)
+  protocols = [run_protocols.check_protocol(config, get_protocol(n)) for n in names]
+  if fv.batch_size:
+    config.eval.batch_size = fv.batch_size
+  if fv.split:
+    config.eval.real_split = fv.split
+  if fv.weights:
+    for p in protocols:
+      config.eval.network_weights[p.network.replace("-", "_")] = fv.weights
+  path, which = resolve_checkpoint(fv.workdir, fv.checkpoint)
+  step = export.checkpoint_step(path)
+  generator = export.restore_ema_generator(config, path)
+  print(f"checkpoint: {which}, step {step} ({path})", flush=True)
+
+  def log(line):
+    print(line, file=sys.stderr, flush=True)
+
+  scorer = GeneratorScorer(config, stats_dir=fv.stats_dir or periodic_eval.stats_dir(config, fv.workdir),
+                           log=log, progress=fv.progress)
+  results = []
+  for p in protocols:
+    result = scorer.score(generator, p)
+    results.append(result)
+    for line in result.lines():
+      print(line, flush=True)
+  for line in table_rows(config, step, results):
+    print(line)
+  if fv.json:
+    record = {"workdir": fv.workdir, "checkpoint": path, "which": which, "step": step,
+              "values": {k: v for r in results for k, v in r.values().items()},
+              "protocols": {r.protocol.name: r.to_dict() for r in results}}
+    io.write_text(fv.json, json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+  for result in results:
+    for key, value in result.values().items():
+      print(f"{key}: {value:.4f}")
+
+
+def main(argv=None) -> int:
+  from dvd_gan.export import ExportError  # noqa: PLC0415
+  return command.main(argv, define_flags=define_flags, body=body, usage=__doc__,
+                      user_errors=(ExportError, ValueError))
+
+
+def run():
+  """Console entry point (setup.py: dvd-gan-evaluate)."""
+  command.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,78 @@
+"""The best checkpoint of a run by its main metric: `<workdir>/checkpoints_best/` and `<workdir>/best.json`.
+
+`checkpoints_best/` is its own tf.train.CheckpointManager (max_to_keep=1), apart from the rolling
+`checkpoints/` (last `train.keep_checkpoints`), so the best one is never deleted by newer saves. It holds what
+evaluation and export need: `G_ema` (as `checkpointing.model_variables`, the same keys as a full checkpoint)
+and `step`; `dvd_gan.export.restore_ema_generator` and `python -m dvd_gan.evaluate --checkpoint=best` read
+it like any training checkpoint. The values are copied to host variables first, so the chief writes it
+alone, whatever the strategy (no collective save as with the full-state checkpoints).
+
+`best.json` ({"step", "metric", "value"}) is written after the checkpoint, atomically (eval.io).
+"""
+import tensorflow as tf
+
+from dvd_gan.training.checkpointing import model_variables
+from eval import io
+
+BEST_DIR = "checkpoints_best"
+BEST_JSON = "best.json"
+
+
+def best_dir(workdir: str) -> str:
+  return io.join(workdir, BEST_DIR)
+
+
+def read_best(workdir: str) -> dict | None:
+  """The content of `<workdir>/best.json`, or None."""
+  path = io.join(workdir, BEST_JSON)
+  return io.read_json(path) if io.exists(path) else None
+
+
+def is_better(value: float, best: float | None, higher_is_better: bool) -> bool:
+  if best is None:
+    return value == value  # not NaN
+  return value > best if higher_is_better else value < best
+
+
+class BestCheckpoint:
+  """Keeps the checkpoint of the best `metric` value seen (resumes from an existing best.json)."""
+
+  def __init__(self, workdir: str, generator, step_variable, metric: str, higher_is_better: bool):
+    self.workdir, self.metric, self.higher_is_better = workdir, metric, higher_is_better
+    self._source = model_variables(generator)
+    self._step_source = step_variable
+    self._host = None
+    self._manager = None
+    previous = read_best(workdir)
+    self.best = previous if previous is not None and previous.get("metric") == metric else None
+
+  @property
+  def value(self):
+    return None if self.best is None else self.best["value"]
+
+  def _checkpoint(self):
+    if self._manager is None:
+      with tf.device("/cpu:0"):
+        self._host = {k: tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False) for k, v in self._source.items()}
+        self._host_step = tf.Variable(0, dtype=tf.int64, trainable=False)
+      ckpt = tf.train.Checkpoint(G_ema=self._host, step=self._host_step)
+      self._manager = tf.train.CheckpointManager(ckpt, best_dir(self.workdir), max_to_keep=1)
+    return self._manager
+
+  def update(self, step: int, value: float) -> bool:
+    """Saves the generator as the best checkpoint if `value` beats the best so far; returns whether it did."""
+    if not is_better(value, self.value, self.higher_is_better):
+      return False
+    manager = self._checkpoint()
+    for k, v in self._source.items():
+      self._host[k].assign(v.numpy())
+    self._host_step.assign(int(step))
+    manager.save(checkpoint_number=int(step))
+    self.best = {"step": int(step), "metric": self.metric, "value": float(value)}
+    io.write_json(io.join(self.workdir, BEST_JSON), self.best)
+    return True
+
+
+def best_checkpoint_path(workdir: str) -> str | None:
+  """Path prefix of the best checkpoint of `workdir`, or None."""
+  return tf.train.latest_checkpoint(best_dir(workdir))

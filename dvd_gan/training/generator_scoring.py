@@ -1,0 +1,250 @@
+"""Scores a generator under an `eval.protocols` protocol: samples -> features -> metrics against cached real
+statistics. Used by the evaluation during training (periodic_eval) and by `python -m dvd_gan.evaluate`.
+
+    scorer = GeneratorScorer(config, stats_dir="runs/x/real_stats", strategy=strategy)
+    result = scorer.score(trainer.G_ema, "demo_fvd")      # eval.scoring.ProtocolResult
+    result.values()                                      # {"demo_fvd/fvd": 312.5}
+
+- Samples: `protocol.num_fake` videos of `generator(z, y, training=False)`, z ~ N(0, truncation^2) with the
+  protocol's truncation, y uniform over the classes, drawn from `eval.seed` (the same z at every evaluation,
+  so the curve over steps is not made noisier by new latents). Quantised to uint8 exactly as saved samples
+  are (round((x + 1) * 127.5)), never re-encoded.
+- Real statistics: the first `protocol.num_real` (all, when None) videos of the run's data pipeline in
+  evaluation mode (`make_dataset(split, training=False)`: fixed frame offset, centre crops, the run's
+  resolution and stride), computed once into `eval.stats_dir` by `eval.real_stats` and reused afterwards.
+- Device: by default everything runs in the caller's device scope (the chief's GPU when it has one). With
+  `on_replicas` (`eval.on_replicas`: "auto" = on TPU) sampling and feature extraction run inside
+  `strategy.run` on every replica, each on its share of the batch, and only the features come back.
+"""
+import numpy as np
+import tensorflow as tf
+
+from dvd_gan.training import protocols as run_protocols
+from dvd_gan.training import randomness
+from eval.errors import EvalError
+from eval.features import network_metadata
+from eval.protocols import get_protocol
+from eval.stats import FeatureStats
+
+LATENT_STREAM = 11  # second half of the latents' seed key (the end-of-run figures use the same)
+
+
+def to_uint8_tf(videos):
+  """float [..] in [-1, 1] -> float32 holding the uint8 values round((x + 1) * 127.5), clipped to [0, 255]
+  (eval.video_writer.to_uint8, in TF: features of these equal features of the uint8 arrays)."""
+  return tf.clip_by_value(tf.round((tf.cast(videos, tf.float32) + 1.0) * 127.5), 0.0, 255.0)
+
+
+def latents(config, num_videos: int, seed: int, truncation: float = 1.0):
+  """z [N, z_dim] ~ N(0, truncation^2 I), y [N] int32 (None when unconditional), a pure function of seed."""
+  return randomness.latents(tf.constant([int(seed), LATENT_STREAM], tf.int64), int(num_videos),
+                            int(config.model.z_dim), int(config.num_classes), truncation=float(truncation))
+
+
+def is_prediction(config) -> bool:
+  """Whether the run is frame-conditional (DVD-GAN-FP: data.num_conditioning_frames > 0)."""
+  return int(config.data.get("num_conditioning_frames", 0)) > 0
+
+
+def _check_unconditioned(config):
+  if is_prediction(config):
+    raise EvalError("frame-conditional runs are scored by GeneratorScorer.score (prediction FVD), not by "
+                    "unconditional sampling")
+
+
+def sample_function(generator):
+  """`(z, y) -> generator(z, y, training=False)` as a tf.function (trace it once, call it every evaluation)."""
+  return tf.function(lambda z, y: generator(z, y, training=False))
+
+
+def sample_batches(sample_fn, config, num_videos: int, batch_size: int, seed: int, truncation: float = 1.0):
+  """Yields uint8 [b, T, H, W, 3] batches of `sample_fn(z, y)` (a generator in inference mode, see
+  `sample_function`), num_videos in all, from the latents of `latents(config, num_videos, seed, truncation)`."""
+  _check_unconditioned(config)
+  z, y = latents(config, num_videos, seed, truncation)
+  for i in range(0, int(num_videos), int(batch_size)):
+    yb = y[i:i + batch_size] if y is not None else None
+    yield to_uint8_tf(sample_fn(z[i:i + batch_size], yb)).numpy().astype(np.uint8)
+
+
+def real_video_batches(config, split: str, batch_size: int):
+  """Yields uint8 [b, C + T, H, W, 3] batches of real videos of `split` (evaluation mode; the conditioning
+  frames first when the run has them), until the split ends (synthetic splits never end: take what you need)."""
+  from dvd_gan import data as data_lib  # noqa: PLC0415
+  cfg = config.copy_and_resolve_references()
+  cfg.batch_size = int(batch_size)
+  for batch in data_lib.make_dataset(cfg, split=split, training=False):
+    video = batch["video"]
+    if "context" in batch:
+      video = tf.concat([batch["context"], video], axis=1)
+    yield to_uint8_tf(video).numpy().astype(np.uint8)
+
+
+def use_replicas(config, strategy) -> bool:
+  """eval.on_replicas: "yes" / "no" / "auto" (TPU strategies)."""
+  mode = str(config.eval.get("on_replicas", "auto")).lower()
+  if mode in ("yes", "true", "1"):
+    return strategy is not None
+  if mode in ("no", "false", "0"):
+    return False
+  if mode != "auto":
+    raise ValueError(f"eval.on_replicas must be auto, yes or no; got {mode!r}")
+  return strategy is not None and "TPU" in type(strategy).__name__
+
+
+class GeneratorScorer:
+  """Scores generators under protocols; feature networks and real statistics are loaded once and kept.
+
+  Args:
+    config: the run's resolved config.
+    stats_dir: folder of the cached real statistics (local or gs://).
+    strategy: the run's strategy (only needed with on_replicas).
+    get_network: `(name, weights) -> FeatureNetwork`; default eval.api.get_feature_network.
+    log: one-line logger.
+  """
+
+  def __init__(self, config, *, stats_dir: str, strategy=None, get_network=None, log=print,
+               progress: bool = False):
+    self.config, self.stats_dir, self.strategy, self.log, self.progress = config, stats_dir, strategy, log, progress
+    if get_network is None:
+      from eval.api import get_feature_network as get_network  # noqa: PLC0415
+    self._get_network = get_network
+    self.on_replicas = use_replicas(config, strategy)
+    self.batch_size = int(config.eval.batch_size)
+    self.seed = int(config.eval.get("seed", 1234))
+    self._networks, self._real, self._functions = {}, {}, {}
+
+  def network(self, name: str):
+    """The feature network `name` with this run's weights for it (built once; in the strategy's scope when
+    the features run on the replicas)."""
+    if name not in self._networks:
+      weights = run_protocols.network_weights(self.config, name)
+      if self.on_replicas:
+        with self.strategy.scope():
+          self._networks[name] = self._get_network(name, weights)
+      else:
+        self._networks[name] = self._get_network(name, weights)
+    return self._networks[name]
+
+  def frames(self, protocol) -> int:
+    p = get_protocol(protocol)
+    total = int(self.config.num_frames) + int(self.config.data.get("num_conditioning_frames", 0))
+    return p.frames or total
+
+  def real_stats(self, protocol) -> FeatureStats:
+    """The protocol's real statistics for this run (eval.real_stats cache; kept in memory afterwards)."""
+    p = run_protocols.check_protocol(self.config, protocol)
+    if p.name not in self._real:
+      from eval import real_stats  # noqa: PLC0415
+      split = run_protocols.real_split(self.config, p)
+      self._real[p.name] = real_stats.load_or_compute(
+          self.stats_dir, p, self.network(p.network), dataset=self.config.data.name, split=split,
+          frames=self.frames(p), stride=p.stride or int(self.config.data.stride),
+          resolution=int(self.config.resolution), batch_size=self.batch_size, progress=self.progress,
+          videos_fn=lambda: real_video_batches(self.config, split, self.batch_size), log=self.log)
+    return self._real[p.name]
+
+  def cached_real_stats(self, protocol_name: str):
+    """The real statistics of `protocol_name` if this scorer already loaded or computed them, else None."""
+    return self._real.get(protocol_name)
+
+  def fake_features(self, generator, protocol) -> dict:
+    """{layer: FeatureStats} of the protocol's num_fake samples of `generator`."""
+    from eval import scoring  # noqa: PLC0415
+    p = run_protocols.check_protocol(self.config, protocol)
+    net = self.network(p.network)
+    meta = {"source": f"generator samples (eval.seed {self.seed})", "seed": self.seed}
+    if self.on_replicas:
+      return self._replica_features(generator, p, net, meta)
+    sample_fn = self._function(("sample", id(generator)), lambda: sample_function(generator))
+    batches = sample_batches(sample_fn, self.config, p.num_fake, self.batch_size, self.seed, p.truncation)
+    return scoring.fake_features(p, batches, net, batch_size=self.batch_size, progress=self.progress,
+                                 metadata=meta)
+
+  def score(self, generator, protocol):
+    """eval.scoring.ProtocolResult of `generator` under `protocol`."""
+    from eval import scoring  # noqa: PLC0415
+    p = run_protocols.check_protocol(self.config, protocol)
+    if is_prediction(self.config):
+      return self._score_prediction(generator, p)
+    real = self.real_stats(p) if p.needs_real else None
+    return scoring.score_features(p, self.fake_features(generator, p), real)
+
+  def _score_prediction(self, generator, protocol):
+    """DVD-GAN-FP: FVD of [conditioning; predicted] against [conditioning; true continuation] of the same
+    clips, as mean +- std over `protocol.repeats` independent draws of `protocol.num_fake` clips
+    (dvd_gan.training.prediction_eval.prediction_fvd, issue 14)."""
+    from eval.metrics import MetricResult  # noqa: PLC0415
+    from eval.scoring import ProtocolResult  # noqa: PLC0415
+    try:
+      from dvd_gan.training import prediction_eval  # noqa: PLC0415
+    except ImportError:
+      raise EvalError("scoring a frame-conditional run needs dvd_gan.training.prediction_eval (DVD-GAN-FP)") from None
+    if protocol.metrics != ("fvd",):
+      raise EvalError(f"frame-conditional runs are scored with FVD (fvd_k400); protocol {protocol.name} has "
+                      f"{', '.join(protocol.metrics)}")
+    total = int(self.config.num_frames) + int(self.config.data.num_conditioning_frames)
+    if protocol.frames is not None and protocol.frames != total:
+      raise EvalError(f"protocol {protocol.name} scores {protocol.frames} frames (conditioning + predicted); "
+                      f"this run has {total}")
+    split = run_protocols.real_split(self.config, protocol)
+    out = prediction_eval.prediction_fvd(
+        generator, self.config, split=split, num_videos=protocol.num_fake, num_draws=max(1, protocol.repeats),
+        seed=self.seed, truncation=protocol.truncation, network=self.network(protocol.network),
+        batch_size=self.batch_size, log=self.log)
+    result = MetricResult(value=out["fvd_mean"], std=out["fvd_std"], draw_mean=out["fvd_mean"],
+                          draws=list(out["fvd_draws"]), num_real=protocol.num_fake, num_fake=protocol.num_fake,
+                          draw_kind=f"{out['num_draws']} draws of {out['num_videos']} clips")
+    meta = {"protocol": protocol.name, "split": split, "network": out["network"], "frames": total}
+    return ProtocolResult(protocol, {"fvd": result}, real=meta, fake=meta)
+
+  def _function(self, key, make):
+    """A tf.function made once per key (a new tf.function per evaluation would re-trace G and the network)."""
+    if key not in self._functions:
+      self._functions[key] = make()
+    return self._functions[key]
+
+  # ---- sampling and features on every replica ----------------------------------------------------------
+
+  def _replica_features(self, generator, protocol, net, metadata) -> dict:
+    _check_unconditioned(self.config)
+    strategy, layers = self.strategy, protocol.layers
+    n_rep = strategy.num_replicas_in_sync
+    per_replica = -(-self.batch_size // n_rep)
+    global_batch = per_replica * n_rep
+    frames = self.frames(protocol)
+    z, y = latents(self.config, protocol.num_fake, self.seed, protocol.truncation)
+
+    def make_step():
+      def replica_fn(zr, yr):
+        videos = to_uint8_tf(generator(zr, yr, training=False))[:, :frames]
+        return {layer: net.features(videos, layer) for layer in layers}
+
+      @tf.function
+      def step(zd, yd):
+        out = strategy.run(replica_fn, args=(zd, yd))
+        return {layer: strategy.gather(out[layer], axis=0) for layer in layers}
+      return step
+
+    step = self._function(("replicas", id(generator), protocol.name), make_step)
+    stats = {}
+    for layer in layers:
+      meta = network_metadata(net, layer)
+      meta.update({"protocol": protocol.name, "truncation": protocol.truncation, "frames": frames, "stride": 1,
+                   "resolution": [int(self.config.resolution)] * 2, **metadata})
+      stats[layer] = FeatureStats(store_features=protocol.needs_features, metadata=meta)
+    for start in range(0, protocol.num_fake, global_batch):
+      n = min(global_batch, protocol.num_fake - start)
+      idx = np.minimum(np.arange(start, start + global_batch), protocol.num_fake - 1)  # pad with the last one
+      zb = tf.gather(z, idx)
+      yb = tf.gather(y, idx) if y is not None else None
+      zd = strategy.experimental_distribute_values_from_function(
+          lambda ctx, zb=zb: zb[ctx.replica_id_in_sync_group * per_replica:][:per_replica])
+      yd = None if yb is None else strategy.experimental_distribute_values_from_function(
+          lambda ctx, yb=yb: yb[ctx.replica_id_in_sync_group * per_replica:][:per_replica])
+      feats = step(zd, yd)
+      for layer in layers:
+        stats[layer].append(feats[layer].numpy()[:n])
+    for s in stats.values():
+      s.metadata["num_videos"] = s.num_items
+    return stats

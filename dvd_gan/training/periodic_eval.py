@@ -1,0 +1,192 @@
+"""Evaluation during training: figures every `eval.every_steps`, metrics.jsonl, best checkpoint, collapse.
+
+At every step that is a multiple of `eval.every_steps` (> 0), the chief scores G_ema under each of
+`eval.protocols` (eval.protocols names; dvd_gan.training.generator_scoring), then
+
+  - writes the figures to TensorBoard (`eval/<protocol>/<metric>`, `eval/seconds`, `eval/d_margin`);
+  - appends one JSON line to `<workdir>/metrics.jsonl`:
+      {"step": 600, "demo_fvd/fvd": 412.7, "seconds": 21.3, "d_margin": 1.2[, "best": true][, "collapse": why]}
+  - keeps the checkpoint of the best main metric (`eval.main_metric`) in `<workdir>/checkpoints_best/` with
+    `<workdir>/best.json` (dvd_gan.training.best_checkpoint);
+  - feeds the collapse rule (dvd_gan.training.collapse, `eval.collapse`); when it fires the run logs it,
+    records it in the line, and stops (saving a last checkpoint) or continues, as `eval.collapse.action`
+    says. In multi-worker training the chief's decision to stop is shared with every worker.
+
+`metric_fn(step, trainer) -> {"<protocol>/<metric>": value}` replaces the scoring (tests script the figures
+with it). On resume, the lines of metrics.jsonl after the restored step are dropped (that stretch of
+training is redone) and the rest is replayed into the collapse rule, so it continues where it was.
+"""
+import json
+import time
+
+import tensorflow as tf
+
+from dvd_gan.training import collapse as collapse_lib
+from dvd_gan.training import protocols as run_protocols
+from dvd_gan.training import summaries
+from dvd_gan.training.best_checkpoint import BestCheckpoint
+from eval import io
+
+METRICS_FILE = "metrics.jsonl"
+
+
+def read_metrics(workdir: str) -> list:
+  """The records of `<workdir>/metrics.jsonl` (an empty list when there is none)."""
+  path = io.join(workdir, METRICS_FILE)
+  if not io.exists(path):
+    return []
+  return [json.loads(line) for line in io.read_text(path).splitlines() if line.strip()]
+
+
+def stats_dir(config, workdir: str) -> str:
+  """eval.stats_dir, else `<workdir>/real_stats`."""
+  return config.eval.get("stats_dir", "") or io.join(workdir, "real_stats")
+
+
+def prepare_generator(config, trainer) -> None:
+  """Hook run before G_ema is scored: standing statistics when `eval.standing_stats_batches` > 0 (issue 12's
+  `dvd_gan.training.ema.refresh_standing_stats`; an error if that is asked for and not available)."""
+  batches = int(config.eval.get("standing_stats_batches", 0) or 0)
+  if batches <= 0:
+    return
+  from dvd_gan.training import ema  # noqa: PLC0415
+  refresh = getattr(ema, "refresh_standing_stats", None)
+  if refresh is None:
+    raise ValueError("eval.standing_stats_batches > 0 but dvd_gan.training.ema has no refresh_standing_stats")
+  refresh(trainer, batches)
+
+
+def _num_workers(strategy) -> int:
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not getattr(resolver, "task_type", None):
+    return 1
+  spec = resolver.cluster_spec().as_dict()
+  return sum(len(tasks) for name, tasks in spec.items() if name in ("chief", "worker")) or 1
+
+
+class PeriodicEvaluator:
+  """The evaluations of one training run (see the module docstring). `enabled` is False when
+  eval.every_steps is 0; then `observe` and `maybe_evaluate` do nothing."""
+
+  def __init__(self, config, workdir: str, trainer, *, strategy, chief: bool, writer, start_step: int,
+               log=print, metric_fn=None):
+    e = config.eval
+    self.every = int(e.get("every_steps", 0) or 0)
+    self.enabled = self.every > 0
+    if not self.enabled:
+      return
+    steps_per_loop = int(config.train.get("steps_per_loop", 1) or 1)
+    if self.every % steps_per_loop:
+      raise ValueError(f"eval.every_steps ({self.every}) must be a multiple of train.steps_per_loop "
+                       f"({steps_per_loop})")
+    self.config, self.workdir, self.trainer, self.strategy = config, workdir, trainer, strategy
+    self.chief, self.writer, self.log = chief, writer, log
+    self.protocols = run_protocols.periodic_protocols(config)
+    if metric_fn is None:
+      if not self.protocols:
+        raise ValueError("eval.every_steps > 0 needs eval.protocols (e.g. ('demo_fvd',))")
+      for name in self.protocols:
+        run_protocols.check_protocol(config, name)  # a wrong protocol fails now, not after hours
+    self.main = run_protocols.main_metric(config, self.protocols)
+    higher = run_protocols.higher_is_better(self.main)
+    self.action = e.collapse.get("action", "stop")
+    self.rule = collapse_lib.rule_from_config(e.collapse, higher)
+    self.margin = collapse_lib.MarginMeter()
+    self.multi_worker = _num_workers(strategy) > 1
+    self.scorer, self.best = None, None
+    if chief:
+      self.best = BestCheckpoint(workdir, trainer.G_ema, trainer.step, self.main, higher) if e.get(
+          "keep_best", True) else None
+      self._resume(start_step)
+      if metric_fn is None:
+        from dvd_gan.training.generator_scoring import GeneratorScorer  # noqa: PLC0415
+        self.scorer = GeneratorScorer(config, stats_dir=stats_dir(config, workdir), strategy=strategy, log=log)
+        for name in self.protocols:  # missing weights fail now
+          self.scorer.network(run_protocols.check_protocol(config, name).network)
+        metric_fn = self._score
+    self.metric_fn = metric_fn
+
+  def _resume(self, start_step: int) -> None:
+    records = read_metrics(self.workdir)
+    kept = [r for r in records if int(r.get("step", 0)) <= start_step]
+    if len(kept) < len(records):
+      io.write_text(io.join(self.workdir, METRICS_FILE), "".join(json.dumps(r) + "\n" for r in kept))
+      self.log(f"metrics.jsonl: dropped {len(records) - len(kept)} evaluation(s) after step {start_step} "
+               "(training resumes from there)")
+    if self.rule is not None:
+      for r in kept:
+        self.rule.update(int(r["step"]), r.get(self.main), r.get("d_margin"))
+
+  def _score(self, step: int, trainer) -> dict:
+    del step
+    prepare_generator(self.config, trainer)
+    figures = {}
+    for name in self.protocols:
+      result = self.scorer.score(trainer.G_ema, name)
+      figures.update(result.values())
+    return figures
+
+  def observe(self, metrics: dict) -> None:
+    """Takes the training step's metrics (D's scores on real and fake feed the margin rule)."""
+    if self.enabled:
+      self.margin.observe(metrics)
+
+  def due(self, step: int) -> bool:
+    return self.enabled and step > 0 and step % self.every == 0
+
+  def maybe_evaluate(self, step: int) -> bool:
+    """Evaluates at the steps that are due; returns True when the run must stop (collapse, action stop)."""
+    if not self.due(step):
+      return False
+    stop = False
+    margin = self.margin.take()
+    if self.chief:
+      stop = self._evaluate(step, margin)
+    if self.multi_worker:  # every worker reaches this step: agree on the chief's decision
+      flag = self.strategy.run(lambda: tf.constant(1.0 if stop else 0.0))
+      stop = bool(self.strategy.reduce(tf.distribute.ReduceOp.MAX, flag, axis=None).numpy() > 0)
+    return stop
+
+  def _evaluate(self, step: int, margin) -> bool:
+    t0 = time.time()
+    figures = {k: float(v) for k, v in self.metric_fn(step, self.trainer).items()}
+    seconds = time.time() - t0
+    record = {"step": int(step), **figures, "seconds": round(seconds, 2)}
+    if margin is not None:
+      record["d_margin"] = round(margin, 6)
+    value = figures.get(self.main)
+    notes = []
+    if value is not None and self.best is not None and self.best.update(step, value):
+      record["best"] = True
+      notes.append("new best")
+    stop = False
+    if self.rule is not None:
+      reason = self.rule.update(step, value, margin)
+      if reason:
+        record["collapse"] = reason
+        stop = self.action == "stop"
+        notes.append(f"COLLAPSE: {reason}; " + ("stopping" if stop else "continuing (eval.collapse.action)"))
+    io.append_line(io.join(self.workdir, METRICS_FILE), json.dumps(record))
+    with self.writer.as_default():
+      for key, v in figures.items():
+        summaries.scalar(f"eval/{key}", v, step)
+      summaries.scalar("eval/seconds", seconds, step)
+      if margin is not None:
+        summaries.scalar("eval/d_margin", margin, step)
+    self.writer.flush()
+    shown = "  ".join(f"{k} {v:.4g}" for k, v in figures.items())
+    self.log(f"eval step {step}: {shown}  ({seconds:.1f} s){'; ' + '; '.join(notes) if notes else ''}")
+    return stop
+
+  def reference_stats(self, split: str, num_videos: int, network: str):
+    """The cached real statistics of a periodic protocol whose real set is the first `num_videos` videos
+    of `split` at `network`'s logits (the end-of-run figures' reference set), or None."""
+    if not self.enabled or self.scorer is None:
+      return None
+    for name in self.protocols:
+      p = run_protocols.check_protocol(self.config, name)
+      cached = self.scorer.cached_real_stats(p.name)
+      if (cached is not None and p.real_layer == "logits" and p.network == network and p.num_real == num_videos
+          and run_protocols.real_split(self.config, p) == split and p.frames in (None, int(self.config.num_frames))):
+        return cached
+    return None

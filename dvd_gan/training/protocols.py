@@ -1,0 +1,134 @@
+"""Which `eval.protocols` a run is scored with, and the paper's figures to print beside ours.
+
+dvd_gan registers its own protocol here, through eval's one registry:
+
+  demo_fvd   the synthetic demo (experiments/tiny.py): FVD (Kinetics-400 I3D logits) of 24 samples of G_ema
+             against the first 64 videos of the synthetic `test` split, cheap enough to run every 300 steps on
+             2 CPU cores. Its real set is the end-of-run figures' reference set (dvd_gan.training.evaluation).
+
+A run's protocols: `eval.protocols` during training; `eval.final_protocols`, else the paper's for its dataset
+(`paper_protocols`), for `python -m dvd_gan.evaluate`. Frame-conditional runs (data.num_conditioning_frames
+> 0) are scored with FVD (`fvd_k400`) as the paper scores DVD-GAN-FP.
+"""
+from eval.errors import EvalError
+from eval.protocols import Protocol, get_protocol, register_protocol
+
+DEMO_PROTOCOL = register_protocol(Protocol(
+    name="demo_fvd",
+    description="the synthetic demo: FVD of 24 G_ema samples against 64 test videos (cheap, for curves)",
+    network="i3d-kinetics-400", metrics=("fvd",), num_fake=24, num_real=64, repeats=0,
+    dataset="synthetic", split="test",
+    reference="dvd_gan demo (experiments/tiny.py); not a paper protocol",
+    notes="24 fake videos give a biased but consistent FVD: compare it only with itself across steps"))
+
+# The paper's figures (PAPER.md, Tables 1-3), keyed by what identifies the config's row.
+TABLE1 = {  # Kinetics-600 synthesis: (frames, resolution) -> FID, IS, IS truncated
+    (12, 64): (0.91, 61.10, 129.9), (48, 64): (12.92, 97.62, 219.05), (12, 128): (2.16, 55.09, 80.32),
+    (48, 128): (31.50, 111.19, 222.07), (12, 256): (3.35, 59.74, 64.05),
+}
+TABLE2_IS = (32.97, 1.7)      # UCF-101 IS (C3D), mean +- std
+TABLE3_FVD = {"train": (99.32, 0.55), "test": (103.78, 1.17)}  # Kinetics-600 prediction, DVD-GAN-FP
+
+
+def paper_protocols(config) -> tuple:
+  """The protocols the paper scores this config's dataset / task with."""
+  name = config.data.name
+  if int(config.data.get("num_conditioning_frames", 0)) > 0:
+    return ("fvd_k400",)
+  if name == "kinetics600":
+    return ("k600_fid_is", "k600_is_truncated")
+  if name == "ucf101":
+    return ("ucf101_is_c3d",)
+  if name == "bair_robot_pushing_small":
+    return ("fvd_k400",)
+  if name == "synthetic":
+    return ("demo_fvd",)
+  raise ValueError(f"no paper protocol for dataset {name!r}; set eval.final_protocols")
+
+
+def final_protocols(config) -> tuple:
+  """`eval.final_protocols`, else `paper_protocols(config)`."""
+  return tuple(config.eval.get("final_protocols", ()) or ()) or paper_protocols(config)
+
+
+def periodic_protocols(config) -> tuple:
+  return tuple(config.eval.get("protocols", ()) or ())
+
+
+def main_metric(config, protocols=None) -> str:
+  """"<protocol>/<metric>" deciding the best checkpoint and collapse (eval.main_metric, else the main
+  metric of the first periodic protocol)."""
+  protocols = periodic_protocols(config) if protocols is None else tuple(protocols)
+  chosen = config.eval.get("main_metric", "")
+  if chosen:
+    name, _, metric = chosen.partition("/")
+    protocol = get_protocol(name)
+    if metric not in protocol.metrics:
+      raise EvalError(f"eval.main_metric {chosen!r}: protocol {name} has metrics {', '.join(protocol.metrics)}")
+    if name not in protocols:
+      raise EvalError(f"eval.main_metric {chosen!r}: {name} is not one of eval.protocols {protocols}")
+    return chosen
+  if not protocols:
+    raise EvalError("no protocol to take the main metric from: set eval.protocols")
+  p = get_protocol(protocols[0])
+  return p.key(p.main)
+
+
+def higher_is_better(key: str) -> bool:
+  """Whether "<protocol>/<metric>" improves upwards (IS) or downwards (FVD, FID, KVD)."""
+  name, _, metric = key.partition("/")
+  return get_protocol(name).higher_is_better(metric)
+
+
+def real_split(config, protocol) -> str:
+  """Split of the real statistics: eval.real_split, else the protocol's when it names this dataset, else
+  data.eval_split."""
+  p = get_protocol(protocol)
+  if config.eval.get("real_split", ""):
+    return config.eval.real_split
+  if p.dataset is not None and p.dataset == config.data.name:
+    return p.split
+  return config.data.eval_split
+
+
+def check_protocol(config, protocol) -> Protocol:
+  """The protocol, or an EvalError when it cannot score this run (other dataset, frames or stride)."""
+  p = get_protocol(protocol)
+  if p.dataset is not None and p.dataset != config.data.name:
+    raise EvalError(f"protocol {p.name} compares with {p.dataset} statistics; this run's data is "
+                    f"{config.data.name}")
+  total_frames = int(config.num_frames) + int(config.data.get("num_conditioning_frames", 0))
+  if p.frames is not None and total_frames < p.frames:
+    raise EvalError(f"protocol {p.name} scores {p.frames}-frame videos; this run makes {total_frames}")
+  if p.stride is not None and p.needs_real and int(config.data.stride) != p.stride:
+    raise EvalError(f"protocol {p.name} compares with real videos at frame stride {p.stride}; this run's "
+                    f"data.stride is {config.data.stride}")
+  return p
+
+
+def network_weights(config, network: str):
+  """The weights of `network` for this run: eval.network_weights.<network with _>, else eval.weights when
+  `network` is eval.network, else None (eval's default source)."""
+  e = config.eval
+  by_network = e.get("network_weights", None)
+  key = network.replace("-", "_")
+  if by_network is not None and by_network.get(key, ""):
+    return by_network[key]
+  if network == e.get("network", "") and e.get("weights", ""):
+    return e.weights
+  return None
+
+
+def paper_figures(config, key: str):
+  """The paper's (value, std or None) for "<protocol>/<metric>" of this config, or None if it has none."""
+  name, _, metric = key.partition("/")
+  t, r = int(config.num_frames), int(config.resolution)
+  if name == "k600_fid_is" and (t, r) in TABLE1:
+    return (TABLE1[(t, r)][0], None) if metric == "fid" else (TABLE1[(t, r)][1], None)
+  if name == "k600_is_truncated" and (t, r) in TABLE1:
+    return TABLE1[(t, r)][2], None
+  if name == "ucf101_is_c3d":
+    return TABLE2_IS
+  if name == "fvd_k400" and config.data.name == "kinetics600":
+    return TABLE3_FVD.get(real_split(config, name))
+  return None

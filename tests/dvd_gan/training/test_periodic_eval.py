@@ -1,0 +1,113 @@
+"""Evaluation during training in the real loop: metrics.jsonl, TensorBoard, the best checkpoint, the collapse
+stop, then `python -m dvd_gan.evaluate --checkpoint=best` and the plot; scoring on the replicas.
+
+The loop's figures come from an injected metric function (scripted values, so the rule's behaviour does not
+depend on a noisy FVD); at the best step the function also scores the live G_ema for real (demo_fvd with a
+tiny stand-in feature network), and `dvd_gan.evaluate --checkpoint=best` must give that same figure.
+"""
+import dataclasses
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.eval.conftest import TinyNetwork
+
+SCRIPT = {2: 100.0, 4: 80.0, 6: 90.0, 8: 110.0, 10: 120.0, 12: 50.0}
+
+
+@pytest.fixture
+def tiny_features(monkeypatch):
+  """Every feature network is the tiny stand-in (it takes the tiny config's 4-frame videos)."""
+  from eval import api
+  net = TinyNetwork()
+  monkeypatch.setattr(api, "get_feature_network", lambda name, weights=None: net)
+  return net
+
+
+def _tags(folder):
+  tags = set()
+  for path in glob.glob(os.path.join(folder, "events.out.tfevents.*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      tags.update(v.tag for v in event.summary.value)
+  return tags
+
+
+def test_loop_best_checkpoint_collapse_and_evaluate(tmp_path, tiny_config, tiny_features, capsys):
+  from dvd_gan import evaluate, plot_metrics
+  from dvd_gan.training.generator_scoring import GeneratorScorer
+  from dvd_gan.training.loop import train
+  c = tiny_config(num_steps=12, checkpoint_every=4, keep_checkpoints=1)
+  c.eval.every_steps = 2
+  c.eval.protocols = ("demo_fvd",)
+  c.eval.stats_dir = str(tmp_path / "stats")
+  c.eval.collapse.threshold = 0.25
+  c.eval.collapse.patience = 2
+  live = {}
+
+  def metric_fn(step, trainer):
+    if step == 4:
+      scorer = GeneratorScorer(trainer.config, stats_dir=c.eval.stats_dir, log=lambda s: None)
+      live["fvd"] = scorer.score(trainer.G_ema, "demo_fvd").values()["demo_fvd/fvd"]
+    return {"demo_fvd/fvd": SCRIPT[step]}
+
+  workdir = str(tmp_path / "run")
+  result = train(c, workdir, log=lambda s: None, metric_fn=metric_fn)
+  # The rule fires at step 10 (110, 120: worse than the best 80 by > 25% twice in a row) and stops the run.
+  assert result["stopped_by"] == "collapse" and result["step"] == 10
+  records = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
+  assert [r["step"] for r in records] == [2, 4, 6, 8, 10]
+  assert [r["demo_fvd/fvd"] for r in records] == [SCRIPT[s] for s in (2, 4, 6, 8, 10)]
+  assert [r["step"] for r in records if r.get("best")] == [2, 4]
+  assert [r["step"] for r in records if "collapse" in r] == [10]
+  assert all(r["seconds"] >= 0 and np.isfinite(r["d_margin"]) for r in records)
+  assert json.load(open(os.path.join(workdir, "best.json"))) == {"step": 4, "metric": "demo_fvd/fvd", "value": 80.0}
+  assert sorted(os.path.basename(p) for p in glob.glob(os.path.join(workdir, "checkpoints_best", "*.index"))) == [
+      "ckpt-4.index"]
+  assert sorted(os.path.basename(p) for p in glob.glob(os.path.join(workdir, "checkpoints", "*.index"))) == [
+      "ckpt-10.index"]  # the rolling last-1 deleted steps 4 and 8, not the best one
+  assert {"eval/demo_fvd/fvd", "eval/seconds", "eval/d_margin"} <= _tags(os.path.join(workdir, "tensorboard"))
+
+  capsys.readouterr()
+  code = evaluate.main(["dvd_gan.evaluate", f"--workdir={workdir}", "--checkpoint=best", "--noprogress",
+                        f"--json={tmp_path / 'eval.json'}"])
+  out, err = capsys.readouterr()
+  assert code == 0, err
+  lines = out.strip().splitlines()
+  assert lines[0].startswith("checkpoint: best, step 4")
+  assert lines[-1].startswith("demo_fvd/fvd: ")
+  assert float(lines[-1].split(": ")[1]) == pytest.approx(live["fvd"], rel=1e-4)
+  assert any(line.startswith("| synthetic 4 / 16x16 | 4 | ") for line in lines)
+  assert json.load(open(tmp_path / "eval.json"))["step"] == 4
+  code = evaluate.main(["dvd_gan.evaluate", f"--workdir={workdir}", "--checkpoint=7"])
+  err = capsys.readouterr().err.strip()
+  assert code == 2 and err == f"error: no checkpoint of step 7 in {workdir}; steps available: 4, 10"
+
+  png = tmp_path / "curve.png"
+  assert plot_metrics.main(["plot_metrics", f"--workdir={workdir}", f"--out={png}"]) == 0
+  assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_scoring_on_replicas_equals_the_chief_s_device(tiny_config, tiny_features):
+  """Sampling and features inside strategy.run on 2 replicas (eval.on_replicas) give the features of the
+  default path, video for video (odd counts pad the last global batch)."""
+  from dvd_gan.models.build import build_models
+  from dvd_gan.training.generator_scoring import GeneratorScorer
+  from dvd_gan.training.loop import resolve_config
+  from eval.protocols import get_protocol
+  if len(tf.config.list_logical_devices("CPU")) < 2:
+    pytest.skip("needs 2 logical CPU devices")
+  c = resolve_config(tiny_config())
+  c.eval.batch_size = 4
+  strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  with strategy.scope():
+    generator = build_models(c)[0]
+  p = dataclasses.replace(get_protocol("demo_fvd"), num_fake=7, repeats=2)  # repeats: keep the features
+  host = GeneratorScorer(c, stats_dir="unused", log=lambda s: None).fake_features(generator, p)
+  c.eval.on_replicas = "yes"
+  rep = GeneratorScorer(c, stats_dir="unused", strategy=strategy, log=lambda s: None).fake_features(generator, p)
+  assert rep["logits"].num_items == host["logits"].num_items == 7
+  np.testing.assert_allclose(rep["logits"].features, host["logits"].features, rtol=1e-5, atol=1e-5)
