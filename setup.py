@@ -24,13 +24,15 @@ setup(
     package_data={"eval": ["labels/*.txt"]},
     install_requires=_requirements(),
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3.5", "apache-beam>=2.77"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "apache-beam>=2.77", "matplotlib>=3.7"],
         "beam": ["apache-beam>=2.77"],
         "hub": ["tensorflow-hub>=0.16"],
+        "plot": ["matplotlib>=3.7"],  # python -m dvd_gan.plot_metrics (curves of metrics.jsonl)
     },
     entry_points={
         "console_scripts": [
             "dvd-gan-train=dvd_gan.train:run",
+            "dvd-gan-evaluate=dvd_gan.evaluate:run",
             "video-eval=eval.cli:run",
         ],
     },

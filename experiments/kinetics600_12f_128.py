@@ -4,7 +4,9 @@ Paper targets (I3D trained on Kinetics-600, 12-frame videos): FID 2.16, IS 55.09
 IS 80.32 (truncated). G ch 64 (above 64x64), G multipliers 16,16,8,4,2,1; D ch 128, multipliers
 1,2,4,8,16,16; multiplicative ConvGRU; k = 8.
 
-    python -m dvd_gan.train --config=experiments/kinetics600_12f_128.py
+    python -m dvd_gan.train --config=experiments/kinetics600_12f_128.py --workdir=DIR \
+        --config.eval.network_weights.i3d_kinetics_600=PATH_TO_rgb_scratch_kin600/model.ckpt
+    python -m dvd_gan.evaluate --workdir=DIR    # protocols k600_fid_is and k600_is_truncated
 """
 from dvd_gan.config import base_config
 from dvd_gan.models.config import set_paper_widths
@@ -17,4 +19,7 @@ def get_config():
   c.num_classes = 600
   c.data.name = "kinetics600"
   c.data.stride = 2
-  return set_paper_widths(c)
+  c = set_paper_widths(c)
+  c.eval.protocols = ("k600_fid_is",)  # scored every eval.every_steps; FID decides the best checkpoint
+  c.eval.every_steps = 5000
+  return c

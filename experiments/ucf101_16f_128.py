@@ -4,7 +4,9 @@ Paper target: Inception Score (C3D, as TGAN computes it) 32.97 +- 1.7 (TGANv2: 2
 64x64), multiplicative ConvGRU, D ch 128, k = 8, phi = 2x2 avg pool. The paper does not state UCF-101's
 frame stride; we take consecutive frames (stride 1).
 
-    python -m dvd_gan.train --config=experiments/ucf101_16f_128.py
+    python -m dvd_gan.train --config=experiments/ucf101_16f_128.py --workdir=DIR \
+        --config.eval.network_weights.c3d_ucf101=PATH_TO_TGAN_C3D
+    python -m dvd_gan.evaluate --workdir=DIR    # protocol ucf101_is_c3d
 """
 from dvd_gan.config import base_config
 from dvd_gan.models.config import set_paper_widths
@@ -17,4 +19,7 @@ def get_config():
   c.num_classes = 101
   c.data.name = "ucf101"
   c.data.stride = 1
-  return set_paper_widths(c)
+  c = set_paper_widths(c)
+  c.eval.protocols = ("ucf101_is_c3d",)  # scored every eval.every_steps; IS decides the best checkpoint
+  c.eval.every_steps = 5000
+  return c

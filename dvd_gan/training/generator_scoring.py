@@ -13,8 +13,9 @@ statistics. Used by the evaluation during training (periodic_eval) and by `pytho
   evaluation mode (`make_dataset(split, training=False)`: fixed frame offset, centre crops, the run's
   resolution and stride), computed once into `eval.stats_dir` by `eval.real_stats` and reused afterwards.
 - Device: by default everything runs in the caller's device scope (the chief's GPU when it has one). With
-  `on_replicas` (`eval.on_replicas`: "auto" = on TPU) sampling and feature extraction run inside
-  `strategy.run` on every replica, each on its share of the batch, and only the features come back.
+  `on_replicas` (`eval.on_replicas`: "auto" = on TPU) sampling, and the feature extraction of fake and real
+  videos, run inside `strategy.run` on every replica, each on its rows of the batch (`sample_function`,
+  `ReplicaNetwork`); the batch is rounded up to a multiple of the number of replicas.
 """
 import numpy as np
 import tensorflow as tf
@@ -22,7 +23,6 @@ import tensorflow as tf
 from dvd_gan.training import protocols as run_protocols
 from dvd_gan.training import randomness
 from eval.errors import EvalError
-from eval.features import network_metadata
 from eval.protocols import get_protocol
 from eval.stats import FeatureStats
 
@@ -52,17 +52,63 @@ def _check_unconditioned(config):
                     "unconditional sampling")
 
 
-def sample_function(generator):
-  """`(z, y) -> generator(z, y, training=False)` as a tf.function (trace it once, call it every evaluation)."""
-  return tf.function(lambda z, y: generator(z, y, training=False))
+def sample_function(generator, strategy=None):
+  """`(z, y) -> generator(z, y, training=False)` as a tf.function (trace once, call every evaluation).
+
+  With `strategy`, each replica generates its rows of the batch (the batch size must be a multiple of the
+  number of replicas) and the videos are gathered."""
+  if strategy is None:
+    return tf.function(lambda z, y: generator(z, y, training=False))
+  n = strategy.num_replicas_in_sync
+
+  def replica_fn(z, y):
+    b = z.shape[0] // n
+    yr = None if y is None else randomness.replica_slice(y, b)
+    return tf.cast(generator(randomness.replica_slice(z, b), yr, training=False), tf.float32)
+
+  @tf.function
+  def sample(z, y):
+    return strategy.gather(strategy.run(replica_fn, args=(z, y)), axis=0)
+  return sample
+
+
+class ReplicaNetwork:
+  """A FeatureNetwork (eval.networks interface) whose forward runs on every replica of `strategy`, each on
+  its rows of the batch, the features gathered back: for eval.features.extract_layers on TPU replicas. The
+  batch size must be a multiple of the number of replicas (extract_layers pads every batch to full size)."""
+
+  def __init__(self, network, strategy):
+    self.network, self.strategy = network, strategy
+    for attr in ("name", "weights_sha256", "layers", "num_classes", "min_frames", "frames", "source"):
+      setattr(self, attr, getattr(network, attr, None))
+
+  def all_features(self, videos):
+    """{layer: [B, D]} of every layer, one forward per replica."""
+    n = self.strategy.num_replicas_in_sync
+    net = self.network
+
+    def replica_fn(x):
+      rows = randomness.replica_slice(x, x.shape[0] // n)
+      if hasattr(net, "all_features"):
+        return net.all_features(rows)
+      return {layer: net.features(rows, layer) for layer in net.layers}
+
+    out = self.strategy.run(replica_fn, args=(tf.convert_to_tensor(videos),))
+    return {layer: self.strategy.gather(v, axis=0) for layer, v in out.items()}
+
+  def features(self, videos, layer):
+    return self.all_features(videos)[layer]
 
 
 def sample_batches(sample_fn, config, num_videos: int, batch_size: int, seed: int, truncation: float = 1.0):
-  """Yields uint8 [b, T, H, W, 3] batches of `sample_fn(z, y)` (a generator in inference mode, see
-  `sample_function`), num_videos in all, from the latents of `latents(config, num_videos, seed, truncation)`."""
+  """Yields uint8 [batch_size, T, H, W, 3] batches of `sample_fn(z, y)` (see `sample_function`) from the
+  latents `latents(config, N, seed, truncation)`, N = num_videos rounded up to full batches (every batch has
+  the same shape, so G is traced once); callers keep the first num_videos."""
   _check_unconditioned(config)
-  z, y = latents(config, num_videos, seed, truncation)
-  for i in range(0, int(num_videos), int(batch_size)):
+  batch_size = int(batch_size)
+  total = -(-int(num_videos) // batch_size) * batch_size
+  z, y = latents(config, total, seed, truncation)
+  for i in range(0, total, batch_size):
     yb = y[i:i + batch_size] if y is not None else None
     yield to_uint8_tf(sample_fn(z[i:i + batch_size], yb)).numpy().astype(np.uint8)
 
@@ -111,6 +157,9 @@ class GeneratorScorer:
     self._get_network = get_network
     self.on_replicas = use_replicas(config, strategy)
     self.batch_size = int(config.eval.batch_size)
+    if self.on_replicas:  # every replica gets the same number of rows
+      n = strategy.num_replicas_in_sync
+      self.batch_size = -(-self.batch_size // n) * n
     self.seed = int(config.eval.get("seed", 1234))
     self._networks, self._real, self._functions = {}, {}, {}
 
@@ -121,7 +170,7 @@ class GeneratorScorer:
       weights = run_protocols.network_weights(self.config, name)
       if self.on_replicas:
         with self.strategy.scope():
-          self._networks[name] = self._get_network(name, weights)
+          self._networks[name] = ReplicaNetwork(self._get_network(name, weights), self.strategy)
       else:
         self._networks[name] = self._get_network(name, weights)
     return self._networks[name]
@@ -154,9 +203,8 @@ class GeneratorScorer:
     p = run_protocols.check_protocol(self.config, protocol)
     net = self.network(p.network)
     meta = {"source": f"generator samples (eval.seed {self.seed})", "seed": self.seed}
-    if self.on_replicas:
-      return self._replica_features(generator, p, net, meta)
-    sample_fn = self._function(("sample", id(generator)), lambda: sample_function(generator))
+    sample_fn = self._function(("sample", id(generator)), lambda: sample_function(
+        generator, self.strategy if self.on_replicas else None))
     batches = sample_batches(sample_fn, self.config, p.num_fake, self.batch_size, self.seed, p.truncation)
     return scoring.fake_features(p, batches, net, batch_size=self.batch_size, progress=self.progress,
                                  metadata=meta)
@@ -203,48 +251,3 @@ class GeneratorScorer:
     if key not in self._functions:
       self._functions[key] = make()
     return self._functions[key]
-
-  # ---- sampling and features on every replica ----------------------------------------------------------
-
-  def _replica_features(self, generator, protocol, net, metadata) -> dict:
-    _check_unconditioned(self.config)
-    strategy, layers = self.strategy, protocol.layers
-    n_rep = strategy.num_replicas_in_sync
-    per_replica = -(-self.batch_size // n_rep)
-    global_batch = per_replica * n_rep
-    frames = self.frames(protocol)
-    z, y = latents(self.config, protocol.num_fake, self.seed, protocol.truncation)
-
-    def make_step():
-      def replica_fn(zr, yr):
-        videos = to_uint8_tf(generator(zr, yr, training=False))[:, :frames]
-        return {layer: net.features(videos, layer) for layer in layers}
-
-      @tf.function
-      def step(zd, yd):
-        out = strategy.run(replica_fn, args=(zd, yd))
-        return {layer: strategy.gather(out[layer], axis=0) for layer in layers}
-      return step
-
-    step = self._function(("replicas", id(generator), protocol.name), make_step)
-    stats = {}
-    for layer in layers:
-      meta = network_metadata(net, layer)
-      meta.update({"protocol": protocol.name, "truncation": protocol.truncation, "frames": frames, "stride": 1,
-                   "resolution": [int(self.config.resolution)] * 2, **metadata})
-      stats[layer] = FeatureStats(store_features=protocol.needs_features, metadata=meta)
-    for start in range(0, protocol.num_fake, global_batch):
-      n = min(global_batch, protocol.num_fake - start)
-      idx = np.minimum(np.arange(start, start + global_batch), protocol.num_fake - 1)  # pad with the last one
-      zb = tf.gather(z, idx)
-      yb = tf.gather(y, idx) if y is not None else None
-      zd = strategy.experimental_distribute_values_from_function(
-          lambda ctx, zb=zb: zb[ctx.replica_id_in_sync_group * per_replica:][:per_replica])
-      yd = None if yb is None else strategy.experimental_distribute_values_from_function(
-          lambda ctx, yb=yb: yb[ctx.replica_id_in_sync_group * per_replica:][:per_replica])
-      feats = step(zd, yd)
-      for layer in layers:
-        stats[layer].append(feats[layer].numpy()[:n])
-    for s in stats.values():
-      s.metadata["num_videos"] = s.num_items
-    return stats

@@ -91,9 +91,9 @@ def test_loop_best_checkpoint_collapse_and_evaluate(tmp_path, tiny_config, tiny_
   assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_scoring_on_replicas_equals_the_chief_s_device(tiny_config, tiny_features):
-  """Sampling and features inside strategy.run on 2 replicas (eval.on_replicas) give the features of the
-  default path, video for video (odd counts pad the last global batch)."""
+def test_scoring_on_replicas_equals_the_chief_s_device(tmp_path, tiny_config, tiny_features):
+  """Sampling and features inside strategy.run on 2 replicas (eval.on_replicas) give the fake features and
+  the real statistics of the default path, video for video."""
   from dvd_gan.models.build import build_models
   from dvd_gan.training.generator_scoring import GeneratorScorer
   from dvd_gan.training.loop import resolve_config
@@ -106,8 +106,14 @@ def test_scoring_on_replicas_equals_the_chief_s_device(tiny_config, tiny_feature
   with strategy.scope():
     generator = build_models(c)[0]
   p = dataclasses.replace(get_protocol("demo_fvd"), num_fake=7, repeats=2)  # repeats: keep the features
-  host = GeneratorScorer(c, stats_dir="unused", log=lambda s: None).fake_features(generator, p)
+  host_scorer = GeneratorScorer(c, stats_dir=str(tmp_path / "host"), log=lambda s: None)
+  host = host_scorer.fake_features(generator, p)
   c.eval.on_replicas = "yes"
-  rep = GeneratorScorer(c, stats_dir="unused", strategy=strategy, log=lambda s: None).fake_features(generator, p)
+  rep_scorer = GeneratorScorer(c, stats_dir=str(tmp_path / "rep"), strategy=strategy, log=lambda s: None)
+  rep = rep_scorer.fake_features(generator, p)
   assert rep["logits"].num_items == host["logits"].num_items == 7
   np.testing.assert_allclose(rep["logits"].features, host["logits"].features, rtol=1e-5, atol=1e-5)
+  real_host, real_rep = host_scorer.real_stats(p), rep_scorer.real_stats(p)
+  assert real_host.num_items == real_rep.num_items == 64
+  np.testing.assert_allclose(real_rep.mean, real_host.mean, rtol=1e-6)
+  np.testing.assert_allclose(real_rep.cov, real_host.cov, rtol=1e-5, atol=1e-8)

@@ -1,0 +1,107 @@
+"""Cost of the demo's evaluation during training (experiments/tiny.py: demo_fvd every eval.every_steps).
+
+    python benchmarks/periodic_eval_cost.py [--repeats=2] [--json=benchmarks/results/periodic_eval.json]
+
+Times, with the genuine Kinetics-400 I3D and the tiny config's generator (untrained: the cost does not depend
+on the weights): the real statistics of the protocol (computed once per run, then cached), one evaluation
+(sampling num_fake videos + I3D features + FVD against the cached statistics; best of --repeats after a
+warm-up evaluation that traces G and I3D), and the bare I3D forward on the same number of videos (the floor).
+Prints a table and the demo's added time: evaluations x one evaluation + the real statistics once, minus the
+end-of-run reference set those statistics replace. Writes the figures as JSON.
+"""
+import json
+import os
+import sys
+import time
+
+from absl import flags
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+  sys.path.insert(0, REPO)
+
+from eval import command, io  # noqa: E402
+
+
+def define_flags(fv, argv):
+  del argv
+  flags.DEFINE_integer("repeats", 2, "Timed evaluations (best of).", lower_bound=1, flag_values=fv)
+  flags.DEFINE_string("json", os.path.join(REPO, "benchmarks", "results", "periodic_eval.json"),
+                      "Output JSON.", flag_values=fv)
+
+
+def _load_tiny():
+  import importlib.util  # noqa: PLC0415
+  spec = importlib.util.spec_from_file_location("experiments_tiny", os.path.join(REPO, "experiments", "tiny.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def body(fv, args):
+  del args
+  import numpy as np  # noqa: PLC0415
+  from dvd_gan.models.build import build_models  # noqa: PLC0415
+  from dvd_gan.training import generator_scoring  # noqa: PLC0415
+  from dvd_gan.training.loop import resolve_config  # noqa: PLC0415
+  from eval.features import extract_layers  # noqa: PLC0415
+  from eval.protocols import get_protocol  # noqa: PLC0415
+  import tempfile  # noqa: PLC0415
+  config = resolve_config(_load_tiny())
+  protocol = get_protocol(config.eval.protocols[0])
+  generator = build_models(config)[0]
+  load_before = os.getloadavg()[0]
+  with tempfile.TemporaryDirectory() as stats_dir:
+    scorer = generator_scoring.GeneratorScorer(config, stats_dir=stats_dir, log=lambda s: None)
+    t = time.perf_counter()
+    net = scorer.network(protocol.network)
+    build_s = time.perf_counter() - t
+    t = time.perf_counter()
+    scorer.real_stats(protocol)
+    real_s = time.perf_counter() - t
+    t = time.perf_counter()
+    scorer.score(generator, protocol)  # warm-up: traces G's sampling function
+    warm_s = time.perf_counter() - t
+    evals = []
+    for _ in range(fv.repeats):
+      t = time.perf_counter()
+      value = scorer.score(generator, protocol).values()
+      evals.append(time.perf_counter() - t)
+    videos = np.random.default_rng(0).integers(0, 256, [protocol.num_fake, int(config.num_frames),
+                                                       int(config.resolution), int(config.resolution), 3],
+                                               dtype=np.uint8)
+    t = time.perf_counter()
+    extract_layers(videos, net, ("logits",), batch_size=int(config.eval.batch_size), progress=False)
+    bare_s = time.perf_counter() - t
+  n_evals = int(config.train.num_steps) // int(config.eval.every_steps)
+  one = min(evals)
+  reused = protocol.num_real == int(config.eval.num_videos)  # the end-of-run figures reuse the statistics
+  added = n_evals * one + (warm_s - one) + (0.0 if reused else real_s)
+  rows = [
+      ("I3D network build", build_s),
+      (f"real statistics, {protocol.num_real} videos (once per run, then cached)", real_s),
+      ("first evaluation (traces G's sampling)", warm_s),
+      (f"one evaluation, {protocol.num_fake} fake videos (best of {fv.repeats})", one),
+      (f"bare I3D features of {protocol.num_fake} videos", bare_s),
+      (f"demo: {n_evals} evaluations, added wall time (+ G's trace; the real statistics replace the "
+       "end-of-run reference set)", added),
+  ]
+  print(f"| {protocol.name}, tiny config ({config.num_frames} frames {config.resolution}x{config.resolution}) "
+        "| seconds |\n|---|---|")
+  for name, s in rows:
+    print(f"| {name} | {s:.1f} |")
+  load_after = os.getloadavg()[0]
+  print(f"load average before -> after: {load_before:.2f} -> {load_after:.2f}; {protocol.key('fvd')} "
+        f"(untrained G) {list(value.values())[0]:.1f}")
+  record = {"protocol": protocol.describe(), "seconds": {name: round(s, 2) for name, s in rows},
+            "evaluations": [round(s, 2) for s in evals], "load_before": load_before, "load_after": load_after,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+  io.write_json(fv.json, record)
+
+
+def main(argv=None) -> int:
+  return command.main(argv, define_flags=define_flags, body=body, usage=__doc__)
+
+
+if __name__ == "__main__":
+  command.run(main)
