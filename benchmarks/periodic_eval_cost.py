@@ -9,8 +9,8 @@ warm-up evaluation that traces G and I3D), and the bare I3D forward on the same 
 Prints a table and the demo's added time: evaluations x one evaluation + the real statistics once, minus the
 end-of-run reference set those statistics replace. Writes the figures as JSON.
 """
-import json
 import os
+import resource
 import sys
 import time
 
@@ -28,6 +28,23 @@ def define_flags(fv, argv):
   flags.DEFINE_integer("repeats", 2, "Timed evaluations (best of).", lower_bound=1, flag_values=fv)
   flags.DEFINE_string("json", os.path.join(REPO, "benchmarks", "results", "periodic_eval.json"),
                       "Output JSON.", flag_values=fv)
+
+
+class _Timer:
+  """Wall and CPU seconds (all threads of this process) of a block: the CPU figure does not depend on the
+  other jobs sharing the machine, the wall figure does."""
+
+  def __enter__(self):
+    self.wall, self.cpu = time.perf_counter(), self._cpu()
+    return self
+
+  def __exit__(self, *exc):
+    self.wall, self.cpu = time.perf_counter() - self.wall, self._cpu() - self.cpu
+
+  @staticmethod
+  def _cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def _load_tiny():
@@ -53,48 +70,50 @@ def body(fv, args):
   load_before = os.getloadavg()[0]
   with tempfile.TemporaryDirectory() as stats_dir:
     scorer = generator_scoring.GeneratorScorer(config, stats_dir=stats_dir, log=lambda s: None)
-    t = time.perf_counter()
-    net = scorer.network(protocol.network)
-    build_s = time.perf_counter() - t
-    t = time.perf_counter()
-    scorer.real_stats(protocol)
-    real_s = time.perf_counter() - t
-    t = time.perf_counter()
-    scorer.score(generator, protocol)  # warm-up: traces G's sampling function
-    warm_s = time.perf_counter() - t
+    with _Timer() as build:
+      net = scorer.network(protocol.network)
+    with _Timer() as real:
+      scorer.real_stats(protocol)
+    with _Timer() as warm:
+      scorer.score(generator, protocol)  # warm-up: traces G's sampling function
     evals = []
     for _ in range(fv.repeats):
-      t = time.perf_counter()
-      value = scorer.score(generator, protocol).values()
-      evals.append(time.perf_counter() - t)
+      with _Timer() as one_eval:
+        value = scorer.score(generator, protocol).values()
+      evals.append(one_eval)
     videos = np.random.default_rng(0).integers(0, 256, [protocol.num_fake, int(config.num_frames),
                                                        int(config.resolution), int(config.resolution), 3],
                                                dtype=np.uint8)
-    t = time.perf_counter()
-    extract_layers(videos, net, ("logits",), batch_size=int(config.eval.batch_size), progress=False)
-    bare_s = time.perf_counter() - t
+    with _Timer() as bare:
+      extract_layers(videos, net, ("logits",), batch_size=int(config.eval.batch_size), progress=False)
   n_evals = int(config.train.num_steps) // int(config.eval.every_steps)
-  one = min(evals)
+  one = min(evals, key=lambda t: t.wall)
   reused = protocol.num_real == int(config.eval.num_videos)  # the end-of-run figures reuse the statistics
-  added = n_evals * one + (warm_s - one) + (0.0 if reused else real_s)
+
+  def added(attr):
+    return (n_evals * getattr(one, attr) + getattr(warm, attr) - getattr(one, attr)
+            + (0.0 if reused else getattr(real, attr)))
+
   rows = [
-      ("I3D network build", build_s),
-      (f"real statistics, {protocol.num_real} videos (once per run, then cached)", real_s),
-      ("first evaluation (traces G's sampling)", warm_s),
-      (f"one evaluation, {protocol.num_fake} fake videos (best of {fv.repeats})", one),
-      (f"bare I3D features of {protocol.num_fake} videos", bare_s),
-      (f"demo: {n_evals} evaluations, added wall time (+ G's trace; the real statistics replace the "
-       "end-of-run reference set)", added),
+      ("I3D network build", build.wall, build.cpu),
+      (f"real statistics, {protocol.num_real} videos (once per run, then cached)", real.wall, real.cpu),
+      ("first evaluation (traces G's sampling)", warm.wall, warm.cpu),
+      (f"one evaluation, {protocol.num_fake} fake videos (best of {fv.repeats})", one.wall, one.cpu),
+      (f"bare I3D features of {protocol.num_fake} videos", bare.wall, bare.cpu),
+      (f"demo: {n_evals} evaluations, added time (+ G's trace; the real statistics replace the end-of-run "
+       "reference set)", added("wall"), added("cpu")),
   ]
   print(f"| {protocol.name}, tiny config ({config.num_frames} frames {config.resolution}x{config.resolution}) "
-        "| seconds |\n|---|---|")
-  for name, s in rows:
-    print(f"| {name} | {s:.1f} |")
+        "| wall s | CPU s |\n|---|---|---|")
+  for name, wall, cpu in rows:
+    print(f"| {name} | {wall:.1f} | {cpu:.1f} |")
   load_after = os.getloadavg()[0]
   print(f"load average before -> after: {load_before:.2f} -> {load_after:.2f}; {protocol.key('fvd')} "
         f"(untrained G) {list(value.values())[0]:.1f}")
-  record = {"protocol": protocol.describe(), "seconds": {name: round(s, 2) for name, s in rows},
-            "evaluations": [round(s, 2) for s in evals], "load_before": load_before, "load_after": load_after,
+  record = {"protocol": protocol.describe(),
+            "seconds": {name: {"wall": round(w, 2), "cpu": round(c, 2)} for name, w, c in rows},
+            "evaluations_wall": [round(t.wall, 2) for t in evals], "load_before": load_before,
+            "load_after": load_after,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
   io.write_json(fv.json, record)
 

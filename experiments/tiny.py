@@ -7,10 +7,10 @@ changes, and why (measured on 2 CPU cores; the runs are in docs/training.md, "De
   * G and D lr 1e-3, Adam beta2 0.99, one D step per G step, batch 8: at the paper's rates the samples were
     still motionless blobs after 600 steps; with these, direction and shape of the class appear by step ~1,000.
   * EMA decay 0.99 from step 200, G's batch-norm moving statistics with decay 0.9 (0.999 lags a short run).
-Evaluation during training: every 300 steps the `demo_fvd` protocol (FVD of 24 G_ema samples against the
+Evaluation during training: every 300 steps the `demo_fvd` protocol (FVD of 32 G_ema samples against the
 cached statistics of 64 test videos) goes to TensorBoard and runs/demo/metrics.jsonl, so FVD can be watched
 falling (`python -m dvd_gan.plot_metrics --workdir=runs/demo --out=fvd.png`). The collapse rule only logs
-(action "continue"): a 24-video FVD is too noisy to stop a 1800-step demo on.
+(action "continue"): a 32-video FVD is too noisy to stop a 1800-step demo on.
 """
 from dvd_gan.config import base_config
 
