@@ -1,7 +1,8 @@
 """Collapse detection: when the main metric keeps getting worse, or D wins by a saturated margin.
 
-The paper reports every model "at the last checkpoint before training collapses" (PAPER.md, Training). This
-rule says when that happened, from the figures of the evaluations during training:
+The paper reports every model "at the last checkpoint before training collapses" (docs/paper.md,
+"Optimisation") without saying how a collapse is recognised. This rule says when it happened, from the
+figures of the evaluations during training:
 
   metric rule   the main metric is worse than the best value so far by more than `threshold` (relative:
                 value > best * (1 + threshold) when lower is better, value < best * (1 - threshold) when

@@ -21,7 +21,7 @@ DEMO_PROTOCOL = register_protocol(Protocol(
     reference="dvd_gan demo (experiments/tiny.py); not a paper protocol",
     notes="32 fake videos give a biased but consistent FVD: compare it only with itself across steps"))
 
-# The paper's figures (PAPER.md, Tables 1-3), keyed by what identifies the config's row.
+# The paper's figures (docs/paper.md, "Results", Tables 1-3), keyed by what identifies the config's row.
 TABLE1 = {  # Kinetics-600 synthesis: (frames, resolution) -> FID, IS, IS truncated
     (12, 64): (0.91, 61.10, 129.9), (48, 64): (12.92, 97.62, 219.05), (12, 128): (2.16, 55.09, 80.32),
     (48, 128): (31.50, 111.19, 222.07), (12, 256): (3.35, 59.74, 64.05),
