@@ -129,11 +129,12 @@ def body(fv, args):
       config.eval.network_weights[p.network.replace("-", "_")] = fv.weights
   path, which = resolve_checkpoint(fv.workdir, fv.checkpoint)
   step = export.checkpoint_step(path)
-  generator = export.restore_ema_generator(config, path)
   print(f"checkpoint: {which}, step {step} ({path})", flush=True)
 
   def log(line):
     print(line, file=sys.stderr, flush=True)
+
+  generator = periodic_eval.sampling_generator(config, export.restore_ema_generator(config, path), log)
 
   scorer = GeneratorScorer(config, stats_dir=fv.stats_dir or periodic_eval.stats_dir(config, fv.workdir),
                            log=log, progress=fv.progress)

@@ -247,7 +247,10 @@ class GeneratorScorer:
     return ProtocolResult(protocol, {"fvd": result}, real=meta, fake=meta)
 
   def _function(self, key, make):
-    """A tf.function made once per key (a new tf.function per evaluation would re-trace G and the network)."""
-    if key not in self._functions:
-      self._functions[key] = make()
-    return self._functions[key]
+    """The tf.function of `key` = (kind, id(generator)), made once and reused while the same generator is
+    scored (a new one per evaluation would re-trace G); one per kind is kept (a generator copied for each
+    evaluation, e.g. with standing statistics, replaces the previous one's)."""
+    kind = key[0]
+    if kind not in self._functions or self._functions[kind][0] != key:
+      self._functions[kind] = (key, make())
+    return self._functions[kind][1]

@@ -7,7 +7,7 @@
   workdir/samples/          samples_<step>.png (frame grid: a row per video) and .gif (animated) from G_ema
   workdir/config.json       the resolved config of the run
   workdir/fvd.json          the end-of-run figures (when eval.fvd_at_end; see dvd_gan.training.evaluation)
-  workdir/metrics.jsonl     evaluations during training (eval.every_steps; dvd_gan.training.periodic_eval),
+  workdir/metrics.jsonl     evaluations during training (eval.every_steps; dvd_gan.training.periodic_eval)
   workdir/checkpoints_best/ workdir/best.json: the best checkpoint by the main metric
 """
 import json

@@ -43,20 +43,22 @@ def stats_dir(config, workdir: str) -> str:
   return config.eval.get("stats_dir", "") or io.join(workdir, "real_stats")
 
 
-def prepare_generator(config, trainer) -> None:
-  """Hook run before G_ema is scored: standing statistics when `eval.standing_stats_batches` > 0 (issue 12's
-  `dvd_gan.training.ema.refresh_standing_stats`; an error if that is asked for and not available)."""
-  batches = int(config.eval.get("standing_stats_batches", 0) or 0)
-  if batches <= 0:
-    return
-  from dvd_gan.training import ema  # noqa: PLC0415
-  refresh = getattr(ema, "refresh_standing_stats", None)
-  if refresh is None:
-    raise ValueError("eval.standing_stats_batches > 0 but dvd_gan.training.ema has no refresh_standing_stats")
-  refresh(trainer, batches)
+def sampling_generator(config, generator, log=None):
+  """The generator that is scored: `generator` itself, or with `eval.standing_stats_batches` > 0 a copy of it
+  with standing batch-norm statistics (`dvd_gan.training.standing_stats.sampling_generator`, issue 12)."""
+  if int(config.eval.get("standing_stats_batches", 0) or 0) <= 0:
+    return generator
+  try:
+    from dvd_gan.training import standing_stats  # noqa: PLC0415
+  except ImportError:
+    raise ValueError("eval.standing_stats_batches > 0 needs dvd_gan.training.standing_stats") from None
+  return standing_stats.sampling_generator(generator, config, log=log)
 
 
 def _num_workers(strategy) -> int:
+  """Number of worker processes of a MultiWorkerMirroredStrategy (1 for every other strategy)."""
+  if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    return 1
   resolver = getattr(strategy, "cluster_resolver", None)
   if resolver is None or not getattr(resolver, "task_type", None):
     return 1
@@ -119,10 +121,10 @@ class PeriodicEvaluator:
 
   def _score(self, step: int, trainer) -> dict:
     del step
-    prepare_generator(self.config, trainer)
+    generator = sampling_generator(self.config, trainer.G_ema, self.log)
     figures = {}
     for name in self.protocols:
-      result = self.scorer.score(trainer.G_ema, name)
+      result = self.scorer.score(generator, name)
       figures.update(result.values())
     return figures
 
