@@ -137,7 +137,7 @@ def body(fv, args):
   generator = periodic_eval.sampling_generator(config, export.restore_ema_generator(config, path), log)
 
   scorer = GeneratorScorer(config, stats_dir=fv.stats_dir or periodic_eval.stats_dir(config, fv.workdir),
-                           log=log, progress=fv.progress)
+                           log=log, progress=fv.progress, real_progress=fv.progress)
   results = []
   for p in protocols:
     result = scorer.score(generator, p)

@@ -35,7 +35,8 @@ class ProtocolResult:
 
   def lines(self) -> list:
     """One "mean +- std" line per metric, as the metric commands print them."""
-    return [r.summary(f"{self.protocol.key(m)} ({get_metric(m).label})") for m, r in self.results.items()]
+    return [r.summary(f"{self.protocol.key(m)} ({get_metric(m).label})", "the protocol has no repeats")
+            for m, r in self.results.items()]
 
   def to_dict(self) -> dict:
     return {"protocol": self.protocol.describe(), "values": self.values(),

@@ -147,11 +147,13 @@ class GeneratorScorer:
     strategy: the run's strategy (only needed with on_replicas).
     get_network: `(name, weights) -> FeatureNetwork`; default eval.api.get_feature_network.
     log: one-line logger.
+    progress, real_progress: progress bars (stderr) of the fake videos' and of the real statistics' features.
   """
 
   def __init__(self, config, *, stats_dir: str, strategy=None, get_network=None, log=print,
-               progress: bool = False):
+               progress: bool = False, real_progress: bool = True):
     self.config, self.stats_dir, self.strategy, self.log, self.progress = config, stats_dir, strategy, log, progress
+    self.real_progress = real_progress  # the real statistics can take hours (a whole split): show a bar
     if get_network is None:
       from eval.api import get_feature_network as get_network  # noqa: PLC0415
     self._get_network = get_network
@@ -189,7 +191,7 @@ class GeneratorScorer:
       self._real[p.name] = real_stats.load_or_compute(
           self.stats_dir, p, self.network(p.network), dataset=self.config.data.name, split=split,
           frames=self.frames(p), stride=p.stride or int(self.config.data.stride),
-          resolution=int(self.config.resolution), batch_size=self.batch_size, progress=self.progress,
+          resolution=int(self.config.resolution), batch_size=self.batch_size, progress=self.real_progress,
           videos_fn=lambda: real_video_batches(self.config, split, self.batch_size), log=self.log)
     return self._real[p.name]
 

@@ -17,6 +17,7 @@ with it). On resume, the lines of metrics.jsonl after the restored step are drop
 training is redone) and the rest is replayed into the collapse rule, so it continues where it was.
 """
 import json
+import resource
 import time
 
 import tensorflow as tf
@@ -53,6 +54,12 @@ def sampling_generator(config, generator, log=None):
   except ImportError:
     raise ValueError("eval.standing_stats_batches > 0 needs dvd_gan.training.standing_stats") from None
   return standing_stats.sampling_generator(generator, config, log=log)
+
+
+def _cpu_seconds() -> float:
+  """CPU seconds of this process so far (all threads): an evaluation's cost, whatever else runs on the host."""
+  r = resource.getrusage(resource.RUSAGE_SELF)
+  return r.ru_utime + r.ru_stime
 
 
 def _num_workers(strategy) -> int:
@@ -150,9 +157,9 @@ class PeriodicEvaluator:
     return stop
 
   def _evaluate(self, step: int, margin) -> bool:
-    t0 = time.time()
+    t0, cpu0 = time.time(), _cpu_seconds()
     figures = {k: float(v) for k, v in self.metric_fn(step, self.trainer).items()}
-    seconds = time.time() - t0
+    seconds, cpu = time.time() - t0, _cpu_seconds() - cpu0
     record = {"step": int(step), **figures, "seconds": round(seconds, 2)}
     if margin is not None:
       record["d_margin"] = round(margin, 6)
@@ -177,7 +184,8 @@ class PeriodicEvaluator:
         summaries.scalar("eval/d_margin", margin, step)
     self.writer.flush()
     shown = "  ".join(f"{k} {v:.4g}" for k, v in figures.items())
-    self.log(f"eval step {step}: {shown}  ({seconds:.1f} s){'; ' + '; '.join(notes) if notes else ''}")
+    self.log(f"eval step {step}: {shown}  ({seconds:.1f} s, {cpu:.1f} CPU s)"
+             f"{'; ' + '; '.join(notes) if notes else ''}")
     return stop
 
   def reference_stats(self, split: str, num_videos: int, network: str):

@@ -16,7 +16,7 @@ from eval.protocols import Protocol, get_protocol, register_protocol
 DEMO_PROTOCOL = register_protocol(Protocol(
     name="demo_fvd",
     description="the synthetic demo: FVD of 32 G_ema samples against 64 test videos (cheap, for curves)",
-    network="i3d-kinetics-400", metrics=("fvd",), num_fake=32, num_real=64, repeats=0,
+    network="i3d-kinetics-400", metrics=("fvd",), num_fake=32, num_real=64, repeats=10,
     dataset="synthetic", split="test",
     reference="dvd_gan demo (experiments/tiny.py); not a paper protocol",
     notes="32 fake videos give a biased but consistent FVD: compare it only with itself across steps"))

@@ -22,10 +22,11 @@ class MetricResult:
             "draw_kind": self.draw_kind, "draws": list(self.draws), "num_real": self.num_real,
             "num_fake": self.num_fake}
 
-  def summary(self, label: str) -> str:
-    """The line printed before a figure: `<label> mean +- std over <draws>: m +- s (<counts> videos)`."""
+  def summary(self, label: str, no_std: str = "no +- : the fake set's features are not stored") -> str:
+    """The line printed before a figure: `<label> mean +- std over <draws>: m +- s (<counts> videos)`;
+    without draws, `<label> (<counts> videos; <no_std>)`."""
     counts = ", ".join(f"{n} {role}" for role, n in (("real", self.num_real), ("fake", self.num_fake))
                        if n is not None)
     if self.std is None:
-      return f"{label} ({counts} videos; no +- : the fake set's features are not stored)"
+      return f"{label} ({counts} videos; {no_std})"
     return f"{label} mean +- std over {self.draw_kind}: {self.draw_mean:.4f} +- {self.std:.4f} ({counts} videos)"
