@@ -7,7 +7,8 @@ Library use (arrays [N, T, H, W, 3] uint8, iterables of batches, or precomputed 
     eval.compute_fid(real_videos, fake_videos), eval.compute_is(fake_videos), eval.compute_kvd(...)
     eval.compute_metric("fvd", real_stats, fake_videos)   # MetricResult: value, std over draws, counts
 
-Command line: `python -m eval {features,stats,fvd,fid,is,kvd,merge} --help` (see docs/eval.md).
+Command line: `python -m eval {features,stats,fvd,fid,is,kvd,merge,protocols,score} --help` (docs/eval.md);
+named protocols (network, frames, numbers of videos, repeats fixed by name): `eval.protocols`, `eval.scoring`.
 Importing this package does not import TensorFlow; it is imported when features are computed.
 """
 __version__ = "0.1.0"
