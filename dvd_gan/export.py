@@ -1,6 +1,6 @@
 """Exports the EMA generator of a training run as a self-contained SavedModel that serves samples.
 
-    python -m dvd_gan.export --workdir=DIR --out=EXPORT_DIR [--overwrite] [--class_names=FILE]
+    python -m dvd_gan.export --workdir=DIR --out=EXPORT_DIR [--overwrite] [--class_names=FILE] [--xla]
                              [--config=experiments/<name>.py --config.key=value ...]
 
 It restores only `G_ema` from the newest checkpoint of DIR/checkpoints (written by dvd_gan.training.loop),
@@ -10,6 +10,12 @@ ml_collections overrides) in float32, and writes a SavedModel whose signatures r
 
   sample(z: float32 [B, z_dim], y: int32 [B])            -> {"video": float32 [B, T, H, W, 3] in [-1, 1]}
       (unconditional models: sample(z) without y)
+  sample_mixed(z: float32 [B, z_dim], y0: int32 [B], y1: int32 [B], alpha: float32 [B])
+      -> {"video"}: G_ema with the class embedding (1 - alpha) e(y0) + alpha e(y1)   (conditional models only)
+  latents(batch_size: int32 [], seed: int64 [], truncation: float32 [], truncation_mode: string [])
+      -> {"z": float32 [B, z_dim], "y": int32 [B] (conditional models only)}; truncation_mode "scale"
+      (z ~ N(0, truncation^2 I), the z of sample_random) or "resample" (BigGAN: components of N(0, I) above
+      the threshold `truncation` redrawn; dvd_gan.truncation)
   sample_random(batch_size: int32 [], seed: int64 [], truncation: float32 [])
       -> {"video": float32 [B, T, H, W, 3], "video_uint8": uint8 [B, T, H, W, 3],
           "z": float32 [B, z_dim], "y": int32 [B] (conditional models only)}
@@ -19,8 +25,11 @@ ml_collections overrides) in float32, and writes a SavedModel whose signatures r
       -> the same outputs for the given classes; its z equals sample_random's z for the same seed and B.
   serving_default = sample_random.
 
-The export folder also holds export_meta.json (format version, step, checkpoint, resolved config, class
-names when known, the signatures). Loading needs TensorFlow only (`tf.saved_model.load`), not dvd_gan.
+The loaded object also carries the constants `format_version`, `resolution`, `num_frames`, `num_classes`,
+`z_dim` and `class_names` (string [C], empty when unknown) as variables. Input checks run outside the
+generator's function, which `--xla` XLA-compiles (XLA drops Assert ops). The export folder also holds
+export_meta.json (format version, step, checkpoint, resolved config, class names when known, the
+signatures). Loading needs TensorFlow only (`tf.saved_model.load`), not dvd_gan.
 The SavedModel is written to a temporary folder next to --out and renamed into place, so --out is either
 absent, the previous export, or the complete new export.
 """
@@ -35,7 +44,7 @@ import ml_collections
 import tensorflow as tf
 
 FORMAT = "dvd-gan-sampler"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: signatures latents and sample_mixed, constants on the module, --xla
 META_FILE = "export_meta.json"
 
 
@@ -185,11 +194,23 @@ class _Untracked:
 class Sampler(tf.Module):
   """tf.Module around G_ema whose tf.functions become the SavedModel's signatures (module docstring).
 
-  Random numbers: key = [seed, 0]; z = truncation * stateless_normal([B, z_dim], split(key)[0]) and
-  y = stateless_uniform([B], split(key)[1], 0, num_classes) (dvd_gan.training.randomness.latents).
+  Random numbers: key = [seed, 0]; z0 = stateless_normal([B, z_dim], split(key)[0]) and
+  y = stateless_uniform([B], split(key)[1], 0, num_classes) (dvd_gan.training.randomness.latents);
+  z = truncation * z0 ("scale") or z0 with its components above the threshold redrawn from fold_in(key, 1)
+  ("resample"; dvd_gan.truncation).
+
+  The input checks (tf.debugging asserts) run in the signature functions, before and outside the one function
+  that runs the generator (`G_ema.generate`). With `xla=True` only that function is XLA-compiled: XLA drops
+  Assert ops, so checks inside it would silently vanish (and XLA's gather clamps an out-of-range label
+  instead of failing).
+
+  Args:
+    generator: the restored G_ema (a dvd_gan Generator).
+    class_names: names in label order, or None.
+    xla: XLA-compile (jit_compile) the generator's function.
   """
 
-  def __init__(self, generator, num_classes: int, z_dim: int):
+  def __init__(self, generator, class_names=None, *, xla: bool = False):
     super().__init__(name="dvd_gan_sampler")
     # The Keras model itself is kept out of the SavedModel's object graph (saving a Keras 3 model as a
     # tf.Module child makes TF trace its default call signature). `signatures()` tracks the tf.Variables its
@@ -197,50 +218,111 @@ class Sampler(tf.Module):
     # gives a SavedModel that TF2 loads but the TF1 / TF Serving loader cannot restore.
     self._holder = _Untracked(generator)
     self.captured_variables = []
-    self.num_classes = int(num_classes)
-    self.z_dim = int(z_dim)
+    self._num_classes = int(generator.num_classes)
+    self._z_dim = int(generator.z_dim)
+    self._cond_dim = self._z_dim + (int(generator.embed_dim) if self._num_classes > 0 else 0)
+    self._xla = bool(xla)
+    names = [str(n) for n in class_names] if class_names else []
+    if names and len(names) != self._num_classes:
+      raise ValueError(f"{len(names)} class names for a model with {self._num_classes} classes")
+    # Constants a client reads after tf.saved_model.load (e.g. `int(loaded.resolution)`), without the
+    # metadata file. tf.Module saves variables, not tensors: these are non-trainable variables.
+    def constant(name, value, dtype):
+      return tf.Variable(tf.constant(value, dtype), trainable=False, name=name)
+    self.format_version = constant("format_version", FORMAT_VERSION, tf.int32)
+    self.resolution = constant("resolution", int(generator.resolution), tf.int32)
+    self.num_frames = constant("num_frames", int(generator.num_frames), tf.int32)
+    self.num_classes = constant("num_classes", self._num_classes, tf.int32)
+    self.z_dim = constant("z_dim", self._z_dim, tf.int32)
+    self.class_names = tf.Variable(tf.constant(names, tf.string, shape=[len(names)]), trainable=False,
+                                   name="class_names")
     self._video_fn = None
 
   @property
   def generator(self):
     return self._holder.value
 
-  def _video(self, z, y=None):
-    """G_ema(z, y, training=False) as float32; one tf.function (G is traced once for all signatures)."""
+  # -- the generator: the only (optionally XLA-compiled) function; no checks inside --
+
+  def _video(self, cond):
+    """G_ema.generate(cond, training=False) as float32 `[B, T, H, W, 3]`; traced once for all signatures."""
     if self._video_fn is None:
-      z_spec = tf.TensorSpec([None, self.z_dim], tf.float32)
-      if self.num_classes > 0:
-        self._video_fn = tf.function(self._generate, input_signature=[z_spec, tf.TensorSpec([None], tf.int32)])
-      else:
-        self._video_fn = tf.function(lambda z: self._generate(z, None), input_signature=[z_spec])
-    return self._video_fn(z, y) if self.num_classes > 0 else self._video_fn(z)
+      generator = self.generator
+      self._video_fn = tf.function(
+          lambda c: tf.cast(generator.generate(c, training=False), tf.float32),
+          input_signature=[tf.TensorSpec([None, self._cond_dim], tf.float32)],
+          jit_compile=True if self._xla else None)
+    return self._video_fn(cond)
 
-  def _generate(self, z, y):
-    if y is not None:
-      with tf.control_dependencies([
-          tf.debugging.assert_non_negative(y, message="y must be >= 0"),
-          tf.debugging.assert_less(y, self.num_classes, message=f"y must be < {self.num_classes}")]):
-        y = tf.identity(y)
-    return tf.cast(self.generator(z, y, training=False), tf.float32)
+  # -- checked inputs (outside the generator's function) --
 
-  def _latents(self, batch_size, seed, truncation):
+  def _label_checks(self, y, batch, name):
+    c = self._num_classes
+    return [tf.debugging.assert_equal(tf.shape(y)[0], batch, message=f"{name} must have one label per row of z"),
+            tf.debugging.assert_non_negative(y, message=f"{name} must be >= 0"),
+            tf.debugging.assert_less(y, c, message=f"{name} must be < {c}")]
+
+  def _embedding(self, y, checks):
+    with tf.control_dependencies(checks):
+      y = tf.identity(y)
+    return self.generator.class_embedding(y, training=False)
+
+  def _sample(self, z, y=None):
+    if self._num_classes == 0:
+      return self._video(self.generator.conditioning(z))
+    e = self._embedding(y, self._label_checks(y, tf.shape(z)[0], "y"))
+    return self._video(self.generator.conditioning(z, embedding=e))
+
+  def _latents(self, batch_size, seed, truncation, truncation_mode="scale"):
+    from dvd_gan import truncation as truncation_lib  # noqa: PLC0415 - traced into the graph
     from dvd_gan.training import randomness  # noqa: PLC0415 - traced into the graph; not needed to load
-    with tf.control_dependencies([
-        tf.debugging.assert_positive(batch_size, message="batch_size must be >= 1"),
-        tf.debugging.assert_non_negative(truncation, message="truncation must be >= 0")]):
+    t = tf.cast(truncation, tf.float32)
+    checks = [tf.debugging.assert_positive(batch_size, message="batch_size must be >= 1"),
+              tf.debugging.assert_non_negative(t, message="truncation must be >= 0")]
+    resample = None
+    if not isinstance(truncation_mode, str):
+      resample = tf.equal(truncation_mode, "resample")
+      checks += [
+          tf.debugging.Assert(tf.logical_or(resample, tf.equal(truncation_mode, "scale")),
+                              ["truncation_mode must be scale or resample, got", truncation_mode]),
+          tf.debugging.Assert(tf.logical_or(tf.logical_not(resample), t > 0),
+                              ["truncation must be > 0 with truncation_mode resample"])]
+    with tf.control_dependencies(checks):
       key = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
-    return randomness.latents(key, batch_size, self.z_dim, self.num_classes,
-                              truncation=tf.cast(truncation, tf.float32))
+    z0, y = randomness.latents(key, batch_size, self._z_dim, self._num_classes)
+    if resample is None:  # the Python mode of sample_random / sample_random_labels: always "scale"
+      return truncation_lib.scale(z0, t), y
+    z = tf.cond(resample,
+                lambda: truncation_lib.resample(z0, tf.random.experimental.stateless_fold_in(key, 1), t),
+                lambda: truncation_lib.scale(z0, t))
+    return z, y
 
   def _outputs(self, z, y):
-    video = self._video(z, y)
+    video = self._sample(z, y)
     out = {"video": video, "video_uint8": to_uint8(video), "z": z}
-    if self.num_classes > 0:
+    if self._num_classes > 0:
       out["y"] = y
     return out
 
+  # -- the signatures --
+
   def sample(self, z, y=None):
-    return {"video": self._video(z, y)}
+    return {"video": self._sample(z, y)}
+
+  def sample_mixed(self, z, y0, y1, alpha):
+    """G_ema with the class embedding (1 - alpha) e(y0) + alpha e(y1): alpha [B] float32 (0 -> y0, 1 -> y1)."""
+    batch = tf.shape(z)[0]
+    checks = (self._label_checks(y0, batch, "y0") + self._label_checks(y1, batch, "y1") +
+              [tf.debugging.assert_equal(tf.shape(alpha)[0], batch,
+                                         message="alpha must have one value per row of z")])
+    with tf.control_dependencies(checks):
+      a = tf.identity(alpha)[:, None]
+    e = (1.0 - a) * self._embedding(y0, checks) + a * self._embedding(y1, checks)
+    return {"video": self._video(self.generator.conditioning(z, embedding=e))}
+
+  def latents(self, batch_size, seed, truncation, truncation_mode):
+    z, y = self._latents(batch_size, seed, truncation, truncation_mode)
+    return {"z": z, "y": y} if self._num_classes > 0 else {"z": z}
 
   def sample_random(self, batch_size, seed, truncation):
     z, y = self._latents(batch_size, seed, truncation)
@@ -252,24 +334,34 @@ class Sampler(tf.Module):
 
   def signatures(self) -> dict:
     """{name: concrete function} for tf.saved_model.save (module docstring)."""
-    z = tf.TensorSpec([None, self.z_dim], tf.float32, name="z")
+    z = tf.TensorSpec([None, self._z_dim], tf.float32, name="z")
     y = tf.TensorSpec([None], tf.int32, name="y")
+    batch_size = tf.TensorSpec([], tf.int32, name="batch_size")
     scalars = dict(seed=tf.TensorSpec([], tf.int64, name="seed"),
                    truncation=tf.TensorSpec([], tf.float32, name="truncation"))
     self.sample_random_fn = tf.function(self.sample_random)
-    sample_random = self.sample_random_fn.get_concrete_function(
-        batch_size=tf.TensorSpec([], tf.int32, name="batch_size"), **scalars)
-    if self.num_classes > 0:
+    sample_random = self.sample_random_fn.get_concrete_function(batch_size=batch_size, **scalars)
+    self.latents_fn = tf.function(self.latents)
+    signatures = {
+        "latents": self.latents_fn.get_concrete_function(
+            batch_size=batch_size, truncation_mode=tf.TensorSpec([], tf.string, name="truncation_mode"),
+            **scalars),
+        "sample_random": sample_random,
+    }
+    if self._num_classes > 0:
       self.sample_fn = tf.function(self.sample)
+      self.sample_mixed_fn = tf.function(self.sample_mixed)
       self.sample_random_labels_fn = tf.function(self.sample_random_labels)
-      signatures = {
+      signatures.update({
           "sample": self.sample_fn.get_concrete_function(z, y),
-          "sample_random": sample_random,
+          "sample_mixed": self.sample_mixed_fn.get_concrete_function(
+              z, tf.TensorSpec([None], tf.int32, name="y0"), tf.TensorSpec([None], tf.int32, name="y1"),
+              tf.TensorSpec([None], tf.float32, name="alpha")),
           "sample_random_labels": self.sample_random_labels_fn.get_concrete_function(y, **scalars),
-      }
+      })
     else:
       self.sample_fn = tf.function(lambda z: self.sample(z))
-      signatures = {"sample": self.sample_fn.get_concrete_function(z), "sample_random": sample_random}
+      signatures["sample"] = self.sample_fn.get_concrete_function(z)
     signatures["serving_default"] = sample_random
     seen = {id(v) for v in self.captured_variables}
     for fn in signatures.values():
@@ -313,7 +405,7 @@ def _replace_folder(tmp: str, out: str) -> None:
 
 
 def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
-           class_names: Optional[Sequence[str]] = None, log=print) -> dict:
+           class_names: Optional[Sequence[str]] = None, xla: bool = False, log=print) -> dict:
   """Writes the SavedModel of the run's latest G_ema to `out`; returns the export metadata.
 
   Args:
@@ -322,6 +414,7 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
     config: the run's top-level config (resolved like the training loop does); None: `<workdir>/config.json`.
     overwrite: replace a non-empty `out`.
     class_names: names in label order; None: `default_class_names(config)`.
+    xla: XLA-compile the generator's function (the input checks stay outside it; see `Sampler`).
     log: function printing one line.
 
   Raises:
@@ -341,7 +434,7 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
   if class_names is not None and len(class_names) != num_classes:
     class_names = None
   generator = restore_ema_generator(config, checkpoint_path)
-  sampler = Sampler(generator, num_classes, int(config.model.z_dim))
+  sampler = Sampler(generator, class_names, xla=xla)
   signatures = sampler.signatures()
   meta = {
       "format": FORMAT, "format_version": FORMAT_VERSION,
@@ -349,7 +442,7 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
       "num_frames": int(config.num_frames), "resolution": int(config.resolution),
       "num_classes": num_classes, "z_dim": int(config.model.z_dim),
       "class_names": list(class_names) if class_names is not None else None,
-      "dtype": "float32", "tensorflow_version": tf.__version__,
+      "dtype": "float32", "xla": bool(xla), "tensorflow_version": tf.__version__,
       "signatures": {name: _describe(fn) for name, fn in signatures.items()},
       "config": config.to_dict(),
   }
@@ -382,6 +475,8 @@ def main(argv=None) -> int:
   flags.DEFINE_bool("overwrite", False, "Replace a non-empty --out.", flag_values=fv)
   flags.DEFINE_string("class_names", None, "Text file with one class name per line, in label order.",
                       flag_values=fv)
+  flags.DEFINE_bool("xla", False, "XLA-compile the generator in the SavedModel (input checks stay outside).",
+                    flag_values=fv)
   config_flag = config_flags.DEFINE_config_file(
       "config", default=None, flag_values=fv,
       help_string="Experiment file replacing <workdir>/config.json (with --config.key=value overrides).")
@@ -404,7 +499,7 @@ def main(argv=None) -> int:
   try:
     names = read_class_names(fv.class_names) if fv.class_names else None
     export(fv.workdir, fv.out, config=config_flag.value, overwrite=fv.overwrite, class_names=names,
-           log=lambda s: print(s, flush=True))
+           xla=fv.xla, log=lambda s: print(s, flush=True))
   except ExportError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2

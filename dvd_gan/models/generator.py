@@ -110,18 +110,29 @@ class Generator(BuildByTracing, keras.Model):
     self.out_bn = L.BatchNorm(momentum=self.bn_momentum, name="out_bn")
     self.out_conv = L.SNConv2D(3, 3, name="out_conv")
 
-  def conditioning(self, z, y=None, training=None):
-    """The conditioning vector [z; e(y)] `[B, z_dim + embed_dim]` (z alone if unconditional)."""
+  def class_embedding(self, y, training=None):
+    """The class embedding e(y) `[B, embed_dim]` of int labels y `[B]` (class-conditional generators only)."""
+    if self.embed is None:
+      raise ValueError("this generator is unconditional: it has no class embedding")
+    return self.embed(tf.cast(y, tf.int32), training=training)
+
+  def conditioning(self, z, y=None, training=None, embedding=None):
+    """The conditioning vector [z; e(y)] `[B, z_dim + embed_dim]` (z alone if unconditional).
+
+    `embedding` `[B, embed_dim]` replaces e(y) when given (e.g. a mix of two classes' embeddings, for class
+    interpolations); y is then ignored.
+    """
     z = tf.convert_to_tensor(z)
     if z.shape.rank != 2 or (z.shape[-1] is not None and z.shape[-1] != self.z_dim):
       raise ValueError(f"z must have shape [B, {self.z_dim}], got {z.shape}")
     z = tf.cast(z, self.compute_dtype)
     if self.embed is None:
       return z
-    if y is None:
-      raise ValueError(f"this generator is class-conditional ({self.num_classes} classes): pass labels y")
-    e = tf.cast(self.embed(tf.cast(y, tf.int32), training=training), z.dtype)
-    return tf.concat([z, e], axis=-1)
+    if embedding is None:
+      if y is None:
+        raise ValueError(f"this generator is class-conditional ({self.num_classes} classes): pass labels y")
+      embedding = self.class_embedding(y, training=training)
+    return tf.concat([z, tf.cast(embedding, z.dtype)], axis=-1)
 
   def temporal_stem(self, cond, training=None):
     """[z; e(y)] -> affine -> tiled over T -> ConvGRU -> self-attention: `[B, T, 4, 4, ch0]`."""
@@ -145,10 +156,13 @@ class Generator(BuildByTracing, keras.Model):
     frames = tf.tanh(self.out_conv(frames, training=training))
     return tf.cast(L.unfold_time(frames, b, t), tf.float32)
 
-  def call(self, z, y=None, training=None):
-    cond = self.conditioning(z, y, training=training)
+  def generate(self, cond, training=None):
+    """The video `[B, T, H, W, 3]` of a conditioning vector `[B, z_dim (+ embed_dim)]` (see `conditioning`)."""
     h = self.temporal_stem(cond, training=training)
     return self.frame_network(h, cond, training=training)
+
+  def call(self, z, y=None, training=None):
+    return self.generate(self.conditioning(z, y, training=training), training=training)
 
   def get_config(self):
     config = super().get_config()

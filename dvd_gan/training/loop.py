@@ -4,7 +4,7 @@
 
   workdir/checkpoints/      tf.train.CheckpointManager (last `train.keep_checkpoints`), full state
   workdir/tensorboard/      tf.summary scalars (losses, learning rates, steps/s, examples/s) and images
-  workdir/samples/          samples_<step>.png (frame grid: a row per video) and .gif (animated) from G_ema
+  workdir/samples/          samples_<step>.png (frame grid: a row per video), .gif and .mp4 (animated) from G_ema
   workdir/config.json       the resolved config of the run
   workdir/fvd.json          the end-of-run figures (when eval.fvd_at_end; see dvd_gan.training.evaluation)
   workdir/metrics.jsonl     evaluations during training (eval.every_steps; dvd_gan.training.periodic_eval)

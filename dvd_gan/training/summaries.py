@@ -1,4 +1,4 @@
-"""Sample videos for people: frame grids (TensorBoard image summaries, PNG) and animated GIFs.
+"""Sample videos for people: frame grids (TensorBoard image summaries, PNG), animated GIFs and mp4 grids.
 
 The files are written by `eval.video_writer` (any filesystem; a temporary name, then a rename, so a reader
 never sees a half-written file).
@@ -11,22 +11,24 @@ from eval.video_writer import frame_grid, to_uint8, video_tiles  # noqa: F401 - 
 
 
 def write_samples(folder: str, name: str, videos, columns: int = 8, scale: int = 2) -> dict:
-  """Writes `<name>.png` (frame grid: a row per video) and `<name>.gif` (all videos tiled, animated).
+  """Writes `<name>.png` (frame grid: a row per video) and `<name>.gif` and `<name>.mp4` (all videos tiled,
+  `columns` per row, animated; the mp4 is H.264 and lossy: for people, not for scoring).
 
   Args:
     folder: output folder (created).
     name: file stem, e.g. "samples_000500".
     videos: [B, T, H, W, 3] float in [-1, 1].
   Returns:
-    {"png": path, "gif": path, "grid": uint8 grid image [H', W', 3]}.
+    {"png": path, "gif": path, "mp4": path, "grid": uint8 grid image [H', W', 3]}.
   """
   v = to_uint8(videos)
   grid = frame_grid(v)
-  png = join(folder, name + ".png")
-  gif = join(folder, name + ".gif")
-  video_writer.write_png(png, grid, scale=scale)
-  video_writer.write_video(gif, video_tiles(v, columns=min(columns, v.shape[0])), fps=6, scale=scale)
-  return {"png": png, "gif": gif, "grid": grid}
+  tiles = video_tiles(v, columns=min(columns, v.shape[0]))
+  paths = {ext: join(folder, f"{name}.{ext}") for ext in ("png", "gif", "mp4")}
+  video_writer.write_png(paths["png"], grid, scale=scale)
+  video_writer.write_video(paths["gif"], tiles, fps=6, scale=scale)
+  video_writer.write_video(paths["mp4"], tiles, fps=6, scale=scale)
+  return {**paths, "grid": grid}
 
 
 # ---- TensorBoard records without the tensorboard package --------------------------------------------------

@@ -194,7 +194,8 @@ def test_signatures_and_metadata(exported, served):
   and the stale content of the overwritten folder is gone (no temporary folder left next to it)."""
   out_dir, meta = exported
   _, out = served
-  assert set(out["signature_names"]) == {"sample", "sample_random", "sample_random_labels", "serving_default"}
+  assert set(out["signature_names"]) == {"sample", "sample_mixed", "latents", "sample_random",
+                                        "sample_random_labels", "serving_default"}
   with open(os.path.join(out_dir, export_lib.META_FILE)) as f:
     on_disk = json.load(f)
   assert on_disk["step"] == meta["step"] == 2
@@ -262,10 +263,14 @@ def test_unconditional_model_signatures(tmp_path):
   meta = export_lib.export(str(workdir), str(tmp_path / "out"), log=lambda s: None)
   assert meta["num_classes"] == 0 and meta["class_names"] is None and meta["step"] == 7
   sigs = tf.saved_model.load(str(tmp_path / "out")).signatures
-  assert set(sigs.keys()) == {"sample", "sample_random", "serving_default"}
+  assert set(sigs.keys()) == {"sample", "latents", "sample_random", "serving_default"}
   z = tf.random.stateless_normal([2, Z_DIM], [1, 2])
   np.testing.assert_allclose(sigs["sample"](z=z)["video"].numpy(), g(z, None, training=False).numpy(),
                              atol=1e-5, rtol=0)
   out = sigs["sample_random"](batch_size=tf.constant(2), seed=tf.constant(1, tf.int64),
                               truncation=tf.constant(1.0))
   assert set(out.keys()) == {"video", "video_uint8", "z"} and out["video"].shape == (2, 4, 8, 8, 3)
+  latents = sigs["latents"](batch_size=tf.constant(2), seed=tf.constant(1, tf.int64), truncation=tf.constant(1.0),
+                            truncation_mode=tf.constant("scale"))
+  assert set(latents.keys()) == {"z"}
+  np.testing.assert_array_equal(latents["z"].numpy(), out["z"].numpy())

@@ -32,7 +32,7 @@ def _check_outputs(workdir, reader_cls):
   events = glob.glob(os.path.join(workdir, "tensorboard", "events.out.tfevents.*"))
   assert events and os.path.getsize(events[0]) > 0
   for step in (2, 4):
-    for ext in ("png", "gif"):
+    for ext in ("png", "gif", "mp4"):
       path = os.path.join(workdir, "samples", f"samples_{step:07d}.{ext}")
       assert os.path.getsize(path) > 0, path
   assert not [f for f in os.listdir(os.path.join(workdir, "samples")) if f.startswith(".tmp")]
