@@ -24,7 +24,8 @@ setup(
     package_data={"eval": ["labels/*.txt"]},
     install_requires=_requirements(),
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3.5", "apache-beam>=2.77", "matplotlib>=3.7"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "apache-beam>=2.77", "matplotlib>=3.7",
+                 "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29"],  # nb*: runs notebooks/sample.ipynb
         "beam": ["apache-beam>=2.77"],
         "hub": ["tensorflow-hub>=0.16"],
         "plot": ["matplotlib>=3.7"],  # python -m dvd_gan.plot_metrics (curves of metrics.jsonl)
@@ -33,6 +34,7 @@ setup(
         "console_scripts": [
             "dvd-gan-train=dvd_gan.train:run",
             "dvd-gan-evaluate=dvd_gan.evaluate:run",
+            "dvd-gan-sample=dvd_gan.sample:run",
             "video-eval=eval.cli:run",
         ],
     },
