@@ -118,8 +118,8 @@ def main(argv):
     with open(_OUT.value, encoding="utf-8") as f:
       runs = json.load(f).get("runs", [])
   text = json.dumps({"runs": runs + [record]}, indent=2)
-  from eval.stats import atomic_write  # pylint: disable=g-import-not-at-top
-  atomic_write(_OUT.value, lambda f: f.write(text.encode()))
+  from eval import io as eio  # pylint: disable=g-import-not-at-top
+  eio.write_text(_OUT.value, text)
   print(f"wrote {_OUT.value}")
 
 

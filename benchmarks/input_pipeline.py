@@ -213,11 +213,8 @@ def main(argv=None):
     print(f"{r['config']:9} {r['source']:12} {r['frames']:>3} {r['resolution']:>4} {r['stride']:>3} "
           f"{r['pipeline_clips_per_s']:>12} {st:>13} {str(r['consumed_clips_per_s']):>10} "
           f"{str(r['ratio']):>6}  {r['meets_3x']}")
-  os.makedirs(os.path.dirname(args.out), exist_ok=True)
-  tmp = args.out + ".tmp"
-  with open(tmp, "w") as f:
-    json.dump(results, f, indent=2)
-  os.replace(tmp, args.out)
+  from eval import io as eio  # pylint: disable=g-import-not-at-top
+  eio.write_text(args.out, json.dumps(results, indent=2))
   shutil.rmtree(work_dir, ignore_errors=True)
   print(f"wrote {args.out}")
 

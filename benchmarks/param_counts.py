@@ -107,10 +107,8 @@ def markdown_table(rows):
 
 
 def _write_atomic(path, text):
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    f.write(text)
-  os.replace(tmp, path)
+  from eval import io as eio  # pylint: disable=g-import-not-at-top
+  eio.write_text(path, text)
 
 
 def main(argv=None):

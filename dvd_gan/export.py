@@ -30,18 +30,20 @@ The loaded object also carries the constants `format_version`, `resolution`, `nu
 generator's function, which `--xla` XLA-compiles (XLA drops Assert ops). The export folder also holds
 export_meta.json (format version, step, checkpoint, resolved config, class names when known, the
 signatures). Loading needs TensorFlow only (`tf.saved_model.load`), not dvd_gan.
-The SavedModel is written to a temporary folder next to --out and renamed into place, so --out is either
-absent, the previous export, or the complete new export.
+--workdir and --out may be on any filesystem TensorFlow knows (`gs://...`). The SavedModel is written to a
+temporary folder next to --out and then published (`eval.io.publish_dir`): renamed into place on a local
+disk; on an object store, which has no folder rename, copied file by file. Either way the file `COMPLETE`
+is written into --out last: an export is complete when `eval.io.is_complete(out)` (the file exists); a
+folder without it is an interrupted export.
 """
-import json
 import os
-import shutil
 import sys
-import tempfile
 from typing import Optional, Sequence
 
 import ml_collections
 import tensorflow as tf
+
+from eval import io as eio
 
 FORMAT = "dvd-gan-sampler"
 FORMAT_VERSION = 2  # 2: signatures latents and sample_mixed, constants on the module, --xla
@@ -56,15 +58,14 @@ class ExportError(Exception):
 
 def load_run_config(workdir: str) -> ml_collections.ConfigDict:
   """The resolved config a training run wrote to `<workdir>/config.json`."""
-  path = os.path.join(workdir, "config.json")
-  if not os.path.isfile(path):
+  path = eio.join(workdir, "config.json")
+  if not eio.isfile(path):
     raise ExportError(f"{path} not found: not a training run folder (pass --config=experiments/<name>.py "
                       "to give the run's config)")
   try:
-    with open(path) as f:
-      return ml_collections.ConfigDict(json.load(f))
-  except (OSError, ValueError) as e:
-    raise ExportError(f"cannot read {path}: {str(e).splitlines()[0]}") from None
+    return ml_collections.ConfigDict(eio.read_json(path))
+  except (ValueError, *eio.io_errors()) as e:
+    raise ExportError(f"cannot read {path}: {_first_line(e)}") from None
 
 
 def resolve_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -75,10 +76,10 @@ def resolve_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDi
 
 def latest_checkpoint(workdir: str) -> str:
   """Path prefix of the newest checkpoint in `<workdir>/checkpoints`; ExportError if there is none."""
-  if not os.path.isdir(workdir):
+  if not eio.isdir(workdir):
     raise ExportError(f"--workdir {workdir} does not exist")
-  directory = os.path.join(workdir, "checkpoints")
-  latest = tf.train.latest_checkpoint(directory) if os.path.isdir(directory) else None
+  directory = eio.join(workdir, "checkpoints")
+  latest = tf.train.latest_checkpoint(directory) if eio.isdir(directory) else None
   if latest is None:
     raise ExportError(f"no checkpoint in {directory}: train first (python -m dvd_gan.train --workdir=...)")
   return latest
@@ -86,8 +87,10 @@ def latest_checkpoint(workdir: str) -> str:
 
 def checkpoint_step(checkpoint_path: str) -> int:
   """The training step stored in a full-state checkpoint (its `step` variable)."""
+  from dvd_gan.training import checkpointing  # noqa: PLC0415
   try:
-    return int(tf.train.load_checkpoint(checkpoint_path).get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE"))
+    reader = checkpointing.read_checkpoint(checkpoint_path)
+    return int(reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE"))
   except (tf.errors.OpError, ValueError, KeyError):
     raise ExportError(f"{checkpoint_path} holds no 'step' variable: not a dvd_gan training checkpoint") from None
 
@@ -106,9 +109,8 @@ def default_class_names(config) -> Optional[list]:
   if name == "ucf101":
     try:
       import tensorflow_datasets as tfds  # noqa: PLC0415
-      path = os.path.join(str(tfds.core.tfds_path()), "video", "ucf101_labels.txt")
-      with open(path) as f:
-        return [line.strip() for line in f if line.strip()]
+      path = eio.join(str(tfds.core.tfds_path()), "video", "ucf101_labels.txt")
+      return [line.strip() for line in eio.read_text(path).splitlines() if line.strip()]
     except Exception:  # noqa: BLE001 - names are a convenience: a missing file only leaves them out
       return None
   return None
@@ -117,10 +119,9 @@ def default_class_names(config) -> Optional[list]:
 def read_class_names(path: str) -> list:
   """One class name per non-empty line of `path`, in label order."""
   try:
-    with open(path) as f:
-      return [line.strip() for line in f if line.strip()]
-  except OSError as e:
-    raise ExportError(f"cannot read --class_names {path}: {e.strerror}") from None
+    return [line.strip() for line in eio.read_text(path).splitlines() if line.strip()]
+  except (UnicodeDecodeError, *eio.io_errors()) as e:
+    raise ExportError(f"cannot read --class_names {path}: {_first_line(e)}") from None
 
 
 # ---- the generator ---------------------------------------------------------------------------------------
@@ -142,8 +143,10 @@ def build_generator(config):
 
 def _g_ema_keys(checkpoint_path: str) -> list:
   """Names of the G_ema variable values stored in a checkpoint."""
-  return [name for name, _ in tf.train.list_variables(checkpoint_path)
-          if name.startswith("G_ema/") and name.endswith("/.ATTRIBUTES/VARIABLE_VALUE")]
+  from dvd_gan.training import checkpointing  # noqa: PLC0415
+  names = checkpointing.read_checkpoint(checkpoint_path).get_variable_to_shape_map()
+  return sorted(name for name in names
+                if name.startswith("G_ema/") and name.endswith("/.ATTRIBUTES/VARIABLE_VALUE"))
 
 
 def restore_ema_generator(config, checkpoint_path: str):
@@ -382,26 +385,24 @@ def _describe(fn) -> dict:
           "outputs": {k: spec(s) for k, s in fn.structured_outputs.items()}}
 
 
+def _first_line(e: BaseException) -> str:
+  text = getattr(e, "message", None) or str(e)
+  lines = [line for line in str(text).splitlines() if line.strip()]
+  return lines[0] if lines else type(e).__name__
+
+
 def _check_out(out: str, overwrite: bool) -> None:
-  if os.path.exists(out) and not os.path.isdir(out):
+  if eio.exists(out) and not eio.isdir(out):
     raise ExportError(f"--out {out} exists and is not a folder")
-  if os.path.isdir(out) and os.listdir(out) and not overwrite:
+  if eio.isdir(out) and eio.listdir(out) and not overwrite:
     raise ExportError(f"--out {out} exists and is not empty (pass --overwrite to replace it)")
-  parent = os.path.dirname(os.path.abspath(out))
-  if not os.path.isdir(parent):
+  parent = eio.dirname(out)
+  if not eio.has_scheme(out) and not eio.isdir(parent):  # object stores have no folders to create
     raise ExportError(f"the parent folder of --out, {parent}, does not exist")
 
 
-def _replace_folder(tmp: str, out: str) -> None:
-  """Moves the finished export `tmp` to `out` (replacing an existing `out`, already checked)."""
-  if not os.path.exists(out):
-    os.rename(tmp, out)
-    return
-  old = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.old-", dir=os.path.dirname(os.path.abspath(out)))
-  os.rmdir(old)
-  os.rename(out, old)
-  os.rename(tmp, out)
-  shutil.rmtree(old, ignore_errors=True)
+def _absolute(path: str) -> str:
+  return str(path) if eio.has_scheme(path) else os.path.abspath(path)
 
 
 def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
@@ -438,7 +439,7 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
   signatures = sampler.signatures()
   meta = {
       "format": FORMAT, "format_version": FORMAT_VERSION,
-      "step": step, "checkpoint": os.path.abspath(checkpoint_path), "workdir": os.path.abspath(workdir),
+      "step": step, "checkpoint": _absolute(checkpoint_path), "workdir": _absolute(workdir),
       "num_frames": int(config.num_frames), "resolution": int(config.resolution),
       "num_classes": num_classes, "z_dim": int(config.model.z_dim),
       "class_names": list(class_names) if class_names is not None else None,
@@ -446,18 +447,17 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
       "signatures": {name: _describe(fn) for name, fn in signatures.items()},
       "config": config.to_dict(),
   }
-  parent = os.path.dirname(os.path.abspath(out))
-  tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.normpath(out))}.tmp-", dir=parent)
+  out = str(out).rstrip("/") if eio.has_scheme(out) else str(out)
+  tmp = eio.temporary_dir(out)
   try:
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the export is an ordinary folder
     tf.saved_model.save(sampler, tmp, signatures=signatures)
-    with open(os.path.join(tmp, META_FILE), "w") as f:
-      json.dump(meta, f, indent=2, sort_keys=True, default=str)
+    eio.write_json(eio.join(tmp, META_FILE), meta)
     _check_out(out, overwrite)  # still true after the (long) save?
-    _replace_folder(tmp, out)
+    # An empty --out folder is replaced without --overwrite (_check_out allowed it).
+    eio.publish_dir(tmp, out, overwrite=eio.exists(out))
   finally:
-    if os.path.exists(tmp):
-      shutil.rmtree(tmp, ignore_errors=True)
+    if eio.exists(tmp):
+      eio.remove(tmp)
   log(f"exported G_ema of step {step} ({checkpoint_path}) to {out}")
   return meta
 

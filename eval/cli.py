@@ -17,11 +17,11 @@ Bad input ends with `error: <one line>` on stderr and exit status 2, and writes 
 `main(argv)` runs in-process and returns the exit status; `run()` is the console entry point.
 """
 import json
-import os
 import sys
 
 from absl import flags
 
+from eval import io as eio
 from eval.errors import EvalError
 
 COMMANDS = ("features", "stats", "fvd", "fid", "is", "kvd", "merge")
@@ -89,14 +89,18 @@ def _check_out(path: str | None, required: bool = True) -> None:
     return
   if not path.endswith(".npz"):
     raise EvalError(f"--out must name an .npz file, got {path}")
-  directory = os.path.dirname(os.path.abspath(path))
-  if not os.path.isdir(directory):
-    raise EvalError(f"output directory does not exist: {directory}")
+  _check_parent(path)
 
 
 def _check_json(path: str | None) -> None:
-  if path is not None and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-    raise EvalError(f"output directory does not exist: {os.path.dirname(os.path.abspath(path))}")
+  if path is not None:
+    _check_parent(path)
+
+
+def _check_parent(path: str) -> None:
+  """A local output's folder must exist; object stores (gs://...) have no folders to check."""
+  if not eio.has_scheme(path) and not eio.isdir(eio.dirname(path)):
+    raise EvalError(f"output directory does not exist: {eio.dirname(path)}")
 
 
 class _Context:
@@ -181,7 +185,7 @@ def _load_or_compute(ctx: _Context, source: str, spec, network: str, layer: str,
 
 def _cmd_metric(fv, command: str) -> None:
   from eval.metrics import get_metric  # pylint: disable=g-import-not-at-top
-  from eval.stats import FeatureStats, atomic_write, is_stats_file  # pylint: disable=g-import-not-at-top
+  from eval.stats import FeatureStats, is_stats_file  # pylint: disable=g-import-not-at-top
   spec = get_metric(command)
   if spec.two_sets:
     sources = {"real": fv.real, "fake": fv.fake}
@@ -224,7 +228,7 @@ def _cmd_metric(fv, command: str) -> None:
     if real_result is not None:
       record["real_result"] = real_result.to_dict()
     text = json.dumps(record, indent=2, sort_keys=True, default=str)
-    atomic_write(fv.json, lambda f: f.write(text.encode()))
+    eio.write_text(fv.json, text, make_parents=eio.has_scheme(fv.json))
   print(f"{spec.label}: {result.value:.4f}")
 
 

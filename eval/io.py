@@ -26,6 +26,13 @@ def _gfile():
   return tf.io.gfile
 
 
+def io_errors() -> tuple:
+  """The exception types a failed read or write raises here: OSError (local files) and TensorFlow's
+  tf.errors.OpError (NotFoundError, PermissionDeniedError, ... from tf.io.gfile). For `except` clauses."""
+  import tensorflow as tf  # noqa: PLC0415
+  return (OSError, tf.errors.OpError)
+
+
 def has_scheme(path: str) -> bool:
   """True for `gs://...`, `ram://...` and other URL-like paths TensorFlow serves itself."""
   return "://" in str(path)
@@ -54,6 +61,12 @@ def isdir(path: str) -> bool:
   return _gfile().isdir(str(path))
 
 
+def isfile(path: str) -> bool:
+  """True for an existing file (not a folder)."""
+  g = _gfile()
+  return g.exists(str(path)) and not g.isdir(str(path))
+
+
 def makedirs(path: str) -> None:
   """Creates `path` and its parents (no error if it exists)."""
   _gfile().makedirs(str(path))
@@ -69,9 +82,11 @@ def glob(pattern: str) -> list[str]:
 
 
 def walk(path: str):
-  """Like os.walk (top-down) on any filesystem: yields (folder, subfolder names, file names)."""
+  """Like os.walk (top-down) on any filesystem: yields (folder, subfolder names, file names); as with
+  os.walk, removing names from the yielded subfolder list in place skips those folders."""
   for folder, subdirs, files in _gfile().walk(str(path)):
-    yield folder, [d.rstrip("/") for d in subdirs], files
+    subdirs[:] = [d.rstrip("/") for d in subdirs]
+    yield folder, subdirs, files
 
 
 def open(path: str, mode: str = "rb"):  # noqa: A001 - the module's file-object opener, like io.open
@@ -170,6 +185,16 @@ def write_text(path: str, text: str, **kwargs) -> str:
   return write_file(path, lambda f: f.write(text.encode("utf-8")), **kwargs)
 
 
+def write_npz(path: str, arrays: dict, **kwargs) -> str:
+  """`np.savez` of the dict `arrays` to `path`, atomically (the archive is built in memory: object-store
+  files cannot seek while being written). Read it back with `np.load(eio.open(path, "rb"))`."""
+  import io as _io  # noqa: PLC0415
+  import numpy as np  # noqa: PLC0415
+  buffer = _io.BytesIO()
+  np.savez(buffer, **arrays)
+  return write_bytes(path, buffer.getvalue(), **kwargs)
+
+
 def write_json(path: str, obj, **kwargs) -> str:
   """Pretty JSON (sorted keys; numpy scalars and other objects through `str`)."""
   return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", **kwargs)
@@ -205,16 +230,25 @@ def publish_dir(tmp: str, final: str, *, overwrite: bool = False) -> str:
 
   Args:
     tmp: a folder written completely (usually from `temporary_dir(final)`).
-    final: the published name. If it exists: replaced when `overwrite`, else FileExistsError.
+    final: the published name. If it exists: replaced when `overwrite`, else FileExistsError. Local
+      paths: the old folder is renamed aside, the new one renamed in, then the old one deleted (a reader
+      sees the old folder, briefly nothing, or the new one). Object stores: the old folder's `COMPLETE`
+      marker is deleted first, so from then on a reader knows it is not to be used, then the folder.
   Returns:
     `final`.
   """
   g = _gfile()
   tmp, final = str(tmp), str(final)
+  old = None
   if g.exists(final):
     if not overwrite:
       raise FileExistsError(f"already exists: {final}")
-    g.rmtree(final)
+    if has_scheme(final):
+      remove(join(final, COMPLETE_MARKER))
+      g.rmtree(final)
+    else:
+      old = join(dirname(final), f".old-{basename(final)}-{uuid.uuid4().hex[:12]}")
+      g.rename(final, old)
   if has_scheme(tmp) or has_scheme(final):
     # Object stores have no folder rename (and ram://'s renames only the folder entry, not its files):
     # copy file by file, then delete the temporary prefix.
@@ -223,6 +257,8 @@ def publish_dir(tmp: str, final: str, *, overwrite: bool = False) -> str:
   else:
     g.rename(tmp, final)
   write_bytes(join(final, COMPLETE_MARKER), b"")
+  if old is not None:
+    g.rmtree(old)
   return final
 
 

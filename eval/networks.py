@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from eval import c3d as c3d_lib
+from eval import io as eio
 from eval import i3d as i3d_lib
 from eval.errors import EvalError
 
@@ -27,8 +28,8 @@ def class_names(num_classes):
   filename = _LABEL_FILES.get(num_classes)
   if filename is None:
     raise EvalError(f"no class-name file for {num_classes} classes")
-  with open(os.path.join(_LABELS_DIR, filename), encoding="utf-8") as f:
-    return tuple(line.rstrip("\n") for line in f if line.strip())
+  text = eio.read_text(os.path.join(_LABELS_DIR, filename))
+  return tuple(line for line in text.split("\n") if line.strip())
 
 
 class FeatureNetwork:

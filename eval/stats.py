@@ -17,12 +17,11 @@ A statistics file (`save` / `load`, `np.load(allow_pickle=False)` safe) holds:
                   dataset, split, version (see METADATA_KEYS)
 """
 import json
-import os
 import sys
-import tempfile
 
 import numpy as np
 
+from eval import io as eio
 from eval.errors import EvalError
 
 FORMAT_VERSION = 1
@@ -132,7 +131,10 @@ class FeatureStats:
                       f"at least {n} are needed for {what}")
 
   def save(self, path: str) -> None:
-    """Writes the statistics to `path` (.npz) through a temporary file renamed at the end."""
+    """Writes the statistics to `path` (.npz, any filesystem) through a temporary file renamed at the end.
+
+    A local `path` needs an existing folder (EvalError otherwise); object stores have no folders to create.
+    """
     self._require(1)
     arrays = {
         MARKER_KEY: np.array(FORMAT_VERSION),
@@ -146,13 +148,16 @@ class FeatureStats:
       arrays["sigma"] = self.cov
     if self.store_features:
       arrays["features"] = self.features
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    try:
+      eio.write_npz(path, arrays, make_parents=eio.has_scheme(path))
+    except FileNotFoundError:
+      raise EvalError(f"output directory does not exist: {eio.dirname(path)}") from None
 
   @classmethod
   def load(cls, path: str) -> "FeatureStats":
     """Reads a statistics file written by `save`; an EvalError if it is not one."""
     try:
-      with np.load(path, allow_pickle=False) as data:
+      with eio.open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
         if MARKER_KEY not in data.files:
           raise EvalError(f"{path} is not a statistics file of this package (no '{MARKER_KEY}' entry)")
         version = int(data[MARKER_KEY])
@@ -168,7 +173,7 @@ class FeatureStats:
           stats._features = [np.array(data["features"], np.float32)]
     except EvalError:
       raise
-    except (OSError, ValueError, KeyError) as e:
+    except (ValueError, KeyError, EOFError, *eio.io_errors()) as e:
       raise EvalError(f"cannot read statistics file {path}: {_one_line(e)}") from None
     stats.metadata.setdefault("source", path)
     return stats
@@ -176,12 +181,12 @@ class FeatureStats:
 
 def is_stats_file(path: str) -> bool:
   """True if `path` is an .npz file holding statistics (rather than video arrays)."""
-  if not (str(path).endswith(".npz") and os.path.isfile(path)):
+  if not (str(path).endswith(".npz") and eio.isfile(path)):
     return False
   try:
-    with np.load(path, allow_pickle=False) as data:
+    with eio.open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
       return MARKER_KEY in data.files
-  except (OSError, ValueError):
+  except (ValueError, EOFError, *eio.io_errors()):
     return False
 
 
@@ -200,22 +205,6 @@ def check_comparable(a: FeatureStats, b: FeatureStats, what: str = "statistics")
     print(f"warning: the {what} were computed with different weight files (sha256 {wa[:12]}... vs "
           f"{wb[:12]}...); fine if both hold the same network, otherwise the figure is meaningless",
           file=sys.stderr)
-
-
-def atomic_write(path: str, write) -> None:
-  """Calls `write(file)` on a temporary file next to `path`, then renames it to `path` (never half-written)."""
-  directory = os.path.dirname(os.path.abspath(path))
-  if not os.path.isdir(directory):
-    raise EvalError(f"output directory does not exist: {directory}")
-  fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1] or ".tmp", dir=directory)
-  try:
-    with os.fdopen(fd, "wb") as f:
-      write(f)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
 
 
 def _jsonable(value):

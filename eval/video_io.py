@@ -8,12 +8,15 @@ FIRST T frames at stride S (not a centre crop in time); a video with fewer than 
 that names the file. With `frames=None` every video keeps all its frames (stride applied), and `iter_videos`
 fixes T to the length of the first video.
 Each problem raises an EvalError with a one-line message naming the file.
+
+Paths may be on any filesystem TensorFlow knows (`gs://...`; listed and opened through tf.io.gfile, `eval.io`).
+Local files are decoded from their path (and `.npy` files memory-mapped); others through a file object.
 """
-import glob
 import os
 
 import numpy as np
 
+from eval import io as eio
 from eval.errors import EvalError
 
 CONTAINER_EXTENSIONS = (".mp4", ".avi", ".webm", ".mov", ".mkv", ".m4v")
@@ -25,21 +28,25 @@ VIDEO_EXTENSIONS = CONTAINER_EXTENSIONS + GIF_EXTENSIONS + ARRAY_EXTENSIONS
 def list_video_files(path: str) -> list[str]:
   """The video files of `path`: a directory (searched recursively, sorted), a single file, or a glob.
 
-  Hidden files are skipped; any other file with an unsupported extension is an error (rather than silently
-  scoring fewer videos than the user thinks).
+  Hidden files (and folders) are skipped; any other file with an unsupported extension is an error (rather
+  than silently scoring fewer videos than the user thinks). Globs are tf.io.gfile's: `*`, `?` and `[...]`
+  match within one folder level (`**` is not recursive: give the folder itself for a recursive search).
   """
-  path = os.path.expanduser(str(path))
-  if os.path.isdir(path):
+  path = str(path) if eio.has_scheme(path) else os.path.expanduser(str(path))
+  if eio.isdir(path):
     files = []
-    for root, dirs, names in os.walk(path):
+    for root, dirs, names in eio.walk(path):
       dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-      files += [os.path.join(root, n) for n in sorted(names) if not n.startswith(".")]
+      files += [eio.join(root, n) for n in sorted(names) if not n.startswith(".")]
     if not files:
       raise EvalError(f"no videos found: directory {path} is empty")
-  elif os.path.isfile(path):
+  elif eio.isfile(path):
     files = [path]
-  elif glob.has_magic(path):
-    files = sorted(f for f in glob.glob(path, recursive=True) if os.path.isfile(f))
+  elif any(c in path for c in "*?["):
+    try:
+      files = [f for f in eio.glob(path) if eio.isfile(f) and not eio.basename(f).startswith(".")]
+    except eio.io_errors() as e:
+      raise EvalError(f"cannot list {path}: {_one_line(e)}") from None
     if not files:
       raise EvalError(f"no videos found: the pattern {path} matches no file")
   else:
@@ -49,6 +56,28 @@ def list_video_files(path: str) -> list[str]:
       raise EvalError(f"not a video file (unsupported extension, expected one of "
                       f"{' '.join(VIDEO_EXTENSIONS)}): {f}")
   return files
+
+
+class _source:
+  """`with _source(path) as src`: the path itself for a local file (PyAV, PIL and numpy read it directly),
+  a tf.io.gfile file object (seekable) for other filesystems."""
+
+  def __init__(self, path: str):
+    self.path, self.file = path, None
+
+  def __enter__(self):
+    if not eio.has_scheme(self.path):
+      return self.path
+    self.file = eio.open(self.path, "rb")
+    return self.file
+
+  def __exit__(self, *exc):
+    if self.file is not None:
+      self.file.close()
+
+
+def _one_line(e: BaseException) -> str:
+  return " ".join(str(getattr(e, "message", None) or e).split()) or type(e).__name__
 
 
 def check_video(video, name: str) -> np.ndarray:
@@ -95,7 +124,7 @@ def read_container(path: str, max_frames: int | None = None) -> np.ndarray:
   """Decodes an mp4/avi/webm/... file with PyAV -> uint8 [T, H, W, 3] (at most `max_frames` frames)."""
   import av  # pylint: disable=g-import-not-at-top
   try:
-    with av.open(path) as container:
+    with _source(path) as source, av.open(source) as container:
       if not container.streams.video:
         raise EvalError(f"no video stream in {path}")
       stream = container.streams.video[0]
@@ -122,7 +151,7 @@ def read_gif(path: str, max_frames: int | None = None) -> np.ndarray:
   """Decodes a GIF with PIL -> uint8 [T, H, W, 3] (every frame composited and converted to RGB)."""
   from PIL import Image, ImageSequence, UnidentifiedImageError  # pylint: disable=g-import-not-at-top
   try:
-    with Image.open(path) as im:
+    with _source(path) as source, Image.open(source) as im:
       if im.mode in ("L", "LA", "1", "I", "I;16"):
         raise EvalError(f"grayscale GIF (mode {im.mode}), expected RGB: {path}")
       out = []
@@ -132,7 +161,7 @@ def read_gif(path: str, max_frames: int | None = None) -> np.ndarray:
           break
   except EvalError:
     raise
-  except (OSError, UnidentifiedImageError, ValueError) as e:
+  except (UnidentifiedImageError, ValueError, *eio.io_errors()) as e:
     raise EvalError(f"cannot decode GIF {path}: {' '.join(str(e).split()) or type(e).__name__}") from None
   return np.stack(out)
 
@@ -140,12 +169,15 @@ def read_gif(path: str, max_frames: int | None = None) -> np.ndarray:
 def read_arrays(path: str):
   """Yields (name, video) for a .npy/.npz file of videos [T, H, W, 3] or [N, T, H, W, 3] (memory-mapped .npy)."""
   try:
-    if path.endswith(".npy"):
+    if path.endswith(".npy") and not eio.has_scheme(path):
       arrays = [("", np.load(path, mmap_mode="r", allow_pickle=False))]
+    elif path.endswith(".npy"):
+      with eio.open(path, "rb") as f:
+        arrays = [("", np.load(f, allow_pickle=False))]
     else:
-      with np.load(path, allow_pickle=False) as data:
+      with _source(path) as source, np.load(source, allow_pickle=False) as data:
         arrays = [(key, data[key]) for key in data.files]
-  except (OSError, ValueError, EOFError) as e:
+  except (ValueError, EOFError, *eio.io_errors()) as e:
     raise EvalError(f"cannot read array file {path}: {' '.join(str(e).split()) or type(e).__name__}") from None
   if not arrays:
     raise EvalError(f"no arrays in {path}")

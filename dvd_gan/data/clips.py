@@ -1,9 +1,13 @@
-"""Decoding of one video file into resized JPEG frames with PyAV (no TensorFlow: runs in worker processes).
+"""Decoding of one video file into resized JPEG frames with PyAV (runs in worker processes).
+
+A local path is opened by PyAV itself (no TensorFlow in the worker); a path on another filesystem
+(`gs://...`) is read through a tf.io.gfile file object, which PyAV accepts.
 
 `load_clip(path, size, min_frames)` decodes every frame of the first video stream (full frame rate, no frame
 dropping), resizes it bilinearly so that its shorter side equals `size` (aspect kept) and encodes it as JPEG.
 It never raises for a bad file: the result's `status` says what happened.
 """
+import contextlib
 import dataclasses
 import io
 import os
@@ -34,18 +38,40 @@ def scaled_size(height: int, width: int, size: int) -> Tuple[int, int]:
   return max(size, int(height * size / width + 0.5)), size
 
 
+def _has_scheme(path: str) -> bool:
+  return "://" in str(path)
+
+
+def _isfile(path: str) -> bool:
+  if not _has_scheme(path):
+    return os.path.isfile(path)
+  from eval import io as eio  # pylint: disable=g-import-not-at-top  # imports TensorFlow
+  return eio.isfile(path)
+
+
+@contextlib.contextmanager
+def _open(path: str):
+  """The local path itself, or a seekable gfile file object for `gs://...` and other filesystems."""
+  if not _has_scheme(path):
+    yield path
+    return
+  from eval import io as eio  # pylint: disable=g-import-not-at-top
+  with eio.open(path, "rb") as f:
+    yield f
+
+
 def load_clip(path: Optional[str], size: int, min_frames: int, jpeg_quality: int = 90) -> Clip:
   """Decodes `path` into JPEG frames with shorter side `size`; status MISSING/UNREADABLE/TOO_SHORT on failure."""
   import av  # pylint: disable=g-import-not-at-top
   from PIL import Image  # pylint: disable=g-import-not-at-top
 
-  if path is None or not os.path.isfile(path):
+  if path is None or not _isfile(path):
     return Clip(status=MISSING, error=f"no file for this clip ({path})")
   frames = []
   fps = 0.0
   height = width = 0
   try:
-    with av.open(path) as container:
+    with _open(path) as source, av.open(source) as container:
       if not container.streams.video:
         return Clip(status=UNREADABLE, error=f"{path}: no video stream")
       stream = container.streams.video[0]

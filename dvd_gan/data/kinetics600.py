@@ -18,6 +18,11 @@ clips fit in the in-memory cache.
 Generation is parallel: a process pool over `num_workers` local processes (default: all cores), or, with
 `Kinetics600(use_beam=True)` and a `DownloadConfig(beam_runner=...)/beam_options`, an Apache Beam pipeline
 (DirectRunner locally, Dataflow/Flink/Spark for the full dataset).
+
+`manual_dir` may be on any filesystem TensorFlow knows (`gs://bucket/kinetics`): the annotations and the clip
+index are read through tf.io.gfile, and clips on such a filesystem are decoded from a gfile file object.
+Decoding runs in worker processes, which open the files themselves: real `gs://` works there, an in-process
+filesystem (`ram://`) does not (build from it with num_workers=1 and no Beam).
 """
 import collections
 import concurrent.futures
@@ -34,12 +39,14 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from dvd_gan.data import clips as clips_lib
+from eval import io as eio
 
 NAME = "kinetics600"
 RESOLUTIONS = (64, 128, 256)
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv")
 BEAM_NAMESPACE = "kinetics600"
 MAX_LISTED_SKIPS = 10000  # at most this many skipped clip ids per split in the metadata
+MAX_DEPTH = 6  # annotation CSVs and clips are found up to this many folder levels below manual_dir
 
 # "<youtube_id>_<start>_<end>.<ext>"; YouTube ids themselves may contain "_" and "-".
 _FILENAME_RE = re.compile(r"^(?P<youtube_id>.+)_(?P<start>\d+)_(?P<end>\d+)\.(?:mp4|webm|mkv)$", re.IGNORECASE)
@@ -57,7 +64,8 @@ Kinetics-600 cannot be downloaded automatically (the clips are YouTube videos). 
        <manual_dir>/<split>/<label>/<name>   (ActivityNet/kinetics-downloader, cvdfoundation layout)
        <manual_dir>/<split>/<name>
        <manual_dir>/<name>                   (flat)
-     or any deeper nesting: every file below manual_dir is indexed by its name.
+     or any other nesting up to 6 folders deep: every file below manual_dir is indexed by its name.
+  manual_dir may be a gs:// folder.
 Clips that are missing, unreadable or shorter than the config's min_frames are skipped and counted.
 Decoding uses PyAV (bundled FFmpeg); no ffmpeg binary is needed.
 """
@@ -84,15 +92,13 @@ def read_annotations(manual_dir: str) -> Dict[str, List[Dict[str, object]]]:
   """
   rows = collections.defaultdict(list)
   seen = set()
-  csv_paths = []
-  for root, _, files in os.walk(manual_dir):
-    csv_paths += [os.path.join(root, f) for f in sorted(files) if f.lower().endswith(".csv")]
+  csv_paths = [p for p in list_files(manual_dir) if p.lower().endswith(".csv")]
   for path in sorted(csv_paths):
-    with open(path, newline="") as f:
+    with io.StringIO(eio.read_text(path), newline="") as f:
       reader = csv.DictReader(f)
       if not reader.fieldnames or "youtube_id" not in reader.fieldnames:
         continue
-      file_split = os.path.splitext(os.path.basename(path))[0].lower()
+      file_split = os.path.splitext(eio.basename(path))[0].lower()
       for row in reader:
         split = _SPLIT_NAMES.get((row.get("split") or file_split).strip().lower())
         if split is None:
@@ -120,13 +126,25 @@ def class_names(annotations: Dict[str, List[Dict[str, object]]]) -> List[str]:
 def index_clip_files(manual_dir: str) -> Dict[Tuple[str, int, int], str]:
   """(youtube_id, time_start, time_end) -> path of every video file named <id>_<start>_<end>.<ext>."""
   index = {}
-  for root, _, files in os.walk(manual_dir):
-    for name in sorted(files):
-      match = _FILENAME_RE.match(name)
-      if match:
-        key = (match["youtube_id"], int(match["start"]), int(match["end"]))
-        index.setdefault(key, os.path.join(root, name))
+  for path in list_files(manual_dir):  # shallower files first: they win a duplicate name
+    match = _FILENAME_RE.match(eio.basename(path))
+    if match:
+      key = (match["youtube_id"], int(match["start"]), int(match["end"]))
+      index.setdefault(key, path)
   return index
+
+
+def list_files(manual_dir: str, max_depth: int = MAX_DEPTH) -> List[str]:
+  """Paths of everything up to `max_depth` folder levels below `manual_dir` (folders included: callers
+  filter by name), on any filesystem; level by level, sorted within a level.
+
+  One glob per level (`manual_dir/*`, `manual_dir/*/*`, ...): on GCS each is one listing of the objects
+  under the prefix, where a folder walk would ask for every one of 500k clips whether it is a folder.
+  """
+  paths = []
+  for depth in range(1, max_depth + 1):
+    paths += eio.glob(eio.join(manual_dir, *(["*"] * depth)))
+  return paths
 
 
 def clip_key(youtube_id: str, start: int, end: int) -> str:

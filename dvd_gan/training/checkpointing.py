@@ -8,10 +8,14 @@ checkpoint as the latest one.
 Data position: tf.distribute's distributed iterators are not checkpointable (MirroredStrategy and others), so
 the number of per-replica batches consumed is stored (`batches_consumed` = step * d_steps_per_g_step) and a
 resumed run skips that many batches of its (deterministic, seeded) input pipeline.
+
+Paths may be on any filesystem TensorFlow knows (`gs://...`): the manager writes through tf.io.gfile.
 """
 import os
 
 import tensorflow as tf
+
+from eval import io as eio
 
 
 def model_variables(model) -> dict:
@@ -40,7 +44,7 @@ def make_checkpoint(trainer) -> tf.train.Checkpoint:
 
 
 def checkpoint_dir(workdir: str) -> str:
-  return os.path.join(workdir, "checkpoints")
+  return eio.join(workdir, "checkpoints")
 
 
 def make_manager(checkpoint, workdir: str, keep: int, is_chief: bool = True) -> tf.train.CheckpointManager:
@@ -48,7 +52,7 @@ def make_manager(checkpoint, workdir: str, keep: int, is_chief: bool = True) -> 
   (MultiWorkerMirroredStrategy needs every worker to take part in the save)."""
   directory = checkpoint_dir(workdir)
   if not is_chief:
-    directory = os.path.join(workdir, "tmp_worker_checkpoints", str(os.getpid()))
+    directory = eio.join(workdir, "tmp_worker_checkpoints", str(os.getpid()))
   return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=int(keep))
 
 
@@ -59,3 +63,13 @@ def restore_latest(checkpoint, workdir: str):
     return None
   checkpoint.restore(latest).assert_existing_objects_matched()
   return latest
+
+
+def read_checkpoint(prefix: str):
+  """A reader (`get_tensor(name)`, `get_variable_to_shape_map()`) of the checkpoint at path prefix `prefix`.
+
+  tf.train.load_checkpoint / list_variables first ask whether `prefix` is a folder and, if so, read the newest
+  checkpoint in it; filesystems that answer by prefix (ram://, where `ckpt-4` is a "folder" because
+  `ckpt-4.index` exists) then fail. The reader itself takes the prefix as it is.
+  """
+  return tf.compat.v1.train.NewCheckpointReader(str(prefix))

@@ -21,6 +21,10 @@ def train_config() -> ml_collections.ConfigDict:
   t.xla = False                  # jit_compile the per-replica D and G steps
   t.deterministic = False        # tf.config.experimental.enable_op_determinism() (bit-exact resume)
   # Checkpoints, logs, samples.
+  # G steps per tf.function call (host -> device round trip): 1 on CPU/GPU; more on TPU, where each call has a
+  # fixed cost. log_every, checkpoint_every and sample_every must be multiples of it. SIGTERM (preemption)
+  # is acted on at the end of a call: keep steps_per_loop x step time well below the platform's notice.
+  t.steps_per_loop = 1
   t.keep_checkpoints = 3
   t.checkpoint_every = 1000      # G steps
   t.log_every = 50               # console progress line and scalar summaries

@@ -1,6 +1,8 @@
 """The training loop: data, checkpoints, summaries, signals, NaN guard, progress line, final evaluation.
 
-`train(config, workdir)` runs (or resumes) a run in `workdir`:
+`train(config, workdir)` runs (or resumes) a run in `workdir`, on any filesystem TensorFlow knows (a local
+folder, `gs://bucket/...`): every file goes through tf.io.gfile (`eval.io`; checkpoints and TensorBoard
+events through TensorFlow's own writers, which use it too):
 
   workdir/checkpoints/      tf.train.CheckpointManager (last `train.keep_checkpoints`), full state
   workdir/tensorboard/      tf.summary scalars (losses, learning rates, steps/s, examples/s) and images
@@ -9,22 +11,25 @@
   workdir/fvd.json          the end-of-run figures (when eval.fvd_at_end; see dvd_gan.training.evaluation)
   workdir/metrics.jsonl     evaluations during training (eval.every_steps; dvd_gan.training.periodic_eval)
   workdir/checkpoints_best/ workdir/best.json: the best checkpoint by the main metric
+
+Steps run `train.steps_per_loop` at a time inside one tf.function call (Trainer.train_loop); the host reads
+one boolean per call (all metrics finite?) and the metrics themselves only at `log_every` boundaries and
+evaluation steps (every call when steps_per_loop is 1). Checkpoints, samples, logs, evaluations and signals
+are handled between calls, so their intervals must be multiples of steps_per_loop (`check_schedule`).
 """
-import json
 import math
 import os
-import shutil
 import signal
 import threading
 import time
 
-import numpy as np
 import tensorflow as tf
 
 from dvd_gan.training import checkpointing, periodic_eval, summaries
 from dvd_gan.training import randomness
 from dvd_gan.training.strategy import make_strategy
 from dvd_gan.training.trainer import build_trainer
+from eval import io as eio
 
 
 class NonFiniteLossError(RuntimeError):
@@ -41,15 +46,25 @@ def resolve_config(config):
   return config
 
 
-def _write_json(path: str, obj):
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    json.dump(obj, f, indent=2, sort_keys=True, default=str)
-  os.replace(tmp, path)
+def check_schedule(t) -> int:
+  """Returns train.steps_per_loop; ValueError (one line) unless log_every, checkpoint_every and sample_every
+  are positive multiples of it."""
+  spl = int(t.get("steps_per_loop", 1))
+  if spl < 1:
+    raise ValueError(f"train.steps_per_loop must be >= 1, got {spl}")
+  for key in ("log_every", "checkpoint_every", "sample_every"):
+    every = int(t[key])
+    if every < 1 or every % spl:
+      raise ValueError(f"train.{key} ({every}) must be a positive multiple of train.steps_per_loop ({spl})")
+  return spl
 
 
 class _StopFlag:
-  """Turns SIGTERM / SIGINT into a flag the loop checks after each step (then it saves and exits)."""
+  """Turns SIGTERM / SIGINT into a flag the loop checks after each call of train_loop (then saves, exits).
+
+  The only SIGTERM handler of the process (tf.distribute.experimental.PreemptionCheckpointHandler is not
+  used: docs/training.md, "Preemption").
+  """
 
   def __init__(self):
     self.signal = None
@@ -67,6 +82,31 @@ class _StopFlag:
   def __exit__(self, *exc):
     for sig, handler in self._previous.items():
       signal.signal(sig, handler)
+
+
+def _make_stop_sync(strategy):
+  """`local_stop: bool -> bool`, true on every worker when any worker got a signal.
+
+  With several workers (MultiWorkerMirroredStrategy) each process has its own signal: if only one of them
+  stopped, the others would wait for it in their next collective. The flags are all-reduced (a max over
+  replicas) at every call boundary instead, so every worker saves the same step and exits together. One
+  process (default, mirrored, TPU: a single client drives all TPU hosts): the local flag.
+  """
+  resolver = getattr(strategy, "cluster_resolver", None)
+  spec = resolver.cluster_spec().as_dict() if hasattr(resolver, "cluster_spec") else {}
+  num_tasks = sum(len(spec.get(job, ())) for job in ("chief", "worker"))
+  if num_tasks <= 1 or isinstance(strategy, tf.distribute.TPUStrategy):
+    return bool
+  return _any_replica(strategy)
+
+
+def _any_replica(strategy):
+  """`flag -> bool`: whether any replica of `strategy` was given a true flag (a sum all-reduce of 0 / 1)."""
+  @tf.function
+  def reduce_sum(flag):
+    per_replica = strategy.run(lambda: tf.identity(flag))
+    return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+  return lambda local: bool(reduce_sum(tf.constant(1.0 if local else 0.0)).numpy() > 0)
 
 
 def sample_latents(config, num_videos: int, seed: int):
@@ -104,10 +144,12 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
     {"step", "trainer", "stopped_by" (None | signal number | "max_steps" | "collapse"), "last_metrics", "eval"}.
   """
   t = config.train
+  steps_per_loop = check_schedule(t)
   if t.get("deterministic", False):
     tf.config.experimental.enable_op_determinism()
   config = resolve_config(config)
-  os.makedirs(workdir, exist_ok=True)
+  workdir = str(workdir)
+  eio.makedirs(workdir)
   strategy = strategy or make_strategy(t.strategy, t.tpu)
   chief = _is_chief(strategy)
   trainer = build_trainer(config, strategy, build_models)
@@ -118,7 +160,7 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
   if restored:
     log(f"resumed from {restored} at step {start_step}")
   if chief:
-    _write_json(os.path.join(workdir, "config.json"), config.to_dict())
+    eio.write_json(eio.join(workdir, "config.json"), config.to_dict())
 
   skip = start_step * trainer.d_steps
   if dataset_fn is None:
@@ -129,9 +171,9 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
   dist_ds = strategy.distribute_datasets_from_function(lambda ctx: dataset_fn(config, ctx, skip))
   iterator = iter(dist_ds)
 
-  tb_dir = os.path.join(workdir, "tensorboard" if chief else f"tmp_tensorboard_{os.getpid()}")
+  tb_dir = eio.join(workdir, "tensorboard" if chief else f"tmp_tensorboard_{os.getpid()}")
   writer = tf.summary.create_file_writer(tb_dir) if chief else tf.summary.create_noop_writer()
-  samples_dir = os.path.join(workdir, "samples")
+  samples_dir = eio.join(workdir, "samples")
   z_fixed, y_fixed = sample_latents(config, int(t.num_sample_videos), int(config.seed) + 1)
   periodic = periodic_eval.PeriodicEvaluator(config, workdir, trainer, strategy=strategy, chief=chief,
                                              writer=writer, start_step=start_step, log=log, metric_fn=metric_fn)
@@ -146,26 +188,36 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
 
   num_steps = int(t.num_steps)
   log(f"training steps {start_step + 1}..{num_steps} on {strategy.num_replicas_in_sync} replica(s), "
-      f"global batch {trainer.global_batch}, workdir {workdir}")
+      f"global batch {trainer.global_batch}, {steps_per_loop} step(s) per call, workdir {workdir}")
   examples_per_step = trainer.global_batch * (trainer.d_steps + 1)
+  stop_everywhere = _make_stop_sync(strategy)
   last_metrics, stopped_by = {}, None
   step = start_step
   done_this_run = 0
   window_start, window_steps = time.time(), 0
+  metrics = None
   with _StopFlag() as stop:
     while step < num_steps:
-      metrics = trainer.train_step(iterator)
-      values = {k: float(v) for k, v in metrics.items()}
-      bad = sorted(k for k, v in values.items() if not math.isfinite(v))
-      if bad:
+      # Up to the next multiple of steps_per_loop (a resumed run may start between two), the end, max_steps.
+      n = min(steps_per_loop - step % steps_per_loop, num_steps - step)
+      if max_steps is not None:
+        n = min(n, max_steps - done_this_run)
+      metrics, finite = trainer.train_loop(iterator, tf.constant(n, tf.int32))
+      if not bool(finite):  # the one value read back every call
+        bad_step = int(trainer.step.numpy())
+        values = {k: float(v) for k, v in metrics.items()}
+        bad = sorted(k for k, v in values.items() if not math.isfinite(v))
         raise NonFiniteLossError(
-            f"non-finite loss at step {step + 1}: {', '.join(f'{k}={values[k]}' for k in bad)}; stopped "
+            f"non-finite loss at step {bad_step}: {', '.join(f'{k}={values[k]}' for k in bad)}; stopped "
             f"without saving, last good checkpoint: {manager.latest_checkpoint or 'none'}")
-      step += 1
-      done_this_run += 1
-      window_steps += 1
-      last_metrics = values
-      if step % int(t.log_every) == 0 or step == num_steps:
+      step += n
+      done_this_run += n
+      window_steps += n
+      logged = step % int(t.log_every) == 0 or step == num_steps
+      values = None  # metrics cross to the host only here (and with one step per call, at every call)
+      if logged or steps_per_loop == 1 or periodic.due(step):
+        values = {k: float(v) for k, v in metrics.items()}
+      if logged:
         elapsed = max(time.time() - window_start, 1e-9)
         steps_per_sec = window_steps / elapsed
         eta = (num_steps - step) / max(steps_per_sec, 1e-9)
@@ -183,25 +235,30 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
         manager.save(checkpoint_number=step)
       if step % int(t.sample_every) == 0:
         write_samples(step)
-      periodic.observe(values)
+      if values is not None:
+        periodic.observe(values)
       if periodic.maybe_evaluate(step):
         stopped_by = "collapse"
         break
-      if stop.signal is not None:
-        stopped_by = stop.signal
-        log(f"received signal {stop.signal}: saving at step {step} and exiting")
+      if stop_everywhere(stop.signal is not None):
+        stopped_by = stop.signal if stop.signal is not None else "peer"
+        log(f"received signal {stop.signal if stop.signal is not None else 'on another worker'}: saving at "
+            f"step {step} and exiting")
         break
       if max_steps is not None and done_this_run >= max_steps:
         stopped_by = "max_steps"
         break
+  if metrics is not None:
+    last_metrics = {k: float(v) for k, v in metrics.items()}
   if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
     manager.save(checkpoint_number=step)
   writer.flush()
   if not chief:  # a non-chief worker's saves only took part in the collective save: drop them
-    shutil.rmtree(manager.directory, ignore_errors=True)
-    try:
-      os.rmdir(os.path.dirname(manager.directory))  # tmp_worker_checkpoints/, once no other worker uses it
-    except OSError:
+    eio.remove(manager.directory)
+    try:  # tmp_worker_checkpoints/, once no other worker uses it
+      if not eio.listdir(eio.dirname(manager.directory)):
+        eio.remove(eio.dirname(manager.directory))
+    except eio.io_errors():
       pass
   result = {"step": step, "trainer": trainer, "stopped_by": stopped_by, "last_metrics": last_metrics,
             "eval": None}
@@ -213,5 +270,5 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
       reference = periodic.reference_stats("test", int(config.eval.num_videos), config.eval.network)
       result["eval"] = evaluation.demo_figures(config, trainer, build_models=build_models, log=log,
                                                real_reference=reference)
-      _write_json(os.path.join(workdir, "fvd.json"), result["eval"])
+      eio.write_json(eio.join(workdir, "fvd.json"), result["eval"])
   return result

@@ -153,7 +153,7 @@ class PeriodicEvaluator:
       stop = self._evaluate(step, margin)
     if self.multi_worker:  # every worker reaches this step: agree on the chief's decision
       flag = self.strategy.run(lambda: tf.constant(1.0 if stop else 0.0))
-      stop = bool(self.strategy.reduce(tf.distribute.ReduceOp.MAX, flag, axis=None).numpy() > 0)
+      stop = bool(self.strategy.reduce(tf.distribute.ReduceOp.SUM, flag, axis=None).numpy() > 0)  # no MAX op
     return stop
 
   def _evaluate(self, step: int, margin) -> bool:

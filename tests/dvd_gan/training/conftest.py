@@ -82,3 +82,28 @@ def run_loop():
 def default_run(tmp_path_factory):
   """The real loop, default strategy, 4 steps of the tiny config (EMA from step 3), shared by several files."""
   return run_recording_initial(make_tiny_config(), tmp_path_factory.mktemp("default_run"))
+
+
+@pytest.fixture(scope="session")
+def ram_run(tmp_path_factory):
+  """The tiny config trained on a non-local filesystem: workdir `ram://...` (which TensorFlow serves through
+  tf.io.gfile like gs://), two steps per tf.function call (train.steps_per_loop=2); stopped after 2 steps
+  (max_steps), then resumed in the same workdir to step 4. Runs with a fresh empty folder as the current
+  directory, so that a file written with os / open to a relative "ram:/..." path would land there.
+
+  Returns {"workdir", "cwd" (that folder), "first", "second" (train's results), "log" (second call's lines)}.
+  """
+  import os  # noqa: PLC0415
+  import uuid  # noqa: PLC0415
+  from dvd_gan.training.loop import train  # noqa: PLC0415
+  cwd = tmp_path_factory.mktemp("ram_run_cwd")
+  workdir = f"ram://dvd_gan_tests_{uuid.uuid4().hex}/run"
+  previous = os.getcwd()
+  os.chdir(cwd)
+  try:
+    first = train(make_tiny_config(steps_per_loop=2), workdir, log=lambda s: None, max_steps=2)
+    lines = []
+    second = train(make_tiny_config(steps_per_loop=2), workdir, log=lines.append)
+  finally:
+    os.chdir(previous)
+  return {"workdir": workdir, "cwd": str(cwd), "first": first, "second": second, "log": lines}

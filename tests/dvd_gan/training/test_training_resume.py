@@ -102,19 +102,22 @@ def test_sigterm_saves_exits_zero_and_resumes(tiny_config, default_run, tmp_path
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_config, tmp_path):
-  """Real videos that turn NaN at step 3 (batches 4 and 5) stop the run with NonFiniteLossError naming the
-  step and the last good checkpoint (step 2), which is still the latest one and holds finite weights."""
+  """With two steps per call (steps_per_loop=2), real videos that turn NaN at step 4 (batches 6 and 7: the
+  second step of the call running steps 3-4) stop the run with NonFiniteLossError naming step 4 and the last
+  good checkpoint (step 2), which is still the latest one and holds finite weights; nothing of steps 3 or 4
+  was saved."""
   def nan_dataset(cfg, ctx, skip):
     ds = data_lib.make_dataset(cfg, split="train", training=True, input_context=ctx).skip(skip)
     return ds.enumerate().map(
-        lambda i, b: {**b, "video": tf.where(i + skip >= 4, float("nan"), b["video"])})
+        lambda i, b: {**b, "video": tf.where(i + skip >= 6, float("nan"), b["video"])})
 
-  with pytest.raises(NonFiniteLossError, match=r"non-finite loss at step 3: .*ckpt-2"):
-    train(tiny_config(deterministic=False), str(tmp_path), dataset_fn=nan_dataset, log=lambda s: None)
+  with pytest.raises(NonFiniteLossError, match=r"non-finite loss at step 4: .*ckpt-2"):
+    train(tiny_config(deterministic=False, steps_per_loop=2), str(tmp_path), dataset_fn=nan_dataset,
+          log=lambda s: None)
   ckpt_dir = checkpointing.checkpoint_dir(str(tmp_path))
   latest = tf.train.latest_checkpoint(ckpt_dir)
   assert latest.endswith("ckpt-2")
-  assert not [f for f in os.listdir(ckpt_dir) if f.startswith("ckpt-3")]
+  assert not [f for f in os.listdir(ckpt_dir) if f.startswith(("ckpt-3", "ckpt-4"))]
   reader = tf.train.load_checkpoint(latest)
   names = [k for k in reader.get_variable_to_shape_map() if k.startswith(("G/", "DS/", "DT/", "G_ema/"))]
   assert names
