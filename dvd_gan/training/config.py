@@ -71,3 +71,16 @@ def eval_config() -> ml_collections.ConfigDict:
   e.collapse.margin_saturation = 0.0
   e.collapse.action = "stop"     # "stop": save and end the run; "continue": only log and record it
   return e
+
+
+def check_schedule(t) -> int:
+  """Returns train.steps_per_loop; ValueError (one line) unless log_every, checkpoint_every and sample_every
+  are positive multiples of it (they are acted on between calls of steps_per_loop steps)."""
+  spl = int(t.get("steps_per_loop", 1))
+  if spl < 1:
+    raise ValueError(f"train.steps_per_loop must be >= 1, got {spl}")
+  for key in ("log_every", "checkpoint_every", "sample_every"):
+    every = int(t[key])
+    if every < 1 or every % spl:
+      raise ValueError(f"train.{key} ({every}) must be a positive multiple of train.steps_per_loop ({spl})")
+  return spl

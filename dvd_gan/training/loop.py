@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from dvd_gan.training import checkpointing, periodic_eval, summaries
 from dvd_gan.training import randomness
+from dvd_gan.training.config import check_schedule
 from dvd_gan.training.strategy import make_strategy
 from dvd_gan.training.trainer import build_trainer
 from eval import io as eio
@@ -44,19 +45,6 @@ def resolve_config(config):
   if int(config.num_classes) == 0 and config.train.get("conditional", True):
     config.num_classes = int(data_lib.num_classes(config))
   return config
-
-
-def check_schedule(t) -> int:
-  """Returns train.steps_per_loop; ValueError (one line) unless log_every, checkpoint_every and sample_every
-  are positive multiples of it."""
-  spl = int(t.get("steps_per_loop", 1))
-  if spl < 1:
-    raise ValueError(f"train.steps_per_loop must be >= 1, got {spl}")
-  for key in ("log_every", "checkpoint_every", "sample_every"):
-    every = int(t[key])
-    if every < 1 or every % spl:
-      raise ValueError(f"train.{key} ({every}) must be a positive multiple of train.steps_per_loop ({spl})")
-  return spl
 
 
 class _StopFlag:

@@ -1,0 +1,255 @@
+"""Shared pieces of the launch scripts (tpu_vm.py, gpu_multi_worker.py): flag checks, the config's batch
+arithmetic, the remote job (detached on the VM, its log streamed back), commands printed then run, and the
+cleanup that runs at the end, on failure and on interrupt (the scripts' `trap`).
+
+Nothing here needs gcloud: the scripts only build command lines (argument lists, never a local shell), print
+them, and with --dry_run stop there.
+"""
+import contextlib
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+
+from eval.command import UsageError
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# The remote job's files, in the VM user's home folder.
+REMOTE_DIR = "~/dvd-gan"
+REMOTE_TARBALL = "~/dvd-gan-src.tar.gz"
+LOG = "~/dvd-gan-train.log"
+PID = "~/dvd-gan-train.pid"
+STATUS = "~/dvd-gan-train.status"
+
+_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,50}[a-z0-9])?$")
+_ZONE_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]+-[a-z]$")
+
+
+# ---- flag checks -----------------------------------------------------------------------------------------
+
+def check_name(flag: str, value: str) -> None:
+  if not _NAME_RE.match(value or ""):
+    raise UsageError(f"--{flag}={value!r}: lower-case letters, digits and '-', starting with a letter (at most "
+                     "52 characters)")
+
+
+def check_zone(value: str) -> None:
+  if not _ZONE_RE.match(value or ""):
+    raise UsageError(f"--zone={value!r} is not a zone name such as europe-west4-a")
+
+
+def check_gs(flag: str, value: str) -> None:
+  """Workdirs and data on the VMs must be in a GCS bucket: the VMs are deleted at the end."""
+  if not re.match(r"^gs://[a-z0-9][-_.a-z0-9]*[a-z0-9](/.*)?$", value or ""):
+    raise UsageError(f"--{flag} must be a gs://BUCKET/... path (the VMs and their disks are deleted at the "
+                     f"end), got {value}")
+
+
+def remote_config_arg(config_arg: str, source: str) -> str:
+  """`--config` as the VM sees it: the path relative to the shipped source folder (`:arg` kept)."""
+  path, sep, arg = config_arg.partition(":")
+  rel = os.path.relpath(os.path.abspath(path), os.path.abspath(source))
+  if rel.startswith(".."):
+    raise UsageError(f"--config {path} is outside --source {source}, which is what is shipped to the VMs")
+  return rel.replace(os.sep, "/") + sep + arg
+
+
+def config_overrides(argv) -> list:
+  """The `--config.key=value` overrides of the command line, forwarded as they are to dvd_gan.train."""
+  return [a for a in argv[1:] if a.startswith("--config.")]
+
+
+def check_schedule(config, steps_per_loop: int) -> None:
+  from dvd_gan.training.config import check_schedule as check  # noqa: PLC0415 - no TensorFlow import
+  train = config.train.copy_and_resolve_references()
+  train.steps_per_loop = steps_per_loop
+  try:
+    check(train)
+  except ValueError as e:
+    raise UsageError(f"{e} (set --steps_per_loop, or the intervals with --config.train.<key>=...)") from None
+
+
+def runtime_requirements() -> list:
+  """requirements.txt without tensorflow itself (the VM image's TensorFlow build is kept)."""
+  with open(os.path.join(REPO, "requirements.txt"), encoding="utf-8") as f:
+    lines = [l.strip() for l in f if l.strip() and not l.startswith("#")]
+  return [l for l in lines if not re.match(r"^tensorflow\s*([<>=!~]|$)", l)]
+
+
+# ---- batch arithmetic ------------------------------------------------------------------------------------
+
+def batch_lines(global_batch: int, hosts: int, replicas: int, what: str = "replicas") -> list:
+  """The per-replica and per-host batch of a multi-host job, as comment lines; UsageError if uneven.
+
+  Each host runs its own input pipeline (strategy.distribute_datasets_from_function calls the dataset
+  function once per host, with input_pipeline_id = host index) and feeds its own replicas.
+  """
+  if replicas % hosts:
+    raise UsageError(f"{replicas} {what} cannot be spread evenly over {hosts} hosts")
+  if global_batch % replicas:
+    raise UsageError(f"config batch_size {global_batch} is not divisible by the {replicas} {what} of this job "
+                     f"(set --config.batch_size to a multiple of {replicas})")
+  per_replica, per_host = global_batch // replicas, global_batch // hosts
+  return [f"# {hosts} host(s) x {replicas // hosts} {what} per host = {replicas} {what}",
+          f"# global batch {global_batch} = {replicas} {what} x {per_replica} per replica = {hosts} host(s) x "
+          f"{per_host} per host (each host reads its own shard: distribute_datasets_from_function)"]
+
+
+# ---- the remote job ---------------------------------------------------------------------------------------
+
+def package_command(source: str, tarball: str) -> list:
+  """The committed tree of `source` (git HEAD) as a tarball: what the VMs run is a known commit."""
+  return ["git", "-C", source, "archive", "--format=tar.gz", f"--output={tarball}", "HEAD"]
+
+
+def local_tarball(name: str) -> str:
+  return os.path.join(tempfile.gettempdir(), f"dvd-gan-src-{name}.tar.gz")
+
+
+def install_command(python: str, extra: str = "") -> str:
+  """Remote shell: unpack the source and install the package (editable: experiments/ stays in place)."""
+  reqs = " ".join(f'"{r}"' for r in runtime_requirements())  # version specifiers: no $, ` or " in them
+  steps = [f"rm -rf {REMOTE_DIR} && mkdir -p {REMOTE_DIR}",
+           f"tar -xzf {REMOTE_TARBALL} -C {REMOTE_DIR}",
+           f"{python} -m pip install --quiet --no-deps -e {REMOTE_DIR}",
+           f"{python} -m pip install --quiet {reqs}" + (f" {extra}" if extra else "")]
+  return " && ".join(steps)
+
+
+def start_command(train: list, env: str = "") -> str:
+  """Remote shell: starts `train` (argument list) detached from the ssh session (it survives a dropped
+  connection), writing its log, its pid and, when it ends, its exit status."""
+  job = shlex.join(train)
+  if env:
+    job = f"{env} {job}"
+  # In double quotes for the VM's login shell: \ before " $ ` \ hands them to the inner bash unchanged
+  # (and leaves $! and $? to it).
+  quoted = re.sub(r'(["$`\\])', r"\\\1", f"{job} & echo $! > {PID}; wait $!; echo $? > {STATUS}")
+  # Only nohup goes to the background, with every stream redirected: ssh then returns at once.
+  return f'rm -f {PID} {STATUS}; cd {REMOTE_DIR} || exit 1; nohup bash -c "{quoted}" > {LOG} 2>&1 < /dev/null &'
+
+
+def stream_command() -> str:
+  """Remote shell: prints the job's log as it grows until the job ends; exits with the job's status."""
+  return (f"while [ ! -f {PID} ]; do sleep 1; done; tail -n +1 -F --pid=$(cat {PID}) {LOG} 2>/dev/null; "
+          f"while [ ! -f {STATUS} ]; do sleep 1; done; exit $(cat {STATUS})")
+
+
+def stop_command(timeout: int) -> str:
+  """Remote shell: SIGTERM to the job (it finishes its current call of steps_per_loop steps, saves a
+  checkpoint and exits) and waits for it, at most `timeout` seconds."""
+  return (f"for i in $(seq 30); do [ -f {PID} ] && break; sleep 1; done; "  # a job started a moment ago
+          f"if [ -f {PID} ] && kill -TERM $(cat {PID}) 2>/dev/null; then "
+          f"timeout {int(timeout)} tail --pid=$(cat {PID}) -f /dev/null; fi; true")
+
+
+# ---- running ---------------------------------------------------------------------------------------------
+
+class CommandFailed(Exception):
+  def __init__(self, cmd, code):
+    super().__init__(f"command failed with exit status {code}: {shlex.join(cmd)}")
+    self.code = code
+
+
+class Runner:
+  """Prints every command (`+ ...`) and runs it unless dry_run. Argument lists only: no local shell."""
+
+  def __init__(self, dry_run: bool, out=None):
+    self.dry_run = dry_run
+    self.out = out or sys.stdout
+
+  def say(self, line: str = "") -> None:
+    print(line, file=self.out, flush=True)
+
+  def show(self, cmd) -> None:
+    self.say("+ " + shlex.join(cmd))
+
+  def run(self, cmd, check: bool = True) -> int:
+    self.show(cmd)
+    if self.dry_run:
+      return 0
+    code = subprocess.run(cmd, check=False).returncode
+    if check and code:
+      raise CommandFailed(cmd, code)
+    return code
+
+  def start(self, cmd):
+    """Starts `cmd` without waiting (a Popen, or None in a dry run)."""
+    self.show(cmd)
+    return None if self.dry_run else subprocess.Popen(cmd)
+
+  def stream(self, cmd, attempts: int = 5) -> int:
+    """Runs a log-streaming ssh command; reconnects when ssh itself fails (exit 255); returns the status."""
+    code = self.run(cmd, check=False)
+    while code == 255 and attempts > 1:
+      attempts -= 1
+      self.say("# ssh connection lost; the job keeps running on the VM; reconnecting")
+      code = self.run(cmd, check=False)
+    return code
+
+
+@contextlib.contextmanager
+def signals_raise():
+  """SIGTERM / SIGHUP to the launcher raise SystemExit, so that its cleanup (`finally`) runs: the trap."""
+  def handler(signum, frame):  # noqa: ARG001
+    raise SystemExit(128 + signum)
+  previous = {}
+  for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+    if sig is not None:
+      previous[sig] = signal.signal(sig, handler)
+  try:
+    yield
+  finally:
+    for sig, h in previous.items():
+      signal.signal(sig, h)
+
+
+@contextlib.contextmanager
+def uninterruptible():
+  """Ctrl-C ignored while the cleanup deletes the machines (an interrupted delete would leave them billed)."""
+  previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGINT, previous)
+
+
+def execute(runner: Runner, plan: list, cleanup: list) -> int:
+  """Runs `plan` then, whatever happens (end, failure, Ctrl-C, SIGTERM/SIGHUP), the `cleanup` steps whose
+  condition was reached.
+
+  plan: [(kind, cmd)] with kind "run" (must succeed), "stream" (its exit status is the job's) or a label
+    string "mark:<name>" that records how far the plan got (cmd None).
+  cleanup: [(mark, cmd)]: cmd runs if the plan reached `mark`.
+  Returns the job's exit status (0 in a dry run).
+  """
+  runner.say("# plan:")
+  for kind, cmd in plan:
+    if cmd is not None:
+      runner.say(("#   " if kind != "stream" else "#   (streams the log) ") + shlex.join(cmd))
+  runner.say("# cleanup, at the end and on failure or interrupt (the trap):")
+  for _, cmd in cleanup:
+    runner.say("#   " + shlex.join(cmd))
+  if runner.dry_run:
+    runner.say("# --dry_run: nothing was run")
+    return 0
+  reached, status = set(), 1
+  with signals_raise():
+    try:
+      for kind, cmd in plan:
+        if kind.startswith("mark:"):
+          reached.add(kind[5:])
+        elif kind == "stream":
+          status = runner.stream(cmd)
+        else:
+          runner.run(cmd)
+    finally:
+      with uninterruptible():
+        for mark, cmd in cleanup:
+          if mark in reached:
+            runner.run(cmd, check=False)
+  return status
