@@ -41,6 +41,8 @@ def define_flags(fv, argv):
   flags.DEFINE_string("name", None, "Prefix of the VM names (NAME-0, NAME-1, ...).", **d)
   flags.DEFINE_string("zone", None, "Zone, e.g. us-central1-a.", **d)
   flags.DEFINE_string("project", None, "Google Cloud project (default: gcloud's configured project).", **d)
+  flags.DEFINE_string("service_account", None, "Service account of the VMs (default: the Compute Engine "
+                      "default account); it needs read/write access to the bucket.", **d)
   flags.DEFINE_integer("num_workers", 2, "Number of VMs (hosts).", lower_bound=2, **d)
   flags.DEFINE_string("machine_type", "n1-standard-16", "VM machine type.", **d)
   flags.DEFINE_string("gpu_type", "nvidia-tesla-v100", "GPU type (gcloud accelerator type).", **d)
@@ -102,6 +104,8 @@ def body(fv, args, argv):  # noqa: ARG001
                    "--maintenance-policy=TERMINATE", f"--image-family={fv.image_family}",
                    f"--image-project={fv.image_project}", f"--boot-disk-size={fv.boot_disk_size}",
                    "--metadata=install-nvidia-driver=True", "--scopes=cloud-platform")
+  if fv.service_account:
+    create.append(f"--service-account={fv.service_account}")
   if fv.spot:
     create += ["--provisioning-model=SPOT", "--instance-termination-action=DELETE"]
   plan = [("run", create), ("mark:created", None), ("run", launch_lib.package_command(fv.source, tarball))]

@@ -67,6 +67,8 @@ def define_flags(fv, argv):
   flags.DEFINE_string("name", None, "TPU VM name (lower-case letters, digits, '-').", **d)
   flags.DEFINE_string("zone", None, "Zone, e.g. europe-west4-a.", **d)
   flags.DEFINE_string("project", None, "Google Cloud project (default: gcloud's configured project).", **d)
+  flags.DEFINE_string("service_account", None, "Service account of the VMs (default: the Compute Engine "
+                      "default account); it needs read/write access to the bucket.", **d)
   flags.DEFINE_string("accelerator_type", None, "TPU type, e.g. v3-8, v3-32, v4-32, v5litepod-16.", **d)
   flags.DEFINE_string("runtime_version", None, "TPU software version (default: tpu-vm-tf-"
                       f"{DEFAULT_TF_VERSION}-pjrt, or -pod-pjrt for a multi-host slice).", **d)
@@ -123,7 +125,9 @@ def body(fv, args, argv):  # noqa: ARG001
   tarball = launch_lib.local_tarball(fv.name)
   run_on = "--worker=0" if pod else "--worker=all"
   create = _gcloud_tpu(fv, "create", fv.name, f"--accelerator-type={fv.accelerator_type}",
-                       f"--version={version}") + (["--spot"] if fv.spot else [])
+                       f"--version={version}", "--scopes=https://www.googleapis.com/auth/cloud-platform")
+  create += ([f"--service-account={fv.service_account}"] if fv.service_account else [])
+  create += ["--spot"] if fv.spot else []
   plan = [
       ("run", create),
       ("mark:created", None),
