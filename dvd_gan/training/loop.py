@@ -76,8 +76,8 @@ def _make_stop_sync(strategy):
   """`local_stop: bool -> bool`, true on every worker when any worker got a signal.
 
   With several workers (MultiWorkerMirroredStrategy) each process has its own signal: if only one of them
-  stopped, the others would wait for it in their next collective. The flags are all-reduced (a max over
-  replicas) at every call boundary instead, so every worker saves the same step and exits together. One
+  stopped, the others would wait for it in their next collective. The flags are all-reduced (a sum of 0 / 1
+  over replicas) at every call boundary instead, so every worker saves the same step and exits together. One
   process (default, mirrored, TPU: a single client drives all TPU hosts): the local flag.
   """
   resolver = getattr(strategy, "cluster_resolver", None)
@@ -129,7 +129,8 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
     metric_fn: `(step, trainer) -> {"<protocol>/<metric>": value}` replacing the periodic scoring (tests).
 
   Returns:
-    {"step", "trainer", "stopped_by" (None | signal number | "max_steps" | "collapse"), "last_metrics", "eval"}.
+    {"step", "trainer", "stopped_by" (None | signal number | "peer": another worker's signal | "max_steps" |
+     "collapse"), "last_metrics" (metrics of the last step run), "eval"}.
   """
   t = config.train
   steps_per_loop = check_schedule(t)
