@@ -19,13 +19,12 @@ are handled between calls, so their intervals must be multiples of steps_per_loo
 """
 import math
 import os
-import signal
-import threading
 import time
 
 import tensorflow as tf
 
 from dvd_gan.training import checkpointing, periodic_eval, summaries
+from dvd_gan.training.preemption import StopFlag, make_stop_sync
 from dvd_gan.training import randomness
 from dvd_gan.training.config import check_schedule
 from dvd_gan.training.strategy import make_strategy
@@ -45,56 +44,6 @@ def resolve_config(config):
   if int(config.num_classes) == 0 and config.train.get("conditional", True):
     config.num_classes = int(data_lib.num_classes(config))
   return config
-
-
-class _StopFlag:
-  """Turns SIGTERM / SIGINT into a flag the loop checks after each call of train_loop (then saves, exits).
-
-  The only SIGTERM handler of the process (tf.distribute.experimental.PreemptionCheckpointHandler is not
-  used: docs/training.md, "Preemption").
-  """
-
-  def __init__(self):
-    self.signal = None
-    self._previous = {}
-
-  def __enter__(self):
-    if threading.current_thread() is threading.main_thread():
-      for sig in (signal.SIGTERM, signal.SIGINT):
-        self._previous[sig] = signal.signal(sig, self._handle)
-    return self
-
-  def _handle(self, signum, frame):  # noqa: ARG002
-    self.signal = signum
-
-  def __exit__(self, *exc):
-    for sig, handler in self._previous.items():
-      signal.signal(sig, handler)
-
-
-def _make_stop_sync(strategy):
-  """`local_stop: bool -> bool`, true on every worker when any worker got a signal.
-
-  With several workers (MultiWorkerMirroredStrategy) each process has its own signal: if only one of them
-  stopped, the others would wait for it in their next collective. The flags are all-reduced (a sum of 0 / 1
-  over replicas) at every call boundary instead, so every worker saves the same step and exits together. One
-  process (default, mirrored, TPU: a single client drives all TPU hosts): the local flag.
-  """
-  resolver = getattr(strategy, "cluster_resolver", None)
-  spec = resolver.cluster_spec().as_dict() if hasattr(resolver, "cluster_spec") else {}
-  num_tasks = sum(len(spec.get(job, ())) for job in ("chief", "worker"))
-  if num_tasks <= 1 or isinstance(strategy, tf.distribute.TPUStrategy):
-    return bool
-  return _any_replica(strategy)
-
-
-def _any_replica(strategy):
-  """`flag -> bool`: whether any replica of `strategy` was given a true flag (a sum all-reduce of 0 / 1)."""
-  @tf.function
-  def reduce_sum(flag):
-    per_replica = strategy.run(lambda: tf.identity(flag))
-    return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
-  return lambda local: bool(reduce_sum(tf.constant(1.0 if local else 0.0)).numpy() > 0)
 
 
 def sample_latents(config, num_videos: int, seed: int):
@@ -179,13 +128,13 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
   log(f"training steps {start_step + 1}..{num_steps} on {strategy.num_replicas_in_sync} replica(s), "
       f"global batch {trainer.global_batch}, {steps_per_loop} step(s) per call, workdir {workdir}")
   examples_per_step = trainer.global_batch * (trainer.d_steps + 1)
-  stop_everywhere = _make_stop_sync(strategy)
+  stop_everywhere = make_stop_sync(strategy)
   last_metrics, stopped_by = {}, None
   step = start_step
   done_this_run = 0
   window_start, window_steps = time.time(), 0
   metrics = None
-  with _StopFlag() as stop:
+  with StopFlag() as stop:
     while step < num_steps:
       # Up to the next multiple of steps_per_loop (a resumed run may start between two), the end, max_steps.
       n = min(steps_per_loop - step % steps_per_loop, num_steps - step)

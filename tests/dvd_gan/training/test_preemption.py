@@ -1,5 +1,5 @@
 """The stop decision of several workers (MultiWorkerMirroredStrategy) is agreed on: when one worker gets
-SIGTERM, every worker stops at the same call boundary (dvd_gan.training.loop._make_stop_sync)."""
+SIGTERM, every worker stops at the same call boundary (dvd_gan.training.preemption.make_stop_sync)."""
 import json
 import os
 import socket
@@ -9,7 +9,7 @@ import textwrap
 
 import tensorflow as tf
 
-from dvd_gan.training import loop
+from dvd_gan.training import preemption
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
@@ -17,10 +17,10 @@ _WORKER = textwrap.dedent("""
   import json, os, sys
   os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
   import tensorflow as tf
-  from dvd_gan.training import loop
+  from dvd_gan.training import preemption
   strategy = tf.distribute.MultiWorkerMirroredStrategy()
   index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
-  sync = loop._make_stop_sync(strategy)
+  sync = preemption.make_stop_sync(strategy)
   # Round 1: only worker 1 got a signal. Round 2: nobody.
   print(json.dumps({"is_local_flag": sync is bool, "round1": sync(index == 1), "round2": sync(False)}), flush=True)
 """)
@@ -39,7 +39,7 @@ def _free_ports(n):
 
 def test_one_process_uses_its_own_flag():
   """Default and mirrored strategies are one process: the local flag is the decision (no collective)."""
-  assert loop._make_stop_sync(tf.distribute.get_strategy()) is bool  # pylint: disable=protected-access
+  assert preemption.make_stop_sync(tf.distribute.get_strategy()) is bool
 
 
 def test_a_signal_on_one_worker_stops_every_worker(tmp_path):

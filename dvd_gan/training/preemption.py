@@ -1,0 +1,61 @@
+"""Stopping on SIGTERM / SIGINT (preemption, Ctrl-C), agreed on by every worker of a multi-worker run.
+
+The training loop checks the flag between calls of `train.steps_per_loop` steps, then saves a checkpoint and
+exits. `StopFlag` is the process's only SIGTERM handler: tf.distribute.experimental.PreemptionCheckpointHandler
+is not used (docs/training.md, "Preemption", gives the evidence).
+"""
+import signal
+import threading
+
+import tensorflow as tf
+
+
+class StopFlag:
+  """`with StopFlag() as stop:` turns SIGTERM / SIGINT into `stop.signal` (the signal number, else None).
+
+  Installed only in the main thread (signal handlers cannot be set elsewhere); the previous handlers are put
+  back on exit.
+  """
+
+  def __init__(self):
+    self.signal = None
+    self._previous = {}
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for sig in (signal.SIGTERM, signal.SIGINT):
+        self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def _handle(self, signum, frame):  # noqa: ARG002
+    self.signal = signum
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+
+def make_stop_sync(strategy):
+  """`local_stop: bool -> bool`, true on every worker when any worker got a signal.
+
+  With several workers (MultiWorkerMirroredStrategy) each process has its own signal: if only one of them
+  stopped, the others would wait for it in their next collective. The flags are all-reduced (a sum of 0 / 1
+  over replicas) at every call boundary instead, so every worker saves the same step and exits together.
+  One process (default, mirrored, TPU: a single client drives all TPU hosts): the local flag itself.
+  """
+  resolver = getattr(strategy, "cluster_resolver", None)
+  spec = resolver.cluster_spec().as_dict() if hasattr(resolver, "cluster_spec") else {}
+  num_tasks = sum(len(spec.get(job, ())) for job in ("chief", "worker"))
+  if num_tasks <= 1 or isinstance(strategy, tf.distribute.TPUStrategy):
+    return bool
+  return any_replica(strategy)
+
+
+def any_replica(strategy):
+  """`flag -> bool`: whether any replica of `strategy` was given a true flag (tf.distribute has no MAX
+  reduction: a sum of 0 / 1 > 0)."""
+  @tf.function
+  def reduce_sum(flag):
+    per_replica = strategy.run(lambda: tf.identity(flag))
+    return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+  return lambda local: bool(reduce_sum(tf.constant(1.0 if local else 0.0)).numpy() > 0)
