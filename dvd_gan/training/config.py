@@ -73,9 +73,10 @@ def eval_config() -> ml_collections.ConfigDict:
   return e
 
 
-def check_schedule(t) -> int:
+def check_schedule(t, eval_every: int = 0) -> int:
   """Returns train.steps_per_loop; ValueError (one line) unless log_every, checkpoint_every and sample_every
-  are positive multiples of it (they are acted on between calls of steps_per_loop steps)."""
+  (and `eval_every`, the config's eval.every_steps, when > 0) are positive multiples of it: they are acted on
+  between calls of steps_per_loop steps."""
   spl = int(t.get("steps_per_loop", 1))
   if spl < 1:
     raise ValueError(f"train.steps_per_loop must be >= 1, got {spl}")
@@ -83,4 +84,6 @@ def check_schedule(t) -> int:
     every = int(t[key])
     if every < 1 or every % spl:
       raise ValueError(f"train.{key} ({every}) must be a positive multiple of train.steps_per_loop ({spl})")
+  if int(eval_every or 0) % spl:
+    raise ValueError(f"eval.every_steps ({eval_every}) must be a multiple of train.steps_per_loop ({spl})")
   return spl

@@ -82,7 +82,7 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
      "collapse"), "last_metrics" (metrics of the last step run), "eval"}.
   """
   t = config.train
-  steps_per_loop = check_schedule(t)
+  steps_per_loop = check_schedule(t, config.eval.get("every_steps", 0))
   if t.get("deterministic", False):
     tf.config.experimental.enable_op_determinism()
   config = resolve_config(config)

@@ -68,12 +68,9 @@ def check_schedule(config, steps_per_loop: int) -> None:
   train = config.train.copy_and_resolve_references()
   train.steps_per_loop = steps_per_loop
   try:
-    check(train)
+    check(train, config.eval.get("every_steps", 0))
   except ValueError as e:
-    raise UsageError(f"{e} (set --steps_per_loop, or the intervals with --config.train.<key>=...)") from None
-  every = int(config.eval.get("every_steps", 0) or 0)
-  if every % steps_per_loop:
-    raise UsageError(f"eval.every_steps ({every}) must be a multiple of train.steps_per_loop ({steps_per_loop})")
+    raise UsageError(f"{e} (set --steps_per_loop, or the intervals with --config.<section>.<key>=...)") from None
 
 
 def runtime_requirements() -> list:
