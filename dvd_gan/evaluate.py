@@ -110,8 +110,8 @@ def table_rows(config, step: int, results) -> list:
 def body(fv, args):
   del args
   command.require(fv, "workdir")
-  if fv.json and not io.isdir(io.dirname(fv.json)):
-    raise EvalError(f"output directory does not exist: {io.dirname(fv.json)}")
+  if fv.json and io.missing_output_folder(fv.json):
+    raise EvalError(f"output directory does not exist: {io.missing_output_folder(fv.json)}")
   from dvd_gan import export  # noqa: PLC0415
   from dvd_gan.training import periodic_eval, protocols as run_protocols  # noqa: PLC0415
   from dvd_gan.training.generator_scoring import GeneratorScorer  # noqa: PLC0415

@@ -396,8 +396,8 @@ def _check_out(out: str, overwrite: bool) -> None:
     raise ExportError(f"--out {out} exists and is not a folder")
   if eio.isdir(out) and eio.listdir(out) and not overwrite:
     raise ExportError(f"--out {out} exists and is not empty (pass --overwrite to replace it)")
-  parent = eio.dirname(out)
-  if not eio.has_scheme(out) and not eio.isdir(parent):  # object stores have no folders to create
+  parent = eio.missing_output_folder(out)
+  if parent:
     raise ExportError(f"the parent folder of --out, {parent}, does not exist")
 
 

@@ -67,8 +67,8 @@ def body(fv, args):
   from dvd_gan.training.periodic_eval import METRICS_FILE, read_metrics  # noqa: PLC0415
   if not fv.out.endswith(".png"):
     raise EvalError(f"--out must name a .png file, got {fv.out}")
-  if not io.isdir(io.dirname(fv.out)):
-    raise EvalError(f"output directory does not exist: {io.dirname(fv.out)}")
+  if io.missing_output_folder(fv.out):
+    raise EvalError(f"output directory does not exist: {io.missing_output_folder(fv.out)}")
   records = read_metrics(fv.workdir)
   if not records:
     raise EvalError(f"no evaluations in {io.join(fv.workdir, METRICS_FILE)} (eval.every_steps > 0 writes them)")

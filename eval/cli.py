@@ -99,8 +99,9 @@ def _check_json(path: str | None) -> None:
 
 def _check_parent(path: str) -> None:
   """A local output's folder must exist; object stores (gs://...) have no folders to check."""
-  if not eio.has_scheme(path) and not eio.isdir(eio.dirname(path)):
-    raise EvalError(f"output directory does not exist: {eio.dirname(path)}")
+  missing = eio.missing_output_folder(path)
+  if missing:
+    raise EvalError(f"output directory does not exist: {missing}")
 
 
 class _Context:

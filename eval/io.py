@@ -67,6 +67,16 @@ def isfile(path: str) -> bool:
   return g.exists(str(path)) and not g.isdir(str(path))
 
 
+def missing_output_folder(path: str):
+  """The folder that must exist before `path` can be written and does not, else None. Local paths: their
+  parent folder. Object stores (`gs://...`) have no folders to create (a prefix without objects is not
+  missing): always None."""
+  if has_scheme(path):
+    return None
+  folder = dirname(path)
+  return None if isdir(folder) else folder
+
+
 def makedirs(path: str) -> None:
   """Creates `path` and its parents (no error if it exists)."""
   _gfile().makedirs(str(path))

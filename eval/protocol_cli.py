@@ -94,8 +94,8 @@ def _score(fv, args):
   protocol = get_protocol(fv.protocol)
   frames = _open_setting(fv, "frames", protocol.frames)
   stride = _open_setting(fv, "stride", protocol.stride) or 1
-  if fv.json and not io.isdir(io.dirname(fv.json)):
-    raise EvalError(f"output directory does not exist: {io.dirname(fv.json)}")
+  if fv.json and io.missing_output_folder(fv.json):
+    raise EvalError(f"output directory does not exist: {io.missing_output_folder(fv.json)}")
   video_io.list_video_files(fv.fake)  # a bad path fails before the network loads
   network = get_feature_network(protocol.network, fv.weights)
   real = _real_stats(fv, protocol, network, frames, stride) if protocol.needs_real else None

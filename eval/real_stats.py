@@ -9,7 +9,6 @@ call with the same name loads it instead of running the network again; if its me
 the call needs (network, weights, layer, frames, stride, number of videos, dataset, split, protocol,
 resolution), it is refused with an EvalError naming the difference, rather than silently compared against.
 """
-import io as _io
 import re
 
 from eval import io
@@ -53,17 +52,19 @@ def mismatches(metadata: dict, expected: dict) -> list:
 
 def load(path: str) -> FeatureStats:
   """A statistics file from any filesystem."""
-  stats = FeatureStats.load(_io.BytesIO(io.read_bytes(path)))
+  stats = FeatureStats.load(path)
   stats.metadata["source"] = path
   return stats
 
 
 def save(stats: FeatureStats, path: str) -> None:
-  """Writes `stats` to `path` (any filesystem) under a temporary name renamed at the end."""
+  """Writes `stats` to `path` (any filesystem; its folder is created) under a temporary name renamed at the
+  end."""
   meta = dict(stats.metadata)
   stats.metadata.pop("source", None)
   try:
-    io.write_local_then_publish(path, stats.save)
+    io.makedirs(io.dirname(path))
+    stats.save(path)
   finally:
     stats.metadata.update(meta)
 

@@ -118,3 +118,11 @@ def test_walk_skips_subfolders_removed_in_place(root):
     dirs[:] = [d for d in dirs if not d.startswith(".")]
     seen += [eio.join(folder, f) for f in files]
   assert sorted(eio.basename(p) for p in seen) == ["x.txt", "z.txt"]
+
+
+def test_missing_output_folder_only_for_local_paths(tmp_path):
+  """A local output's missing parent folder is reported (None once it exists); object stores have no
+  folders to create, so a gs:// / ram:// prefix without any object is never "missing"."""
+  assert eio.missing_output_folder(str(tmp_path / "no" / "a.npz")) == str(tmp_path / "no")
+  assert eio.missing_output_folder(str(tmp_path / "a.npz")) is None
+  assert eio.missing_output_folder(f"ram://empty_{uuid.uuid4().hex}/sub/a.npz") is None
