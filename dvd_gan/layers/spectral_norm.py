@@ -38,12 +38,12 @@ def power_iteration(w_mat, u, sn_epsilon=1e-4):
     `(sigma, u_new)`: sigma = v W u_new^T (scalar, differentiable w.r.t. `w_mat`), u_new `[1, m]`
     (no gradient).
   """
-  v = tf.math.l2_normalize(tf.matmul(u, w_mat, transpose_b=True), epsilon=_NORMALIZE_EPS)  # [1, n]
-  u_new = tf.math.l2_normalize(tf.matmul(v, w_mat), epsilon=_NORMALIZE_EPS)  # [1, m]
-  v = tf.stop_gradient(v)
-  u_new = tf.stop_gradient(u_new)
-  sigma = tf.squeeze(tf.matmul(tf.matmul(v, w_mat), u_new, transpose_b=True))
-  return tf.maximum(sigma, sn_epsilon), u_new
+  with tf.name_scope("power_iteration"):
+    v = tf.stop_gradient(tf.math.l2_normalize(tf.matmul(u, w_mat, transpose_b=True), epsilon=_NORMALIZE_EPS))
+    vw = tf.matmul(v, w_mat)  # [1, m]; v W, computed once: it gives u_new and (with its gradient) sigma
+    u_new = tf.stop_gradient(tf.math.l2_normalize(vw, epsilon=_NORMALIZE_EPS))  # [1, m]
+    sigma = tf.reduce_sum(vw * u_new)  # v W u_new^T
+    return tf.maximum(sigma, sn_epsilon), u_new
 
 
 class _SpectralNormLayer(keras.layers.Layer):

@@ -19,6 +19,7 @@ def train_config() -> ml_collections.ConfigDict:
   t.tpu = ""                     # TPU name or "local"
   t.mixed_precision = "float32"  # "float32" | "bfloat16" (TPU) | "float16" (GPU, loss scaling)
   t.xla = False                  # jit_compile the per-replica D and G steps
+  t.fused_adam = True            # one fused kernel per variable update (same result as Keras's Adam, fewer ops)
   t.deterministic = False        # tf.config.experimental.enable_op_determinism() (bit-exact resume)
   # Checkpoints, logs, samples.
   # G steps per tf.function call (host -> device round trip): 1 on CPU/GPU; more on TPU, where each call has a

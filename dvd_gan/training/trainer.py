@@ -69,8 +69,9 @@ class Trainer:
       raise ValueError(f"d_steps_per_g_step must be >= 1, got {self.d_steps}")
     self._dt_takes_seed = _accepts(self.DT.call, "seed")
     with strategy.scope():
-      self.g_opt = precision_lib.make_optimizer(t.g_lr, t.beta1, t.beta2, t.mixed_precision)
-      self.d_opt = precision_lib.make_optimizer(t.d_lr, t.beta1, t.beta2, t.mixed_precision)
+      fused = bool(t.get("fused_adam", True))
+      self.g_opt = precision_lib.make_optimizer(t.g_lr, t.beta1, t.beta2, t.mixed_precision, fused)
+      self.d_opt = precision_lib.make_optimizer(t.d_lr, t.beta1, t.beta2, t.mixed_precision, fused)
       self.g_vars = list(self.G.trainable_variables)
       self.d_vars = list(self.DS.trainable_variables) + list(self.DT.trainable_variables)
       self.g_opt.build(self.g_vars)

@@ -1,7 +1,7 @@
 """dvd_gan.flops: the counter agrees with FLOPs computed by hand from the layer equations (2 per multiply-add).
 
 Each count includes the spectral-norm power iteration of every weight (W as a matrix [n, m], u [1, m]):
-u W^T and v W are 2nm each, (v W) u^T is 2nm + 2m, i.e. 6nm + 2m per weight and forward pass.
+the products u W^T and v W, 2nm each (sigma = <v W, u_new> is elementwise), i.e. 4nm per weight and pass.
 """
 import tensorflow as tf
 
@@ -10,7 +10,7 @@ from dvd_gan.layers import SelfAttention, SNConv2D, SNConv3D
 
 
 def _power_iteration(n, m):
-  return 6 * n * m + 2 * m
+  return 4 * n * m
 
 
 def _forward_backward(layer, spec):

@@ -151,3 +151,26 @@ def test_wrong_input_channels_is_a_clear_error():
   layer(np.zeros((1, 4, 4, 3), "float32"))
   with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 3"):
     layer(np.zeros((1, 4, 4, 5), "float32"))
+
+
+def test_power_iteration_equals_the_textbook_formula_and_its_gradient():
+  """`power_iteration` computes v W once and reads sigma off it; the result and the gradient w.r.t. W equal the
+  textbook three-product form v = n(u W^T), u' = n(v W), sigma = v W u'^T (v, u' without gradient)."""
+  from dvd_gan.layers import power_iteration  # noqa: PLC0415
+  rng = np.random.RandomState(5)
+  w = tf.constant(rng.randn(12, 5).astype("float32"))
+  u = tf.constant(rng.randn(1, 5).astype("float32"))
+
+  def textbook(w):
+    v = tf.stop_gradient(tf.math.l2_normalize(tf.matmul(u, w, transpose_b=True), epsilon=1e-12))
+    u_new = tf.stop_gradient(tf.math.l2_normalize(tf.matmul(v, w), epsilon=1e-12))
+    return tf.squeeze(tf.matmul(tf.matmul(v, w), u_new, transpose_b=True)), u_new
+
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch(w)
+    sigma, u_new = power_iteration(w, u)
+    sigma_ref, u_ref = textbook(w)
+  np.testing.assert_allclose(sigma.numpy(), sigma_ref.numpy(), rtol=1e-6)
+  np.testing.assert_allclose(u_new.numpy(), u_ref.numpy(), rtol=1e-6, atol=1e-7)
+  np.testing.assert_allclose(tape.gradient(sigma, w).numpy(), tape.gradient(sigma_ref, w).numpy(),
+                             rtol=1e-6, atol=1e-7)
