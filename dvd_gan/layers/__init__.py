@@ -6,10 +6,12 @@ from dvd_gan.layers.batch_norm import BatchNorm, ClassConditionalBatchNorm, mome
 from dvd_gan.layers.conv_gru import ConvGRU, MultiplicativeConvGRU
 from dvd_gan.layers.attention import SelfAttention, SeparableSelfAttention
 from dvd_gan.layers.blocks import DBlock, DBlock3D, GBlock
+from dvd_gan.layers.remat import remat
 
 __all__ = [
     "BatchNorm", "ClassConditionalBatchNorm", "ConvGRU", "DBlock", "DBlock3D", "GBlock",
     "MultiplicativeConvGRU", "SNConv2D", "SNConv3D", "SNDense", "SNEmbedding", "SelfAttention",
-    "SeparableSelfAttention", "fold_time", "moments", "power_iteration", "repeat_per_frame", "unfold_time",
+    "SeparableSelfAttention", "fold_time", "moments", "power_iteration", "remat", "repeat_per_frame",
+    "unfold_time",
     "upsample_nearest_2x",
 ]

@@ -18,6 +18,7 @@ training calls, `moving = momentum * moving + (1 - momentum) * batch`, and used 
 import keras
 import tensorflow as tf
 
+from dvd_gan.layers import remat
 from dvd_gan.layers.spectral_norm import SNDense
 
 _PACKAGE = "dvd_gan"
@@ -92,8 +93,10 @@ class _PerStepBatchNorm(keras.layers.Layer):
     if training:
       mean, variance = moments(x, _reduction_axes(self._rank))
       decay = 1.0 - self.momentum
-      self.moving_mean.assign(self.moving_mean.value * self.momentum + mean * decay)
-      self.moving_variance.assign(self.moving_variance.value * self.momentum + variance * decay)
+      # (not again while a rematerialised block is recomputed: remat.py)
+      remat.assign_state(self.moving_mean, lambda: self.moving_mean.value * self.momentum + mean * decay)
+      remat.assign_state(self.moving_variance,
+                         lambda: self.moving_variance.value * self.momentum + variance * decay)
     else:
       mean = tf.convert_to_tensor(self.moving_mean.value)
       variance = tf.convert_to_tensor(self.moving_variance.value)

@@ -8,6 +8,8 @@ Semantics (docs/paper.md, "Spectral normalisation"):
   * `u` (`[1, out]`) is a non-trainable float32 variable updated only when `training=True`; it uses
     `aggregation=ONLY_FIRST_REPLICA` so the replica-context `assign` under `tf.distribute` keeps it
     identical on every replica (all replicas compute the same update anyway: same W, same u).
+  * inside a rematerialised block (`remat.py`) `u` is read and written through `remat.read_state` /
+    `assign_state`, so the recomputation uses the forward pass's `u` and does not update it again;
   * sigma is clipped below at `sn_epsilon` (1e-4) so an all-zero W gives a zero kernel instead of NaN; with
     orthogonal initialisation sigma starts at 1 and the clip never binds in practice.
 
@@ -21,6 +23,8 @@ power iteration once per step, not T times).
 """
 import keras
 import tensorflow as tf
+
+from dvd_gan.layers import remat
 
 _PACKAGE = "dvd_gan"
 _NORMALIZE_EPS = 1e-12
@@ -70,9 +74,9 @@ class _SpectralNormLayer(keras.layers.Layer):
   def _normalize(self, update_u):
     w = tf.convert_to_tensor(self._sn_weight.value)
     w_mat = tf.reshape(w, [-1, w.shape[-1]])
-    sigma, u_new = power_iteration(w_mat, tf.convert_to_tensor(self.u.value), self.sn_epsilon)
+    sigma, u_new = power_iteration(w_mat, remat.read_state(self.u), self.sn_epsilon)
     if update_u:
-      self.u.assign(u_new)
+      remat.assign_state(self.u, lambda: u_new)
     return w / sigma
 
   def normalized_kernel(self):

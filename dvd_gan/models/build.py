@@ -40,14 +40,16 @@ def make_models(config: ml_collections.ConfigDict):
       ch=m.g_ch, multipliers=m.g_multipliers, z_dim=m.z_dim, embed_dim=m.embed_dim, rnn=m.g_rnn,
       blocks_per_stage=m.g_blocks_per_stage, rnn_attention=m.g_rnn_attention,
       separable_attention_blocks=m.g_separable_attention_blocks, bn_momentum=m.get("g_bn_momentum", 0.999),
-      name="generator")
+      remat=m.get("remat", False), name="generator")
   ds = SpatialDiscriminator(
       num_classes=config.num_classes, ch=m.d_ch, multipliers=m.ds_multipliers, k=m.ds_k,
-      attention_blocks=m.ds_attention_blocks, seed=seed, name="spatial_discriminator")
+      attention_blocks=m.ds_attention_blocks, seed=seed, remat=m.get("remat", False),
+      name="spatial_discriminator")
   dt = TemporalDiscriminator(
       num_classes=config.num_classes, ch=m.d_ch, multipliers=m.dt_multipliers, phi=m.dt_phi,
       num_3d_blocks=m.dt_num_3d_blocks, downsample_time=m.dt_downsample_time,
-      attention_blocks=m.dt_attention_blocks, seed=seed + 1, name="temporal_discriminator")
+      attention_blocks=m.dt_attention_blocks, seed=seed + 1, remat=m.get("remat", False),
+      name="temporal_discriminator")
   return g, ds, dt
 
 

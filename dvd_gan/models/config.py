@@ -71,4 +71,8 @@ def model_config() -> ml_collections.ConfigDict:
   m.dt_num_3d_blocks = 2                   # the first blocks of DT are 3-D (3x3x3 convs)
   m.dt_downsample_time = False             # do DT's 3-D blocks also halve T? (the paper is silent)
   m.dt_attention_blocks = ()               # SelfAttention (per frame) after these 2-D DT blocks; () = none
+  # Memory.
+  m.remat = False                          # recompute G's, DS's and DT's residual blocks in the backward pass
+                                           # (less activation memory, ~1 more forward of the blocks; equal
+                                           # results: dvd_gan/layers/remat.py)
   return m

@@ -105,6 +105,13 @@ def check_discriminator_input(name, height, width, num_blocks, factor=1):
           f"{num_blocks} blocks; use a resolution divisible by {factor * 2 ** n_down}")
 
 
+def _apply_block(block, h, training, remat):
+  """block(h), rematerialised (layers.remat) in training calls when `remat`."""
+  if remat and training:
+    return L.remat(lambda x: block(x, training=training))(h)
+  return block(h, training=training)
+
+
 def _check_multipliers(name, multipliers):
   if len(multipliers) < 1:
     raise ValueError(f"{name} multipliers must have at least one entry")
@@ -120,9 +127,10 @@ class SpatialDiscriminator(BuildByTracing, keras.Model):
     k: frames sampled per video (k >= T: all frames).
     attention_blocks: indices of blocks after which a (per-frame) SelfAttention over H x W is applied.
     seed: seed of the fallback SeedGenerator used when `call` gets no `seed`.
+    remat: recompute each residual block in the backward pass instead of storing its activations.
   """
 
-  def __init__(self, num_classes, ch, multipliers, k=8, attention_blocks=(), seed=0, **kwargs):
+  def __init__(self, num_classes, ch, multipliers, k=8, attention_blocks=(), seed=0, remat=False, **kwargs):
     super().__init__(**kwargs)
     multipliers = tuple(int(m) for m in multipliers)
     _check_multipliers("ds", multipliers)
@@ -134,6 +142,7 @@ class SpatialDiscriminator(BuildByTracing, keras.Model):
     self.k = int(k)
     self.attention_blocks = tuple(int(i) % len(multipliers) for i in attention_blocks)
     self.seed = int(seed)
+    self.remat = bool(remat)
     n = len(multipliers)
     self.blocks = [L.DBlock(self.ch * m, downsample=i < n - 1, preactivation=i > 0, name=f"dblock_{i}")
                    for i, m in enumerate(multipliers)]
@@ -147,7 +156,7 @@ class SpatialDiscriminator(BuildByTracing, keras.Model):
     attention = dict(zip(self.attention_blocks, self.attentions))
     h = tf.cast(frames, self.compute_dtype)
     for i, block in enumerate(self.blocks):
-      h = block(h, training=training)
+      h = _apply_block(block, h, training, self.remat)
       if i in attention:
         h = attention[i](h[:, None], training=training)[:, 0]
     return tf.reduce_sum(tf.nn.relu(h), axis=[1, 2])
@@ -182,6 +191,7 @@ class SpatialDiscriminator(BuildByTracing, keras.Model):
         "k": self.k,
         "attention_blocks": self.attention_blocks,
         "seed": self.seed,
+        "remat": self.remat,
     })
     return config
 
@@ -199,10 +209,11 @@ class TemporalDiscriminator(BuildByTracing, keras.Model):
       the full frame rate (the paper is silent; see docs/models.md).
     attention_blocks: indices of 2-D blocks after which a per-frame SelfAttention over H x W is applied.
     seed: seed of the fallback SeedGenerator (random_crop_half) used when `call` gets no `seed`.
+    remat: recompute each residual block in the backward pass instead of storing its activations.
   """
 
   def __init__(self, num_classes, ch, multipliers, phi="avgpool2", num_3d_blocks=2,
-               downsample_time=False, attention_blocks=(), seed=0, **kwargs):
+               downsample_time=False, attention_blocks=(), seed=0, remat=False, **kwargs):
     super().__init__(**kwargs)
     multipliers = tuple(int(m) for m in multipliers)
     _check_multipliers("dt", multipliers)
@@ -221,6 +232,7 @@ class TemporalDiscriminator(BuildByTracing, keras.Model):
       if i < self.num_3d_blocks:
         raise ValueError(f"dt_attention_blocks: block {i} is a 3-D block; attention only after 2-D blocks")
     self.seed = int(seed)
+    self.remat = bool(remat)
     self.blocks = []
     for i, m in enumerate(multipliers):
       kw = dict(downsample=i < n - 1, preactivation=i > 0)
@@ -251,10 +263,10 @@ class TemporalDiscriminator(BuildByTracing, keras.Model):
     attention = dict(zip(self.attention_blocks, self.attentions))
     for i, block in enumerate(self.blocks):
       if i < self.num_3d_blocks:
-        h = block(h, training=training)                                 # [B, T', H', W', C]
+        h = _apply_block(block, h, training, self.remat)                # [B, T', H', W', C]
       else:
         frames, b, t = L.fold_time(h)
-        h = L.unfold_time(block(frames, training=training), b, t)
+        h = L.unfold_time(_apply_block(block, frames, training, self.remat), b, t)
         if i in attention:
           h = attention[i](h, training=training)
     h = tf.reduce_sum(tf.nn.relu(h), axis=[1, 2, 3])                    # sum over T', H', W': [B, C]
@@ -271,5 +283,6 @@ class TemporalDiscriminator(BuildByTracing, keras.Model):
         "downsample_time": self.downsample_time,
         "attention_blocks": self.attention_blocks,
         "seed": self.seed,
+        "remat": self.remat,
     })
     return config

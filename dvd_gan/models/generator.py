@@ -61,7 +61,7 @@ class Generator(BuildByTracing, keras.Model):
 
   def __init__(self, num_frames, resolution, num_classes, ch, multipliers, z_dim=120, embed_dim=120,
                rnn="multiplicative", blocks_per_stage=2, rnn_attention=True,
-               separable_attention_blocks=(-1,), bn_momentum=0.999, **kwargs):
+               separable_attention_blocks=(-1,), bn_momentum=0.999, remat=False, **kwargs):
     super().__init__(**kwargs)
     multipliers = tuple(int(m) for m in multipliers)
     check_generator_args(num_frames, resolution, multipliers, rnn, blocks_per_stage)
@@ -77,6 +77,7 @@ class Generator(BuildByTracing, keras.Model):
     self.use_rnn_attention = bool(rnn_attention)
     self.separable_attention_blocks = tuple(int(i) for i in separable_attention_blocks)
     self.bn_momentum = float(bn_momentum)
+    self.remat = bool(remat)
 
     ch0 = self.ch * multipliers[0]
     self.ch0 = ch0
@@ -150,7 +151,10 @@ class Generator(BuildByTracing, keras.Model):
     for i, block in enumerate(self.blocks):
       if i in attention:
         h = attention[i](h, training=training)
-      h = block(h, cond, training=training)
+      if self.remat and training:
+        h = L.remat(lambda x, c, block=block: block(x, c, training=training))(h, cond)
+      else:
+        h = block(h, cond, training=training)
     h = tf.nn.relu(self.out_bn(h, training=training))
     frames, b, t = L.fold_time(h)
     frames = tf.tanh(self.out_conv(frames, training=training))
@@ -179,5 +183,6 @@ class Generator(BuildByTracing, keras.Model):
         "rnn_attention": self.use_rnn_attention,
         "separable_attention_blocks": self.separable_attention_blocks,
         "bn_momentum": self.bn_momentum,
+        "remat": self.remat,
     })
     return config

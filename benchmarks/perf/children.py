@@ -1,0 +1,79 @@
+"""What a child process of run_all.py runs (one configuration per process, so peak memory is its own).
+
+`run_task(task)` builds the task's models, runs its step once (trace + warm-up), resets the peak resident
+set (Linux `clear_refs`), runs the step again and returns {"peak_rss": VmHWM during that second run,
+"rss_before": resident bytes before it, "increase": peak - before, "seconds": time of the second run, ...}.
+"""
+import time
+
+import tensorflow as tf
+
+from benchmarks.perf import common, models
+
+
+def _measure(step):
+  common.sync(step())  # trace + warm up
+  start = time.perf_counter()
+  _, peak, before = common.measure_peak_of(lambda: common.sync(step()))
+  seconds = time.perf_counter() - start
+  return {"peak_rss": peak, "rss_before": before, "increase": (peak - before) if peak and before else None,
+          "seconds": round(seconds, 3)}
+
+
+def _d_fwd_bwd(task):
+  ds, dt = models.discriminator_pair(task["k"], task["phi"], task["ch"], task["shape"][2])
+  fn, _ = models.d_forward_backward(ds, dt, task["shape"])
+  return _measure(fn)
+
+
+def _attention(task):
+  fn, _ = models.attention_forward_backward(task["attention"], task["shape"])
+  return _measure(fn)
+
+
+def _train_step(task):
+  """One training step (trainer.train_step) of a config given as {"frames", "resolution", "width_divisor",
+  "batch", "remat", "fast_init"}; the paper's widths divided by width_divisor."""
+  from dvd_gan.models.build import fast_init  # noqa: PLC0415
+  from dvd_gan.training.trainer import build_trainer  # noqa: PLC0415
+  c = models.paper_config(task["frames"], task["resolution"], task.get("width_divisor", 1), task["batch"])
+  c.num_classes = int(task.get("num_classes", 0))
+  c.model.remat = bool(task.get("remat", False))
+  c.train.d_steps_per_g_step = int(task.get("d_steps", 2))
+  with fast_init("normal"):
+    trainer = build_trainer(c, tf.distribute.get_strategy())
+  b, t, r = int(c.batch_size), int(c.num_frames), int(c.resolution)
+  batch = {"video": tf.random.uniform([b, t, r, r, 3], -1.0, 1.0, seed=1), "label": tf.zeros([b], tf.int32)}
+  iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
+  out = _measure(lambda: trainer.train_step(iterator))
+  out["parameters"] = int(sum(int(tf.size(v)) for m in (trainer.G, trainer.DS, trainer.DT)
+                              for v in m.trainable_variables))
+  return out
+
+
+def _step_flops(task):
+  """Dense FLOPs of one training step (traced, not run) of a paper config at the given batch."""
+  from dvd_gan import flops as flops_lib  # noqa: PLC0415
+  from dvd_gan.models.build import fast_init  # noqa: PLC0415
+  from dvd_gan.training.trainer import build_trainer  # noqa: PLC0415
+  c = models.paper_config(task["frames"], task["resolution"], task.get("width_divisor", 1), task["batch"])
+  c.num_classes = int(task.get("num_classes", 0))
+  with fast_init("zeros"):
+    trainer = build_trainer(c, tf.distribute.get_strategy())
+  b, t, r = int(c.batch_size), int(c.num_frames), int(c.resolution)
+  spec = {"video": tf.TensorSpec([b, t, r, r, 3]), "label": tf.TensorSpec([b], tf.int32)}
+  iterator = iter(tf.data.Dataset.from_tensors(
+      {k: tf.zeros(v.shape, v.dtype) for k, v in spec.items()}).repeat())
+  count = flops_lib.count_concrete(trainer.train_step.get_concrete_function(iterator))
+  return {"dense_flops": count.dense, "num_ops": count.num_ops}
+
+
+TASKS = {"d_fwd_bwd": _d_fwd_bwd, "attention": _attention, "train_step": _train_step,
+         "step_flops": _step_flops}
+
+
+def run_task(task: dict) -> dict:
+  kind = task.get("kind")
+  if kind not in TASKS:
+    raise ValueError(f"unknown child task kind {kind!r}; expected one of {sorted(TASKS)}")
+  return TASKS[kind](task)

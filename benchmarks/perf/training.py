@@ -1,0 +1,260 @@
+"""Sections 3-6 of run_all.py: the training step against the machine's peak, memory, scaling, sampling.
+
+3. Training step (trainer.train_step: D steps + G step + EMA) of the tiny demo config and of the 12x64x64
+   config at reduced width: examples/s, dense GFLOP/s (dvd_gan.flops) as a fraction of the peak; the tiny
+   step with every optimisation off ("baseline": Keras's Adam) against the defaults, interleaved, with the
+   op count per step by kind (the profile); XLA on versus off (full run).
+4. Peak resident memory of a step, one child process per configuration, as width, frames and resolution
+   grow; the paper's full-width 12x64x64 and 48x64x64 models at batch 1 and 2: memory per video and the
+   largest per-replica batch in 24 GiB and 16 GiB (estimates), with and without rematerialisation.
+5. Scaling: examples/s on 1 and 2 replicas (MirroredStrategy over 2 logical CPU devices, per-replica batch
+   fixed); the paper's 12/64 step at batch 512 on TPU v3 from its FLOPs and TPU v3's peak.
+6. Sampling: videos/s of the exported SavedModel's `sample` signature against the Keras generator.
+"""
+import collections
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+from dvd_gan import flops as flops_lib
+from benchmarks.perf import common, models
+
+TPU_V3_CORE_PEAK = 61.5e12   # bfloat16 FLOP/s of one TPU v3 core (123 TFLOP/s per 2-core chip, Google's figure)
+PAPER_STEPS = 300_000
+PAPER_HOURS = (12, 96)
+
+
+# ---- 3. training step -------------------------------------------------------------------------------------
+
+def _trainer(config, strategy=None, **train_overrides):
+  from dvd_gan.models.build import fast_init  # noqa: PLC0415
+  from dvd_gan.training.loop import resolve_config  # noqa: PLC0415
+  from dvd_gan.training.trainer import build_trainer  # noqa: PLC0415
+  c = resolve_config(config) if config.data.name == "synthetic" and int(config.num_classes) == 0 else config
+  c = c.copy_and_resolve_references()
+  for k, v in train_overrides.items():
+    c.train[k] = v
+  strategy = strategy or tf.distribute.get_strategy()
+  with fast_init("normal"):
+    trainer = build_trainer(c, strategy)
+  b, t, r = int(c.batch_size), int(c.num_frames), int(c.resolution)
+  batch = {"video": tf.random.uniform([b, t, r, r, 3], -1.0, 1.0, seed=1), "label": tf.zeros([b], tf.int32)}
+  ds = tf.data.Dataset.from_tensors(batch).repeat()
+  iterator = iter(strategy.experimental_distribute_dataset(ds) if strategy.num_replicas_in_sync > 1 else ds)
+  examples = b * (int(c.train.d_steps_per_g_step) + 1)
+  return trainer, iterator, examples
+
+
+def op_profile(graph) -> dict:
+  """Operations of a traced step by what they belong to (name scopes): the step's op-count profile."""
+  kinds = collections.Counter()
+  for op in graph.get_operations():
+    if op.type in ("Const", "NoOp", "Placeholder"):
+      continue
+    name = op.name.lower()
+    if "power_iteration" in name:
+      kind = "spectral-norm power iteration"
+    elif "resourceapply" in op.type.lower() or "adam" in name or "optimizer" in name:
+      kind = "optimizer"
+    elif "moving_" in name or "moments" in name or "bn" in name or "batch_norm" in name:
+      kind = "batch norm"
+    elif op.type in ("Conv2D", "Conv3D", "MatMul", "BatchMatMulV2") or "backprop" in op.type.lower():
+      kind = "dense (conv / matmul)"
+    else:
+      kind = "other (elementwise, reshapes, EMA, ...)"
+    kinds[kind] += 1
+  return dict(kinds.most_common())
+
+
+def _timed_steps(trainers: dict, repeats: int, log):
+  """{name: best step seconds}, interleaved, after one tracing step each (its duration logged)."""
+  fns = {}
+  for name, (trainer, iterator, _) in trainers.items():
+    fns[name] = (lambda tr=trainer, it=iterator: tr.train_step(it))
+  return common.best_times(fns, repeats)
+
+
+def training_step(args, peak, log):
+  rows, out = [], {}
+  # The tiny config: baseline (every optimisation off) vs the defaults.
+  tiny = models.experiment("tiny")
+  log("[3] tiny training step: baseline (Keras Adam) vs defaults")
+  trainers = {"baseline": _trainer(tiny, fused_adam=False), "default": _trainer(tiny)}
+  graphs = {k: tr.train_step.get_concrete_function(it).graph for k, (tr, it, _) in trainers.items()}
+  counts = {k: flops_lib.count_graph(g) for k, g in graphs.items()}
+  times = _timed_steps(trainers, args.step_repeats, log)
+  res = {}
+  for k, (tr, it, examples) in trainers.items():
+    res[k] = {"seconds": times[k], "examples_per_s": examples / times[k], "dense_flops": counts[k].dense,
+              "gflops_per_s": counts[k].dense / times[k] / 1e9, "num_ops": counts[k].num_ops,
+              "op_profile": op_profile(graphs[k])}
+    log(f"  tiny {k}: {times[k] * 1e3:.1f} ms/step, {counts[k].num_ops} ops, {res[k]['gflops_per_s']:.1f} GFLOP/s")
+  out["tiny"] = res
+  tr, it, _ = trainers["default"]
+  prof = common.profile_ops(lambda: tr.train_step(it), steps=3)
+  out["tiny_profile"] = prof
+  top = ", ".join(f"{k} {v['ms']:.1f} ms (x{v['n']})" for k, v in list(prof["top"].items())[:6])
+  rows.append(common.row("3 step", "tiny: profile, kernel time per step", prof["kernel_ms"], "ms", None, None,
+                         f"{prof['kernels']} kernels, wall {prof['wall_ms']:.0f} ms; top: {top}"))
+  speedup = times["baseline"] / times["default"]
+  rows.append(common.row("3 step", "tiny: speed-up defaults / baseline", speedup, "x", ">= 3", speedup >= 3,
+                         f"{times['baseline'] * 1e3:.0f} -> {times['default'] * 1e3:.0f} ms/step; ops "
+                         f"{counts['baseline'].num_ops} -> {counts['default'].num_ops}"))
+  frac = res["default"]["gflops_per_s"] / peak
+  rows.append(common.row("3 step", "tiny: fraction of peak", frac, "", None, None,
+                         f"{res['default']['gflops_per_s']:.1f} GFLOP/s, {res['default']['examples_per_s']:.0f} "
+                         f"examples/s, {counts['default'].dense / 1e9:.2f} GFLOP/step"))
+  del trainers, graphs
+
+  if args.xla:
+    log("[3] tiny training step: XLA on vs off (compiling takes minutes)")
+    trainers = {"xla_off": _trainer(tiny), "xla_on": _trainer(tiny, xla=True)}
+    times = _timed_steps(trainers, args.step_repeats, log)
+    out["tiny_xla"] = times
+    rows.append(common.row("3 step", "tiny: XLA on / off step time", times["xla_on"] / times["xla_off"], "x",
+                           None, None, f"{times['xla_on'] * 1e3:.0f} vs {times['xla_off'] * 1e3:.0f} ms; "
+                           "default: the faster"))
+    del trainers
+
+  # The 12x64x64 config at reduced width.
+  div, b = args.step_width_divisor, args.step_batch
+  log(f"[3] 12x64x64 training step at 1/{div} of the paper's widths, batch {b}")
+  big = models.paper_config(12, 64, div, b)
+  trainer, iterator, examples = _trainer(big)
+  count = flops_lib.count_concrete(trainer.train_step.get_concrete_function(iterator))
+  t = common.best_times({"step": lambda: trainer.train_step(iterator)}, args.big_step_repeats)["step"]
+  rate = count.dense / t / 1e9
+  out["12x64x64"] = {"width_divisor": div, "batch": b, "seconds": t, "dense_flops": count.dense,
+                     "gflops_per_s": rate, "examples_per_s": examples / t, "num_ops": count.num_ops}
+  rows.append(common.row("3 step", f"12x64x64 (1/{div} width, batch {b}): fraction of peak", rate / peak, "",
+                         ">= 0.60", rate / peak >= 0.6,
+                         f"{rate:.0f} GFLOP/s, {count.dense / 1e12:.3f} TFLOP/step, {t:.1f} s/step, "
+                         f"{examples / t:.2f} examples/s"))
+  rows.append(common.row("3 step", "steps_per_loop 10 / 1", None, "", None, None,
+                         "pending: train.steps_per_loop does not exist yet (issue 13)"))
+  return rows, out
+
+
+# ---- 4. memory ---------------------------------------------------------------------------------------------
+
+def memory(args, log):
+  rows, out = [], {"grid": [], "paper": []}
+  task = lambda **kw: {"kind": "train_step", "d_steps": 1, **kw}
+  for spec in args.memory_grid:
+    res = common.run_child(task(**spec), args.memory_limit_gib, args.child_timeout, log)
+    out["grid"].append({**spec, **res})
+    log(f"  memory {spec}: peak {_gib(res.get('peak_rss'))}")
+  rows.append(common.row("4 memory", "step peak RSS over the grid", None, "", None, None, "; ".join(
+      f"T{g['frames']} {g['resolution']}px 1/{g['width_divisor']} b{g['batch']}: {_gib(g.get('peak_rss'))}"
+      for g in out["grid"])))
+  for frames in args.paper_memory_frames:
+    for remat in ((False, True) if args.remat else (False,)):
+      per = {}
+      for b in (1, 2):
+        res = common.run_child(task(frames=frames, resolution=64, width_divisor=1, batch=b, remat=remat),
+                               args.memory_limit_gib, args.child_timeout, log)
+        per[b] = res
+        out["paper"].append({"frames": frames, "batch": b, "remat": remat, **res})
+        log(f"  paper width {frames}x64x64 batch {b} remat={remat}: peak {_gib(res.get('peak_rss'))}")
+      p1, p2 = per[1].get("peak_rss"), per[2].get("peak_rss")
+      label = f"{frames}x64x64 full width{' + remat' if remat else ''}"
+      if p1 and p2 and p2 > p1:
+        per_video = p2 - p1
+        fixed = p1 - per_video
+        fit = lambda budget: int((budget - fixed) // per_video)
+        rows.append(common.row("4 memory", f"{label}: memory per video", per_video / common.GIB, "GiB", None, None,
+                               f"peak b1 {_gib(p1)}, b2 {_gib(p2)}; estimate: largest batch in 24 GiB "
+                               f"{fit(24 * common.GIB)}, in 16 GiB (TPU v3 core) {fit(16 * common.GIB)}"))
+      else:
+        rows.append(common.row("4 memory", f"{label}: memory per video", None, "", None, None,
+                               f"not measured: {per[1].get('error') or per[2].get('error') or 'no growth'}"))
+  return rows, out
+
+
+# ---- 5. scaling --------------------------------------------------------------------------------------------
+
+def scaling(args, log):
+  rows, out = [], {}
+  devices = tf.config.list_logical_devices("CPU")
+  tiny = models.experiment("tiny")
+  b = int(tiny.batch_size)
+  if len(devices) >= 2:
+    log(f"[5] 1 vs 2 replicas (MirroredStrategy on 2 logical CPU devices), per-replica batch {b}")
+    double = tiny.copy_and_resolve_references()
+    double.batch_size = 2 * b
+    mirrored = tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
+    trainers = {"1 replica, batch b": _trainer(tiny), "1 replica, batch 2b": _trainer(double),
+                "2 replicas, batch b each": _trainer(double, strategy=mirrored)}
+    times = _timed_steps(trainers, args.step_repeats, log)
+    rates = {k: trainers[k][2] / times[k] for k in trainers}
+    out["replicas"] = {k: {"seconds": times[k], "examples_per_s": rates[k]} for k in trainers}
+    two, same_work = rates["2 replicas, batch b each"], rates["1 replica, batch 2b"]
+    rows.append(common.row("5 scaling", "examples/s 2 replicas / 1 replica (same global batch)", two / same_work,
+                           "x", None, None, f"{two:.1f} vs {same_work:.1f} examples/s; the all-reduce and "
+                           "cross-replica BN cost on one 2-core host"))
+    rows.append(common.row("5 scaling", "examples/s 2 replicas / 1 replica (per-replica batch fixed)",
+                           two / rates["1 replica, batch b"], "x", None, None,
+                           f"1 replica batch {b}: {rates['1 replica, batch b']:.1f} examples/s"))
+  else:
+    rows.append(common.row("5 scaling", "2 replicas", None, "", None, None, "needs 2 logical CPU devices"))
+  if args.tpu_estimate:
+    log("[5] FLOPs of the paper's 12x64x64 step (full width) for the TPU v3 estimate")
+    f = {b: common.run_child({"kind": "step_flops", "frames": 12, "resolution": 64, "batch": b,
+                              "num_classes": 600}, args.memory_limit_gib, args.child_timeout, log)
+         for b in (1, 2)}
+    if all("dense_flops" in r for r in f.values()):
+      per_example = f[2]["dense_flops"] - f[1]["dense_flops"]
+      step_512 = f[1]["dense_flops"] - per_example + 512 * per_example
+      out["tpu"] = {"flops_batch_1": f[1]["dense_flops"], "flops_batch_2": f[2]["dense_flops"],
+                    "flops_batch_512": step_512, "core_peak": TPU_V3_CORE_PEAK}
+      for cores in (32, 128, 512):
+        step = step_512 / (cores * TPU_V3_CORE_PEAK)
+        hours = step * PAPER_STEPS / 3600
+        rows.append(common.row("5 scaling", f"paper 12x64x64 step, batch 512, {cores} TPU v3 cores", step, "s",
+                               None, None, f"at 100% of peak: {PAPER_STEPS} steps = {hours:.1f} h (paper: "
+                               f"{PAPER_HOURS[0]}-{PAPER_HOURS[1]} h); {step_512 / 1e15:.1f} PFLOP/step"))
+  return rows, out
+
+
+# ---- 6. sampling -------------------------------------------------------------------------------------------
+
+def sampling(args, log):
+  from dvd_gan import export as export_lib  # noqa: PLC0415
+  from dvd_gan.models.build import fast_init, make_models  # noqa: PLC0415
+  from dvd_gan.models.saving import trace_inference_call  # noqa: PLC0415
+  rows, out = [], {}
+  tiny = models.experiment("tiny")
+  tiny.num_classes = 8
+  big = models.paper_config(48, 64, args.sample_width_divisor, 2)
+  big.num_classes = 600
+  for name, c in (("tiny", tiny), (f"48x64x64 (1/{args.sample_width_divisor} width)", big)):
+    with fast_init("normal"):
+      g = make_models(c)[0]
+      trace_inference_call(g, [1, int(c.model.z_dim)])
+    batch = 2
+    z = tf.random.normal([batch, int(c.model.z_dim)], seed=3)
+    y = tf.constant([1, 2], tf.int32)
+    direct = tf.function(lambda z, y: g(z, y, training=False))
+    sampler = export_lib.Sampler(g, int(c.num_classes), int(c.model.z_dim))
+    folder = tempfile.mkdtemp(prefix="dvd_gan_bench_export_")
+    try:
+      tf.saved_model.save(sampler, folder, signatures=sampler.signatures())
+      loaded = tf.saved_model.load(folder)
+      signature = loaded.signatures["sample"]
+      times = common.best_times({"keras": lambda: direct(z, y), "savedmodel": lambda: signature(z=z, y=y)},
+                                args.sample_repeats, warmup=2)
+    finally:
+      shutil.rmtree(folder, ignore_errors=True)
+    rate = {k: batch / v for k, v in times.items()}
+    out[name] = {"batch": batch, "videos_per_s": rate}
+    ratio = rate["savedmodel"] / rate["keras"]
+    rows.append(common.row("6 sampling", f"{name}: SavedModel / Keras videos/s", ratio, "", ">= 0.90", ratio >= 0.9,
+                           f"{rate['savedmodel']:.2f} vs {rate['keras']:.2f} videos/s (batch {batch}; paper: "
+                           "2 videos of 48x64x64 in < 150 ms on a TPU core)"))
+  return rows, out
+
+
+def _gib(x):
+  return "n/a" if not x else f"{x / common.GIB:.2f} GiB"
+

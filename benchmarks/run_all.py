@@ -1,0 +1,159 @@
+"""All performance figures of the project in one table: `python benchmarks/run_all.py [--quick]`.
+
+Prints one table (section, figure, value, target, PASS / MISS) and writes benchmarks/results/run_all.json
+(run_all_quick.json with --quick) with every measurement, the machine, TensorFlow version, oneDNN and thread
+settings. Every figure is a ratio measured in this run (both sides interleaved, best of N), or a rate
+against this machine's peak measured in this run; targets are a column of the table, never a test.
+
+Sections (benchmarks/perf/): peak (fixed-size float32 matmul and 3x3 convolution), 1 dual discriminator vs
+full-resolution references and the phi x k cost grid, 2 full vs separable attention, 3 training step
+(fraction of peak, the optimisations' speed-up, XLA), 4 peak memory per step (child processes), 5 replicas
+and the TPU v3 estimate, 6 sampling from the SavedModel vs the Keras generator.
+
+--quick (CI: under 10 minutes on 2 cores) shrinks every size and skips XLA compilation, the paper-width
+memory runs and the full-width FLOP count; the full run takes about an hour on 2 cores.
+"""
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+  sys.path.insert(0, ROOT)
+
+from absl import flags  # noqa: E402
+
+from eval import command  # noqa: E402
+
+SECTIONS = ("peak", "dual", "grid", "attention", "step", "memory", "scaling", "sampling")
+
+
+def define_flags(fv, argv):
+  del argv
+  flags.DEFINE_boolean("quick", False, "Small sizes, no XLA, no paper-width runs (CI).", flag_values=fv)
+  flags.DEFINE_list("sections", list(SECTIONS), f"Sections to run, of {', '.join(SECTIONS)}.", flag_values=fv)
+  flags.DEFINE_string("out", None, "JSON output (default benchmarks/results/run_all[_quick].json).",
+                      flag_values=fv)
+  flags.DEFINE_integer("repeats", None, "Timed repeats per measurement (best of N).", flag_values=fv)
+  flags.DEFINE_boolean("memory", True, "Measure peak memory in child processes.", flag_values=fv)
+  flags.DEFINE_float("memory_limit_gib", 22.0, "Address-space limit of every child process.", flag_values=fv)
+  flags.DEFINE_string("child", None, "Internal: run one measurement task (JSON) and print its RESULT.",
+                      flag_values=fv)
+
+
+class Settings:
+  """Sizes of every section, full run or --quick."""
+
+  def __init__(self, fv):
+    q = fv.quick
+    self.quick = q
+    self.repeats = fv.repeats or (3 if q else 5)
+    self.memory = fv.memory
+    self.memory_limit_gib = fv.memory_limit_gib
+    self.child_timeout = 600 if q else 3600
+    # 1: the paper's 48 frames; reduced width and (quick) resolution.
+    self.d_frames, self.d_resolution = 48, (32 if q else 64)
+    self.d_ch, self.d_batch = (8, 1) if q else (16, 2)
+    self.grid_frames = 12
+    # 2: one attention map [T, H, W, C].
+    self.attn_frames, self.attn_size, self.attn_channels = (12, 16, 32) if q else (12, 32, 64)
+    self.attn_memory_sizes = (24, 32)  # maps whose step peak is measured (child processes) for the fit
+    # 3: training steps.
+    self.step_repeats = 3 if q else 8
+    self.big_step_repeats = 1 if q else 2
+    self.step_width_divisor, self.step_batch = (16, 2) if q else (4, 8)
+    self.xla = not q
+    # 4: memory grid (child processes) and the paper-width runs.
+    if q:
+      self.memory_grid = [dict(frames=12, resolution=32, width_divisor=16, batch=2),
+                          dict(frames=24, resolution=32, width_divisor=16, batch=2)]
+    else:
+      self.memory_grid = ([dict(frames=12, resolution=64, width_divisor=d, batch=2) for d in (16, 8, 4)]
+                          + [dict(frames=f, resolution=64, width_divisor=8, batch=2) for f in (24, 48)]
+                          + [dict(frames=12, resolution=r, width_divisor=8, batch=2) for r in (32, 128)])
+    self.paper_memory_frames = () if q else (12, 48)
+    self.remat = not q
+    # 5, 6.
+    self.tpu_estimate = not q
+    self.sample_width_divisor = 8 if q else 1
+    self.sample_repeats = 5 if q else 10
+
+
+def _log(msg):
+  print(msg, flush=True)
+
+
+def _child(task_json):
+  from benchmarks.perf import children  # noqa: PLC0415
+  result = children.run_task(json.loads(task_json))
+  print("RESULT " + json.dumps(result), flush=True)
+  return 0
+
+
+def body(fv, args):
+  del args
+  if fv.child:
+    return _child(fv.child)
+  unknown = sorted(set(fv.sections) - set(SECTIONS))
+  if unknown:
+    raise command.UsageError(f"unknown sections {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+  import tensorflow as tf  # noqa: PLC0415
+  cpus = tf.config.list_physical_devices("CPU")
+  try:  # two logical CPU devices for the 2-replica figure (section 5); the default strategy uses the first
+    tf.config.set_logical_device_configuration(
+        cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+  except RuntimeError:
+    pass
+  from benchmarks.perf import common, cost, training  # noqa: PLC0415
+  s = Settings(fv)
+  out_path = fv.out or os.path.join(ROOT, "benchmarks", "results",
+                                    "run_all_quick.json" if s.quick else "run_all.json")
+  start = time.time()
+  env = common.environment()
+  env["load_average_before"] = common.load_average()
+  _log(f"run_all {'--quick ' if s.quick else ''}on {env['machine']['cpus']} x {env['machine']['cpu']}, "
+       f"TensorFlow {env['tensorflow']}, load {env['load_average_before']}")
+  rows, results = [], {"settings": {k: v for k, v in vars(s).items()}}
+  peak = common.measure_peak(s.quick, max(s.repeats, 5))
+  results["peak"] = peak
+  rows.append(common.row("peak", "peak GFLOP/s (max of matmul, conv)", peak["peak_gflops"], "GFLOP/s", None, None,
+                         f"matmul {peak['matmul_n']}^2: {peak['matmul_gflops']:.0f}, conv 3x3 "
+                         f"[{peak['conv_images']},64,64,128]->128: {peak['conv_gflops']:.0f}"))
+  sections = [("dual", cost.dual_discriminator, False), ("grid", cost.ablation_grid, False),
+              ("attention", cost.attention, False), ("step", training.training_step, True),
+              ("memory", training.memory, False), ("scaling", training.scaling, False),
+              ("sampling", training.sampling, False)]
+  for name, fn, needs_peak in sections:
+    if name not in fv.sections:
+      continue
+    t0 = time.time()
+    try:
+      section_rows, data = fn(s, peak["peak_gflops"], _log) if needs_peak else fn(s, _log)
+    except Exception as e:  # noqa: BLE001 - one broken section must not hide the others' figures
+      _log(f"section {name} failed: {type(e).__name__}: {e}")
+      section_rows, data = [common.row(name, "section failed", None, "", None, False, command.one_line(e))], None
+    results[name] = data
+    rows.extend(section_rows)
+    _log(f"[{name}] {time.time() - t0:.0f} s")
+  env["load_average_after"] = common.load_average()
+  env["seconds"] = round(time.time() - start, 1)
+  _log("")
+  common.print_table(rows)
+  _log(f"\n{env['date']}, commit {env['commit']}, {env['machine']['cpus']} x {env['machine']['cpu']}, "
+       f"TensorFlow {env['tensorflow']}, oneDNN {env['onednn']}, {env['seconds']:.0f} s, "
+       f"load {env['load_average_before']} -> {env['load_average_after']}")
+  from eval import io  # noqa: PLC0415
+  io.makedirs(os.path.dirname(out_path))
+  io.write_json(out_path, {"environment": env, "table": rows, "results": results})
+  _log(f"wrote {out_path}")
+  return 0
+
+
+def main(argv=None):
+  return command.main(argv, define_flags=define_flags, body=body, usage=__doc__)
+
+
+if __name__ == "__main__":
+  command.run(main)
