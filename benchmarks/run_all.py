@@ -39,6 +39,9 @@ def define_flags(fv, argv):
   flags.DEFINE_integer("repeats", None, "Timed repeats per measurement (best of N).", flag_values=fv)
   flags.DEFINE_boolean("memory", True, "Measure peak memory in child processes.", flag_values=fv)
   flags.DEFINE_float("memory_limit_gib", 22.0, "Address-space limit of every child process.", flag_values=fv)
+  flags.DEFINE_string("baseline_checkout", None, "An older checkout of the repository: the tiny step is timed "
+                      "with its dvd_gan and with this one's, in alternating child processes (the speed-up "
+                      "target of section 3).", flag_values=fv)
   flags.DEFINE_string("child", None, "Internal: run one measurement task (JSON) and print its RESULT.",
                       flag_values=fv)
 
@@ -65,14 +68,18 @@ class Settings:
     self.big_step_repeats = 1 if q else 2
     self.step_width_divisor, self.step_batch = (16, 2) if q else (4, 8)
     self.xla = not q
+    self.baseline_checkout = fv.baseline_checkout
+    self.baseline_rounds = 2
     # 4: memory grid (child processes) and the paper-width runs.
     if q:
       self.memory_grid = [dict(frames=12, resolution=32, width_divisor=16, batch=2),
                           dict(frames=24, resolution=32, width_divisor=16, batch=2)]
     else:
-      self.memory_grid = ([dict(frames=12, resolution=64, width_divisor=d, batch=2) for d in (16, 8, 4)]
-                          + [dict(frames=f, resolution=64, width_divisor=8, batch=2) for f in (24, 48)]
+      self.memory_grid = ([dict(frames=12, resolution=64, width_divisor=d, batch=2) for d in (8, 4)]
+                          + [dict(frames=48, resolution=64, width_divisor=8, batch=2)]
                           + [dict(frames=12, resolution=r, width_divisor=8, batch=2) for r in (32, 128)])
+    self.remat_specs = [dict(frames=12, resolution=32, width_divisor=8, batch=4) if q else
+                        dict(frames=12, resolution=64, width_divisor=4, batch=4)]
     self.paper_memory_frames = () if q else (12, 48)
     self.remat = not q
     # 5, 6.

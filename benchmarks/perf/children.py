@@ -3,16 +3,24 @@
 `run_task(task)` builds the task's models, runs its step once (trace + warm-up), resets the peak resident
 set (Linux `clear_refs`), runs the step again and returns {"peak_rss": VmHWM during that second run,
 "rss_before": resident bytes before it, "increase": peak - before, "seconds": time of the second run, ...}.
+With `"runs": 1` (the paper-width training steps, minutes each on a CPU) the peak is that of the first
+call, tracing included (a few hundred MB more than a later step).
 """
 import time
 
 import tensorflow as tf
 
-from benchmarks.perf import common, models
+from benchmarks.perf import common
 
 
-def _measure(step):
-  common.sync(step())  # trace + warm up
+def _models():
+  from benchmarks.perf import models  # noqa: PLC0415 - not importable against an old checkout (tiny_step)
+  return models
+
+
+def _measure(step, runs=2):
+  if runs > 1:
+    common.sync(step())  # trace + warm up
   start = time.perf_counter()
   _, peak, before = common.measure_peak_of(lambda: common.sync(step()))
   seconds = time.perf_counter() - start
@@ -21,13 +29,13 @@ def _measure(step):
 
 
 def _d_fwd_bwd(task):
-  ds, dt = models.discriminator_pair(task["k"], task["phi"], task["ch"], task["shape"][2])
-  fn, _ = models.d_forward_backward(ds, dt, task["shape"])
+  ds, dt = _models().discriminator_pair(task["k"], task["phi"], task["ch"], task["shape"][2])
+  fn, _ = _models().d_forward_backward(ds, dt, task["shape"])
   return _measure(fn)
 
 
 def _attention(task):
-  fn, _ = models.attention_forward_backward(task["attention"], task["shape"])
+  fn, _ = _models().attention_forward_backward(task["attention"], task["shape"])
   return _measure(fn)
 
 
@@ -36,7 +44,7 @@ def _train_step(task):
   "batch", "remat", "fast_init"}; the paper's widths divided by width_divisor."""
   from dvd_gan.models.build import fast_init  # noqa: PLC0415
   from dvd_gan.training.trainer import build_trainer  # noqa: PLC0415
-  c = models.paper_config(task["frames"], task["resolution"], task.get("width_divisor", 1), task["batch"])
+  c = _models().paper_config(task["frames"], task["resolution"], task.get("width_divisor", 1), task["batch"])
   c.num_classes = int(task.get("num_classes", 0))
   c.model.remat = bool(task.get("remat", False))
   c.train.d_steps_per_g_step = int(task.get("d_steps", 2))
@@ -45,7 +53,7 @@ def _train_step(task):
   b, t, r = int(c.batch_size), int(c.num_frames), int(c.resolution)
   batch = {"video": tf.random.uniform([b, t, r, r, 3], -1.0, 1.0, seed=1), "label": tf.zeros([b], tf.int32)}
   iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
-  out = _measure(lambda: trainer.train_step(iterator))
+  out = _measure(lambda: trainer.train_step(iterator), runs=int(task.get("runs", 2)))
   out["parameters"] = int(sum(int(tf.size(v)) for m in (trainer.G, trainer.DS, trainer.DT)
                               for v in m.trainable_variables))
   return out
@@ -56,7 +64,7 @@ def _step_flops(task):
   from dvd_gan import flops as flops_lib  # noqa: PLC0415
   from dvd_gan.models.build import fast_init  # noqa: PLC0415
   from dvd_gan.training.trainer import build_trainer  # noqa: PLC0415
-  c = models.paper_config(task["frames"], task["resolution"], task.get("width_divisor", 1), task["batch"])
+  c = _models().paper_config(task["frames"], task["resolution"], task.get("width_divisor", 1), task["batch"])
   c.num_classes = int(task.get("num_classes", 0))
   with fast_init("zeros"):
     trainer = build_trainer(c, tf.distribute.get_strategy())
@@ -68,8 +76,29 @@ def _step_flops(task):
   return {"dense_flops": count.dense, "num_ops": count.num_ops}
 
 
+def _tiny_step(task):
+  """Best time of `steps` training steps of experiments/tiny.py with whatever `dvd_gan` is on the path (the
+  parent puts an older checkout first to time the code before a change); only APIs every version has."""
+  import importlib.util  # noqa: PLC0415
+  import os  # noqa: PLC0415
+  from dvd_gan.training.loop import resolve_config  # noqa: PLC0415
+  from dvd_gan.training.trainer import build_trainer  # noqa: PLC0415
+  import dvd_gan  # noqa: PLC0415
+  root = os.path.dirname(os.path.dirname(os.path.abspath(dvd_gan.__file__)))
+  spec = importlib.util.spec_from_file_location("tiny", os.path.join(root, "experiments", "tiny.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  c = resolve_config(module.get_config())
+  trainer = build_trainer(c, tf.distribute.get_strategy())
+  b, t, r = int(c.batch_size), int(c.num_frames), int(c.resolution)
+  batch = {"video": tf.random.uniform([b, t, r, r, 3], -1.0, 1.0, seed=1), "label": tf.zeros([b], tf.int32)}
+  iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
+  best = common.best_times({"step": lambda: trainer.train_step(iterator)}, int(task.get("steps", 10)))["step"]
+  return {"seconds": best, "dvd_gan": root}
+
+
 TASKS = {"d_fwd_bwd": _d_fwd_bwd, "attention": _attention, "train_step": _train_step,
-         "step_flops": _step_flops}
+         "step_flops": _step_flops, "tiny_step": _tiny_step}
 
 
 def run_task(task: dict) -> dict:

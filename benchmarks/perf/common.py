@@ -158,9 +158,10 @@ def measure_peak_of(fn):
   return result, _status("VmHWM"), before
 
 
-def run_child(task: dict, memory_limit_gib: float, timeout: float, log=print) -> dict:
+def run_child(task: dict, memory_limit_gib: float, timeout: float, log=print, first_path=None) -> dict:
   """Runs `python benchmarks/run_all.py --child=<task json>` with an address-space limit and returns the JSON
-  the child prints on its last `RESULT ` line; {"error": ...} if it failed (e.g. the memory limit hit)."""
+  the child prints on its last `RESULT ` line; {"error": ...} if it failed (e.g. the memory limit hit).
+  `first_path`: a folder put first on PYTHONPATH (an older checkout whose `dvd_gan` the child then uses)."""
   cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "run_all.py"), "--child=" + json.dumps(task)]
   limit = int(memory_limit_gib * GIB)
 
@@ -170,7 +171,7 @@ def run_child(task: dict, memory_limit_gib: float, timeout: float, log=print) ->
   start = time.perf_counter()
   try:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, preexec_fn=set_limit,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, check=False)
+                          env=_child_env(first_path), check=False)
   except subprocess.TimeoutExpired:
     return {"error": f"timeout after {timeout:.0f} s"}
   seconds = time.perf_counter() - start
@@ -182,6 +183,13 @@ def run_child(task: dict, memory_limit_gib: float, timeout: float, log=print) ->
   tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
   log(f"  child {task.get('kind')} failed (exit {proc.returncode}): {tail[-300:]}")
   return {"error": f"exit {proc.returncode}: {tail[-200:]}"}
+
+
+def _child_env(first_path):
+  env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+  paths = [p for p in (first_path, ROOT) if p] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+  env["PYTHONPATH"] = os.pathsep.join(paths)
+  return env
 
 
 # ---- table -------------------------------------------------------------------------------------------------

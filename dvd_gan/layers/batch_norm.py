@@ -18,7 +18,7 @@ training calls, `moving = momentum * moving + (1 - momentum) * batch`, and used 
 import keras
 import tensorflow as tf
 
-from dvd_gan.layers import remat
+from dvd_gan.layers import remat, util
 from dvd_gan.layers.spectral_norm import SNDense
 
 _PACKAGE = "dvd_gan"
@@ -32,6 +32,17 @@ def _reduction_axes(rank):
   raise ValueError(f"batch norm expects [B, T, H, W, C] or [N, H, W, C] input, got rank {rank}")
 
 
+def _reduce_sum(x, axes):
+  """`tf.reduce_sum(x, axes)`; per-time-step sums of a video (axes B, H, W of [B, T, H, W, C]) are taken in two
+  reductions TensorFlow has fast kernels for (over H*W of [B*T, H*W, C], then over B of [B, T*C]) instead of
+  one generic strided reduction, about 3x faster on CPU (the sums are the same up to float rounding)."""
+  if list(axes) == [0, 2, 3] and x.shape.rank == 5:
+    b, t, h, w, c = util.static_or_dynamic_shape(x)
+    per_frame = tf.reduce_sum(tf.reshape(x, [b * t, h * w, c]), axis=1)     # [B*T, C]
+    return tf.reduce_sum(tf.reshape(per_frame, [b, t, c]), axis=0)           # [T, C]
+  return tf.reduce_sum(x, axis=axes)
+
+
 def moments(x, axes):
   """Cross-replica mean and biased variance of `x` (cast to float32) over `axes`.
 
@@ -39,8 +50,8 @@ def moments(x, axes):
   element count are all-reduced (SUM) first, so the moments are those of the global batch.
   """
   x = tf.cast(x, tf.float32)
-  local_sum = tf.reduce_sum(x, axis=axes)
-  local_sum_sq = tf.reduce_sum(tf.square(x), axis=axes)
+  local_sum = _reduce_sum(x, axes)
+  local_sum_sq = _reduce_sum(tf.square(x), axes)
   shape = tf.shape(x)
   count = tf.cast(tf.reduce_prod(tf.gather(shape, axes)), tf.float32)
   ctx = tf.distribute.get_replica_context()

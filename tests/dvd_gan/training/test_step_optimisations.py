@@ -6,22 +6,20 @@ optimisation off (Keras's Adam), the other with the option under test. After one
 variable must agree: G, DS, DT and G_ema weights including the spectral-norm vectors `u` and the batch-norm
 moving statistics, and the optimisers' moments and step counters.
 
-Tolerance: the fused kernels round differently (a few ulps per op); we allow |a - b| <= 1e-5 + 1e-4 |a|. The
-absolute part covers weights whose exact gradient is 0 (a conv bias followed by batch norm): their gradient is
-rounding noise (~1e-10) that differs between two graphs, and Adam turns it into updates of ~1e-6. A wrong
-update (missing bias correction, a skipped u or moving-statistic update, a double update) is of order
-lr = 1e-4 or more on nearly every entry and fails.
+Tolerance: the spectral-norm vectors and the moving statistics within 1e-4 relative; weights and optimiser
+slots within 1e-4 relative on 99% of their entries (the rest, weights whose exact gradient is 0, see
+`_assert_equal_states`). A wrong update (a missing bias correction, a skipped or doubled u or moving-statistic
+update, wrong gradients from a recomputation) fails.
 """
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tensorflow.python.framework import config as tf_config
+
 from dvd_gan import data as data_lib
 from dvd_gan.training.loop import resolve_config
 from dvd_gan.training.trainer import build_trainer
-
-# Bit-reproducible kernels (as a `train.deterministic` run uses): fewer sources of rounding noise.
-tf.config.experimental.enable_op_determinism()
 
 BASELINE = {"train.fused_adam": False, "model.remat": False}
 
@@ -57,14 +55,30 @@ def _run_steps(config, overrides, strategy, batches, init=None):
   return _state(trainer), {k: float(v) for k, v in metrics[-1].items()}, init
 
 
+def _is_state(key):
+  """Spectral-norm u and batch-norm moving statistics: what rematerialisation could update twice."""
+  return key.endswith("/u") or "moving_" in key
+
+
 def _assert_equal_states(want, got):
   assert want.keys() == got.keys()
-  moved = 0
-  for key, a in want.items():
-    b = got[key]
-    np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5, err_msg=key)
-    moved += int(key.endswith("/u") or "moving" in key)
-  assert moved > 10  # the spectral-norm and batch-norm state really is compared
+  state = [k for k in want if _is_state(k)]
+  assert len(state) > 10  # the spectral-norm and batch-norm state really is compared
+  for key in state:
+    np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-6, err_msg=key)
+  # Weights and optimiser slots: tight on 99% of the entries, and every entry within 3e-4 (3 x G's lr).
+  # The few looser entries are weights whose exact gradient is 0 (a conv bias followed by batch norm): their
+  # gradient is rounding noise (~1e-10) that differs between two graphs, and Adam's first step scales it to
+  # up to lr. A wrong update (a missing bias correction, wrong gradients) moves nearly every entry by ~lr.
+  for prefix in ("G/", "DS/", "DT/", "G_ema/", "g_opt/", "d_opt/"):
+    keys = [k for k in want if k.startswith(prefix) and not _is_state(k)]
+    a = np.concatenate([np.ravel(want[k]) for k in keys]).astype("float64")
+    b = np.concatenate([np.ravel(got[k]) for k in keys]).astype("float64")
+    loose = np.abs(b - a) > 1e-6 + 1e-4 * np.abs(a)
+    assert loose.mean() <= 0.01, (prefix, int(loose.sum()), a.size)
+    if not prefix.endswith("opt/"):
+      worst = int(np.argmax(np.abs(b - a)))
+      assert np.abs(b - a).max() <= 3e-4, (prefix, a[worst], b[worst])
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +86,12 @@ def baseline(tiny_config):
   """(config, real batches, state after one step with every option off, its metrics, initial weights)."""
   config = resolve_config(tiny_config(d_steps_per_g_step=1))
   batches = list(data_lib.make_dataset(config, split="train", training=True).take(1))
+  was_deterministic = tf_config.is_op_determinism_enabled()
+  tf.config.experimental.enable_op_determinism()  # bit-reproducible kernels: fewer sources of rounding noise
   state, metrics, init = _run_steps(config, BASELINE, tf.distribute.get_strategy(), batches)
-  return config, batches, state, metrics, init
+  yield config, batches, state, metrics, init
+  if not was_deterministic:
+    tf_config.disable_op_determinism()
 
 
 def _check(baseline, option):
