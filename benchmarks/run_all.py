@@ -42,6 +42,8 @@ def define_flags(fv, argv):
   flags.DEFINE_string("baseline_checkout", None, "An older checkout of the repository: the tiny step is timed "
                       "with its dvd_gan and with this one's, in alternating child processes (the speed-up "
                       "target of section 3).", flag_values=fv)
+  flags.DEFINE_list("paper_memory_frames", ["12", "48"], "Frame counts of the paper-width 64x64 memory runs "
+                    "(full run only; minutes per child process).", flag_values=fv)
   flags.DEFINE_string("child", None, "Internal: run one measurement task (JSON) and print its RESULT.",
                       flag_values=fv)
 
@@ -70,17 +72,17 @@ class Settings:
     self.xla = not q
     self.baseline_checkout = fv.baseline_checkout
     self.baseline_rounds = 2
+    self.keras_adam_baseline = not q
     # 4: memory grid (child processes) and the paper-width runs.
-    if q:
-      self.memory_grid = [dict(frames=12, resolution=32, width_divisor=16, batch=2),
-                          dict(frames=24, resolution=32, width_divisor=16, batch=2)]
+    if q:  # (the remat pair below also measures 12x32x32 without remat)
+      self.memory_grid = [dict(frames=24, resolution=32, width_divisor=8, batch=4)]
     else:
       self.memory_grid = ([dict(frames=12, resolution=64, width_divisor=d, batch=2) for d in (8, 4)]
                           + [dict(frames=48, resolution=64, width_divisor=8, batch=2)]
                           + [dict(frames=12, resolution=r, width_divisor=8, batch=2) for r in (32, 128)])
     self.remat_specs = [dict(frames=12, resolution=32, width_divisor=8, batch=4) if q else
                         dict(frames=12, resolution=64, width_divisor=4, batch=4)]
-    self.paper_memory_frames = () if q else (12, 48)
+    self.paper_memory_frames = () if q else tuple(int(f) for f in fv.paper_memory_frames if f)
     self.remat = not q
     # 5, 6.
     self.tpu_estimate = not q

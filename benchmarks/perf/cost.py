@@ -31,9 +31,10 @@ def dual_discriminator(args, log):
     ds, dt = models.discriminator_pair(k or t, phi, ch, r)
     fns[name], counts[name] = models.d_forward_backward(ds, dt, shape)
   times = common.best_times(fns, args.repeats)
-  for name, k, phi in REFERENCES:
+  for i, (name, k, phi) in enumerate(REFERENCES):
     task = {"kind": "d_fwd_bwd", "k": k or t, "phi": phi, "ch": ch, "shape": shape}
-    mem = common.run_child(task, args.memory_limit_gib, args.child_timeout, log) if args.memory else {}
+    measure = args.memory and (not args.quick or i in (0, len(REFERENCES) - 1))  # quick: dual and both-full
+    mem = common.run_child(task, args.memory_limit_gib, args.child_timeout, log) if measure else {}
     results[name] = {"k": k or t, "phi": phi, "seconds": times[name], "dense_flops": counts[name].dense,
                      "pixels_per_video": models.pixels(k or t, phi, t, r, r),
                      "peak_rss_bytes": mem.get("peak_rss"), "step_rss_increase_bytes": mem.get("increase"),
@@ -61,7 +62,7 @@ def ablation_grid(args, log):
   """phi x k cost table: rows per phi, FLOPs (exact) and time (DS(k) + DT(phi)) of forward + backward."""
   t, r, ch, b = args.grid_frames, args.d_resolution, args.d_ch, args.d_batch
   shape = [b, t, r, r, 3]
-  log(f"[1] phi x k grid: {t} frames {r}x{r}, batch {b}, D ch {ch}")
+  log(f"[1] phi x k grid: {t} frames {r}x{r}, batch {b}, D ch {ch}{' (FLOPs only)' if args.quick else ''}")
   fns, counts = {}, {}
   for k in KS:
     ds, _ = models.discriminator_pair(k, None, ch, r)
@@ -69,18 +70,23 @@ def ablation_grid(args, log):
   for phi in PHIS:
     _, dt = models.discriminator_pair(None, phi, ch, r)
     fns[phi], counts[phi] = models.d_forward_backward(None, dt, shape)
-  times = common.best_times(fns, args.repeats)
+  times = common.best_times(fns, args.repeats) if not args.quick else None
   grid = {phi: {k: {"gflop": (counts[phi].dense + counts[f"k={k}"].dense) / 1e9,
-                    "seconds": times[phi] + times[f"k={k}"]} for k in KS} for phi in PHIS}
+                    "seconds": (times[phi] + times[f"k={k}"]) if times else None} for k in KS} for phi in PHIS}
   base = grid["avgpool2"][8]
+
+  def cell(c):
+    flops = f"{c['gflop'] / base['gflop']:.2f}x"
+    return flops if times is None else f"{flops}/{c['seconds'] / base['seconds']:.2f}x"
+
   rows = []
   for phi in PHIS:
-    cells = ", ".join(f"k={k}: {grid[phi][k]['gflop'] / base['gflop']:.2f}x/{grid[phi][k]['seconds'] / base['seconds']:.2f}x"
-                      for k in KS)
-    rows.append(common.row("1 phi x k", f"phi={phi} FLOPs/time vs (2x2 pool, k=8)", None, "", None, None, cells))
+    cells = ", ".join(f"k={k}: {cell(grid[phi][k])}" for k in KS)
+    what = "FLOPs" if times is None else "FLOPs/time"
+    rows.append(common.row("1 phi x k", f"phi={phi}: {what} vs (2x2 pool, k=8)", None, "", None, None, cells))
   return rows, {"shape": shape, "d_ch": ch, "grid": {phi: {str(k): v for k, v in g.items()}
                                                      for phi, g in grid.items()},
-                "unit_cost_seconds": {k: v for k, v in times.items()},
+                "unit_cost_seconds": times,
                 "gflop": {k: c.dense / 1e9 for k, c in counts.items()}}
 
 

@@ -27,10 +27,18 @@ def experiment(name):
 
 
 def paper_config(frames, resolution, width_divisor=1, batch=2):
-  """The paper's config for T x H x W (widths / width_divisor), unconditional data of the given size."""
+  """The paper's config for T x H x W (widths / width_divisor), unconditional data of the given size (32x32:
+  the 64x64 multipliers without their last stage)."""
   c = base_config()
   c.num_frames, c.resolution, c.batch_size = int(frames), int(resolution), int(batch)
-  set_paper_widths(c)
+  if int(resolution) == 32:  # below the paper's sizes: the 64x64 widths without their last stage
+    c.resolution = 64
+    set_paper_widths(c)
+    c.resolution = 32
+    c.model.g_multipliers = c.model.g_multipliers[:-1]
+    c.model.ds_multipliers = c.model.dt_multipliers = c.model.ds_multipliers[:-1]
+  else:
+    set_paper_widths(c)
   c.model.g_ch = max(1, c.model.g_ch // width_divisor)
   c.model.d_ch = max(1, c.model.d_ch // width_divisor)
   c.data.name = "synthetic"
