@@ -44,6 +44,8 @@ def define_flags(fv, argv):
                       "target of section 3).", flag_values=fv)
   flags.DEFINE_list("paper_memory_frames", ["12", "48"], "Frame counts of the paper-width 64x64 memory runs "
                     "(full run only; minutes per child process).", flag_values=fv)
+  flags.DEFINE_list("merge", [], "Print one table from these result files (runs of different sections) and "
+                    "write it to --out.", flag_values=fv)
   flags.DEFINE_string("child", None, "Internal: run one measurement task (JSON) and print its RESULT.",
                       flag_values=fv)
 
@@ -105,6 +107,8 @@ def body(fv, args):
   del args
   if fv.child:
     return _child(fv.child)
+  if fv.merge:
+    return _merge(fv.merge, fv.out or os.path.join(ROOT, "benchmarks", "results", "run_all.json"))
   unknown = sorted(set(fv.sections) - set(SECTIONS))
   if unknown:
     raise command.UsageError(f"unknown sections {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
@@ -146,6 +150,7 @@ def body(fv, args):
     results[name] = data
     rows.extend(section_rows)
     _log(f"[{name}] {time.time() - t0:.0f} s")
+    _write(out_path, env, rows, results)  # after every section: a long run that is stopped keeps its figures
   env["load_average_after"] = common.load_average()
   env["seconds"] = round(time.time() - start, 1)
   _log("")
@@ -153,9 +158,31 @@ def body(fv, args):
   _log(f"\n{env['date']}, commit {env['commit']}, {env['machine']['cpus']} x {env['machine']['cpu']}, "
        f"TensorFlow {env['tensorflow']}, oneDNN {env['onednn']}, {env['seconds']:.0f} s, "
        f"load {env['load_average_before']} -> {env['load_average_after']}")
+  _write(out_path, env, rows, results)
+  _log(f"wrote {out_path}")
+  return 0
+
+
+def _write(path, env, rows, results):
   from eval import io  # noqa: PLC0415
-  io.makedirs(os.path.dirname(out_path))
-  io.write_json(out_path, {"environment": env, "table": rows, "results": results})
+  io.makedirs(os.path.dirname(path))
+  io.write_json(path, {"environment": env, "table": rows, "results": results})
+
+
+def _merge(paths, out_path):
+  """One table and one JSON from several result files (runs of different sections)."""
+  from benchmarks.perf import common  # noqa: PLC0415
+  from eval import io  # noqa: PLC0415
+  runs = [io.read_json(p) for p in paths]
+  rows = [r for run in runs for r in run["table"]]
+  merged = {"environment": [run["environment"] for run in runs], "table": rows,
+            "results": {k: v for run in runs for k, v in run["results"].items()}, "merged_from": list(paths)}
+  common.print_table(rows)
+  for run in runs:
+    e = run["environment"]
+    _log(f"{e['date']}, commit {e['commit']}, {e['machine']['cpus']} x {e['machine']['cpu']}, TensorFlow "
+         f"{e['tensorflow']}, load {e.get('load_average_before')} -> {e.get('load_average_after')}")
+  io.write_json(out_path, merged)
   _log(f"wrote {out_path}")
   return 0
 
