@@ -150,8 +150,20 @@ def reset_peak_rss():
     return False
 
 
+def release_free_memory():
+  """Returns the C heap's free pages to the OS (glibc malloc_trim), so that the resident set is what is in use:
+  without it the memory a previous step freed stays resident and hides the next step's peak."""
+  try:
+    import ctypes  # noqa: PLC0415
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+  except (OSError, AttributeError):
+    pass
+
+
 def measure_peak_of(fn):
-  """(result, peak resident bytes while `fn()` ran, resident bytes before): resets VmHWM, runs, reads it."""
+  """(result, peak resident bytes while `fn()` ran, resident bytes before): frees the heap's unused pages,
+  resets VmHWM, runs, reads it."""
+  release_free_memory()
   before = _status("VmRSS")
   reset_peak_rss()
   result = fn()
