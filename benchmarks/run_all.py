@@ -7,7 +7,7 @@ against this machine's peak measured in this run; targets are a column of the ta
 
 Sections (benchmarks/perf/): peak (fixed-size float32 matmul and 3x3 convolution), 1 dual discriminator vs
 full-resolution references and the phi x k cost grid, 2 full vs separable attention, 3 training step
-(fraction of peak, the optimisations' speed-up, XLA), 4 peak memory per step (child processes), 5 replicas
+(fraction of peak, the optimisations' speed-up, profile, XLA, steps_per_loop), 4 peak memory per step (child processes), 5 replicas
 and the TPU v3 estimate, 6 sampling from the SavedModel vs the Keras generator.
 
 --quick (CI: under 10 minutes on 2 cores) shrinks every size and skips XLA compilation, the paper-width
@@ -27,7 +27,7 @@ from absl import flags  # noqa: E402
 
 from eval import command  # noqa: E402
 
-SECTIONS = ("peak", "dual", "grid", "attention", "step", "memory", "scaling", "sampling")
+SECTIONS = ("peak", "dual", "grid", "attention", "step", "loop", "memory", "scaling", "sampling")
 
 
 def define_flags(fv, argv):
@@ -46,6 +46,8 @@ def define_flags(fv, argv):
                     "(full run only; minutes per child process).", flag_values=fv)
   flags.DEFINE_list("merge", [], "Print one table from these result files (runs of different sections) and "
                     "write it to --out.", flag_values=fv)
+  flags.DEFINE_list("step_parts", ["tiny", "checkout", "xla", "big"], "Parts of the step section: the tiny "
+                    "step and its profile, the older checkout, XLA on/off, the 12x64x64 step.", flag_values=fv)
   flags.DEFINE_string("child", None, "Internal: run one measurement task (JSON) and print its RESULT.",
                       flag_values=fv)
 
@@ -68,7 +70,9 @@ class Settings:
     self.attn_frames, self.attn_size, self.attn_channels = (12, 16, 32) if q else (12, 32, 64)
     self.attn_memory_sizes = (24, 32)  # maps whose step peak is measured (child processes) for the fit
     # 3: training steps.
+    self.step_parts = tuple(fv.step_parts)
     self.step_repeats = 3 if q else 8
+    self.loop_steps = 10
     self.big_step_repeats = 1 if q else 2
     self.step_width_divisor, self.step_batch = (16, 2) if q else (4, 8)
     self.xla = not q
@@ -136,6 +140,7 @@ def body(fv, args):
                          f"[{peak['conv_images']},64,64,128]->128: {peak['conv_gflops']:.0f}"))
   sections = [("dual", cost.dual_discriminator, False), ("grid", cost.ablation_grid, False),
               ("attention", cost.attention, False), ("step", training.training_step, True),
+              ("loop", training.steps_per_loop, False),
               ("memory", training.memory, False), ("scaling", training.scaling, False),
               ("sampling", training.sampling, False)]
   for name, fn, needs_peak in sections:

@@ -77,9 +77,21 @@ def _timed_steps(trainers: dict, repeats: int, log):
 
 def training_step(args, peak, log):
   rows, out = [], {}
-  # The tiny config: baseline (every optimisation off) vs the defaults.
   tiny = models.experiment("tiny")
-  log("[3] tiny training step: baseline (Keras Adam) vs defaults")
+  if "tiny" in args.step_parts:
+    _tiny_rows(args, peak, log, tiny, rows, out)
+  if "checkout" in args.step_parts and args.baseline_checkout:
+    _checkout_rows(args, log, rows, out)
+  if "xla" in args.step_parts and args.xla:
+    _xla_rows(args, log, tiny, rows, out)
+  if "big" in args.step_parts:
+    _big_rows(args, peak, log, rows, out)
+  return rows, out
+
+
+def _tiny_rows(args, peak, log, tiny, rows, out):
+  """The tiny config: the defaults (and, full run, the Keras-Adam baseline), fraction of peak, profile."""
+  log("[3] tiny training step: defaults vs Keras Adam")
   trainers = {"default": _trainer(tiny)}
   if args.keras_adam_baseline:
     trainers["baseline"] = _trainer(tiny, fused_adam=False)
@@ -110,31 +122,37 @@ def training_step(args, peak, log):
                          f"examples/s, {counts['default'].dense / 1e9:.2f} GFLOP/step"))
   del trainers, graphs
 
-  if args.baseline_checkout:
-    log(f"[3] tiny step: this checkout vs {args.baseline_checkout} (child processes, alternating)")
-    best = {"this": float("inf"), "baseline": float("inf")}
-    for _ in range(args.baseline_rounds):
-      for side, path in (("baseline", args.baseline_checkout), ("this", None)):
-        r = common.run_child({"kind": "tiny_step", "steps": args.step_repeats}, args.memory_limit_gib,
-                             args.child_timeout, log, first_path=path)
-        best[side] = min(best[side], r.get("seconds", float("inf")))
-    out["tiny_vs_checkout"] = {"checkout": args.baseline_checkout, **best}
-    ratio = best["baseline"] / best["this"]
-    rows.append(common.row("3 step", "tiny: speed-up over the older checkout", ratio, "x", ">= 3", ratio >= 3,
-                           f"{best['baseline'] * 1e3:.0f} -> {best['this'] * 1e3:.0f} ms/step; "
-                           f"{args.baseline_checkout}"))
 
-  if args.xla:
-    log("[3] tiny training step: XLA on vs off (compiling takes minutes)")
-    trainers = {"xla_off": _trainer(tiny), "xla_on": _trainer(tiny, xla=True)}
-    times = _timed_steps(trainers, args.step_repeats, log)
-    out["tiny_xla"] = times
-    rows.append(common.row("3 step", "tiny: XLA on / off step time", times["xla_on"] / times["xla_off"], "x",
-                           None, None, f"{times['xla_on'] * 1e3:.0f} vs {times['xla_off'] * 1e3:.0f} ms; "
-                           "default: the faster"))
-    del trainers
+def _checkout_rows(args, log, rows, out):
+  """The tiny step with an older checkout's dvd_gan vs this one's (alternating child processes)."""
+  log(f"[3] tiny step: this checkout vs {args.baseline_checkout} (child processes, alternating)")
+  best = {"this": float("inf"), "baseline": float("inf")}
+  for _ in range(args.baseline_rounds):
+    for side, path in (("baseline", args.baseline_checkout), ("this", None)):
+      r = common.run_child({"kind": "tiny_step", "steps": args.step_repeats}, args.memory_limit_gib,
+                           args.child_timeout, log, first_path=path)
+      best[side] = min(best[side], r.get("seconds", float("inf")))
+  out["tiny_vs_checkout"] = {"checkout": args.baseline_checkout, **best}
+  ratio = best["baseline"] / best["this"]
+  rows.append(common.row("3 step", "tiny: speed-up over the older checkout", ratio, "x", ">= 3", ratio >= 3,
+                         f"{best['baseline'] * 1e3:.0f} -> {best['this'] * 1e3:.0f} ms/step; "
+                         f"{args.baseline_checkout}"))
 
-  # The 12x64x64 config at reduced width.
+
+def _xla_rows(args, log, tiny, rows, out):
+  """The tiny step with train.xla on vs off (compilation excluded: the first call is untimed)."""
+  log("[3] tiny training step: XLA on vs off (compiling takes minutes)")
+  trainers = {"xla_off": _trainer(tiny), "xla_on": _trainer(tiny, xla=True)}
+  times = _timed_steps(trainers, args.step_repeats, log)
+  out["tiny_xla"] = times
+  rows.append(common.row("3 step", "tiny: XLA on / off step time", times["xla_on"] / times["xla_off"], "x",
+                         None, None, f"{times['xla_on'] * 1e3:.0f} vs {times['xla_off'] * 1e3:.0f} ms; "
+                         "default: the faster"))
+  del trainers
+
+
+def _big_rows(args, peak, log, rows, out):
+  """The 12x64x64 config at reduced width: fraction of peak (target 60%)."""
   div, b = args.step_width_divisor, args.step_batch
   log(f"[3] 12x64x64 training step at 1/{div} of the paper's widths, batch {b}")
   big = models.paper_config(12, 64, div, b)
@@ -148,9 +166,22 @@ def training_step(args, peak, log):
                          ">= 0.60", rate / peak >= 0.6,
                          f"{rate:.0f} GFLOP/s, {count.dense / 1e12:.3f} TFLOP/step, {t:.1f} s/step, "
                          f"{examples / t:.2f} examples/s"))
-  rows.append(common.row("3 step", "steps_per_loop 10 / 1", None, "", None, None,
-                         "pending: train.steps_per_loop does not exist yet (issue 13)"))
-  return rows, out
+
+
+def steps_per_loop(args, log):
+  """The tiny step with `train.steps_per_loop` 1 vs 10 (Trainer.train_loop: n steps per tf.function call)."""
+  tiny = models.experiment("tiny")
+  log("[3] tiny step: steps_per_loop 1 vs 10")
+  trainer, iterator, examples = _trainer(tiny)
+  n = args.loop_steps
+  times = common.best_times({"1": lambda: trainer.train_loop(iterator, tf.constant(1)),
+                             str(n): lambda: trainer.train_loop(iterator, tf.constant(n))}, args.step_repeats)
+  per_step = {"1": times["1"], str(n): times[str(n)] / n}
+  ratio = per_step["1"] / per_step[str(n)]
+  row = common.row("3 step", f"tiny: steps_per_loop {n} / 1 (steps/s)", ratio, "x", None, None,
+                   f"{per_step['1'] * 1e3:.0f} vs {per_step[str(n)] * 1e3:.0f} ms/step; default "
+                   f"{'1 (the gain is within noise on CPU)' if ratio < 1.05 else 'worth raising on CPU'}")
+  return [row], {"seconds_per_step": per_step, "examples_per_step": examples}
 
 
 # ---- 4. memory ---------------------------------------------------------------------------------------------
