@@ -1,12 +1,16 @@
 """Exports the EMA generator of a training run as a self-contained SavedModel that serves samples.
 
     python -m dvd_gan.export --workdir=DIR --out=EXPORT_DIR [--overwrite] [--class_names=FILE] [--xla]
+                             [--standing_stats_batches=N]
                              [--config=experiments/<name>.py --config.key=value ...]
 
 It restores only `G_ema` from the newest checkpoint of DIR/checkpoints (written by dvd_gan.training.loop),
 rebuilds the generator from the run's resolved config (DIR/config.json; --config replaces it, with the usual
 ml_collections overrides) in float32, and writes a SavedModel whose signatures run G_ema in inference mode
-(training=False: batch norm uses G_ema's moving statistics, spectral norm its stored `u`, nothing updates):
+(training=False: batch norm uses G_ema's moving statistics, spectral norm its stored `u`, nothing updates).
+With standing statistics on (`eval.standing_stats_batches` > 0 in the config, or --standing_stats_batches),
+the exported generator is a copy of G_ema whose moving statistics are its standing statistics
+(dvd_gan/training/standing_stats.py; weights and `u` are G_ema's):
 
   sample(z: float32 [B, z_dim], y: int32 [B])            -> {"video": float32 [B, T, H, W, 3] in [-1, 1]}
       (unconditional models: sample(z) without y)
@@ -29,7 +33,8 @@ The loaded object also carries the constants `format_version`, `resolution`, `nu
 `z_dim` and `class_names` (string [C], empty when unknown) as variables. Input checks run outside the
 generator's function, which `--xla` XLA-compiles (XLA drops Assert ops). The export folder also holds
 export_meta.json (format version, step, checkpoint, resolved config, class names when known, the
-signatures). Loading needs TensorFlow only (`tf.saved_model.load`), not dvd_gan.
+signatures, and "standing_stats": {"batches" (0 = off), "batch_size", "seed", "truncation"}). Loading needs
+TensorFlow only (`tf.saved_model.load`), not dvd_gan.
 --workdir and --out may be on any filesystem TensorFlow knows (`gs://...`). The SavedModel is written to a
 temporary folder next to --out and then published (`eval.io.publish_dir`): renamed into place on a local
 disk; on an object store, which has no folder rename, copied file by file. Either way the file `COMPLETE`
@@ -406,7 +411,8 @@ def _absolute(path: str) -> str:
 
 
 def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
-           class_names: Optional[Sequence[str]] = None, xla: bool = False, log=print) -> dict:
+           class_names: Optional[Sequence[str]] = None, xla: bool = False,
+           standing_stats_batches: Optional[int] = None, log=print) -> dict:
   """Writes the SavedModel of the run's latest G_ema to `out`; returns the export metadata.
 
   Args:
@@ -416,6 +422,7 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
     overwrite: replace a non-empty `out`.
     class_names: names in label order; None: `default_class_names(config)`.
     xla: XLA-compile the generator's function (the input checks stay outside it; see `Sampler`).
+    standing_stats_batches: replaces the config's `eval.standing_stats_batches` (0 = off); None: keep it.
     log: function printing one line.
 
   Raises:
@@ -434,7 +441,15 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
     raise ExportError(f"{len(class_names)} class names given for a model with {num_classes} classes")
   if class_names is not None and len(class_names) != num_classes:
     class_names = None
+  if standing_stats_batches is not None:
+    if int(standing_stats_batches) < 0:
+      raise ExportError(f"--standing_stats_batches must be >= 0, got {standing_stats_batches}")
+    config = ml_collections.ConfigDict(config.to_dict())
+    config.eval.standing_stats_batches = int(standing_stats_batches)
   generator = restore_ema_generator(config, checkpoint_path)
+  from dvd_gan.training import standing_stats  # noqa: PLC0415
+  standing = standing_stats.settings(config)
+  generator = standing_stats.sampling_generator(generator, config, log=log)
   sampler = Sampler(generator, class_names, xla=xla)
   signatures = sampler.signatures()
   meta = {
@@ -444,6 +459,7 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
       "num_classes": num_classes, "z_dim": int(config.model.z_dim),
       "class_names": list(class_names) if class_names is not None else None,
       "dtype": "float32", "xla": bool(xla), "tensorflow_version": tf.__version__,
+      "standing_stats": standing,
       "signatures": {name: _describe(fn) for name, fn in signatures.items()},
       "config": config.to_dict(),
   }
@@ -477,6 +493,9 @@ def main(argv=None) -> int:
                       flag_values=fv)
   flags.DEFINE_bool("xla", False, "XLA-compile the generator in the SavedModel (input checks stay outside).",
                     flag_values=fv)
+  flags.DEFINE_integer("standing_stats_batches", None,
+                       "Standing statistics of G_ema over this many batches (0 = off); default: the config's "
+                       "eval.standing_stats_batches.", flag_values=fv)
   config_flag = config_flags.DEFINE_config_file(
       "config", default=None, flag_values=fv,
       help_string="Experiment file replacing <workdir>/config.json (with --config.key=value overrides).")
@@ -499,7 +518,8 @@ def main(argv=None) -> int:
   try:
     names = read_class_names(fv.class_names) if fv.class_names else None
     export(fv.workdir, fv.out, config=config_flag.value, overwrite=fv.overwrite, class_names=names,
-           xla=fv.xla, log=lambda s: print(s, flush=True))
+           xla=fv.xla, standing_stats_batches=fv.standing_stats_batches,
+           log=lambda s: print(s, flush=True))
   except ExportError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2

@@ -171,14 +171,17 @@ def load_saved_model(path: str) -> Model:
 
 
 def load_workdir(workdir: str, *, xla: bool = False) -> Model:
-  """A Model of a training run's latest G_ema, built in this process as the export would build it."""
+  """A Model of a training run's latest G_ema, built in this process as the export would build it (with
+  standing statistics when the run's config turns them on: `eval.standing_stats_batches`)."""
   from dvd_gan import export  # noqa: PLC0415 - builds the generator: only for training runs
+  from dvd_gan.training import standing_stats  # noqa: PLC0415
   try:
     config = export.load_run_config(workdir)
     checkpoint = export.latest_checkpoint(workdir)
     generator = export.restore_ema_generator(config, checkpoint)
   except export.ExportError as e:
     raise SampleError(str(e)) from None
+  generator = standing_stats.sampling_generator(generator, config)
   num_classes = int(config.num_classes)
   names = export.default_class_names(config) if num_classes > 0 else None
   sampler = export.Sampler(generator, names if names and len(names) == num_classes else None, xla=xla)

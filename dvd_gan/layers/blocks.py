@@ -1,6 +1,21 @@
-"""Residual blocks: BigGAN-deep generator block on videos, BigGAN discriminator blocks (2-D and 3-D).
+"""Residual blocks: BigGAN and BigGAN-deep generator blocks on videos, BigGAN discriminator blocks (2-D, 3-D).
 
-GBlock (BigGAN-deep, bottleneck with channel ratio 4), on `[B, T, H, W, Cin]` with conditioning `[B, D]`:
+BigGANGBlock (BigGAN's generator block, the block of DVD-GAN's G: docs/paper.md, "Residual network"), on
+`[B, T, H, W, Cin]` with conditioning `[B, D]`:
+  h = conv3x3(up(relu(CBN_1(x, c))))        Cin  -> Cout    (up: nearest 2x in H and W, if upsample)
+  h = conv3x3(relu(CBN_2(h, c)))            Cout -> Cout
+  skip = conv1x1(up(x))  if Cin != Cout or upsample, else x
+  out = h + skip
+The skip's 1x1 conv is applied before the upsampling: a 1x1 conv (and its bias) acts on each pixel alone
+and nearest upsampling only repeats pixels, so conv1x1(up(x)) == up(conv1x1(x)) exactly, at a quarter of
+the cost (tests/dvd_gan/layers/test_residual_blocks.py checks the block against the upsample-then-conv
+reference).
+
+GBlock, also importable as BigGANDeepGBlock (BigGAN-deep's bottleneck block, channel ratio 4; appendix C's
+rejected variant, kept for that comparison and for runs trained with it). Its class name stays "GBlock", the
+name of the only G block before `model.g_block` existed: Keras files depend on it (the registered name
+"dvd_gan>GBlock" of a serialised block, and the weight paths of a `.keras` file, which Keras derives from the
+class name of each block in G's list, "blocks/g_block_1/..."), so renaming it would break old files:
   h = conv1x1(relu(CBN_1(x, c)))            Cin  -> Cin/4
   h = conv3x3(up(relu(CBN_2(h, c))))        Cin/4 -> Cin/4   (up: nearest 2x in H and W, if upsample)
   h = conv3x3(relu(CBN_3(h, c)))            Cin/4 -> Cin/4
@@ -8,9 +23,9 @@ GBlock (BigGAN-deep, bottleneck with channel ratio 4), on `[B, T, H, W, Cin]` wi
   skip = up(x[..., :Cout])                  (BigGAN-deep drops channels; if Cout > Cin, the missing
                                              Cout - Cin channels come from a 1x1 conv of x)
   out = h + skip
-Convolutions act per frame (time folded into the batch, `util.fold_time`); the conditional batch norms act
-on the 5-D tensor, so their statistics stay per time step and cond `[B, D]` is broadcast per video (no
-repetition along the folded batch that could be misordered).
+In both, convolutions act per frame (time folded into the batch, `util.fold_time`); the conditional batch
+norms act on the 5-D tensor, so their statistics stay per time step and cond `[B, D]` is broadcast per
+video (no repetition along the folded batch that could be misordered).
 
 DBlock (BigGAN discriminator block) on `[N, H, W, Cin]`, hidden width Cout:
   h = conv3x3(relu(x)) (no relu if not preactivation), h = conv3x3(relu(h)), h = avgpool2x2(h) if downsample
@@ -36,9 +51,99 @@ def _per_frame(conv, x, training):
   return unfold_time(conv(frames, training=training), b, t)
 
 
+def _check_video_input(name, x_shape):
+  if len(x_shape) != 5 or x_shape[1] is None or x_shape[-1] is None:
+    raise ValueError(f"{name}: x must be [B, T, H, W, C] with static T and C, got shape {x_shape}")
+
+
+def _up_shape(h, w, upsample):
+  if not upsample:
+    return h, w
+  return (None if h is None else 2 * h), (None if w is None else 2 * w)
+
+
+class _GBlockBase(keras.layers.Layer):
+  """What both generator blocks share: arguments, upsampling, input checks, output shape, config."""
+
+  def __init__(self, out_channels, upsample=True, bn_momentum=0.999, bn_epsilon=1e-5, **kwargs):
+    super().__init__(**kwargs)
+    self.out_channels = int(out_channels)
+    self.upsample = bool(upsample)
+    self.bn_momentum = float(bn_momentum)
+    self.bn_epsilon = float(bn_epsilon)
+
+  def _cbn(self, name):
+    return ClassConditionalBatchNorm(momentum=self.bn_momentum, epsilon=self.bn_epsilon, name=name,
+                                     dtype=self.dtype_policy)
+
+  def _up(self, x):
+    return upsample_nearest_2x(x, axes=(2, 3)) if self.upsample else x
+
+  def _check_call(self, x, cond):
+    if x.shape.rank != 5 or cond.shape.rank != 2:
+      raise ValueError(f"{self.name}: expected x [B,T,H,W,C] and cond [B,D], got {x.shape}, {cond.shape}")
+
+  def compute_output_shape(self, x_shape, cond_shape):
+    b, t, h, w, _ = x_shape
+    h, w = _up_shape(h, w, self.upsample)
+    return (b, t, h, w, self.out_channels)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update({
+        "out_channels": self.out_channels,
+        "upsample": self.upsample,
+        "bn_momentum": self.bn_momentum,
+        "bn_epsilon": self.bn_epsilon,
+    })
+    return config
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class GBlock(keras.layers.Layer):
-  """BigGAN-deep generator block on videos.
+class BigGANGBlock(_GBlockBase):
+  """BigGAN's generator block on videos (the block of DVD-GAN's G; module docstring).
+
+  `call(x [B,T,H,W,Cin], cond [B,D], training=None) -> [B,T,2H,2W,Cout]` (`[B,T,H,W,Cout]` without
+  upsampling).
+
+  Args:
+    out_channels: Cout, the width of both 3x3 convolutions.
+    upsample: nearest-neighbour 2x upsampling in H and W.
+    bn_momentum, bn_epsilon: of the two conditional batch norms.
+  """
+
+  def build(self, x_shape, cond_shape):
+    _check_video_input(self.name, x_shape)
+    b, t, h, w, c_in = x_shape
+    pol = self.dtype_policy
+    h2, w2 = _up_shape(h, w, self.upsample)
+    self.bn1, self.bn2 = self._cbn("bn1"), self._cbn("bn2")
+    self.conv1 = SNConv2D(self.out_channels, 3, name="conv1", dtype=pol)
+    self.conv2 = SNConv2D(self.out_channels, 3, name="conv2", dtype=pol)
+    self.bn1.build(x_shape, cond_shape)
+    self.conv1.build((None, h2, w2, c_in))
+    self.bn2.build((b, t, h2, w2, self.out_channels), cond_shape)
+    self.conv2.build((None, h2, w2, self.out_channels))
+    self.conv_sc = None
+    if c_in != self.out_channels or self.upsample:
+      self.conv_sc = SNConv2D(self.out_channels, 1, name="conv_sc", dtype=pol)
+      self.conv_sc.build((None, h, w, c_in))
+
+  def call(self, x, cond, training=None):
+    self._check_call(x, cond)
+    h = self._up(tf.nn.relu(self.bn1(x, cond, training=training)))
+    h = _per_frame(self.conv1, h, training)
+    h = tf.nn.relu(self.bn2(h, cond, training=training))
+    h = _per_frame(self.conv2, h, training)
+    skip = x
+    if self.conv_sc is not None:
+      skip = _per_frame(self.conv_sc, x, training)  # == conv_sc(up(x)): see the module docstring
+    return h + self._up(skip)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class GBlock(_GBlockBase):
+  """BigGAN-deep's bottleneck generator block on videos (appendix C's variant; module docstring).
 
   `call(x [B,T,H,W,Cin], cond [B,D], training=None) -> [B,T,2H,2W,Cout]` (`[B,T,H,W,Cout]` without
   upsampling).
@@ -52,30 +157,22 @@ class GBlock(keras.layers.Layer):
 
   def __init__(self, out_channels, upsample=True, channel_ratio=4, bn_momentum=0.999, bn_epsilon=1e-5,
                **kwargs):
-    super().__init__(**kwargs)
-    self.out_channels = int(out_channels)
-    self.upsample = bool(upsample)
+    super().__init__(out_channels, upsample=upsample, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
+                     **kwargs)
     self.channel_ratio = int(channel_ratio)
-    self.bn_momentum = float(bn_momentum)
-    self.bn_epsilon = float(bn_epsilon)
 
   def build(self, x_shape, cond_shape):
-    if len(x_shape) != 5 or x_shape[1] is None or x_shape[-1] is None:
-      raise ValueError(f"{self.name}: x must be [B, T, H, W, C] with static T and C, got shape {x_shape}")
+    _check_video_input(self.name, x_shape)
     b, t, h, w, c_in = x_shape
     mid = max(1, c_in // self.channel_ratio)
     pol = self.dtype_policy
-    bn = lambda name: ClassConditionalBatchNorm(
-        momentum=self.bn_momentum, epsilon=self.bn_epsilon, name=name, dtype=pol)
+    bn = self._cbn
     self.bn1, self.bn2, self.bn3, self.bn4 = bn("bn1"), bn("bn2"), bn("bn3"), bn("bn4")
     self.conv1 = SNConv2D(mid, 1, name="conv1", dtype=pol)
     self.conv2 = SNConv2D(mid, 3, name="conv2", dtype=pol)
     self.conv3 = SNConv2D(mid, 3, name="conv3", dtype=pol)
     self.conv4 = SNConv2D(self.out_channels, 1, name="conv4", dtype=pol)
-    h2, w2 = h, w
-    if self.upsample:
-      h2 = None if h is None else 2 * h
-      w2 = None if w is None else 2 * w
+    h2, w2 = _up_shape(h, w, self.upsample)
     self.bn1.build(x_shape, cond_shape)
     self.conv1.build((None, h, w, c_in))
     self.bn2.build((b, t, h, w, mid), cond_shape)
@@ -89,12 +186,8 @@ class GBlock(keras.layers.Layer):
       self.conv_sc = SNConv2D(self.out_channels - c_in, 1, name="conv_sc", dtype=pol)
       self.conv_sc.build((None, h, w, c_in))
 
-  def _up(self, x):
-    return upsample_nearest_2x(x, axes=(2, 3)) if self.upsample else x
-
   def call(self, x, cond, training=None):
-    if x.shape.rank != 5 or cond.shape.rank != 2:
-      raise ValueError(f"{self.name}: expected x [B,T,H,W,C] and cond [B,D], got {x.shape}, {cond.shape}")
+    self._check_call(x, cond)
     h = tf.nn.relu(self.bn1(x, cond, training=training))
     h = _per_frame(self.conv1, h, training)
     h = self._up(tf.nn.relu(self.bn2(h, cond, training=training)))
@@ -109,23 +202,14 @@ class GBlock(keras.layers.Layer):
       skip = x[..., :self.out_channels]
     return h + self._up(skip)
 
-  def compute_output_shape(self, x_shape, cond_shape):
-    b, t, h, w, _ = x_shape
-    if self.upsample:
-      h = None if h is None else 2 * h
-      w = None if w is None else 2 * w
-    return (b, t, h, w, self.out_channels)
-
   def get_config(self):
     config = super().get_config()
-    config.update({
-        "out_channels": self.out_channels,
-        "upsample": self.upsample,
-        "channel_ratio": self.channel_ratio,
-        "bn_momentum": self.bn_momentum,
-        "bn_epsilon": self.bn_epsilon,
-    })
+    config["channel_ratio"] = self.channel_ratio
     return config
+
+
+BigGANDeepGBlock = GBlock  # the descriptive name; the class keeps its file-format name (module docstring)
+G_BLOCKS = {"biggan": BigGANGBlock, "biggan_deep": GBlock}
 
 
 class _DBlockBase(keras.layers.Layer):

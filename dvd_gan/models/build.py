@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from dvd_gan.models.discriminators import (PHI_KINDS, SpatialDiscriminator, TemporalDiscriminator,
                                            check_discriminator_input, phi_factor)
-from dvd_gan.models.generator import Generator, check_generator_args
+from dvd_gan.models.generator import LEGACY_G_BLOCK, Generator, check_generator_args
 from dvd_gan.models.saving import trace_inference_call
 
 
@@ -22,12 +22,17 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   if int(config.num_classes) < 0:
     raise ValueError(f"num_classes must be >= 0 (0 = unconditional), got {config.num_classes}")
   check_generator_args(config.num_frames, config.resolution, m.g_multipliers, m.g_rnn,
-                       m.g_blocks_per_stage)
+                       m.g_blocks_per_stage, g_block(config))
   if m.dt_phi not in PHI_KINDS:
     raise ValueError(f"model.dt_phi must be one of {PHI_KINDS}, got {m.dt_phi!r}")
   r = int(config.resolution)
   check_discriminator_input("model.ds_multipliers", r, r, len(m.ds_multipliers))
   check_discriminator_input("model.dt_multipliers", r, r, len(m.dt_multipliers), phi_factor(m.dt_phi))
+
+
+def g_block(config: ml_collections.ConfigDict) -> str:
+  """`config.model.g_block`; a config without the key (written before it existed) means "biggan_deep"."""
+  return str(config.model.get("g_block", LEGACY_G_BLOCK))
 
 
 def make_models(config: ml_collections.ConfigDict):
@@ -40,7 +45,7 @@ def make_models(config: ml_collections.ConfigDict):
       ch=m.g_ch, multipliers=m.g_multipliers, z_dim=m.z_dim, embed_dim=m.embed_dim, rnn=m.g_rnn,
       blocks_per_stage=m.g_blocks_per_stage, rnn_attention=m.g_rnn_attention,
       separable_attention_blocks=m.g_separable_attention_blocks, bn_momentum=m.get("g_bn_momentum", 0.999),
-      remat=m.get("remat", False), name="generator")
+      remat=m.get("remat", False), block=g_block(config), name="generator")
   ds = SpatialDiscriminator(
       num_classes=config.num_classes, ch=m.d_ch, multipliers=m.ds_multipliers, k=m.ds_k,
       attention_blocks=m.ds_attention_blocks, seed=seed, remat=m.get("remat", False),
@@ -66,8 +71,10 @@ def build_variables(g, ds, dt, config: ml_collections.ConfigDict) -> None:
     trace_inference_call(d, [1, t, r, r, 3])
 
 
-def _build_generator_from_shapes(g, batch=1):
-  """Creates G's variables by calling each sub-layer's `build` with the shapes `call` would give it."""
+def build_generator_from_shapes(g, batch=1):
+  """Creates G's variables by calling each sub-layer's `build` with the shapes `call` would give it (no op
+  traced or run). The variable paths are those of a traced call when run inside `keras.name_scope(g.name)`
+  (as `build_from_shapes` does)."""
   t, d = g.num_frames, g.z_dim + (g.embed_dim if g.embed is not None else 0)
   if g.embed is not None:
     g.embed.build((batch,))
@@ -114,7 +121,7 @@ def build_from_shapes(g, ds, dt, config: ml_collections.ConfigDict) -> None:
   count of a paper config in seconds); tests/dvd_gan/models/test_paper_configs.py checks it creates
   exactly the variables (paths and shapes) of a traced call."""
   with keras.name_scope(g.name):  # the variable paths of a traced call: "<model name>/<layer>/..."
-    _build_generator_from_shapes(g)
+    build_generator_from_shapes(g)
   for d in (ds, dt):
     with keras.name_scope(d.name):
       _build_discriminator_from_shapes(d, int(config.num_frames), int(config.resolution))

@@ -4,9 +4,12 @@ Top-level fields used by the models: `num_frames` (T), `resolution` (H = W), `nu
 unconditional). Multipliers: layer i has `ch * multipliers[i]` channels (docs/paper.md, "Widths").
 
 G: `g_multipliers[0]` gives ch0 (the 4x4 RNN grid); every further entry is one resolution stage (x2), made of
-`g_blocks_per_stage` BigGAN-deep blocks: with 2 (the paper), a block that keeps resolution and channels, then a
-block that upsamples and changes channels (BigGAN-deep's order). So `len(g_multipliers) - 1` upsamplings:
-4 * 2**(len - 1) must equal the resolution.
+`g_blocks_per_stage` residual blocks of kind `g_block`: with 2 (the paper), a block that keeps resolution and
+channels, then a block that upsamples and changes channels (BigGAN-deep's order). So `len(g_multipliers) - 1`
+upsamplings: 4 * 2**(len - 1) must equal the resolution. `g_block` is "biggan" (BigGAN's residual block, the
+paper's G) or "biggan_deep" (BigGAN-deep's bottleneck block, appendix C's variant); a config without the key
+(a run's config.json written before it existed) means "biggan_deep", what such runs were trained with
+(`dvd_gan.models.generator.LEGACY_G_BLOCK`).
 DS / DT: one BigGAN D block per multiplier; every block but the last halves the spatial size.
 """
 import ml_collections
@@ -31,8 +34,8 @@ def set_paper_widths(config: ml_collections.ConfigDict) -> ml_collections.Config
   """Sets the paper's widths for `config.resolution` and `config.num_frames` (in place; returns config).
 
   Multipliers from the tables above; D ch = 128; G ch = 128 for 64x64 with fewer than 48 frames, 64 above
-  64x64 or with 48 frames (docs/paper.md). 48-frame models use the standard ConvGRU (the paper: "better for
-  48-frame models"), the others the multiplicative one.
+  64x64 or with 48 frames (docs/paper.md, "Widths"). 48-frame models use the standard ConvGRU (the paper:
+  "better for 48-frame models"), the others the multiplicative one. G's blocks are BigGAN's (`g_block`).
   """
   r, t = int(config.resolution), int(config.num_frames)
   if r not in PAPER_G_MULTIPLIERS:
@@ -44,6 +47,7 @@ def set_paper_widths(config: ml_collections.ConfigDict) -> ml_collections.Config
   m.d_ch = 128
   m.g_ch = 128 if (r <= 64 and t < 48) else 64
   m.g_rnn = "standard" if t >= 48 else "multiplicative"
+  m.g_block = "biggan"  # the paper's G: BigGAN's residual blocks (appendix C rejected BigGAN-deep's)
   return config
 
 
@@ -55,7 +59,9 @@ def model_config() -> ml_collections.ConfigDict:
   m.g_ch = 128
   m.g_multipliers = (8, 8, 8, 4, 2)        # 64x64: 4 -> 64 in four upsampling stages
   m.g_rnn = "multiplicative"               # "multiplicative" | "standard" ConvGRU
-  m.g_blocks_per_stage = 2                 # BigGAN-deep: 2 blocks per resolution stage (1 = BigGAN)
+  m.g_block = "biggan"                     # "biggan": BigGAN's residual blocks (the paper) | "biggan_deep":
+                                           # BigGAN-deep's bottleneck blocks (appendix C's variant)
+  m.g_blocks_per_stage = 2                 # 2 blocks per resolution stage, as BigGAN-deep (1 = BigGAN)
   m.g_rnn_attention = True                 # full self-attention over T x 4 x 4 after the ConvGRU
   m.g_separable_attention_blocks = (-1,)   # SeparableSelfAttention before these residual blocks (indices
                                            # into all G blocks, negative from the end); () = none

@@ -1,12 +1,18 @@
-"""DVD-GAN generator G (docs/paper.md, appendix A.2).
+"""DVD-GAN generator G (docs/paper.md, "Generator G").
 
     cond = [z; e(y)]                                      [B, z_dim + embed_dim]  (z alone if unconditional)
     affine (SNDense) -> 4 x 4 x ch0, tiled over T         [B, T, 4, 4, ch0]
     ConvGRU (multiplicative or standard), state 0         [B, T, 4, 4, ch0]
     SelfAttention over all T x 4 x 4 positions (one head)
-    per-frame BigGAN-deep residual network: 2 blocks per resolution stage, cond in every block's
-      class-conditional BN (statistics per time step), SeparableSelfAttention before the last block
+    per-frame residual network of BigGAN blocks (`block="biggan"`): 2 blocks per resolution stage and the
+      whole cond in every block's class-conditional BN (the two things taken from BigGAN-deep; statistics
+      per time step), SeparableSelfAttention before the last block
     BatchNorm, ReLU, 3x3 SNConv2D -> 3, tanh              [B, T, H, W, 3] in [-1, 1]
+
+`block="biggan_deep"` builds the residual network from BigGAN-deep's bottleneck blocks instead, the variant
+the paper's appendix C reports as faster in wall-clock time but worse on the metrics (docs/paper.md,
+"Negative results (appendix C)"); it is kept for that comparison and for runs trained with it. A `get_config()` without the "block" key (written before the key
+existed) means "biggan_deep" (`LEGACY_G_BLOCK`): `from_config` rebuilds such a generator as it was trained.
 
 Choices where the paper is silent (all documented in docs/models.md):
   * Block order inside a stage follows BigGAN-deep (github.com/ajbrock/BigGAN-PyTorch, BigGANdeep.py): first
@@ -22,9 +28,11 @@ from dvd_gan.models.saving import BuildByTracing
 
 _PACKAGE = "dvd_gan"
 RNN_KINDS = ("multiplicative", "standard")
+G_BLOCK_KINDS = tuple(L.G_BLOCKS)      # ("biggan", "biggan_deep")
+LEGACY_G_BLOCK = "biggan_deep"         # what a config without the block key was built (and trained) with
 
 
-def check_generator_args(num_frames, resolution, multipliers, rnn, blocks_per_stage):
+def check_generator_args(num_frames, resolution, multipliers, rnn, blocks_per_stage, block="biggan"):
   """Raises a one-line ValueError if the generator cannot be built with these arguments."""
   if int(num_frames) < 1:
     raise ValueError(f"num_frames must be >= 1, got {num_frames}")
@@ -39,6 +47,8 @@ def check_generator_args(num_frames, resolution, multipliers, rnn, blocks_per_st
     raise ValueError(f"g_rnn must be one of {RNN_KINDS}, got {rnn!r}")
   if int(blocks_per_stage) < 1:
     raise ValueError(f"g_blocks_per_stage must be >= 1, got {blocks_per_stage}")
+  if block not in G_BLOCK_KINDS:
+    raise ValueError(f"g_block must be one of {G_BLOCK_KINDS}, got {block!r}")
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -53,7 +63,9 @@ class Generator(BuildByTracing, keras.Model):
     multipliers: ch0 multiplier, then the output multiplier of each resolution stage.
     z_dim, embed_dim: sizes of z and e(y) (120 and 120 in the paper).
     rnn: "multiplicative" (MultiplicativeConvGRU, relu candidate) or "standard" (ConvGRU, tanh).
-    blocks_per_stage: residual blocks per resolution stage (2 = BigGAN-deep, the paper; 1 = BigGAN).
+    blocks_per_stage: residual blocks per resolution stage (2 = BigGAN-deep's count, the paper; 1 = BigGAN).
+    block: "biggan" (BigGAN's residual block, the paper) or "biggan_deep" (BigGAN-deep's bottleneck block,
+      appendix C's variant). `from_config` of a config without this key gives "biggan_deep".
     rnn_attention: full SelfAttention over T x 4 x 4 after the RNN.
     separable_attention_blocks: indices of the residual blocks (negative from the end) before which a
       SeparableSelfAttention is applied; (-1,) = before the last block (the paper).
@@ -61,10 +73,11 @@ class Generator(BuildByTracing, keras.Model):
 
   def __init__(self, num_frames, resolution, num_classes, ch, multipliers, z_dim=120, embed_dim=120,
                rnn="multiplicative", blocks_per_stage=2, rnn_attention=True,
-               separable_attention_blocks=(-1,), bn_momentum=0.999, remat=False, **kwargs):
+               separable_attention_blocks=(-1,), bn_momentum=0.999, remat=False, block="biggan",
+               **kwargs):
     super().__init__(**kwargs)
     multipliers = tuple(int(m) for m in multipliers)
-    check_generator_args(num_frames, resolution, multipliers, rnn, blocks_per_stage)
+    check_generator_args(num_frames, resolution, multipliers, rnn, blocks_per_stage, block)
     self.num_frames = int(num_frames)
     self.resolution = int(resolution)
     self.num_classes = int(num_classes)
@@ -78,6 +91,7 @@ class Generator(BuildByTracing, keras.Model):
     self.separable_attention_blocks = tuple(int(i) for i in separable_attention_blocks)
     self.bn_momentum = float(bn_momentum)
     self.remat = bool(remat)
+    self.block_kind = block
 
     ch0 = self.ch * multipliers[0]
     self.ch0 = ch0
@@ -89,15 +103,16 @@ class Generator(BuildByTracing, keras.Model):
     self.rnn_attention = (L.SelfAttention(axes=(1, 2, 3), name="rnn_attention")
                           if self.use_rnn_attention else None)
 
+    block_cls = L.G_BLOCKS[block]
     self.blocks = []
     for stage in range(1, len(multipliers)):
       in_ch = self.ch * multipliers[stage - 1]
       out_ch = self.ch * multipliers[stage]
       for j in range(self.blocks_per_stage - 1):
-        self.blocks.append(L.GBlock(in_ch, upsample=False, bn_momentum=self.bn_momentum,
-                                    name=f"gblock_{stage}_{j}"))
-      self.blocks.append(L.GBlock(out_ch, upsample=True, bn_momentum=self.bn_momentum,
-                                  name=f"gblock_{stage}_up"))
+        self.blocks.append(block_cls(in_ch, upsample=False, bn_momentum=self.bn_momentum,
+                                     name=f"gblock_{stage}_{j}"))
+      self.blocks.append(block_cls(out_ch, upsample=True, bn_momentum=self.bn_momentum,
+                                   name=f"gblock_{stage}_up"))
     n = len(self.blocks)
     positions = set()
     for i in self.separable_attention_blocks:
@@ -184,5 +199,13 @@ class Generator(BuildByTracing, keras.Model):
         "separable_attention_blocks": self.separable_attention_blocks,
         "bn_momentum": self.bn_momentum,
         "remat": self.remat,
+        "block": self.block_kind,
     })
     return config
+
+  @classmethod
+  def from_config(cls, config):
+    """A config without "block" was written before BigGAN blocks existed: its G had BigGAN-deep blocks."""
+    config = dict(config)
+    config.setdefault("block", LEGACY_G_BLOCK)
+    return super().from_config(config)

@@ -10,7 +10,10 @@ the weights (they are non-trainable variables of the same shape as G's). Other n
 not a running average (spectral-norm power-iteration vectors `u`, integer counters) is copied from G: a
 power-iteration vector is a property of the weight being normalised, and G's `u` is within one iteration of
 the EMA weight's `u` once the average moves slowly. Sampling and evaluation call G_ema(training=False), so
-they use these averaged statistics. BigGAN's standing statistics (recomputed from G_ema samples) are not implemented.
+by default they use these averaged statistics, which describe G's activations rather than G_ema's. With
+`eval.standing_stats_batches` > 0 the end-of-run figures, the evaluations and the export instead sample
+from a copy of G_ema whose moving statistics are measured on G_ema itself (BigGAN's standing statistics:
+`dvd_gan.training.standing_stats.standing_stats_generator`); G_ema itself is never run in training mode.
 """
 import tensorflow as tf
 

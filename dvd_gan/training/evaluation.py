@@ -4,7 +4,8 @@ Three figures, each against the same reference set of N real videos (split "test
 
   fvd_untrained_generator  N samples of a freshly initialised generator (the starting point; its weights
                            are seeded by config.seed, so the figure repeats from run to run)
-  fvd_ema_generator        N samples of the trained EMA generator G_ema
+  fvd_ema_generator        N samples of the trained EMA generator G_ema (with standing statistics when
+                           eval.standing_stats_batches > 0: dvd_gan/training/standing_stats.py)
   fvd_real_vs_real         N other real videos (split "validation"): the floor a perfect generator reaches
 
 A generator that learned the data has fvd_ema_generator far nearer fvd_real_vs_real than
@@ -21,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from dvd_gan.training import precision as precision_lib
-from dvd_gan.training import randomness
+from dvd_gan.training import randomness, standing_stats
 from dvd_gan.training.summaries import to_uint8
 
 
@@ -93,8 +94,8 @@ def demo_figures(config, trainer, build_models=None, log=print, real_reference=N
   with precision_lib.policy_scope(config.train.mixed_precision):
     untrained = build_models(config)[0]
   untrained_videos, untrained_labels = generated_videos(untrained, config, n, bs, int(config.seed) + 2)
-  ema_videos, ema_labels = generated_videos(trainer.G_ema, config, n, bs, int(config.seed) + 2,
-                                            float(e.truncation))
+  sampler = standing_stats.sampling_generator(trainer.G_ema, config, log=log)
+  ema_videos, ema_labels = generated_videos(sampler, config, n, bs, int(config.seed) + 2, float(e.truncation))
   sets = {
       "real_reference": real_videos(config, "test", n, bs) if real_reference is None else None,
       "real_second": real_videos(config, "validation", n, bs),
@@ -123,6 +124,7 @@ def demo_figures(config, trainer, build_models=None, log=print, real_reference=N
       "num_videos": n,
       "network": net.name,
       "step": int(trainer.step.numpy()),
+      "standing_stats_batches": standing_stats.settings(config)["batches"],
       "seconds": round(time.time() - t0, 1),
   }
   if config.data.name == "synthetic" and ema_labels is not None:

@@ -46,13 +46,8 @@ def stats_dir(config, workdir: str) -> str:
 
 def sampling_generator(config, generator, log=None):
   """The generator that is scored: `generator` itself, or with `eval.standing_stats_batches` > 0 a copy of it
-  with standing batch-norm statistics (`dvd_gan.training.standing_stats.sampling_generator`, issue 12)."""
-  if int(config.eval.get("standing_stats_batches", 0) or 0) <= 0:
-    return generator
-  try:
-    from dvd_gan.training import standing_stats  # noqa: PLC0415
-  except ImportError:
-    raise ValueError("eval.standing_stats_batches > 0 needs dvd_gan.training.standing_stats") from None
+  with standing batch-norm statistics (`dvd_gan.training.standing_stats.sampling_generator`)."""
+  from dvd_gan.training import standing_stats  # noqa: PLC0415
   return standing_stats.sampling_generator(generator, config, log=log)
 
 

@@ -201,8 +201,19 @@ def test_signatures_and_metadata(exported, served):
   assert on_disk["step"] == meta["step"] == 2
   assert on_disk["num_classes"] == 8 and len(on_disk["class_names"]) == 8
   assert on_disk["config"]["resolution"] == 16
+  assert on_disk["standing_stats"]["batches"] == 0  # off unless the config or the flag turns it on
   assert not os.path.exists(os.path.join(out_dir, "stale.txt"))
   assert os.listdir(os.path.dirname(out_dir)) == ["sampler"]
+
+
+def test_negative_standing_stats_batches_is_a_one_line_error(run_dir, tmp_path, capsys):
+  """--standing_stats_batches=-1: exit code 2, one line naming the flag, nothing written. (An export with
+  standing statistics: tests/dvd_gan/test_legacy_biggan_deep.py.)"""
+  code = export_lib.main(["export", f"--workdir={run_dir}", f"--out={tmp_path / 'bad'}",
+                          "--standing_stats_batches=-1"])
+  err = capsys.readouterr().err.strip()
+  assert code == 2 and len(err.splitlines()) == 1 and "--standing_stats_batches" in err
+  assert not (tmp_path / "bad").exists()
 
 
 def test_workdir_without_checkpoint_is_a_one_line_error(tmp_path, capsys):

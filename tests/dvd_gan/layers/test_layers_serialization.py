@@ -24,7 +24,8 @@ _CASES = {
     "MultiplicativeConvGRU": (lambda: L.MultiplicativeConvGRU(3), (_VIDEO,)),
     "SelfAttention": (lambda: L.SelfAttention(axes=(1, 3)), (_VIDEO,)),
     "SeparableSelfAttention": (lambda: L.SeparableSelfAttention(), (_VIDEO,)),
-    "GBlock": (lambda: L.GBlock(4, bn_momentum=0.5), (_VIDEO, _COND)),
+    "BigGANGBlock": (lambda: L.BigGANGBlock(4, bn_momentum=0.5), (_VIDEO, _COND)),
+    "BigGANDeepGBlock": (lambda: L.BigGANDeepGBlock(4, bn_momentum=0.5), (_VIDEO, _COND)),
     "DBlock": (lambda: L.DBlock(6, preactivation=False), (_FRAMES,)),
     "DBlock3D": (lambda: L.DBlock3D(6, downsample_time=True), (_VIDEO,)),
 }

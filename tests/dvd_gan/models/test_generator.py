@@ -1,4 +1,5 @@
-"""Generator: shapes, range, gradients, and the docs/paper.md pitfalls that concern G (tiny widths)."""
+"""Generator: shapes, range, gradients, block kinds, and the docs/paper.md pitfalls that concern G (tiny
+widths)."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -41,31 +42,52 @@ def test_rnn_choice_selects_the_paper_cell():
   assert type(tiny_generator(rnn="standard").rnn) is L.ConvGRU
 
 
-def test_blocks_follow_biggan_deep_and_attention_precedes_last_block():
-  """Two blocks per stage (keep-resolution block, then upsampling block) and SeparableSelfAttention is
-  applied right before the last residual block by default."""
-  g = tiny_generator(num_frames=2, resolution=16)
+CBNS_PER_BLOCK = {"biggan": 2, "biggan_deep": 4}
+BLOCK_KINDS = pytest.mark.parametrize("block", ["biggan", "biggan_deep"])
+
+
+@BLOCK_KINDS
+def test_blocks_follow_biggan_deep_order_and_attention_precedes_last_block(block):
+  """Residual blocks of the chosen kind (BigGAN's by default), two per stage (keep-resolution block at the
+  stage's input width, then the upsampling block to its output width) and SeparableSelfAttention right
+  before the last residual block by default."""
+  g = tiny_generator(num_frames=2, resolution=16, block=block)
+  assert [type(b) for b in g.blocks] == [L.G_BLOCKS[block]] * 4
   assert [b.upsample for b in g.blocks] == [False, True, False, True]
+  assert [b.out_channels for b in g.blocks] == [8, 8, 8, 4]
   assert g._attention_positions == (len(g.blocks) - 1,)
   assert type(g.separable_attentions[0]) is L.SeparableSelfAttention
+  assert g.get_config()["block"] == block
+  assert all(type(b) is L.BigGANGBlock for b in tiny_generator().blocks)  # the default: the paper's G
 
 
-def test_bn_momentum_reaches_every_batch_norm():
+def test_config_without_block_key_is_a_biggan_deep_generator():
+  """A `get_config()` written before the "block" key existed rebuilds the BigGAN-deep G it described (the
+  only kind then), while a config that names the block keeps it."""
+  config = tiny_generator(block="biggan").get_config()
+  assert type(Generator.from_config(config).blocks[0]) is L.BigGANGBlock
+  del config["block"]
+  legacy = Generator.from_config(config)
+  assert legacy.block_kind == "biggan_deep" and type(legacy.blocks[0]) is L.BigGANDeepGBlock
+
+
+def test_bn_momentum_reaches_every_batch_norm(block="biggan"):
   """`bn_momentum` sets the moving-statistics decay of every batch norm of G (the blocks' conditional ones
   and the output one) and survives get_config / from_config (the update rule itself: test_batch_norm.py)."""
-  g = tiny_generator(num_frames=2, resolution=8, bn_momentum=0.5)
+  g = tiny_generator(num_frames=2, resolution=8, bn_momentum=0.5, block=block)
   z, y = inputs(g, 2)
   g(z, y, training=False)
   norms = [l for l in g._flatten_layers() if isinstance(l, (L.BatchNorm, L.ClassConditionalBatchNorm))]
-  assert len(norms) == 4 * len(g.blocks) + 1
+  assert len(norms) == CBNS_PER_BLOCK[block] * len(g.blocks) + 1
   assert {l.momentum for l in norms} == {0.5}
   assert Generator.from_config(g.get_config()).bn_momentum == 0.5
 
 
-def test_gradients_reach_every_trainable_weight():
+def test_gradients_reach_every_trainable_weight(block="biggan"):
   """A loss on G's output has a nonzero gradient for every trainable variable of G (attention gains are
-  set nonzero first: at their zero init, the attention projections are legitimately cut off)."""
-  g = tiny_generator(num_frames=3, resolution=8)
+  set nonzero first: at their zero init, the attention projections are legitimately cut off). (The
+  BigGAN-deep block's weights: test_residual_blocks.py.)"""
+  g = tiny_generator(num_frames=3, resolution=8, block=block)
   z, y = inputs(g, 2)
   g(z, y, training=True)
   for w in g.trainable_weights:
@@ -94,11 +116,12 @@ def test_videos_of_a_batch_use_their_own_conditioning():
   assert not np.allclose(batch[0], batch[1], atol=1e-3)
 
 
-def test_frame_network_keeps_frames_independent_in_training_mode():
+@BLOCK_KINDS
+def test_frame_network_keeps_frames_independent_in_training_mode(block):
   """Pitfall: BN statistics pooled over time. In training mode (batch statistics), the per-frame residual
   network's output frame t does not depend on the other frames' activations: perturbing frame 0 of its
   input changes output frame 0 only. (Separable attention, which mixes time by design, is disabled.)"""
-  g = tiny_generator(num_frames=4, resolution=8, num_classes=0, separable_attention_blocks=())
+  g = tiny_generator(num_frames=4, resolution=8, num_classes=0, separable_attention_blocks=(), block=block)
   z, _ = inputs(g, 3)
   cond = g.conditioning(z)
   h = g.temporal_stem(cond, training=True)
@@ -119,7 +142,7 @@ def test_conditional_bn_scale_starts_at_one():
   z, y = inputs(g, 2)
   g(z, y, training=False)
   cbns = [l for l in g._flatten_layers() if isinstance(l, L.ClassConditionalBatchNorm)]
-  assert len(cbns) == 4 * len(g.blocks)
+  assert len(cbns) == CBNS_PER_BLOCK[g.block_kind] * len(g.blocks)
   for cbn in cbns:
     t, c = cbn.moving_mean.shape
     x = tf.random.stateless_normal([4, t, 3, 3, c], seed=[1, 2]) * 2.0 + 0.5
@@ -136,6 +159,8 @@ def test_bad_arguments_raise_one_line_errors():
     Generator(num_frames=2, resolution=32, num_classes=0, ch=4, multipliers=(2, 1))
   with pytest.raises(ValueError, match="g_rnn"):
     Generator(num_frames=2, resolution=8, num_classes=0, ch=4, multipliers=(2, 1), rnn="lstm")
+  with pytest.raises(ValueError, match="g_block must be one of"):
+    Generator(num_frames=2, resolution=8, num_classes=0, ch=4, multipliers=(2, 1), block="resnet")
   g = tiny_generator()
   with pytest.raises(ValueError, match="pass labels y"):
     g(tf.zeros([1, g.z_dim]))

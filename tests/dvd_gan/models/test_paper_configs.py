@@ -1,5 +1,5 @@
 """Every paper config of experiments/ builds at full size on CPU with plausible, mutually consistent
-parameter counts, and the 12-frame 64x64 model runs one batch-1 forward pass (docs/paper.md, appendix A.2).
+parameter counts, and the 12-frame 64x64 model runs one batch-1 forward pass (docs/paper.md, "Generator G").
 
 Full-size models are built with `build_from_shapes` (every variable created, no op traced; checked here
 against a traced build) under `fast_init`, which replaces the orthogonal initialiser (a QR decomposition
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dvd_gan.models.build import (build_from_shapes, build_variables, count_parameters, fast_init,
-                                  make_models)
+from dvd_gan.models.build import (build_from_shapes, build_generator_from_shapes, build_variables,
+                                  count_parameters, fast_init, make_models)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 PAPER_CONFIGS = ("kinetics600_12f_64", "kinetics600_48f_64", "kinetics600_12f_128", "kinetics600_48f_128",
@@ -32,12 +32,14 @@ def load_config(name, arg=None):
 
 @functools.lru_cache(maxsize=None)
 def counts(name):
-  """`{"G", "DS", "DT"}` trainable parameter counts of a config's models, built with zero kernels."""
+  """`{"G", "DS", "DT", "G_blocks"}` trainable parameter counts of a config's models (G_blocks: G's residual
+  blocks), built with zero kernels."""
   c = load_config(name)
   with fast_init("zeros"):
     g, ds, dt = make_models(c)
     build_from_shapes(g, ds, dt, c)
-  result = {"G": count_parameters(g), "DS": count_parameters(ds), "DT": count_parameters(dt)}
+  result = {"G": count_parameters(g), "DS": count_parameters(ds), "DT": count_parameters(dt),
+            "G_blocks": sum(count_parameters(b) for b in g.blocks)}
   del g, ds, dt
   keras.backend.clear_session()
   return result
@@ -57,6 +59,22 @@ def biggan_d_count(ch, multipliers, num_classes, num_3d_blocks=0):
       total += c_in * c + c
     c_in = c
   return total + c_in + 1 + num_classes * c_in
+
+
+def biggan_g_blocks_count(ch, multipliers, cond_dim, blocks_per_stage=2):
+  """Independent count of G's residual part built from BigGAN blocks: per stage, blocks_per_stage - 1 blocks
+  at the stage's input width without upsampling, then an upsampling block to its output width; per block
+  two class-conditional BNs (bias-free gamma and beta linear maps of the cond_dim-vector, per channel),
+  3x3 conv Cin -> Cout and 3x3 conv Cout -> Cout with biases, and a 1x1 skip conv with bias when the width
+  or the size changes."""
+  def block(c_in, c_out, up):
+    n = 2 * cond_dim * c_in + 9 * c_in * c_out + c_out + 2 * cond_dim * c_out + 9 * c_out * c_out + c_out
+    return n + (c_in * c_out + c_out if (c_in != c_out or up) else 0)
+  total = 0
+  for stage in range(1, len(multipliers)):
+    c_in, c_out = ch * multipliers[stage - 1], ch * multipliers[stage]
+    total += (blocks_per_stage - 1) * block(c_in, c_in, False) + block(c_in, c_out, True)
+  return total
 
 
 def _variables(model):
@@ -92,14 +110,38 @@ def test_build_from_shapes_creates_the_variables_of_a_traced_call(phi="random_cr
 @pytest.mark.parametrize("name", PAPER_CONFIGS)
 def test_paper_config_builds_with_biggan_discriminator_counts(name):
   """Each paper config builds G, DS and DT at full size; DS and DT have exactly the parameter count of a
-  BigGAN discriminator with the config's ch, multipliers and classes (DT's first two blocks 3-D); G is
-  between 15M and 150M parameters (BigGAN-deep 128x128 has ~50M at ch 128)."""
+  BigGAN discriminator with the config's ch, multipliers and classes (DT's first two blocks 3-D); G's
+  residual blocks are BigGAN's (not BigGAN-deep's bottlenecks) and have exactly the count of BigGAN blocks
+  with the config's widths, two per stage, the whole [z; e(y)] (240) conditioning every BN."""
   c = load_config(name)
   n = counts(name)
   m = c.model
+  assert m.g_block == "biggan"
   assert n["DS"] == biggan_d_count(m.d_ch, m.ds_multipliers, c.num_classes)
   assert n["DT"] == biggan_d_count(m.d_ch, m.dt_multipliers, c.num_classes, m.dt_num_3d_blocks)
-  assert 15e6 < n["G"] < 150e6, n
+  assert n["G_blocks"] == biggan_g_blocks_count(m.g_ch, m.g_multipliers, m.z_dim + m.embed_dim,
+                                                m.g_blocks_per_stage)
+  assert 15e6 < n["G"] < 250e6, n
+
+
+def test_biggan_deep_variant_differs_only_in_the_residual_blocks():
+  """Appendix C's variant (experiments/ablation_g_block.py:biggan_deep) is the 12f 64x64 config with only
+  model.g_block changed; its G differs from the paper's G only in the residual blocks, whose BigGAN-deep
+  bottlenecks hold far fewer parameters (16.9M against 117.2M)."""
+  paper, deep = load_config("ablation_g_block", "biggan"), load_config("ablation_g_block", "biggan_deep")
+  assert paper.to_dict() == load_config("kinetics600_12f_64").to_dict()
+  a, b = paper.to_dict(), deep.to_dict()
+  assert b["model"].pop("g_block") == "biggan_deep" and a["model"].pop("g_block") == "biggan"
+  assert a == b
+  with fast_init("zeros"):
+    g = make_models(deep)[0]
+    build_generator_from_shapes(g)
+  blocks = sum(count_parameters(x) for x in g.blocks)
+  n = counts("kinetics600_12f_64")
+  assert count_parameters(g) - blocks == n["G"] - n["G_blocks"]
+  assert (round(blocks / 1e5), round(n["G_blocks"] / 1e5)) == (169, 1172)
+  with pytest.raises(ValueError, match="ablation_g_block"):
+    load_config("ablation_g_block", "resnet")
 
 
 def test_counts_are_consistent_across_paper_configs():
