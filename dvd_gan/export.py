@@ -1,8 +1,8 @@
 """Exports the EMA generator of a training run as a self-contained SavedModel that serves samples.
 
-    python -m dvd_gan.export --workdir=DIR --out=EXPORT_DIR [--overwrite] [--class_names=FILE] [--xla]
-                             [--standing_stats_batches=N]
-                             [--config=experiments/<name>.py --config.key=value ...]
+    dvd-gan-export --workdir=DIR --out=EXPORT_DIR [--overwrite] [--class_names=FILE] [--xla]
+                   [--standing_stats_batches=N]
+                   [--config=NAME_OR_FILE --config.key=value ...]       (or python -m dvd_gan.export)
 
 It restores only `G_ema` from the newest checkpoint of DIR/checkpoints (written by dvd_gan.training.loop),
 rebuilds the generator from the run's resolved config (DIR/config.json; --config replaces it, with the usual
@@ -42,12 +42,12 @@ is written into --out last: an export is complete when `eval.io.is_complete(out)
 folder without it is an interrupted export.
 """
 import os
-import sys
 from typing import Optional, Sequence
 
 import ml_collections
 import tensorflow as tf
 
+from eval import command
 from eval import io as eio
 
 FORMAT = "dvd-gan-sampler"
@@ -65,7 +65,7 @@ def load_run_config(workdir: str) -> ml_collections.ConfigDict:
   """The resolved config a training run wrote to `<workdir>/config.json`."""
   path = eio.join(workdir, "config.json")
   if not eio.isfile(path):
-    raise ExportError(f"{path} not found: not a training run folder (pass --config=experiments/<name>.py "
+    raise ExportError(f"{path} not found: not a training run folder (pass --config=NAME_OR_FILE "
                       "to give the run's config)")
   try:
     return ml_collections.ConfigDict(eio.read_json(path))
@@ -480,12 +480,9 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
 
 # ---- command line ----------------------------------------------------------------------------------------
 
-def main(argv=None) -> int:
-  """`python -m dvd_gan.export`: returns the exit code (0 ok, 2 bad input)."""
+def define_flags(fv, argv) -> None:
   from absl import flags  # noqa: PLC0415
-  from ml_collections import config_flags  # noqa: PLC0415
-
-  fv = flags.FlagValues()
+  from dvd_gan import experiments  # noqa: PLC0415
   flags.DEFINE_string("workdir", None, "Training run folder (config.json, checkpoints/).", flag_values=fv)
   flags.DEFINE_string("out", None, "Export folder (absent or empty unless --overwrite).", flag_values=fv)
   flags.DEFINE_bool("overwrite", False, "Replace a non-empty --out.", flag_values=fv)
@@ -496,35 +493,27 @@ def main(argv=None) -> int:
   flags.DEFINE_integer("standing_stats_batches", None,
                        "Standing statistics of G_ema over this many batches (0 = off); default: the config's "
                        "eval.standing_stats_batches.", flag_values=fv)
-  config_flag = config_flags.DEFINE_config_file(
-      "config", default=None, flag_values=fv,
-      help_string="Experiment file replacing <workdir>/config.json (with --config.key=value overrides).")
-  argv = sys.argv if argv is None else argv
-  try:
-    rest = fv(argv)
-  except flags.Error as e:
-    print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
-    return 2
-  except Exception as e:  # noqa: BLE001 - a broken --config file or override
-    print(f"error: --config: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", file=sys.stderr)
-    return 2
-  if len(rest) > 1:
-    print(f"error: unexpected arguments: {' '.join(rest[1:])}", file=sys.stderr)
-    return 2
-  for name in ("workdir", "out"):
-    if not fv[name].value:
-      print(f"error: --{name} is required", file=sys.stderr)
-      return 2
-  try:
-    names = read_class_names(fv.class_names) if fv.class_names else None
-    export(fv.workdir, fv.out, config=config_flag.value, overwrite=fv.overwrite, class_names=names,
-           xla=fv.xla, standing_stats_batches=fv.standing_stats_batches,
-           log=lambda s: print(s, flush=True))
-  except ExportError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 2
-  return 0
+  experiments.DEFINE_config(
+      fv, argv, help_string="Experiment (a name or a .py file) replacing <workdir>/config.json, with "
+                            "--config.key=value overrides.")
+
+
+def body(fv, args) -> None:  # noqa: ARG001
+  command.require(fv, "workdir", "out")
+  names = read_class_names(fv.class_names) if fv.class_names else None
+  export(fv.workdir, fv.out, config=fv.config, overwrite=fv.overwrite, class_names=names, xla=fv.xla,
+         standing_stats_batches=fv.standing_stats_batches, log=lambda s: print(s, flush=True))
+
+
+def main(argv=None) -> int:
+  """`dvd-gan-export` / `python -m dvd_gan.export`: returns the exit status (0 ok, 2 bad input)."""
+  return command.main(argv, define_flags=define_flags, body=body, usage=__doc__, user_errors=(ExportError,))
+
+
+def run() -> None:
+  """Console entry point (setup.py: dvd-gan-export)."""
+  command.run(main)
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  run()

@@ -17,10 +17,10 @@ Bad input ends with `error: <one line>` on stderr and exit status 2, and writes 
 `main(argv)` runs in-process and returns the exit status; `run()` is the console entry point.
 """
 import json
-import sys
 
 from absl import flags
 
+from eval import command
 from eval import io as eio
 from eval.errors import EvalError
 
@@ -28,10 +28,9 @@ COMMANDS = ("features", "stats", "fvd", "fid", "is", "kvd", "merge")
 USAGE = __doc__.split("\n\n")[0] + "\n" + __doc__.split("\n\n")[1]
 
 
-def _define_flags(command: str) -> flags.FlagValues:
-  fv = flags.FlagValues()
+def _define_flags(command: str, fv: flags.FlagValues) -> flags.FlagValues:
+  """Defines the flags of `command` on `fv` (eval.command defines --help)."""
   d = dict(flag_values=fv)
-  flags.DEFINE_boolean("help", False, "Show this help.", short_name="h", **d)
   if command == "merge":
     flags.DEFINE_string("out", None, "Output statistics file (.npz).", **d)
     return fv
@@ -247,45 +246,33 @@ def _cmd_merge(fv, paths: list[str]) -> None:
   print(f"wrote statistics of {merged.num_items} videos merged from {len(paths)} files to {fv.out}")
 
 
+def _body(command_name: str):
+  def body(fv, rest):
+    if command_name == "merge":
+      _cmd_merge(fv, rest)
+    elif command_name in ("features", "stats"):
+      _cmd_extract(fv, command_name)
+    else:
+      _cmd_metric(fv, command_name)
+  return body
+
+
 def main(argv: list[str]) -> int:
   """Runs `argv` = [program, command, flags...]; returns the exit status (0, or 2 on bad input)."""
   argv = list(argv)
   if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
     print(USAGE)
     return 0 if len(argv) >= 2 else 2
-  command = argv[1]
+  name = argv[1]
   from eval import protocol_cli  # pylint: disable=g-import-not-at-top
-  if command in protocol_cli.COMMANDS:
+  if name in protocol_cli.COMMANDS:
     return protocol_cli.main(argv)
-  try:
-    if command not in COMMANDS:
-      raise EvalError(f"unknown command {command!r}; commands: {', '.join(COMMANDS + protocol_cli.COMMANDS)}")
-    fv = _define_flags(command)
-    try:
-      rest = fv([f"{argv[0]} {command}"] + argv[2:])
-    except flags.Error as e:
-      raise EvalError(" ".join(str(e).split())) from None
-    if fv.help:
-      print(USAGE + "\n\nflags of " + command + ":\n" + fv.get_help())
-      return 0
-    if command == "merge":
-      _cmd_merge(fv, rest[1:])
-    else:
-      if len(rest) > 1:
-        raise EvalError(f"unexpected arguments: {' '.join(rest[1:])}")
-      if command in ("features", "stats"):
-        _cmd_extract(fv, command)
-      else:
-        _cmd_metric(fv, command)
-  except EvalError as e:
-    print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
-    return 2
-  except KeyboardInterrupt:
-    print("error: interrupted", file=sys.stderr)
-    return 130
-  return 0
+  if name not in COMMANDS:
+    return command.fail(f"unknown command {name!r}; commands: {', '.join(COMMANDS + protocol_cli.COMMANDS)}")
+  return command.main([f"{argv[0]} {name}"] + argv[2:], define_flags=lambda fv, _: _define_flags(name, fv),
+                      body=_body(name), usage=USAGE, allow_args=name == "merge")
 
 
 def run() -> None:
   """Console entry point (`video-eval`, `python -m eval`)."""
-  sys.exit(main(sys.argv))
+  command.run(main)

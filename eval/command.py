@@ -34,8 +34,10 @@ class UsageError(EvalError):
 
 
 def one_line(e: BaseException) -> str:
-  """The exception's message folded onto one line (its type name when it has no message)."""
-  text = " ".join(str(e).split()).strip("'\"")
+  """The exception's message folded onto one line (its type name when it has no message). Quotes in the
+  message are kept; a KeyError's key is shown without the quotes its str() adds."""
+  message = e.args[0] if isinstance(e, KeyError) and len(e.args) == 1 else e
+  text = " ".join(str(message).split())
   return text or type(e).__name__
 
 

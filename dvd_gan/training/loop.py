@@ -89,6 +89,10 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
           max_steps: int | None = None, metric_fn=None) -> dict:
   """Trains (or resumes) the run in `workdir` up to config.train.num_steps G steps.
 
+  SIGTERM / SIGINT are handled from the first line on: a signal during start-up or restore ends the run
+  before its first step with nothing saved (nothing new to save; `stopped_by` = the signal); a signal during
+  training finishes the current call of steps, saves it and returns.
+
   Args:
     config: the top-level config (experiments/*.py).
     workdir: run folder (created).
@@ -104,6 +108,13 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
     {"step", "trainer", "stopped_by" (None | signal number | "peer": another worker's signal | "max_steps" |
      "collapse"), "last_metrics" (metrics of the last step run), "eval"}.
   """
+  with StopFlag():  # first thing: the loop's own flag (below) inherits a signal received before it
+    return _train(config, workdir, strategy=strategy, build_models=build_models, dataset_fn=dataset_fn,
+                  log=log, max_steps=max_steps, metric_fn=metric_fn)
+
+
+def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_steps, metric_fn) -> dict:
+  """The body of `train` (its docstring), run while a StopFlag handles the signals."""
   t = config.train
   steps_per_loop = check_schedule(t, config.eval.get("every_steps", 0))
   if t.get("deterministic", False):
@@ -157,7 +168,13 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
   done_this_run = 0
   window_start, window_steps = time.time(), 0
   metrics = None
-  with StopFlag() as stop:
+  with StopFlag() as stop:  # holds a signal received since train() started
+    if stop_everywhere(stop.signal is not None):  # before the first step: nothing new to save
+      log(f"received signal {stop.signal if stop.signal is not None else 'on another worker'} before the "
+          "first step: nothing new to save; exiting")
+      writer.flush()
+      return {"step": step, "trainer": trainer, "stopped_by": stop.signal if stop.signal is not None else "peer",
+              "last_metrics": {}, "eval": None}
     while step < num_steps:
       # Up to the next multiple of steps_per_loop (a resumed run may start between two), the end, max_steps.
       n = min(steps_per_loop - step % steps_per_loop, num_steps - step)

@@ -3,18 +3,21 @@
 The training loop checks the flag between calls of `train.steps_per_loop` steps, then saves a checkpoint and
 exits. `StopFlag` is the process's only SIGTERM handler: tf.distribute.experimental.PreemptionCheckpointHandler
 is not used (docs/training.md, "Preemption", gives the evidence).
+
+Importing this module does not import TensorFlow: `dvd-gan-train` enters a StopFlag before it loads
+TensorFlow, so a signal at any time of the start-up is recorded rather than fatal. Flags nest: a StopFlag
+entered while another one handles the signals inherits a signal the outer one already received (train()
+holds one from its first line; the loop's own flag takes it over).
 """
 import signal
 import threading
-
-import tensorflow as tf
 
 
 class StopFlag:
   """`with StopFlag() as stop:` turns SIGTERM / SIGINT into `stop.signal` (the signal number, else None).
 
   Installed only in the main thread (signal handlers cannot be set elsewhere); the previous handlers are put
-  back on exit.
+  back on exit. Entered while another StopFlag handles the signals, it starts with that flag's signal.
   """
 
   def __init__(self):
@@ -25,6 +28,9 @@ class StopFlag:
     if threading.current_thread() is threading.main_thread():
       for sig in (signal.SIGTERM, signal.SIGINT):
         self._previous[sig] = signal.signal(sig, self._handle)
+        outer = getattr(self._previous[sig], "__self__", None)
+        if self.signal is None and isinstance(outer, StopFlag):
+          self.signal = outer.signal
     return self
 
   def _handle(self, signum, frame):  # noqa: ARG002
@@ -33,6 +39,7 @@ class StopFlag:
   def __exit__(self, *exc):
     for sig, handler in self._previous.items():
       signal.signal(sig, handler)
+    self._previous = {}
 
 
 def make_stop_sync(strategy):
@@ -43,6 +50,7 @@ def make_stop_sync(strategy):
   over replicas) at every call boundary instead, so every worker saves the same step and exits together.
   One process (default, mirrored, TPU: a single client drives all TPU hosts): the local flag itself.
   """
+  import tensorflow as tf  # noqa: PLC0415 - this module is imported before TensorFlow (module docstring)
   resolver = getattr(strategy, "cluster_resolver", None)
   spec = resolver.cluster_spec().as_dict() if hasattr(resolver, "cluster_spec") else {}
   num_tasks = sum(len(spec.get(job, ())) for job in ("chief", "worker"))
@@ -54,6 +62,7 @@ def make_stop_sync(strategy):
 def any_replica(strategy):
   """`flag -> bool`: whether any replica of `strategy` was given a true flag (tf.distribute has no MAX
   reduction: a sum of 0 / 1 > 0)."""
+  import tensorflow as tf  # noqa: PLC0415
   @tf.function
   def reduce_sum(flag):
     per_replica = strategy.run(lambda: tf.identity(flag))

@@ -31,34 +31,16 @@ def write_samples(folder: str, name: str, videos, columns: int = 8, scale: int =
   return {**paths, "grid": grid}
 
 
-# ---- TensorBoard records without the tensorboard package --------------------------------------------------
-# tf.summary.scalar / image live in the tensorboard package, which TensorFlow no longer installs. These write
-# the same records (plugin "scalars": a float32 scalar; plugin "images": [width, height, png...] strings)
-# with the core op tf.summary.write, so TensorBoard shows them as usual.
-
-
-def _metadata(plugin: str):
-  from tensorflow.core.framework import summary_pb2  # noqa: PLC0415
-  md = summary_pb2.SummaryMetadata()
-  md.plugin_data.plugin_name = plugin
-  md.plugin_data.content = b""
-  if plugin == "scalars":
-    md.data_class = summary_pb2.DATA_CLASS_SCALAR
-  else:
-    md.data_class = summary_pb2.DATA_CLASS_BLOB_SEQUENCE
-  return md
+# ---- TensorBoard (the tensorboard package, a dependency, provides tf.summary.scalar / image) ------------------
 
 
 def scalar(name: str, value: float, step: int):
-  """A TensorBoard scalar under the default writer."""
+  """A TensorBoard scalar (float32) under the default writer."""
   import tensorflow as tf  # noqa: PLC0415
-  tf.summary.write(name, tf.constant(float(value), tf.float32), step=step, metadata=_metadata("scalars"))
+  tf.summary.scalar(name, float(value), step=step)
 
 
 def image(name: str, image_uint8: np.ndarray, step: int):
   """A TensorBoard image (uint8 [H, W, 3]) under the default writer."""
   import tensorflow as tf  # noqa: PLC0415
-  png = tf.io.encode_png(image_uint8)
-  h, w = image_uint8.shape[:2]
-  tensor = tf.stack([tf.constant(str(w)), tf.constant(str(h)), png])
-  tf.summary.write(name, tensor, step=step, metadata=_metadata("images"))
+  tf.summary.image(name, np.asarray(image_uint8)[None], step=step, max_outputs=1)

@@ -52,6 +52,12 @@ def test_user_errors_become_one_line_exit_2_and_others_propagate(capsys):
     pass
 
 
+def test_one_line_keeps_quotes_of_the_message():
+  assert command.one_line(EvalError("layer 'avgpool'\nvs 'logits'")) == "layer 'avgpool' vs 'logits'"
+  assert command.one_line(KeyError("train.nope")) == "train.nope"
+  assert command.one_line(ValueError()) == "ValueError"
+
+
 def test_required_flag_and_help(capsys):
   assert _run([], body=lambda fv, args: command.require(fv, "out")) == 2
   assert capsys.readouterr().err == "error: --out is required\n"

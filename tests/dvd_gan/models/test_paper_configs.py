@@ -6,28 +6,22 @@ against a traced build) under `fast_init`, which replaces the orthogonal initial
 per weight) and changes no weight shape.
 """
 import functools
-import importlib.util
-import os
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from dvd_gan import experiments
 from dvd_gan.models.build import (build_from_shapes, build_generator_from_shapes, build_variables,
                                   count_parameters, fast_init, make_models)
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 PAPER_CONFIGS = ("kinetics600_12f_64", "kinetics600_48f_64", "kinetics600_12f_128", "kinetics600_48f_128",
                  "kinetics600_12f_256", "ucf101_16f_128")
 
 
 def load_config(name, arg=None):
-  spec = importlib.util.spec_from_file_location(f"experiments_{name}",
-                                                os.path.join(REPO, "experiments", name + ".py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config() if arg is None else module.get_config(arg)
+  return experiments.load(name if arg is None else f"{name}:{arg}")
 
 
 @functools.lru_cache(maxsize=None)

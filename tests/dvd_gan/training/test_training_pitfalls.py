@@ -4,9 +4,6 @@ Pitfalls: one D step per G step; the G step reusing the D step's samples; the G 
 Adam betas other than (0, 0.999). EMA: G_ema's batch-norm moving statistics are averaged like its weights,
 its spectral-norm `u` copied from G, and samples come from G_ema in inference mode.
 """
-import glob
-import importlib.util
-import os
 
 import keras
 import numpy as np
@@ -14,11 +11,11 @@ import pytest
 import tensorflow as tf
 
 from dvd_gan import data as data_lib
+from dvd_gan import experiments
 from dvd_gan.training import precision
 from dvd_gan.training.loop import resolve_config
 from dvd_gan.training.trainer import build_trainer
 
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def test_two_d_updates_per_g_update(default_run):
@@ -38,11 +35,8 @@ def test_trained_optimisers_have_paper_hyperparameters(default_run):
 
 
 def _experiment_configs():
-  for path in sorted(glob.glob(os.path.join(_REPO, "experiments", "*.py"))):
-    spec = importlib.util.spec_from_file_location("exp_" + os.path.basename(path)[:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield os.path.basename(path), module.get_config()
+  for name in experiments.names():
+    yield name + ".py", experiments.load(name)
 
 
 def test_paper_configs_build_paper_optimisers():

@@ -64,9 +64,9 @@ def get_config():
 
 
 def test_sigterm_saves_exits_zero_and_resumes(tiny_config, default_run, tmp_path):
-  """A `python -m dvd_gan.train` run that receives SIGTERM finishes its current step, saves a checkpoint of
-  that step and exits 0; rerunning in the same workdir resumes from it and reaches the straight run's state
-  bit-exactly."""
+  """A `python -m dvd_gan.train` run that receives SIGTERM (after its first step) finishes its current step,
+  saves a checkpoint of that step and exits 0; rerunning in the same workdir resumes from it and reaches the
+  straight run's state bit-exactly."""
   config_path = tmp_path / "config.py"
   config_path.write_text(_CONFIG_FILE.format(here=_HERE))
   workdir = tmp_path / "run"
@@ -77,9 +77,9 @@ def test_sigterm_saves_exits_zero_and_resumes(tiny_config, default_run, tmp_path
   try:
     deadline = time.time() + 300
     seen = []
-    for line in proc.stdout:  # the start line is printed before the first step is traced
+    for line in proc.stdout:  # log_every=1: a line after every step; signal after the first one
       seen.append(line)
-      if line.startswith("training steps"):
+      if line.startswith("step 1/"):
         proc.send_signal(signal.SIGTERM)
         break
       assert time.time() < deadline, seen
@@ -99,6 +99,26 @@ def test_sigterm_saves_exits_zero_and_resumes(tiny_config, default_run, tmp_path
   resumed = train(tiny_config(), str(workdir), log=lines.append)
   assert any(f"at step {stopped_at}" in l for l in lines), lines
   _assert_same_state(resumed["trainer"], default_run["result"]["trainer"])
+
+
+def test_signal_during_start_up_exits_cleanly_without_saving(tiny_config, tmp_path):
+  """SIGTERM while train() is still building its models (before the first step) is handled, not fatal:
+  train returns stopped_by=SIGTERM at step 0 with a message, and writes no checkpoint (nothing new to save)."""
+  from dvd_gan.models.build import build_models  # noqa: PLC0415
+
+  def build_and_signal(cfg):
+    handler = signal.getsignal(signal.SIGTERM)
+    assert callable(handler), f"no SIGTERM handler installed while train() starts up: {handler!r}"
+    signal.raise_signal(signal.SIGTERM)  # handled at once, in this (the main) thread
+    return build_models(cfg)
+
+  before = signal.getsignal(signal.SIGTERM)
+  lines = []
+  result = train(tiny_config(), str(tmp_path), build_models=build_and_signal, log=lines.append)
+  assert result["stopped_by"] == signal.SIGTERM and result["step"] == 0, result
+  assert any("received signal 15 before the first step" in l for l in lines), lines
+  assert tf.train.latest_checkpoint(checkpointing.checkpoint_dir(str(tmp_path))) is None
+  assert signal.getsignal(signal.SIGTERM) == before  # the previous handler is back
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_config, tmp_path):
