@@ -5,6 +5,7 @@ import pathlib
 from setuptools import find_packages, setup
 
 HERE = pathlib.Path(__file__).parent
+EXPERIMENTS = "dvd_gan_experiments"
 
 
 def _requirements():
@@ -20,21 +21,30 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["dvd_gan", "dvd_gan.*", "eval", "eval.*"]),
+    # experiments/ stays at the top of the repository and ships as the package `dvd_gan_experiments`, so
+    # `dvd-gan-train --config=NAME` finds the configs from any folder after an install (dvd_gan/experiments.py).
+    packages=find_packages(include=["dvd_gan", "dvd_gan.*", "eval", "eval.*"]) + [EXPERIMENTS],
+    package_dir={EXPERIMENTS: "experiments"},
     package_data={"eval": ["labels/*.txt"]},
     install_requires=_requirements(),
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3.5", "apache-beam>=2.77", "matplotlib>=3.7",
-                 "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29"],  # nb*: runs notebooks/sample.ipynb
-        "beam": ["apache-beam>=2.77"],
+        # what `python -m pytest tests` imports beyond the runtime requirements
+        "test": ["pytest>=9.2.0", "pytest-xdist>=3.8.0", "pytest-timeout>=2.4.0", "scipy>=1.17.1",
+                 "apache-beam>=2.77.0", "matplotlib>=3.11.2",
+                 "nbclient>=0.11.0", "nbformat>=5.11.1", "ipykernel>=7.4.0"],  # nb*: runs notebooks/sample.ipynb
+        # the `tfds build` command line of tensorflow-datasets 4.9.10 imports mlcroissant and apache_beam
+        # (docs/data.md); the Python form (download_and_prepare) needs neither
+        "data": ["mlcroissant>=1.1.1", "apache-beam>=2.77.0"],
+        "beam": ["apache-beam>=2.77.0"],
         "hub": ["tensorflow-hub>=0.16"],
-        "plot": ["matplotlib>=3.7"],  # python -m dvd_gan.plot_metrics (curves of metrics.jsonl)
+        "plot": ["matplotlib>=3.11.2"],  # python -m dvd_gan.plot_metrics (curves of metrics.jsonl)
     },
     entry_points={
-        "console_scripts": [
+        "console_scripts": [  # project commands are dvd-gan-<verb>; the standalone eval keeps video-eval
             "dvd-gan-train=dvd_gan.train:run",
             "dvd-gan-evaluate=dvd_gan.evaluate:run",
             "dvd-gan-sample=dvd_gan.sample:run",
+            "dvd-gan-export=dvd_gan.export:run",
             "video-eval=eval.cli:run",
         ],
     },

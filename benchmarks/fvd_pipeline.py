@@ -23,18 +23,23 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-_NUM_VIDEOS = flags.DEFINE_integer("num_videos", 8, "Videos per run.")
-_BATCH = flags.DEFINE_integer("batch_size", 4, "Videos per forward pass.")
-_FRAMES = flags.DEFINE_integer("frames", 16, "Frames per video.")
-_SIZE = flags.DEFINE_integer("size", 64, "Height and width of the videos on disk.")
-_REPEATS = flags.DEFINE_integer("repeats", 2, "Timed runs per mode.")
-_APPEND = flags.DEFINE_boolean("append", False, "Add this run to the runs already in --out.")
-_OUT = flags.DEFINE_string("out", os.path.join(ROOT, "benchmarks", "results", "fvd_pipeline.json"), "JSON.")
+from eval import command  # noqa: E402
+
+
+def define_flags(fv, argv):  # noqa: ARG001
+  d = dict(flag_values=fv)
+  flags.DEFINE_integer("num_videos", 8, "Videos per run.", lower_bound=1, **d)
+  flags.DEFINE_integer("batch_size", 4, "Videos per forward pass.", lower_bound=1, **d)
+  flags.DEFINE_integer("frames", 16, "Frames per video.", lower_bound=9, **d)
+  flags.DEFINE_integer("size", 64, "Height and width of the videos on disk.", lower_bound=8, **d)
+  flags.DEFINE_integer("repeats", 2, "Timed runs per mode.", lower_bound=1, **d)
+  flags.DEFINE_boolean("append", False, "Add this run to the runs already in --out.", **d)
+  flags.DEFINE_string("out", os.path.join(ROOT, "benchmarks", "results", "fvd_pipeline.json"), "JSON.", **d)
 
 
 def _write_mp4s(directory, n, t, size, seed=0):
@@ -54,19 +59,18 @@ def _write_mp4s(directory, n, t, size, seed=0):
         container.mux(packet)
 
 
-def main(argv):
-  del argv
+def body(fv, args):  # noqa: ARG001
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from eval import video_io  # pylint: disable=g-import-not-at-top
   from eval.features import extract_features  # pylint: disable=g-import-not-at-top
   from eval.metrics.frechet import frechet_distance  # pylint: disable=g-import-not-at-top
   from eval.networks import get_network  # pylint: disable=g-import-not-at-top
 
-  n, b, t = _NUM_VIDEOS.value, _BATCH.value, _FRAMES.value
+  n, b, t = fv.num_videos, fv.batch_size, fv.frames
   load_before = os.getloadavg()
   net = get_network("i3d-kinetics-400")
   with tempfile.TemporaryDirectory() as tmp:
-    _write_mp4s(tmp, n, t, _SIZE.value)
+    _write_mp4s(tmp, n, t, fv.size)
     decoded = np.stack([v for _, v in video_io.iter_videos(tmp, frames=t)])
     inputs = [net.preprocess(decoded[i:i + b]) for i in range(0, n, b)]  # same tensors, preprocessed
     forward = tf.function(lambda x: net.model(x, training=False)["logits"])
@@ -90,7 +94,7 @@ def main(argv):
     for fn in runs.values():  # warm-up: traces and compiles both
       fn()
     times = {k: [] for k in runs}
-    for _ in range(_REPEATS.value):
+    for _ in range(fv.repeats):
       for name, fn in runs.items():
         start = time.perf_counter()
         fn()
@@ -105,7 +109,7 @@ def main(argv):
         f"{rate['pipeline'] / rate['bare_features']:.1%}")
   record = {"videos_per_second": rate, "pipeline_over_bare_i3d": ratio,
             "pipeline_over_bare_features": rate["pipeline"] / rate["bare_features"], "target": 0.9, "meets_target": ratio >= 0.9,
-            "seconds": times, "num_videos": n, "batch_size": b, "frames": t, "size": _SIZE.value,
+            "seconds": times, "num_videos": n, "batch_size": b, "frames": t, "size": fv.size,
             "network": net.name, "weights_sha256": net.weights_sha256, "device": "cpu" if not
             tf.config.list_physical_devices("GPU") else "gpu", "cpu_count": os.cpu_count(),
             "machine": platform.machine(), "tensorflow": tf.__version__,
@@ -114,14 +118,18 @@ def main(argv):
   print(f"load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; after: "
         f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
   runs = []
-  if _APPEND.value and os.path.isfile(_OUT.value):
-    with open(_OUT.value, encoding="utf-8") as f:
+  if fv.append and os.path.isfile(fv.out):
+    with open(fv.out, encoding="utf-8") as f:
       runs = json.load(f).get("runs", [])
   text = json.dumps({"runs": runs + [record]}, indent=2)
   from eval import io as eio  # pylint: disable=g-import-not-at-top
-  eio.write_text(_OUT.value, text)
-  print(f"wrote {_OUT.value}")
+  eio.write_text(fv.out, text)
+  print(f"wrote {fv.out}")
+
+
+def main(argv=None):
+  return command.main(argv, define_flags=define_flags, body=body, usage=__doc__)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  command.run(main)

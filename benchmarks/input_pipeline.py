@@ -1,6 +1,6 @@
 """Input-pipeline throughput versus the rate one training step consumes clips (docs/data.md).
 
-    python benchmarks/input_pipeline.py [--batches 20] [--model_batch 2] [--skip_models] [--out PATH]
+    python benchmarks/input_pipeline.py [--batches=20] [--model_batch=2] [--skip_models] [--out=PATH]
 
 For each config (the tiny experiment, and the paper's 12-frame 64x64 Kinetics config) it measures
   * pipeline clips/s: make_dataset(config, split="train", training=True) iterated on this machine, on
@@ -15,8 +15,6 @@ For each config (the tiny experiment, and the paper's 12-frame 64x64 Kinetics co
 Target: pipeline >= 3x consumption. Prints a table and writes benchmarks/results/input_pipeline.json
 (temporary file, then renamed).
 """
-import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -30,18 +28,18 @@ sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from absl import flags  # noqa: E402
 
+from dvd_gan import experiments  # noqa: E402
 from dvd_gan.config import base_config  # noqa: E402
 from dvd_gan.data import make_dataset, num_classes  # noqa: E402
+from eval import command  # noqa: E402
 
 TARGET_RATIO = 3.0
 
 
 def tiny_config():
-  spec = importlib.util.spec_from_file_location("tiny", os.path.join(ROOT, "experiments", "tiny.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
+  return experiments.load("tiny")
 
 
 def paper_64_config():
@@ -140,55 +138,55 @@ def load_average():
     return None
 
 
-def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--batches", type=int, default=20, help="timed batches per pipeline")
-  parser.add_argument("--pipeline_batch", type=int, default=16, help="clips per pipeline batch (<= config)")
-  parser.add_argument("--model_batch", type=int, default=2,
-                      help="clips per timed training step of the 64x64x12 config (its 512 does not fit a CPU); "
-                           "the tiny config is timed at its own batch size")
-  parser.add_argument("--clips", type=int, default=16, help="clips in the Kinetics fixture")
-  parser.add_argument("--clip_frames", type=int, default=64, help="frames per fixture clip")
-  parser.add_argument("--skip_models", action="store_true", help="measure the pipelines only")
-  parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "input_pipeline.json"))
-  parser.add_argument("--repeats", type=int, default=2, help="timed training steps per config")
-  parser.add_argument("--step_configs", default="tiny,64x64x12",
-                      help="comma-separated configs whose training step is timed (the 64x64x12 paper-width "
-                           "step needs ~14 GB of memory and many minutes on 2 shared cores)")
-  args = parser.parse_args(argv)
+def define_flags(fv, argv):  # noqa: ARG001
+  d = dict(flag_values=fv)
+  flags.DEFINE_integer("batches", 20, "Timed batches per pipeline.", lower_bound=1, **d)
+  flags.DEFINE_integer("pipeline_batch", 16, "Clips per pipeline batch (<= config).", lower_bound=1, **d)
+  flags.DEFINE_integer("model_batch", 2, "Clips per timed training step of the 64x64x12 config (its 512 does "
+                       "not fit a CPU); the tiny config is timed at its own batch size.", lower_bound=1, **d)
+  flags.DEFINE_integer("clips", 16, "Clips in the Kinetics fixture.", lower_bound=1, **d)
+  flags.DEFINE_integer("clip_frames", 64, "Frames per fixture clip.", lower_bound=1, **d)
+  flags.DEFINE_boolean("skip_models", False, "Measure the pipelines only.", **d)
+  flags.DEFINE_string("out", os.path.join(ROOT, "benchmarks", "results", "input_pipeline.json"), "JSON output.",
+                      **d)
+  flags.DEFINE_integer("repeats", 2, "Timed training steps per config.", lower_bound=1, **d)
+  flags.DEFINE_list("step_configs", ["tiny", "64x64x12"], "Configs whose training step is timed (the 64x64x12 "
+                    "paper-width step needs ~14 GB of memory and many minutes on 2 shared cores).", **d)
 
+
+def body(fv, args):  # noqa: ARG001
   def log(msg):
     print(msg, flush=True)
 
   work_dir = tempfile.mkdtemp(prefix="dvd_gan_bench_")
   load_before = load_average()
-  kinetics_dir, prepare_seconds = prepare_kinetics(work_dir, args.clips, args.clip_frames)
+  kinetics_dir, prepare_seconds = prepare_kinetics(work_dir, fv.clips, fv.clip_frames)
   results = {"machine": {"cpus": os.cpu_count(), "load_average_1_5_15_before": load_before},
              "kinetics_fixture": {
-                 "clips": args.clips, "frames_per_clip": args.clip_frames, "source_size": "320x240",
+                 "clips": fv.clips, "frames_per_clip": fv.clip_frames, "source_size": "320x240",
                  "stored_config": "kinetics600/64", "prepare_seconds": round(prepare_seconds, 2)},
              "rows": []}
 
-  for name, make_config, model_batch in (("tiny", tiny_config, 0), ("64x64x12", paper_64_config, args.model_batch)):
+  for name, make_config, model_batch in (("tiny", tiny_config, 0), ("64x64x12", paper_64_config, fv.model_batch)):
     sources = ["synthetic", "kinetics600"] if name == "tiny" else ["kinetics600"]
     rates = {}
     for source in sources:  # the pipelines first: cheap, and measured before the model fills the memory
       c = make_config()
-      c.batch_size = min(int(c.batch_size), args.pipeline_batch)
+      c.batch_size = min(int(c.batch_size), fv.pipeline_batch)
       c.data.name = source
       if source == "kinetics600":
         c.data.data_dir = kinetics_dir
         c.data.tfds_config = "64"
         c.data.cache = "none"  # measure decoding, not a memory cache
-      rates[source] = (pipeline_rate(c, args.batches), c)
+      rates[source] = (pipeline_rate(c, fv.batches), c)
       log(f"[{name}] {source} pipeline: {rates[source][0]:.1f} clips/s")
     config = make_config()
     config.num_classes = num_classes(config) if config.data.name == "synthetic" else config.num_classes
     consumed = step = timed_batch = None
-    if not args.skip_models and name in args.step_configs.split(","):
+    if not fv.skip_models and name in fv.step_configs:
       try:
         log(f"[{name}] timing the training step")
-        consumed, step, timed_batch = consumption_rate(config, model_batch, args.repeats, log)
+        consumed, step, timed_batch = consumption_rate(config, model_batch, fv.repeats, log)
       except Exception as e:  # pylint: disable=broad-except  # models missing/broken: pipeline alone
         log(f"[{name}] training step not measured: {type(e).__name__}: {e}")
     for source, (rate, c) in rates.items():
@@ -214,10 +212,14 @@ def main(argv=None):
           f"{r['pipeline_clips_per_s']:>12} {st:>13} {str(r['consumed_clips_per_s']):>10} "
           f"{str(r['ratio']):>6}  {r['meets_3x']}")
   from eval import io as eio  # pylint: disable=g-import-not-at-top
-  eio.write_text(args.out, json.dumps(results, indent=2))
+  eio.write_text(fv.out, json.dumps(results, indent=2))
   shutil.rmtree(work_dir, ignore_errors=True)
-  print(f"wrote {args.out}")
+  print(f"wrote {fv.out}")
+
+
+def main(argv=None):
+  return command.main(argv, define_flags=define_flags, body=body, usage=__doc__)
 
 
 if __name__ == "__main__":
-  main()
+  command.run(main)

@@ -1,7 +1,7 @@
 """Parameter counts of G, DS and DT for every paper config in experiments/, and one batch-1 forward pass.
 
-    python benchmarks/param_counts.py [--out benchmarks/results/param_counts.json] [--no-forward]
-                                      [--configs kinetics600_12f_64 tiny ...]
+    python benchmarks/param_counts.py [--out=benchmarks/results/param_counts.json] [--noforward]
+                                      [--configs=kinetics600_12f_64,tiny,...]
 
 For each config: builds the models (variables only, by tracing a batch-1 call; `fast_init("normal")`
 replaces the slow orthogonal initialiser by N(0, 0.02^2), which changes no count), counts the trainable
@@ -18,9 +18,7 @@ Prints both Markdown tables and writes the JSON and the Markdown next to it (`.m
 name, then renamed. The Figure 7 ablations have the 12-frame 64x64 model's sizes (k and phi change no weight
 shape: tests/dvd_gan/models/test_paper_configs.py checks it) and are not listed.
 """
-import argparse
 import gc
-import importlib.util
 import json
 import os
 import sys
@@ -31,12 +29,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from absl import flags  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from dvd_gan import experiments  # noqa: E402
 from dvd_gan.models.build import (build_generator_from_shapes, build_variables, count_parameters,  # noqa: E402
                                   fast_init, make_models)
+from eval import command  # noqa: E402
 from dvd_gan.training.loop import resolve_config  # noqa: E402
 
 G_BLOCK_KINDS = ("biggan", "biggan_deep")
@@ -52,12 +53,8 @@ PAPER_CONFIGS = (
 
 
 def load_config(name, arg=None):
-  """`get_config(arg)` of experiments/<name>.py."""
-  path = os.path.join(REPO, "experiments", name + ".py")
-  spec = importlib.util.spec_from_file_location(f"experiments_{name}", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config() if arg is None else module.get_config(arg)
+  """`get_config(arg)` of the experiment `name` (dvd_gan.experiments)."""
+  return experiments.load(name if arg is None else f"{name}:{arg}")
 
 
 def forward_seconds(g, ds, dt, config, seed=0):
@@ -157,19 +154,23 @@ def _write_atomic(path, text):
   eio.write_text(path, text)
 
 
-def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results", "param_counts.json"))
-  parser.add_argument("--configs", nargs="*", default=list(PAPER_CONFIGS))
-  parser.add_argument("--no-forward", action="store_true", help="count parameters only")
-  args = parser.parse_args(argv)
-  unknown = [n for n in args.configs if not os.path.exists(os.path.join(REPO, "experiments", n + ".py"))]
+def define_flags(fv, argv):  # noqa: ARG001
+  flags.DEFINE_string("out", os.path.join(REPO, "benchmarks", "results", "param_counts.json"), "JSON output "
+                      "(the Markdown table goes next to it as .md).", flag_values=fv)
+  flags.DEFINE_list("configs", list(PAPER_CONFIGS), "Experiment names.", flag_values=fv)
+  flags.DEFINE_boolean("forward", True, "Also time one batch-1 forward pass (--noforward: counts only).",
+                       flag_values=fv)
+
+
+def body(fv, args):  # noqa: ARG001
+  known = experiments.names()
+  unknown = [n for n in fv.configs if n not in known]
   if unknown:
-    parser.error(f"no such config in experiments/: {', '.join(unknown)}")
+    raise command.UsageError(f"no such config in experiments/: {', '.join(unknown)}")
   rows = []
-  for name in args.configs:
+  for name in fv.configs:
     c = resolve_config(load_config(name))  # as trained: tiny takes the synthetic data's 8 classes
-    counts = count_config(c, forward=not args.no_forward)
+    counts = count_config(c, forward=fv.forward)
     rows.append(dict(config=name, num_frames=c.num_frames, resolution=c.resolution,
                      num_classes=c.num_classes, g_ch=c.model.g_ch, g_rnn=c.model.g_rnn,
                      g_block=c.model.g_block, **counts))
@@ -178,7 +179,7 @@ def main(argv=None):
   table, parts = markdown_table(rows), g_parts_table(rows)
   blocks = g_parts_table(by_block, label="block")
   print(f"{table}\n\nG by part:\n\n{parts}\n\n12-frame 64x64 Kinetics-600 G by residual block kind:\n\n{blocks}")
-  out = os.path.abspath(args.out)
+  out = os.path.abspath(fv.out)
   os.makedirs(os.path.dirname(out), exist_ok=True)
   _write_atomic(out, json.dumps({"configs": rows, "kinetics600_12f_64_g_by_block": by_block}, indent=2) + "\n")
   md = (f"Trainable parameters of G, DS and DT and one batch-1 inference forward pass (eager, CPU, shared "
@@ -190,5 +191,9 @@ def main(argv=None):
   _write_atomic(os.path.splitext(out)[0] + ".md", md)
 
 
+def main(argv=None):
+  return command.main(argv, define_flags=define_flags, body=body, usage=__doc__)
+
+
 if __name__ == "__main__":
-  main()
+  command.run(main)

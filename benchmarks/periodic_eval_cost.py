@@ -48,11 +48,8 @@ class _Timer:
 
 
 def _load_tiny():
-  import importlib.util  # noqa: PLC0415
-  spec = importlib.util.spec_from_file_location("experiments_tiny", os.path.join(REPO, "experiments", "tiny.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
+  from dvd_gan import experiments  # noqa: PLC0415
+  return experiments.load("tiny")
 
 
 def body(fv, args):

@@ -32,16 +32,24 @@ class ExperimentError(ValueError):
   """A config spec that names no experiment file, or whose file fails to load (one line)."""
 
 
+def _checkout_dir() -> Optional[str]:
+  """`experiments/` beside the running `dvd_gan` package when that is a source checkout (setup.py there)."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  folder = os.path.join(root, "experiments")
+  if os.path.isfile(os.path.join(folder, "tiny.py")) and os.path.isfile(os.path.join(root, "setup.py")):
+    return folder
+  return None
+
+
 def experiments_dir() -> str:
   """The folder holding the experiment files (module docstring: source checkout, else the install)."""
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  checkout = os.path.join(root, "experiments")
-  if os.path.isfile(os.path.join(checkout, "tiny.py")) and os.path.isfile(os.path.join(root, "setup.py")):
-    return checkout
+  folder = _checkout_dir()
+  if folder is not None:
+    return folder
   spec = importlib.util.find_spec(PACKAGE)
   if spec is None or not spec.submodule_search_locations:
-    raise ExperimentError(f"the experiment files are not installed (no {checkout} and no package {PACKAGE}): "
-                          "reinstall dvd-gan, or pass --config=PATH/TO/FILE.py")
+    raise ExperimentError(f"the experiment files are not installed (no source checkout and no package "
+                          f"{PACKAGE}): reinstall dvd-gan, or pass --config=PATH/TO/FILE.py")
   return list(spec.submodule_search_locations)[0]
 
 

@@ -21,6 +21,7 @@ A command is written as
     if __name__ == "__main__":
       command.run(main)
 """
+import os
 import sys
 from typing import Callable, Iterable
 
@@ -92,5 +93,12 @@ def main(argv: Iterable[str] | None, *, define_flags: Callable, body: Callable, 
 
 
 def run(main_fn: Callable[[list[str]], int]) -> None:
-  """Console entry point: `sys.exit(main_fn(sys.argv))`."""
-  sys.exit(main_fn(sys.argv))
+  """Console entry point: `sys.exit(main_fn(sys.argv))`. Output piped into a reader that stops early
+  (`dvd-gan-train --help | head`) ends the command quietly with status 141 (128 + SIGPIPE), no traceback."""
+  try:
+    status = main_fn(sys.argv)
+  except BrokenPipeError:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush of stdout must not fail again
+    status = 141
+  sys.exit(status)

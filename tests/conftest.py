@@ -1,17 +1,30 @@
 """Test-wide setup: two logical CPU devices, so MirroredStrategy runs for real on one CPU.
 
 This must run before TensorFlow initialises its devices, which is why it lives at import time of the root
-conftest. The default strategy still places everything on the first device.
+conftest. The default strategy still places everything on the first device. The tests that need the two
+devices take the fixture `two_cpu_devices`: it FAILS (never skips) when they could not be set up.
 """
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 _cpus = tf.config.list_physical_devices("CPU")
 try:
   tf.config.set_logical_device_configuration(
       _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
-except RuntimeError:  # devices already initialised (e.g. by a plugin); tests needing 2 devices will skip
-  pass
+  _TWO_CPU_ERROR = None
+except RuntimeError as e:  # devices already initialised (e.g. by a plugin)
+  _TWO_CPU_ERROR = " ".join(str(e).split())
+
+
+@pytest.fixture(scope="session")
+def two_cpu_devices():
+  """["/cpu:0", "/cpu:1"]; fails the test when tests/conftest.py could not create the 2 logical devices."""
+  found = len(tf.config.list_logical_devices("CPU"))
+  if found < 2:
+    pytest.fail(f"tests/conftest.py could not set up 2 logical CPU devices (found {found}): "
+                f"{_TWO_CPU_ERROR or 'no error was raised'}", pytrace=False)
+  return ["/cpu:0", "/cpu:1"]

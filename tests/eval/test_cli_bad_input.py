@@ -125,7 +125,6 @@ def test_every_bad_input_in_process(run, tmp_path, make_videos, writers):
 ])
 def test_missing_weights_say_how_to_get_them(tmp_path, make_videos, capsys, network, weights, match):
   """Missing weights of each network: exit 2, one `error:` line that says how to get them, no output file."""
-  pytest.importorskip("eval.networks")
   np.save(tmp_path / "v.npy", make_videos(2, t=16))
   args = ["eval", "stats", f"--videos={tmp_path / 'v.npy'}", f"--out={tmp_path / 's.npz'}",
           f"--network={network}", "--noprogress"]
@@ -166,7 +165,6 @@ def test_python_m_eval_bad_inputs(tmp_path, make_videos, writers):
 def test_python_m_eval_missing_weights(tmp_path, make_videos):
   """`python -m eval stats --weights=<missing>`: exit 2, `error:` saying how to get the weights, no traceback,
   no output file."""
-  pytest.importorskip("eval.networks")
   np.save(tmp_path / "v.npy", make_videos(2, t=10))
   proc = _python_m_eval("stats", f"--videos={tmp_path / 'v.npy'}", f"--out={tmp_path / 's.npz'}",
                         f"--weights={tmp_path / 'missing.npz'}")

@@ -1,4 +1,8 @@
 """eval.command: the one command-line convention (absl flags, one-line errors with exit 2)."""
+import os
+import subprocess
+import sys
+
 from absl import flags
 
 from eval import command
@@ -71,3 +75,19 @@ def test_flags_are_fresh_per_call():
   assert _run(["--n=5"], body=lambda fv, args: seen.append(fv.n)) == 0
   assert _run([], body=lambda fv, args: seen.append(fv.n)) == 0
   assert seen == [5, 1]
+
+
+def test_console_entry_point_survives_a_closed_pipe():
+  """`cmd --help | head -1`: the reader closes the pipe early; the command ends with status 141 and no
+  traceback on stderr."""
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  code = ("import sys\nfrom eval import command\n"
+          "def main(argv):\n  for i in range(100000):\n    print('line', i)\n  return 0\n"
+          "command.run(main)\n")
+  env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+  proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+  proc.stdout.readline()
+  proc.stdout.close()  # what `head -1` does after its line
+  err = proc.stderr.read().decode()
+  assert proc.wait(timeout=120) == 141, err
+  assert "Traceback" not in err and "BrokenPipe" not in err, err

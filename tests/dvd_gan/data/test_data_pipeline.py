@@ -177,7 +177,7 @@ def test_deterministic_given_seed_and_distinct_per_replica():
 
 def test_synthetic_dispatch_with_context():
   """data.name = "synthetic" goes through synthetic.synthetic_dataset: batched, C + T frames split."""
-  synthetic = pytest.importorskip("dvd_gan.data.synthetic")
+  from dvd_gan.data import synthetic  # noqa: PLC0415
   c = _config("synthetic", num_frames=3, resolution=8, stride=1, batch_size=2, context=2)
   b = next(make_dataset(c, split="train", training=True).as_numpy_iterator())
   assert b["video"].shape == (2, 3, 8, 8, 3) and b["context"].shape == (2, 2, 8, 8, 3)
@@ -185,12 +185,10 @@ def test_synthetic_dispatch_with_context():
   assert num_classes(c) == synthetic.NUM_CLASSES
 
 
-def test_distribute_datasets_from_function():
+def test_distribute_datasets_from_function(two_cpu_devices):
   """Under MirroredStrategy on 2 devices, each replica receives batch_size / 2 clips."""
-  if len(tf.config.list_logical_devices("CPU")) < 2:
-    pytest.skip("needs the 2 logical CPUs of tests/conftest.py")
   c = _config("ucf101", num_frames=3, resolution=8, stride=1, batch_size=4)
-  strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  strategy = tf.distribute.MirroredStrategy(two_cpu_devices)
   with tfds.testing.mock_data(as_dataset_fn=_ucf_as_dataset):
     dist = strategy.distribute_datasets_from_function(
         lambda ctx: make_dataset(c, split="train", training=True, input_context=ctx))

@@ -6,17 +6,15 @@ import tensorflow as tf
 
 
 @pytest.fixture
-def two_replicas():
+def two_replicas(two_cpu_devices):
   """`.strategy`: MirroredStrategy on /cpu:0 and /cpu:1; `.split(a)`: a numpy batch of 2 * b items as a
-  distributed value, replica r getting items [b r, b (r + 1)). Skips without 2 logical CPU devices.
+  distributed value, replica r getting items [b r, b (r + 1)). Fails without 2 logical CPU devices.
 
   The all-reduce goes through ReductionToOneDevice: the default (collective ops) numbers its collective
   instances per strategy object, so a second strategy in the same test process can collide with an earlier
   one's instances ("Shape mismatch in the collective instance").
   """
-  if len(tf.config.list_logical_devices("CPU")) < 2:
-    pytest.skip("needs 2 logical CPU devices (tests/conftest.py)")
-  strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"],
+  strategy = tf.distribute.MirroredStrategy(two_cpu_devices,
                                             cross_device_ops=tf.distribute.ReductionToOneDevice())
 
   def split(a):

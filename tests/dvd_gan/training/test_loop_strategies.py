@@ -70,11 +70,30 @@ def test_default_strategy_run(default_run, checkpoint_reader):
     assert json.load(f)["num_classes"] == 8  # resolved from the synthetic dataset
 
 
-def test_mirrored_strategy_run(tiny_config, run_loop, tmp_path, checkpoint_reader):
+def test_tensorboard_shows_losses_and_samples(default_run):
+  """TensorBoard's own reader (EventAccumulator) finds the run's `losses/*` scalars (d_loss, g_loss, DS/DT on
+  real and fake) at the logged steps and the EMA sample grid as an image, each under its plugin."""
+  from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator  # noqa: PLC0415
+  acc = EventAccumulator(os.path.join(default_run["workdir"], "tensorboard"))
+  acc.Reload()
+  scalars = set(acc.PluginTagToContent("scalars"))
+  losses = sorted(t for t in scalars if t.startswith("losses/"))
+  assert {"losses/d_loss", "losses/g_loss"} <= set(losses) and len(losses) >= 4, losses
+  assert {"lr/g", "lr/d", "speed/steps_per_sec", "speed/examples_per_sec"} <= scalars
+  for tag in losses:
+    events = acc.Tensors(tag)
+    assert [e.step for e in events] == [2, 4], tag
+    assert all(math.isfinite(float(tf.make_ndarray(e.tensor_proto))) for e in events), tag
+  assert "samples/ema_frame_grid" in acc.PluginTagToContent("images")
+  grid = acc.Tensors("samples/ema_frame_grid")[-1]
+  width, height, png = tf.make_ndarray(grid.tensor_proto)[:3]
+  image = tf.io.decode_png(png).numpy()
+  assert image.shape == (int(height), int(width), 3) and grid.step == 4
+
+
+def test_mirrored_strategy_run(tiny_config, run_loop, tmp_path, checkpoint_reader, two_cpu_devices):
   """MirroredStrategy over 2 logical CPUs: the same properties as the default run, with 2 replicas."""
-  if len(tf.config.list_logical_devices("CPU")) < 2:
-    pytest.skip("needs the 2 logical CPU devices of tests/conftest.py")
-  strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  strategy = tf.distribute.MirroredStrategy(two_cpu_devices)
   run = run_loop(tiny_config(), tmp_path, strategy=strategy)
   assert run["result"]["trainer"].strategy.num_replicas_in_sync == 2
   _check_in_process_run(run, checkpoint_reader)

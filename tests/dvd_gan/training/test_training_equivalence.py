@@ -38,12 +38,10 @@ def _weights(trainer):
 
 
 @pytest.fixture(scope="module")
-def two_steps(tiny_config):
-  if len(tf.config.list_logical_devices("CPU")) < 2:
-    pytest.skip("needs the 2 logical CPU devices of tests/conftest.py")
+def two_steps(tiny_config, two_cpu_devices):
   config = resolve_config(tiny_config())
   one = build_trainer(config, tf.distribute.get_strategy())
-  two = build_trainer(config, tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+  two = build_trainer(config, tf.distribute.MirroredStrategy(two_cpu_devices))
   for src, dst in ((one.G, two.G), (one.DS, two.DS), (one.DT, two.DT), (one.G_ema, two.G_ema)):
     for a, b in zip(src.weights, dst.weights):
       b.assign(a)

@@ -48,10 +48,7 @@ def test_float16_uses_loss_scaling():
 
 def test_xla_step(tiny_config):
   """train.xla=True: the per-replica D and G steps are jit-compiled and a training step runs with finite
-  losses (skipped if this TensorFlow build cannot XLA-compile on CPU)."""
-  try:
-    trainer, metrics = _one_step(tiny_config(xla=True, deterministic=False))
-  except (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError, tf.errors.InternalError) as e:
-    pytest.skip(f"XLA on CPU failed here: {str(e).splitlines()[0][:200]}")
+  losses (the TensorFlow wheels this project installs compile XLA on CPU: a failure here is a failure)."""
+  trainer, metrics = _one_step(tiny_config(xla=True, deterministic=False))
   assert all(math.isfinite(v) for v in metrics.values()), metrics
   assert int(trainer.g_opt.iterations.numpy()) == 1

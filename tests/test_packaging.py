@@ -1,0 +1,88 @@
+"""What an install carries (read from setup.py without building anything): console commands that exist, the
+experiment configs as a package, and declared dependencies whose floors constraints.txt has tested."""
+import importlib
+import os
+import re
+import runpy
+
+import pytest
+import setuptools
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def setup_kwargs():
+  """The keyword arguments setup.py passes to setuptools.setup (setup() itself is not run)."""
+  captured = {}
+  original = setuptools.setup
+  setuptools.setup = lambda **kw: captured.update(kw)
+  cwd = os.getcwd()
+  try:
+    os.chdir(ROOT)
+    runpy.run_path(os.path.join(ROOT, "setup.py"), run_name="__main__")
+  finally:
+    setuptools.setup = original
+    os.chdir(cwd)
+  return captured
+
+
+def _pins():
+  pins = {}
+  with open(os.path.join(ROOT, "constraints.txt")) as f:
+    for line in f:
+      line = line.split("#")[0].strip()
+      if line:
+        name, version = line.split("==")
+        pins[_canonical(name)] = version
+  return pins
+
+
+def _canonical(name):
+  return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _version_tuple(v):
+  return tuple(int(p) for p in re.findall(r"\d+", v)[:3])
+
+
+def test_console_commands_exist(setup_kwargs):
+  """Every console script names a callable that exists; project commands are named dvd-gan-<verb>."""
+  scripts = setup_kwargs["entry_points"]["console_scripts"]
+  names = {s.split("=")[0].strip(): s.split("=")[1].strip() for s in scripts}
+  assert {"dvd-gan-train", "dvd-gan-export", "video-eval"} <= set(names)
+  for name, target in names.items():
+    assert name == "video-eval" or re.fullmatch(r"dvd-gan-[a-z]+", name), name
+    module, function = target.split(":")
+    assert callable(getattr(importlib.import_module(module), function)), target
+
+
+def test_experiments_ship_as_a_package(setup_kwargs):
+  """experiments/ (kept at the top of the repository) is installed as the package that dvd_gan.experiments
+  falls back to outside a source checkout."""
+  from dvd_gan import experiments  # noqa: PLC0415
+  assert experiments.PACKAGE in setup_kwargs["packages"]
+  assert setup_kwargs["package_dir"][experiments.PACKAGE] == "experiments"
+  assert os.path.isfile(os.path.join(ROOT, "experiments", "__init__.py"))
+
+
+def test_declared_dependencies(setup_kwargs):
+  """tensorboard and importlib_resources are runtime dependencies; imageio (imported by nothing) is not;
+  the test extra has pytest-timeout and scipy (imported only by tests); the data extra what `tfds build`
+  imports. Every floor is a version constraints.txt (the last green CI) pins at or above it."""
+  runtime = setup_kwargs["install_requires"]
+  extras = setup_kwargs["extras_require"]
+  names = {_canonical(re.split(r"[<>=!~ ;\[]", r)[0]) for r in runtime}
+  assert {"tensorflow", "tensorboard", "importlib-resources", "tensorflow-datasets"} <= names
+  assert "imageio" not in names and "scipy" not in names
+  test_names = {_canonical(re.split(r"[<>=!~ ;\[]", r)[0]) for r in extras["test"]}
+  assert {"pytest", "pytest-xdist", "pytest-timeout", "scipy", "apache-beam"} <= test_names
+  data_names = {_canonical(re.split(r"[<>=!~ ;\[]", r)[0]) for r in extras["data"]}
+  assert {"mlcroissant", "apache-beam"} <= data_names
+  pins = _pins()
+  for requirement in runtime + extras["test"]:
+    match = re.fullmatch(r"([A-Za-z0-9_.\-]+)>=([0-9.]+)", requirement.strip())
+    assert match, f"{requirement}: declare a floor (>=) that the suite has passed with"
+    name, floor = _canonical(match.group(1)), match.group(2)
+    assert name in pins, f"{name} is not pinned in constraints.txt"
+    assert _version_tuple(pins[name]) >= _version_tuple(floor), (name, floor, pins[name])
