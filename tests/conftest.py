@@ -28,3 +28,15 @@ def two_cpu_devices():
     pytest.fail(f"tests/conftest.py could not set up 2 logical CPU devices (found {found}): "
                 f"{_TWO_CPU_ERROR or 'no error was raised'}", pytrace=False)
   return ["/cpu:0", "/cpu:1"]
+
+
+# Session / module fixtures that run training or an export (each > 30 s on 2 cores): every test using one is
+# `slow`, so that the fast lane (-m "not slow") never pays for them. Tests that are slow on their own carry
+# @pytest.mark.slow themselves.
+SLOW_FIXTURES = {"default_run", "two_steps", "run_dir", "exported", "served", "g_ema"}
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ARG001
+  for item in items:
+    if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+      item.add_marker(pytest.mark.slow)

@@ -75,6 +75,7 @@ def _variables(model):
   return sorted((w.path, tuple(w.shape), w.trainable) for w in model.weights)
 
 
+@pytest.mark.slow
 def test_build_from_shapes_creates_the_variables_of_a_traced_call(phi="random_crop_half", k=20,
                                                                   attention=(-1,), classes=5, time_down=True):
   """`build_from_shapes` (used for the full-size counts) creates exactly the variables - paths, shapes,
@@ -187,6 +188,7 @@ def test_ablations_change_only_k_or_phi(ablation, settings):
     load_config(ablation, "3")
 
 
+@pytest.mark.slow
 def test_kinetics_12f_64_batch1_forward():
   """The full-size 12-frame 64x64 Kinetics-600 models run one batch-1 inference forward pass on CPU
   (~10 s here): G gives a finite [1, 12, 64, 64, 3] video in [-1, 1], DS and DT one finite score each."""

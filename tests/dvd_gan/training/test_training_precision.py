@@ -18,6 +18,7 @@ def _one_step(config):
   return trainer, {k: float(v) for k, v in metrics.items()}
 
 
+@pytest.mark.slow
 def test_bfloat16_step(tiny_config):
   """mixed_precision="bfloat16": a training step runs on CPU with finite losses; layers compute in bfloat16
   while every variable of G, DS, DT (and the optimiser updates) stays float32."""
@@ -46,6 +47,7 @@ def test_float16_uses_loss_scaling():
     precision.policy_name("float8")
 
 
+@pytest.mark.slow
 def test_xla_step(tiny_config):
   """train.xla=True: the per-replica D and G steps are jit-compiled and a training step runs with finite
   losses (the TensorFlow wheels this project installs compile XLA on CPU: a failure here is a failure)."""

@@ -121,6 +121,7 @@ def test_signal_during_start_up_exits_cleanly_without_saving(tiny_config, tmp_pa
   assert signal.getsignal(signal.SIGTERM) == before  # the previous handler is back
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_config, tmp_path):
   """With two steps per call (steps_per_loop=2), real videos that turn NaN at step 4 (batches 6 and 7: the
   second step of the call running steps 3-4) stop the run with NonFiniteLossError naming step 4 and the last
