@@ -30,13 +30,34 @@ def two_cpu_devices():
   return ["/cpu:0", "/cpu:1"]
 
 
-# Session / module fixtures that run training or an export (each > 30 s on 2 cores): every test using one is
-# `slow`, so that the fast lane (-m "not slow") never pays for them. Tests that are slow on their own carry
-# @pytest.mark.slow themselves.
-SLOW_FIXTURES = {"default_run", "two_steps", "run_dir", "exported", "served", "g_ema"}
+# Session / module fixtures that run training or an export (each > 30 s on 2 cores), as (file that defines
+# it, name): every test using one is `slow`, so that the fast lane (-m "not slow") never pays for them. Tests
+# that are slow on their own carry @pytest.mark.slow themselves.
+SLOW_FIXTURES = {
+    ("tests/dvd_gan/training/conftest.py", "default_run"),
+    ("tests/dvd_gan/training/conftest.py", "ram_run"),
+    ("tests/dvd_gan/training/test_training_equivalence.py", "two_steps"),
+    ("tests/dvd_gan/test_export.py", "run_dir"),
+    ("tests/dvd_gan/test_sample.py", "run"),
+}
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _defined_in(fixturedef) -> str:
+  import inspect  # noqa: PLC0415
+  try:
+    return os.path.relpath(inspect.getsourcefile(fixturedef.func), _ROOT).replace(os.sep, "/")
+  except (TypeError, ValueError):
+    return ""
 
 
 def pytest_collection_modifyitems(config, items):  # noqa: ARG001
   for item in items:
-    if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
-      item.add_marker(pytest.mark.slow)
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+      continue
+    for name in item.fixturenames:  # the closure: fixtures used through other fixtures count too
+      defs = info.name2fixturedefs.get(name)
+      if defs and (_defined_in(defs[-1]), name) in SLOW_FIXTURES:
+        item.add_marker(pytest.mark.slow)
+        break

@@ -19,7 +19,8 @@ import pytest
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _LAUNCH = os.path.join(_REPO, "experiments", "launch")
-CONFIGS = sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(_REPO, "experiments", "*.py")))
+CONFIGS = sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(_REPO, "experiments", "*.py"))
+                 if not os.path.basename(p).startswith("_"))  # not experiments/__init__.py
 
 
 def _load(name):

@@ -36,6 +36,7 @@ def _tags(folder):
   return tags
 
 
+@pytest.mark.slow
 def test_loop_best_checkpoint_collapse_and_evaluate(tmp_path, tiny_config, tiny_features, capsys):
   from dvd_gan import evaluate, plot_metrics
   from dvd_gan.training.generator_scoring import GeneratorScorer
@@ -91,18 +92,16 @@ def test_loop_best_checkpoint_collapse_and_evaluate(tmp_path, tiny_config, tiny_
   assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_scoring_on_replicas_equals_the_chief_s_device(tmp_path, tiny_config, tiny_features):
+def test_scoring_on_replicas_equals_the_chief_s_device(tmp_path, tiny_config, tiny_features, two_cpu_devices):
   """Sampling and features inside strategy.run on 2 replicas (eval.on_replicas) give the fake features and
   the real statistics of the default path, video for video."""
   from dvd_gan.models.build import build_models
   from dvd_gan.training.generator_scoring import GeneratorScorer
   from dvd_gan.training.loop import resolve_config
   from eval.protocols import get_protocol
-  if len(tf.config.list_logical_devices("CPU")) < 2:
-    pytest.skip("needs 2 logical CPU devices")
   c = resolve_config(tiny_config())
   c.eval.batch_size = 4
-  strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  strategy = tf.distribute.MirroredStrategy(two_cpu_devices)
   with strategy.scope():
     generator = build_models(c)[0]
   p = dataclasses.replace(get_protocol("demo_fvd"), num_fake=7, repeats=2)  # repeats: keep the features

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import tensorflow as tf
 
 from dvd_gan.training import preemption
@@ -42,6 +43,7 @@ def test_one_process_uses_its_own_flag():
   assert preemption.make_stop_sync(tf.distribute.get_strategy()) is bool
 
 
+@pytest.mark.slow
 def test_a_signal_on_one_worker_stops_every_worker(tmp_path):
   """Two worker processes (MultiWorkerMirroredStrategy on 127.0.0.1): when only worker 1 has the flag, both
   get True; when neither has it, both get False."""
