@@ -45,11 +45,9 @@ def test_fused_adam_builds_fewer_ops():
   assert fused_ops * 3 < keras_ops, (fused_ops, keras_ops)
 
 
-def test_fused_adam_equals_keras_adam_on_two_replicas():
+def test_fused_adam_equals_keras_adam_on_two_replicas(two_cpu_devices):
   """Under MirroredStrategy (the update runs per device component, gradients all-reduced)."""
-  if len(tf.config.list_logical_devices("CPU")) < 2:
-    pytest.skip("needs the 2 logical CPU devices of tests/conftest.py")
-  strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  strategy = tf.distribute.MirroredStrategy(two_cpu_devices)
   grads = tf.constant(np.arange(24, dtype="float32").reshape(2, 3, 4) / 7.0 - 1.0)  # replica r gets grads[r]
 
   def run(opt_cls):
