@@ -10,8 +10,9 @@ full-resolution references and the phi x k cost grid, 2 full vs separable attent
 (fraction of peak, the optimisations' speed-up, profile, XLA, steps_per_loop), 4 peak memory per step (child processes), 5 replicas
 and the TPU v3 estimate, 6 sampling from the SavedModel vs the Keras generator.
 
---quick (CI: under 10 minutes on 2 cores) shrinks every size and skips XLA compilation, the paper-width
-memory runs and the full-width FLOP count; the full run takes about an hour on 2 cores.
+--quick (CI: meant to stay under 10 minutes on 2 idle cores) shrinks every size, runs the sections
+peak, dual, attention, step, memory and sampling, and skips XLA compilation, the paper-width memory runs and
+the full-width FLOP count; the full run takes well over an hour on 2 cores.
 """
 import json
 import os
@@ -28,12 +29,14 @@ from absl import flags  # noqa: E402
 from eval import command  # noqa: E402
 
 SECTIONS = ("peak", "dual", "grid", "attention", "step", "loop", "memory", "scaling", "sampling")
+QUICK_SECTIONS = ("peak", "dual", "attention", "step", "memory", "sampling")  # CI: within 10 minutes
 
 
 def define_flags(fv, argv):
   del argv
   flags.DEFINE_boolean("quick", False, "Small sizes, no XLA, no paper-width runs (CI).", flag_values=fv)
-  flags.DEFINE_list("sections", list(SECTIONS), f"Sections to run, of {', '.join(SECTIONS)}.", flag_values=fv)
+  flags.DEFINE_list("sections", None, f"Sections to run, of {', '.join(SECTIONS)} (default: all; with --quick: "
+                    f"{', '.join(QUICK_SECTIONS)}).", flag_values=fv)
   flags.DEFINE_string("out", None, "JSON output (default benchmarks/results/run_all[_quick].json).",
                       flag_values=fv)
   flags.DEFINE_integer("repeats", None, "Timed repeats per measurement (best of N).", flag_values=fv)
@@ -113,6 +116,8 @@ def body(fv, args):
     return _child(fv.child)
   if fv.merge:
     return _merge(fv.merge, fv.out or os.path.join(ROOT, "benchmarks", "results", "run_all.json"))
+  if fv.sections is None:
+    fv.sections = list(QUICK_SECTIONS if fv.quick else SECTIONS)
   unknown = sorted(set(fv.sections) - set(SECTIONS))
   if unknown:
     raise command.UsageError(f"unknown sections {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
