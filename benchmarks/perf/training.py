@@ -298,7 +298,7 @@ def sampling(args, log):
     z = tf.random.normal([batch, int(c.model.z_dim)], seed=3)
     y = tf.constant([1, 2], tf.int32)
     direct = tf.function(lambda z, y: g(z, y, training=False))
-    sampler = export_lib.Sampler(g, int(c.num_classes), int(c.model.z_dim))
+    sampler = export_lib.Sampler(g)
     folder = tempfile.mkdtemp(prefix="dvd_gan_bench_export_")
     try:
       tf.saved_model.save(sampler, folder, signatures=sampler.signatures())
