@@ -30,6 +30,21 @@ def two_cpu_devices():
   return ["/cpu:0", "/cpu:1"]
 
 
+@pytest.fixture(scope="session")
+def mirrored_strategy(two_cpu_devices):
+  """`make(**kwargs)`: a new MirroredStrategy on the 2 logical CPUs. Every strategy object numbers its
+  collective ops from the same group and instance keys (group 1, instance 100, ...), and the process's collective
+  executor remembers them: a second strategy in the same test process whose collective 100 has another shape
+  or kind fails with "Shape mismatch in the collective instance 100" and aborts every later collective. So each
+  strategy made here starts its group keys 100000 above the previous one, as TensorFlow's own tests do
+  (tensorflow/python/distribute/strategy_combinations.py). One training process makes one strategy, so the
+  library itself needs no such offset."""
+  def make(**kwargs):
+    tf.distribute.MirroredStrategy._collective_key_base += 100000  # pylint: disable=protected-access
+    return tf.distribute.MirroredStrategy(two_cpu_devices, **kwargs)
+  return make
+
+
 # Session / module fixtures that run training or an export (each > 30 s on 2 cores), as (file that defines
 # it, name): every test using one is `slow`, so that the fast lane (-m "not slow") never pays for them. Tests
 # that are slow on their own carry @pytest.mark.slow themselves.

@@ -128,7 +128,10 @@ def start_command(train: list, env: str = "") -> str:
     job = f"{env} {job}"
   # In double quotes for the VM's login shell: \ before " $ ` \ hands them to the inner bash unchanged
   # (and leaves $! and $? to it).
-  quoted = re.sub(r'(["$`\\])', r"\\\1", f"{job} & echo $! > {PID}; wait $!; echo $? > {STATUS}")
+  # The pid and status files are written under a temporary name and renamed: a reader polling for them
+  # never sees one created but still empty.
+  quoted = re.sub(r'(["$`\\])', r"\\\1", f"{job} & echo $! > {PID}.tmp; mv {PID}.tmp {PID}; wait $!; "
+                  f"echo $? > {STATUS}.tmp; mv {STATUS}.tmp {STATUS}")
   # Only nohup goes to the background, with every stream redirected: ssh then returns at once.
   return f'rm -f {PID} {STATUS}; cd {REMOTE_DIR} || exit 1; nohup bash -c "{quoted}" > {LOG} 2>&1 < /dev/null &'
 

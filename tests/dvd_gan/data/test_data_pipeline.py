@@ -185,10 +185,10 @@ def test_synthetic_dispatch_with_context():
   assert num_classes(c) == synthetic.NUM_CLASSES
 
 
-def test_distribute_datasets_from_function(two_cpu_devices):
+def test_distribute_datasets_from_function(mirrored_strategy):
   """Under MirroredStrategy on 2 devices, each replica receives batch_size / 2 clips."""
   c = _config("ucf101", num_frames=3, resolution=8, stride=1, batch_size=4)
-  strategy = tf.distribute.MirroredStrategy(two_cpu_devices)
+  strategy = mirrored_strategy()
   with tfds.testing.mock_data(as_dataset_fn=_ucf_as_dataset):
     dist = strategy.distribute_datasets_from_function(
         lambda ctx: make_dataset(c, split="train", training=True, input_context=ctx))

@@ -6,16 +6,11 @@ import tensorflow as tf
 
 
 @pytest.fixture
-def two_replicas(two_cpu_devices):
+def two_replicas(mirrored_strategy):
   """`.strategy`: MirroredStrategy on /cpu:0 and /cpu:1; `.split(a)`: a numpy batch of 2 * b items as a
   distributed value, replica r getting items [b r, b (r + 1)). Fails without 2 logical CPU devices.
-
-  The all-reduce goes through ReductionToOneDevice: the default (collective ops) numbers its collective
-  instances per strategy object, so a second strategy in the same test process can collide with an earlier
-  one's instances ("Shape mismatch in the collective instance").
   """
-  strategy = tf.distribute.MirroredStrategy(two_cpu_devices,
-                                            cross_device_ops=tf.distribute.ReductionToOneDevice())
+  strategy = mirrored_strategy()
 
   def split(a):
     half = len(a) // 2

@@ -29,27 +29,51 @@ def test_output_shapes(t, h, w):
     assert DBlock3D(6, downsample_time=True)(x).shape == (2, t // 2, h // 2, w // 2, 6)
 
 
-def _assert_all_gradients(layer, loss_fn):
+def _gradients(layer, loss_fn, training):
   with tf.GradientTape() as tape:
-    loss = loss_fn()
+    loss = loss_fn(training)
   grads = tape.gradient(loss, layer.trainable_weights)
+  return {var.path.split("/", 1)[1]: None if g is None else np.abs(tf.convert_to_tensor(g).numpy()).max()
+          for var, g in zip(layer.trainable_weights, grads)}
+
+
+def _assert_all_gradients(layer, loss_fn, before_bn=()):
+  """Every trainable weight gets a non-zero gradient of `loss_fn(training)`. The biases of the convs in
+  `before_bn` feed a batch norm directly: in training mode it subtracts the batch mean, which removes a
+  constant bias exactly, so their gradient is zero there (up to rounding: asserted); they are checked in
+  inference mode, where the batch norm uses its moving statistics."""
   assert layer.trainable_weights
-  for var, grad in zip(layer.trainable_weights, grads):
-    assert grad is not None, var.path
-    assert np.abs(tf.convert_to_tensor(grad).numpy()).max() > 0, var.path
+  train = _gradients(layer, loss_fn, training=True)
+  largest = max(v for v in train.values() if v is not None)
+  for name, g in train.items():
+    assert g is not None, name
+    if name.split("/")[0] in before_bn and name.endswith("bias"):
+      assert g <= 1e-4 * largest, (name, g, largest)
+    else:
+      assert g > 0, name
+  if before_bn:
+    infer = _gradients(layer, loss_fn, training=False)
+    for conv in before_bn:
+      assert infer[f"{conv}/bias"] > 0, conv
+
+
+def _block_inputs(out_channels, upsample):
+  x = tf.constant(_video((2, 2, 2, 2, 8)))
+  cond = tf.constant(_video((2, 3), 1))
+  r = tf.constant(_video((2, 2, 4 if upsample else 2, 4 if upsample else 2, out_channels), 2))
+  return x, cond, r
 
 
 @pytest.mark.parametrize("out_channels,upsample", [(4, True), (12, False), (8, False)],
                          ids=["drop-up", "grow", "same"])
 def test_biggan_deep_gblock_gradients_reach_every_weight(out_channels, upsample):
   """Every trainable weight of the BigGAN-deep block (convs, conditional-BN linears, skip conv) gets a
-  non-zero gradient."""
-  x = tf.constant(_video((2, 2, 2, 2, 8)))
-  cond = tf.constant(_video((2, 3), 1))
-  r = tf.constant(_video((2, 2, 4 if upsample else 2, 4 if upsample else 2, out_channels), 2))
+  non-zero gradient (the biases of conv1-3, which feed a batch norm, in inference mode)."""
+  x, cond, r = _block_inputs(out_channels, upsample)
   layer = BigGANDeepGBlock(out_channels, upsample=upsample)
   layer(x, cond)
-  _assert_all_gradients(layer, lambda: tf.reduce_sum(layer(x, cond, training=True) * r))
+  _assert_all_gradients(layer, lambda training: tf.reduce_sum(layer(x, cond, training=training) * r),
+                        before_bn=("conv1", "conv2", "conv3"))
   n_expected = 4 * 2 + 4 * 2 + (1 * 2 if out_channels > 8 else 0)  # 4 convs, 4 CBN x (gamma, beta), skip
   assert len(layer.trainable_weights) == n_expected
 
@@ -57,15 +81,14 @@ def test_biggan_deep_gblock_gradients_reach_every_weight(out_channels, upsample)
 @pytest.mark.parametrize("out_channels,upsample", [(4, True), (12, False), (8, False)],
                          ids=["drop-up", "grow", "same"])
 def test_biggan_gblock_gradients_reach_every_weight(out_channels, upsample):
-  """Every trainable weight of the BigGAN block gets a non-zero gradient: both 3x3 convs (kernel, bias),
-  the gamma and beta linear maps of both conditional BNs, and the 1x1 skip conv, which exists exactly when
-  the width or the size changes."""
-  x = tf.constant(_video((2, 2, 2, 2, 8)))
-  cond = tf.constant(_video((2, 3), 1))
-  r = tf.constant(_video((2, 2, 4 if upsample else 2, 4 if upsample else 2, out_channels), 2))
+  """Every trainable weight of the BigGAN block gets a non-zero gradient: both 3x3 convs (kernel, bias; conv1's
+  bias, which feeds bn2, in inference mode), the gamma and beta linear maps of both conditional BNs, and the
+  1x1 skip conv, which exists exactly when the width or the size changes."""
+  x, cond, r = _block_inputs(out_channels, upsample)
   layer = BigGANGBlock(out_channels, upsample=upsample)
   layer(x, cond)
-  _assert_all_gradients(layer, lambda: tf.reduce_sum(layer(x, cond, training=True) * r))
+  _assert_all_gradients(layer, lambda training: tf.reduce_sum(layer(x, cond, training=training) * r),
+                        before_bn=("conv1",))
   has_skip = out_channels != 8 or upsample
   assert (layer.conv_sc is not None) == has_skip
   names = sorted(w.path.split("/", 1)[1] for w in layer.trainable_weights)
@@ -158,7 +181,7 @@ def test_dblock_gradients_reach_every_weight(cls, shape, preactivation):
   layer = cls(5, preactivation=preactivation)
   y = layer(x)
   r = tf.constant(_video(y.shape, 1))
-  _assert_all_gradients(layer, lambda: tf.reduce_sum(layer(x, training=True) * r))
+  _assert_all_gradients(layer, lambda training: tf.reduce_sum(layer(x, training=training) * r))
   assert len(layer.trainable_weights) == 6
 
 

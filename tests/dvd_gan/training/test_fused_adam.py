@@ -45,9 +45,9 @@ def test_fused_adam_builds_fewer_ops():
   assert fused_ops * 3 < keras_ops, (fused_ops, keras_ops)
 
 
-def test_fused_adam_equals_keras_adam_on_two_replicas(two_cpu_devices):
+def test_fused_adam_equals_keras_adam_on_two_replicas(mirrored_strategy):
   """Under MirroredStrategy (the update runs per device component, gradients all-reduced)."""
-  strategy = tf.distribute.MirroredStrategy(two_cpu_devices)
+  strategy = mirrored_strategy()
   grads = tf.constant(np.arange(24, dtype="float32").reshape(2, 3, 4) / 7.0 - 1.0)  # replica r gets grads[r]
 
   def run(opt_cls):

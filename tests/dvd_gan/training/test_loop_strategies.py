@@ -92,9 +92,9 @@ def test_tensorboard_shows_losses_and_samples(default_run):
 
 
 @pytest.mark.slow
-def test_mirrored_strategy_run(tiny_config, run_loop, tmp_path, checkpoint_reader, two_cpu_devices):
+def test_mirrored_strategy_run(tiny_config, run_loop, tmp_path, checkpoint_reader, mirrored_strategy):
   """MirroredStrategy over 2 logical CPUs: the same properties as the default run, with 2 replicas."""
-  strategy = tf.distribute.MirroredStrategy(two_cpu_devices)
+  strategy = mirrored_strategy()
   run = run_loop(tiny_config(), tmp_path, strategy=strategy)
   assert run["result"]["trainer"].strategy.num_replicas_in_sync == 2
   _check_in_process_run(run, checkpoint_reader)

@@ -92,11 +92,7 @@ def test_loop_best_checkpoint_collapse_and_evaluate(tmp_path, tiny_config, tiny_
   assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.skip(reason=(
-    "known bug, to fix: the replica sampler is traced in eval.features' producer thread and its collective "
-    "instance keys clash with the main thread's ('Collective instance 100 expected type 0 ... got type 2'); "
-    "the aborted collective executor then fails later MirroredStrategy tests of the same process"))
-def test_scoring_on_replicas_equals_the_chief_s_device(tmp_path, tiny_config, tiny_features, two_cpu_devices):
+def test_scoring_on_replicas_equals_the_chief_s_device(tmp_path, tiny_config, tiny_features, mirrored_strategy):
   """Sampling and features inside strategy.run on 2 replicas (eval.on_replicas) give the fake features and
   the real statistics of the default path, video for video."""
   from dvd_gan.models.build import build_models
@@ -105,7 +101,7 @@ def test_scoring_on_replicas_equals_the_chief_s_device(tmp_path, tiny_config, ti
   from eval.protocols import get_protocol
   c = resolve_config(tiny_config())
   c.eval.batch_size = 4
-  strategy = tf.distribute.MirroredStrategy(two_cpu_devices)
+  strategy = mirrored_strategy()
   with strategy.scope():
     generator = build_models(c)[0]
   p = dataclasses.replace(get_protocol("demo_fvd"), num_fake=7, repeats=2)  # repeats: keep the features

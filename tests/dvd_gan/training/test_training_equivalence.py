@@ -38,10 +38,10 @@ def _weights(trainer):
 
 
 @pytest.fixture(scope="module")
-def two_steps(tiny_config, two_cpu_devices):
+def two_steps(tiny_config, mirrored_strategy):
   config = resolve_config(tiny_config())
   one = build_trainer(config, tf.distribute.get_strategy())
-  two = build_trainer(config, tf.distribute.MirroredStrategy(two_cpu_devices))
+  two = build_trainer(config, mirrored_strategy())
   for src, dst in ((one.G, two.G), (one.DS, two.DS), (one.DT, two.DT), (one.G_ema, two.G_ema)):
     for a, b in zip(src.weights, dst.weights):
       b.assign(a)
