@@ -45,6 +45,7 @@ setup(
             "dvd-gan-evaluate=dvd_gan.evaluate:run",
             "dvd-gan-sample=dvd_gan.sample:run",
             "dvd-gan-export=dvd_gan.export:run",
+            "dvd-gan-predict=dvd_gan.predict:run",
             "video-eval=eval.cli:run",
         ],
     },

@@ -8,7 +8,9 @@ replaces the slow orthogonal initialiser by N(0, 0.02^2), which changes no count
 parameters, and splits G's count by part (`g_parts`: ConvGRU, attention = the self-attention after the RNN
 plus the separable attention, residual blocks, other = class embedding, affine map to 4x4, output BN and
 conv). Then it runs ONE inference forward pass at batch 1 of G (z, y -> video), DS and DT (on G's video)
-eagerly on the CPU and times each (wall seconds on a shared 2-core machine: indicative only).
+eagerly on the CPU and times each (wall seconds on a shared 2-core machine: indicative only). DVD-GAN-FP
+configs (T = "C + T"): G(z, C conditioning frames), DS and DT on the C + T frames; "other" in G's parts then
+includes the conditioning network and the U-Net skip convs.
 
 A second table gives the 12-frame 64x64 Kinetics-600 G with each residual block kind (`model.g_block`:
 "biggan", the paper's, and "biggan_deep", appendix C's variant; experiments/ablation_g_block.py), counted
@@ -48,7 +50,11 @@ PAPER_CONFIGS = (
     "kinetics600_48f_128",
     "kinetics600_12f_256",
     "ucf101_16f_128",
+    "kinetics600_16f_64_stride1",
+    "bair_fp",
+    "kinetics600_fp",
     "tiny",
+    "tiny_fp",
 )
 
 
@@ -63,12 +69,18 @@ def forward_seconds(g, ds, dt, config, seed=0):
   z = tf.random.stateless_normal([1, config.model.z_dim], seed=[seed, 0])
   y = tf.constant([n - 1], tf.int32) if n > 0 else None
   times = {}
+  c = int(config.data.get("num_conditioning_frames", 0))
+  context = None
+  if c:  # DVD-GAN-FP: G(z, context) predicts T frames; DS and DT score [context; prediction]
+    context = tf.random.stateless_uniform([1, c, config.resolution, config.resolution, 3], [seed, 2], -1.0, 1.0)
   start = time.perf_counter()
-  video = g(z, y, training=False)
+  video = g(z, context if c else y, training=False)
   times["G_forward_s"] = time.perf_counter() - start
   expected = (1, config.num_frames, config.resolution, config.resolution, 3)
   if tuple(video.shape) != expected or not np.all(np.isfinite(video.numpy())):
     raise RuntimeError(f"G's output is {video.shape} (expected {expected}) or not finite")
+  if c:
+    video = tf.concat([context, video], axis=1)
   for name, d in (("DS", ds), ("DT", dt)):
     start = time.perf_counter()
     score = d(video, y, training=False, seed=tf.constant([seed, 1]))
@@ -132,7 +144,9 @@ def markdown_table(rows):
     total = r["G"] + r["DS"] + r["DT"]
     fwd = (f"{r['G_forward_s']:.2f} / {r['DS_forward_s']:.2f} / {r['DT_forward_s']:.2f}"
            if "G_forward_s" in r else "not run")
-    lines.append(f"| {r['config']} | {r['num_frames']} | {r['resolution']} | {r['num_classes']} | "
+    frames = (f"{r['num_conditioning_frames']} + {r['num_frames']}" if r.get("num_conditioning_frames")
+              else r["num_frames"])
+    lines.append(f"| {r['config']} | {frames} | {r['resolution']} | {r['num_classes']} | "
                  f"{r['g_ch']} | {r['g_rnn']} | {r['g_block']} | {_millions(r['G'])} | {_millions(r['DS'])} | "
                  f"{_millions(r['DT'])} | {_millions(total)} | {fwd} |")
   return "\n".join(lines)
@@ -172,6 +186,7 @@ def body(fv, args):  # noqa: ARG001
     c = resolve_config(load_config(name))  # as trained: tiny takes the synthetic data's 8 classes
     counts = count_config(c, forward=fv.forward)
     rows.append(dict(config=name, num_frames=c.num_frames, resolution=c.resolution,
+                     num_conditioning_frames=int(c.data.get("num_conditioning_frames", 0)),
                      num_classes=c.num_classes, g_ch=c.model.g_ch, g_rnn=c.model.g_rnn,
                      g_block=c.model.g_block, **counts))
     print(f"{name}: {counts}", file=sys.stderr, flush=True)

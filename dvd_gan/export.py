@@ -29,8 +29,18 @@ the exported generator is a copy of G_ema whose moving statistics are its standi
       -> the same outputs for the given classes; its z equals sample_random's z for the same seed and B.
   serving_default = sample_random.
 
+DVD-GAN-FP runs (data.num_conditioning_frames = C > 0; `Predictor`) have one signature instead:
+
+  predict(frames: uint8 [N, C, H, W, 3], seed: int64 [], truncation: float32 [])
+      -> {"video": float32 [N, C + T, H, W, 3] in [-1, 1], "video_uint8": uint8 [N, C + T, H, W, 3]
+          ([conditioning frames; predicted frames]), "predicted": float32 [N, T, H, W, 3], "z": float32 [N, z_dim]}
+      the frames enter G as frames / 127.5 - 1 (the training data's scaling); z ~ N(0, truncation^2 I) from
+      the seed as sample_random's; a pure function of (frames, seed, truncation).
+  serving_default = predict.
+
 The loaded object also carries the constants `format_version`, `resolution`, `num_frames`, `num_classes`,
-`z_dim` and `class_names` (string [C], empty when unknown) as variables. Input checks run outside the
+`z_dim` and `class_names` (string [C], empty when unknown) as variables (DVD-GAN-FP exports also
+`num_conditioning_frames`). Input checks run outside the
 generator's function, which `--xla` XLA-compiles (XLA drops Assert ops). The export folder also holds
 export_meta.json (format version, step, checkpoint, resolved config, class names when known, the
 signatures, and "standing_stats": {"batches" (0 = off), "batch_size", "seed", "truncation"}). Loading needs
@@ -138,11 +148,11 @@ def build_generator(config):
   checkpoint, and `restore_ema_generator` checks that none is left out. DS and DT are never built.
   """
   from dvd_gan.models import build  # noqa: PLC0415
-  from dvd_gan.models.saving import trace_inference_call  # noqa: PLC0415
+  from dvd_gan.models.conditioning import trace_generator  # noqa: PLC0415
   from dvd_gan.training import precision  # noqa: PLC0415
   with precision.policy_scope("float32"), build.fast_init("zeros"):
     generator = build.make_models(config)[0]
-    trace_inference_call(generator, [1, int(config.model.z_dim)])
+    trace_generator(generator)
   return generator
 
 
@@ -380,6 +390,59 @@ class Sampler(tf.Module):
     return signatures
 
 
+class Predictor(Sampler):
+  """tf.Module around a DVD-GAN-FP G_ema: the `predict` signature (module docstring), and the constants of
+  `Sampler` plus `num_conditioning_frames`. With `xla=True` only the generator's function is XLA-compiled."""
+
+  def __init__(self, generator, *, xla: bool = False):
+    super().__init__(generator, None, xla=xla)
+    self._num_context = int(generator.num_conditioning_frames)
+    self._resolution = int(generator.resolution)
+    self.num_conditioning_frames = tf.Variable(tf.constant(self._num_context, tf.int32), trainable=False,
+                                               name="num_conditioning_frames")
+    self._predict_fn = None
+
+  def _prediction(self, z, context):
+    """G_ema(z, context, training=False) as float32 `[N, T, H, W, 3]`; one tf.function."""
+    if self._predict_fn is None:
+      generator, c, r = self.generator, self._num_context, self._resolution
+      self._predict_fn = tf.function(
+          lambda z, ctx: tf.cast(generator(z, ctx, training=False), tf.float32),
+          input_signature=[tf.TensorSpec([None, self._z_dim], tf.float32),
+                           tf.TensorSpec([None, c, r, r, 3], tf.float32)],
+          jit_compile=True if self._xla else None)
+    return self._predict_fn(z, context)
+
+  def predict(self, frames, seed, truncation):
+    frames = tf.convert_to_tensor(frames)
+    context = tf.cast(frames, tf.float32) / 127.5 - 1.0
+    z, _ = self._latents(tf.shape(frames)[0], seed, truncation)
+    predicted = self._prediction(z, context)
+    video = tf.concat([context, predicted], axis=1)
+    return {"video": video, "video_uint8": to_uint8(video), "predicted": predicted, "z": z}
+
+  def signatures(self) -> dict:
+    c, r = self._num_context, self._resolution
+    self.predict_fn = tf.function(self.predict)
+    predict = self.predict_fn.get_concrete_function(
+        frames=tf.TensorSpec([None, c, r, r, 3], tf.uint8, name="frames"),
+        seed=tf.TensorSpec([], tf.int64, name="seed"), truncation=tf.TensorSpec([], tf.float32, name="truncation"))
+    signatures = {"predict": predict, "serving_default": predict}
+    seen = {id(v) for v in self.captured_variables}
+    for v in predict.variables:
+      if id(v) not in seen:
+        seen.add(id(v))
+        self.captured_variables.append(v)
+    return signatures
+
+
+def make_served_module(generator, config, class_names=None, *, xla: bool = False):
+  """The tf.Module whose functions become the export's signatures: `Predictor` for DVD-GAN-FP, else `Sampler`."""
+  if int(config.data.get("num_conditioning_frames", 0)) > 0:
+    return Predictor(generator, xla=xla)
+  return Sampler(generator, class_names, xla=xla)
+
+
 # ---- export ----------------------------------------------------------------------------------------------
 
 def _describe(fn) -> dict:
@@ -432,8 +495,7 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
   checkpoint_path = latest_checkpoint(workdir)
   config = load_run_config(workdir) if config is None else resolve_config(config)
   num_classes = int(config.num_classes)
-  if int(config.data.get("num_conditioning_frames", 0)) > 0:
-    raise ExportError("frame-conditional (prediction) models are not supported by the export yet")
+  num_context = int(config.data.get("num_conditioning_frames", 0))
   step = checkpoint_step(checkpoint_path)
   if class_names is None:
     class_names = default_class_names(config) if num_classes > 0 else None
@@ -449,14 +511,18 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
   generator = restore_ema_generator(config, checkpoint_path)
   from dvd_gan.training import standing_stats  # noqa: PLC0415
   standing = standing_stats.settings(config)
-  generator = standing_stats.sampling_generator(generator, config, log=log)
-  sampler = Sampler(generator, class_names, xla=xla)
+  try:
+    generator = standing_stats.sampling_generator(generator, config, log=log)
+  except ValueError as e:
+    raise ExportError(str(e).splitlines()[0]) from None
+  sampler = make_served_module(generator, config, class_names, xla=xla)
   signatures = sampler.signatures()
   meta = {
       "format": FORMAT, "format_version": FORMAT_VERSION,
       "step": step, "checkpoint": _absolute(checkpoint_path), "workdir": _absolute(workdir),
       "num_frames": int(config.num_frames), "resolution": int(config.resolution),
       "num_classes": num_classes, "z_dim": int(config.model.z_dim),
+      "num_conditioning_frames": num_context,
       "class_names": list(class_names) if class_names is not None else None,
       "dtype": "float32", "xla": bool(xla), "tensorflow_version": tf.__version__,
       "standing_stats": standing,

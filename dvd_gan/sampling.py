@@ -160,6 +160,8 @@ def load_saved_model(path: str) -> Model:
   except (OSError, tf.errors.OpError, ValueError) as e:
     raise SampleError(f"cannot load the SavedModel {path}: {' '.join(str(e).split())[:300]}") from None
   sigs = loaded.signatures
+  if "predict" in sigs:
+    raise SampleError(f"{path} is a DVD-GAN-FP export: it continues given frames; use python -m dvd_gan.predict")
   if "latents" not in sigs or not hasattr(loaded, "resolution"):
     raise SampleError(f"{path} was exported by an older dvd_gan (no 'latents' signature): export it again "
                       "with python -m dvd_gan.export")
@@ -177,6 +179,8 @@ def load_workdir(workdir: str, *, xla: bool = False) -> Model:
   from dvd_gan.training import standing_stats  # noqa: PLC0415
   try:
     config = export.load_run_config(workdir)
+    if int(config.data.get("num_conditioning_frames", 0)) > 0:
+      raise SampleError(f"{workdir} is a DVD-GAN-FP run: it continues given frames; use python -m dvd_gan.predict")
     checkpoint = export.latest_checkpoint(workdir)
     generator = export.restore_ema_generator(config, checkpoint)
   except export.ExportError as e:

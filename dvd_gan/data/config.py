@@ -15,6 +15,7 @@ def data_config() -> ml_collections.ConfigDict:
   # Frame-conditional prediction (DVD-GAN-FP): C conditioning frames precede the config.num_frames frames
   # to predict; batches then carry "context" [b, C, H, W, 3]. BAIR: 1 (+15), Kinetics prediction: 5 (+11).
   d.num_conditioning_frames = 0
+  d.synthetic_variant = "synthesis"  # "synthesis" | "prediction" (faster, smaller shapes; data/synthetic.py)
   d.eval_frame_offset = 0    # evaluation: first frame of the clip taken (training: random offset)
   d.bair_camera = "image_main"  # "image_main" | "image_aux1"
   d.shuffle_buffer = 256     # examples, per input pipeline (each replica/host shuffles its own stream)

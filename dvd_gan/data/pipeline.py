@@ -103,7 +103,8 @@ def _split_context(ex: Dict[str, tf.Tensor], num_context: int) -> Dict[str, tf.T
 def _synthetic(config, split, total_frames, resolution, pipeline_seed) -> tf.data.Dataset:
   from dvd_gan.data import synthetic  # pylint: disable=g-import-not-at-top
   split = split.split("[")[0]
-  return synthetic.synthetic_dataset(total_frames, resolution, seed=pipeline_seed, split=split)
+  return synthetic.synthetic_dataset(total_frames, resolution, seed=pipeline_seed, split=split,
+                                     variant=config.data.get("synthetic_variant", "synthesis"))
 
 
 # --- TFDS datasets --------------------------------------------------------------------------------------

@@ -6,7 +6,15 @@ speed. The class is (shape, direction of motion):
   class = 4 * shape + direction,  shape in {square, bar}, direction in {right, left, down, up}
 
 so NUM_CLASSES = 8. Colour, size, start position, speed and background tint vary per video. The shape stays
-inside the frame for the whole clip. Every video is a pure function of (seed, split, element index): the
+inside the frame for the whole clip.
+
+Two variants (`VARIANTS`, config `data.synthetic_variant`):
+  "synthesis"   (the default) half-side 18-28 % of the frame, travel 45-75 % of the free room over the clip
+  "prediction"  (DVD-GAN-FP, experiments/tiny_fp.py) smaller shapes (half-side 12-17 %) that travel 85-100 %
+                of the free room: about twice as fast (~1 pixel per frame for 12 frames at 16x16), so the
+                first few frames show the direction clearly and a prediction that stops moving is far from
+                the true continuation. Given the first C frames, the rest of the clip is determined (constant
+                velocity): the task is to continue the motion. Every video is a pure function of (seed, split, element index): the
 generator uses only stateless random ops, so a dataset iterated twice, or on two hosts, yields the same
 videos, and the train and test splits never share a (seed, index) stream.
 """
@@ -18,11 +26,16 @@ NUM_CLASSES = len(SHAPES) * len(DIRECTIONS)
 CLASS_NAMES = tuple(f"{s}-{d}" for s in SHAPES for d in DIRECTIONS)
 
 _SPLITS = {"train": 0, "test": 1, "validation": 2}
+# (half-side as a fraction of the frame: minimum, range), (travel as a fraction of the free room: min, range).
+VARIANTS = {
+    "synthesis": ((0.18, 0.10), (0.45, 0.30)),
+    "prediction": ((0.12, 0.05), (0.85, 0.15)),
+}
 # Unit motion vector (dx, dy) of each direction, in image coordinates (y grows downwards).
 _DIRECTION_VECTORS = ((1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0))
 
 
-def render_video(label, params, num_frames: int, resolution: int):
+def render_video(label, params, num_frames: int, resolution: int, variant: str = "synthesis"):
   """Draws one video of class `label`.
 
   Args:
@@ -30,6 +43,7 @@ def render_video(label, params, num_frames: int, resolution: int):
     params: float32 [8] uniform(0, 1) numbers: size, speed, start position (2), colour (3), background tint.
     num_frames: T.
     resolution: H = W.
+    variant: "synthesis" or "prediction" (`VARIANTS`: sizes and speeds).
 
   Returns:
     [T, H, W, 3] float32 in [-1, 1].
@@ -38,10 +52,11 @@ def render_video(label, params, num_frames: int, resolution: int):
   shape = label // len(DIRECTIONS)
   direction = label % len(DIRECTIONS)
   vec = tf.gather(tf.constant(_DIRECTION_VECTORS), direction)               # [2]
-  radius = res * (0.18 + 0.1 * params[0])                                   # half-side / radius in pixels
-  # Travel over the clip: between 45% and 75% of the free room in the frame.
+  (size0, size_range), (travel0, travel_range) = VARIANTS[variant]
+  radius = res * (size0 + size_range * params[0])                           # half-side / radius in pixels
+  # Travel over the clip: a fraction of the free room in the frame (synthesis: between 45% and 75%).
   room = res - 2.0 * radius
-  travel = room * (0.45 + 0.3 * params[1])
+  travel = room * (travel0 + travel_range * params[1])
   speed = travel / max(t_count - 1, 1)
   # Start so that the whole path stays inside: along the motion axis start on the trailing side.
   free = room - travel * tf.abs(vec)                                       # [2] slack per axis
@@ -63,17 +78,18 @@ def render_video(label, params, num_frames: int, resolution: int):
   return video * 2.0 - 1.0
 
 
-def synthetic_example(index, *, num_frames: int, resolution: int, seed: int, split: str = "train"):
+def synthetic_example(index, *, num_frames: int, resolution: int, seed: int, split: str = "train",
+                      variant: str = "synthesis"):
   """Element `index` of the dataset: {"video": [T,H,W,3] float32 in [-1,1], "label": int32 scalar}."""
   index = tf.cast(index, tf.int64)
   key = tf.stack([tf.cast(seed, tf.int64) * 4 + _SPLITS[split], index])
   label = tf.random.stateless_uniform([], key, 0, NUM_CLASSES, dtype=tf.int32)
   params = tf.random.stateless_uniform([8], key + tf.constant([0, 1 << 40], tf.int64))
-  return {"video": render_video(label, params, num_frames, resolution), "label": label}
+  return {"video": render_video(label, params, num_frames, resolution, variant), "label": label}
 
 
 def synthetic_dataset(num_frames: int, resolution: int, seed: int, split: str = "train",
-                      start_index: int = 0) -> tf.data.Dataset:
+                      start_index: int = 0, variant: str = "synthesis") -> tf.data.Dataset:
   """Unbatched dataset of moving-shape videos.
 
   Args:
@@ -83,19 +99,22 @@ def synthetic_dataset(num_frames: int, resolution: int, seed: int, split: str = 
     split: "train" (infinite), "test" or "validation" (also infinite; take() what you need, they use
       streams disjoint from train).
     start_index: first element index (to resume a stream, or to shard it).
+    variant: "synthesis" (default) or "prediction" (`VARIANTS`; module docstring).
 
   Returns:
     tf.data.Dataset of {"video": [T, H, W, 3] float32 in [-1, 1], "label": int32 scalar}.
   """
   if split not in _SPLITS:
     raise ValueError(f"synthetic dataset: unknown split {split!r}; expected one of {sorted(_SPLITS)}")
+  if variant not in VARIANTS:
+    raise ValueError(f"synthetic dataset: unknown variant {variant!r}; expected one of {sorted(VARIANTS)}")
   if int(num_frames) < 1 or int(resolution) < 8:
     raise ValueError(f"synthetic dataset: need num_frames >= 1 and resolution >= 8, got "
                      f"{num_frames} and {resolution}")
   ds = tf.data.Dataset.range(int(start_index), tf.int64.max)
   return ds.map(
       lambda i: synthetic_example(i, num_frames=int(num_frames), resolution=int(resolution), seed=int(seed),
-                                  split=split),
+                                  split=split, variant=variant),
       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 

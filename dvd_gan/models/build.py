@@ -10,10 +10,30 @@ import keras
 import ml_collections
 import tensorflow as tf
 
+from dvd_gan.models.conditioning import (FramePredictionGenerator, check_conditioning_args,
+                                         takes_conditioning_frames, trace_generator)
 from dvd_gan.models.discriminators import (PHI_KINDS, SpatialDiscriminator, TemporalDiscriminator,
                                            check_discriminator_input, phi_factor)
 from dvd_gan.models.generator import LEGACY_G_BLOCK, Generator, check_generator_args
 from dvd_gan.models.saving import trace_inference_call
+
+
+def num_conditioning_frames(config: ml_collections.ConfigDict) -> int:
+  """C of a DVD-GAN-FP config (`data.num_conditioning_frames`), 0 for synthesis."""
+  return int(config.data.get("num_conditioning_frames", 0)) if "data" in config else 0
+
+
+def discriminator_frames(config: ml_collections.ConfigDict) -> int:
+  """Frames DS and DT see: T, or C + T for DVD-GAN-FP ([conditioning frames; G's output])."""
+  return int(config.num_frames) + num_conditioning_frames(config)
+
+
+def conditioning_widths(config: ml_collections.ConfigDict):
+  """(ch, multipliers) of DVD-GAN-FP's conditioning network: model.cond_*, or DS's when left 0 / ()."""
+  m = config.model
+  ch = int(m.get("cond_ch", 0)) or int(m.d_ch)
+  multipliers = tuple(m.get("cond_multipliers", ())) or tuple(m.ds_multipliers)
+  return ch, multipliers
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
@@ -28,6 +48,14 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   r = int(config.resolution)
   check_discriminator_input("model.ds_multipliers", r, r, len(m.ds_multipliers))
   check_discriminator_input("model.dt_multipliers", r, r, len(m.dt_multipliers), phi_factor(m.dt_phi))
+  c = num_conditioning_frames(config)
+  if c < 0:
+    raise ValueError(f"data.num_conditioning_frames must be >= 0, got {c}")
+  if c:
+    if int(config.num_classes) != 0:
+      raise ValueError(f"DVD-GAN-FP (data.num_conditioning_frames = {c}) has no class input, but num_classes "
+                       f"is {config.num_classes}: set num_classes = 0 (docs/paper.md, DVD-GAN-FP)")
+    check_conditioning_args(c, r, conditioning_widths(config)[1])
 
 
 def g_block(config: ml_collections.ConfigDict) -> str:
@@ -40,12 +68,19 @@ def make_models(config: ml_collections.ConfigDict):
   check_config(config)
   m = config.model
   seed = int(config.get("seed", 0))
-  g = Generator(
+  g_args = dict(
       num_frames=config.num_frames, resolution=config.resolution, num_classes=config.num_classes,
       ch=m.g_ch, multipliers=m.g_multipliers, z_dim=m.z_dim, embed_dim=m.embed_dim, rnn=m.g_rnn,
       blocks_per_stage=m.g_blocks_per_stage, rnn_attention=m.g_rnn_attention,
       separable_attention_blocks=m.g_separable_attention_blocks, bn_momentum=m.get("g_bn_momentum", 0.999),
       remat=m.get("remat", False), block=g_block(config), name="generator")
+  c = num_conditioning_frames(config)
+  if c:  # DVD-GAN-FP: no class input anywhere (check_config: num_classes == 0)
+    cond_ch, cond_multipliers = conditioning_widths(config)
+    g = FramePredictionGenerator(num_conditioning_frames=c, cond_ch=cond_ch, cond_multipliers=cond_multipliers,
+                                 unet_skips=m.get("fp_unet_skips", True), **g_args)
+  else:
+    g = Generator(**g_args)
   ds = SpatialDiscriminator(
       num_classes=config.num_classes, ch=m.d_ch, multipliers=m.ds_multipliers, k=m.ds_k,
       attention_blocks=m.ds_attention_blocks, seed=seed, remat=m.get("remat", False),
@@ -65,8 +100,8 @@ def build_variables(g, ds, dt, config: ml_collections.ConfigDict) -> None:
   eagerly, but no convolution runs, so this costs only the initialisers. Nothing stateful changes (no
   spectral-norm `u` or moving-statistics update, no seed drawn).
   """
-  t, r = int(config.num_frames), int(config.resolution)
-  trace_inference_call(g, [1, int(config.model.z_dim)])
+  t, r = discriminator_frames(config), int(config.resolution)
+  trace_generator(g)
   for d in (ds, dt):
     trace_inference_call(d, [1, t, r, r, 3])
 
@@ -91,6 +126,14 @@ def build_generator_from_shapes(g, batch=1):
     shape = block.compute_output_shape(shape, (batch, d))
   g.out_bn.build(shape)
   g.out_conv.build((batch * t,) + tuple(shape[2:]))
+  c = takes_conditioning_frames(g)
+  if c:  # DVD-GAN-FP: the conditioning network and the skip convs
+    net = g.conditioning_network
+    net.build((batch, c, g.resolution, g.resolution, 3))  # Keras enters the layer's name scope itself
+    widths = net.feature_channels()
+    for i, (j, channels) in sorted(g.skip_pairs.items()):
+      r = g.block_inputs()[i][0]
+      g.skip_convs[g._skip_conv_index[i]].build((batch * t, r, r, channels + widths[j]))
   g.built = True
 
 
@@ -124,7 +167,7 @@ def build_from_shapes(g, ds, dt, config: ml_collections.ConfigDict) -> None:
     build_generator_from_shapes(g)
   for d in (ds, dt):
     with keras.name_scope(d.name):
-      _build_discriminator_from_shapes(d, int(config.num_frames), int(config.resolution))
+      _build_discriminator_from_shapes(d, discriminator_frames(config), int(config.resolution))
 
 
 @contextlib.contextmanager

@@ -81,4 +81,9 @@ def model_config() -> ml_collections.ConfigDict:
   m.remat = False                          # recompute G's, DS's and DT's residual blocks in the backward pass
                                            # (less activation memory, ~1 more forward of the blocks; equal
                                            # results: dvd_gan/layers/remat.py)
+  # DVD-GAN-FP (used when data.num_conditioning_frames = C > 0; dvd_gan/models/conditioning.py): the
+  # conditioning network, "the same kind of residual network as DS", and the U-Net skips into G.
+  m.cond_ch = 0                            # width of the conditioning network; 0 = d_ch (DS's)
+  m.cond_multipliers = ()                  # its multipliers (last block must give 4x4); () = ds_multipliers
+  m.fp_unet_skips = True                   # U-Net skips from the conditioning network into G's blocks
   return m

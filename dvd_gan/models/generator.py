@@ -150,22 +150,30 @@ class Generator(BuildByTracing, keras.Model):
       embedding = self.class_embedding(y, training=training)
     return tf.concat([z, tf.cast(embedding, z.dtype)], axis=-1)
 
-  def temporal_stem(self, cond, training=None):
-    """[z; e(y)] -> affine -> tiled over T -> ConvGRU -> self-attention: `[B, T, 4, 4, ch0]`."""
+  def temporal_stem(self, cond, training=None, initial_state=None):
+    """[z; e(y)] -> affine -> tiled over T -> ConvGRU -> self-attention: `[B, T, 4, 4, ch0]`.
+
+    `initial_state` `[B, 4, 4, ch0]`: the ConvGRU's initial state (zeros when None; DVD-GAN-FP: from the
+    conditioning frames, dvd_gan/models/conditioning.py)."""
     x = self.affine(cond, training=training)
     x = tf.reshape(x, [-1, 4, 4, self.ch0])
     x = tf.repeat(x[:, None], self.num_frames, axis=1)
-    h = self.rnn(x, training=training)
+    h = self.rnn(x, initial_state=initial_state, training=training)
     if self.rnn_attention is not None:
       h = self.rnn_attention(h, training=training)
     return h
 
-  def frame_network(self, h, cond, training=None):
-    """The per-frame residual network: `[B, T, 4, 4, ch0]`, cond `[B, D]` -> `[B, T, H, W, 3]`."""
+  def frame_network(self, h, cond, training=None, block_input=None):
+    """The per-frame residual network: `[B, T, 4, 4, ch0]`, cond `[B, D]` -> `[B, T, H, W, 3]`.
+
+    `block_input(i, h) -> h`, if given, transforms the input of residual block i (DVD-GAN-FP's U-Net skips,
+    dvd_gan/models/conditioning.py)."""
     attention = dict(zip(self._attention_positions, self.separable_attentions))
     for i, block in enumerate(self.blocks):
       if i in attention:
         h = attention[i](h, training=training)
+      if block_input is not None:
+        h = block_input(i, h)
       if self.remat and training:
         h = L.remat(lambda x, c, block=block: block(x, c, training=training))(h, cond)
       else:

@@ -6,7 +6,8 @@ writes a checkpoint's files under temporary names and renames them, and the mana
 checkpoint as the latest one.
 
 Data position: tf.distribute's distributed iterators are not checkpointable (MirroredStrategy and others), so
-the number of per-replica batches consumed is stored (`batches_consumed` = step * d_steps_per_g_step) and a
+the number of per-replica batches consumed is stored (`batches_consumed` = step * d_steps_per_g_step, + step
+for DVD-GAN-FP, whose G update reads a batch of its own: `Trainer.batches_per_step`) and a
 resumed run skips that many batches of its (deterministic, seeded) input pipeline.
 
 Paths may be on any filesystem TensorFlow knows (`gs://...`): the manager writes through tf.io.gfile.

@@ -11,11 +11,15 @@ events through TensorFlow's own writers, which use it too):
   workdir/fvd.json          the end-of-run figures (when eval.fvd_at_end; see dvd_gan.training.evaluation)
   workdir/metrics.jsonl     evaluations during training (eval.every_steps; dvd_gan.training.periodic_eval)
   workdir/checkpoints_best/ workdir/best.json: the best checkpoint by the main metric
+  workdir/prediction.json   DVD-GAN-FP instead of fvd.json (dvd_gan.training.prediction_eval.demo_figures)
 
 Steps run `train.steps_per_loop` at a time inside one tf.function call (Trainer.train_loop); the host reads
 one boolean per call (all metrics finite?) and the metrics themselves only at `log_every` boundaries and
 evaluation steps (every call when steps_per_loop is 1). Checkpoints, samples, logs, evaluations and signals
 are handled between calls, so their intervals must be multiples of steps_per_loop (`check_schedule`).
+
+DVD-GAN-FP runs (data.num_conditioning_frames = C > 0) sample from fixed conditioning frames (the first
+videos of the evaluation split): the sample files show [conditioning frames; prediction], C + T frames.
 """
 import math
 import os
@@ -38,10 +42,12 @@ class NonFiniteLossError(RuntimeError):
 
 def resolve_config(config):
   """Fills the derived keys: num_classes = the dataset's class count when the config leaves it 0 for a
-  dataset that has classes (synthetic: 8). Returns a copy."""
+  dataset that has classes (synthetic: 8), except for DVD-GAN-FP (data.num_conditioning_frames > 0), which
+  has no class input. Returns a copy."""
   from dvd_gan import data as data_lib  # noqa: PLC0415
   config = config.copy_and_resolve_references()
-  if int(config.num_classes) == 0 and config.train.get("conditional", True):
+  prediction = int(config.data.get("num_conditioning_frames", 0)) > 0
+  if int(config.num_classes) == 0 and config.train.get("conditional", True) and not prediction:
     config.num_classes = int(data_lib.num_classes(config))
   return config
 
@@ -134,7 +140,7 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   if chief:
     eio.write_json(eio.join(workdir, "config.json"), config.to_dict())
 
-  skip = start_step * trainer.d_steps
+  skip = start_step * trainer.batches_per_step
   if dataset_fn is None:
     from dvd_gan import data as data_lib  # noqa: PLC0415
 
@@ -149,11 +155,15 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   z_fixed, y_fixed = sample_latents(config, int(t.num_sample_videos), int(config.seed) + 1)
   periodic = periodic_eval.PeriodicEvaluator(config, workdir, trainer, strategy=strategy, chief=chief,
                                              writer=writer, start_step=start_step, log=log, metric_fn=metric_fn)
+  context_fixed = None
+  if trainer.num_context and chief:
+    from dvd_gan.training import prediction_eval  # noqa: PLC0415
+    context_fixed = prediction_eval.fixed_contexts(config, int(t.num_sample_videos))
 
   def write_samples(step):
     if not chief:
       return
-    videos = trainer.sample(z_fixed, y_fixed).numpy()
+    videos = trainer.sample(z_fixed, y_fixed, context_fixed).numpy()
     out = summaries.write_samples(samples_dir, f"samples_{step:07d}", videos)
     with writer.as_default():
       summaries.image("samples/ema_frame_grid", out["grid"], step)
@@ -243,7 +253,11 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   if stopped_by is None and step >= num_steps:
     if step % int(t.sample_every):
       write_samples(step)
-    if chief and config.eval.get("fvd_at_end", False):
+    if chief and config.eval.get("fvd_at_end", False) and trainer.num_context:
+      from dvd_gan.training import prediction_eval  # noqa: PLC0415
+      result["eval"] = prediction_eval.demo_figures(config, trainer, build_models=build_models, log=log)
+      eio.write_json(eio.join(workdir, "prediction.json"), result["eval"])
+    elif chief and config.eval.get("fvd_at_end", False):
       from dvd_gan.training import evaluation  # noqa: PLC0415
       reference = periodic.reference_stats("test", int(config.eval.num_videos), config.eval.network)
       result["eval"] = evaluation.demo_figures(config, trainer, build_models=build_models, log=log,

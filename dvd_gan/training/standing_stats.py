@@ -82,6 +82,9 @@ def standing_stats_generator(generator, num_batches: int, batch_size: int, seed:
   """
   if int(num_batches) < 1 or int(batch_size) < 1:
     raise ValueError(f"standing statistics need >= 1 batch of >= 1 video, got {num_batches} x {batch_size}")
+  if int(getattr(generator, "num_conditioning_frames", 0) or 0):
+    raise ValueError("standing statistics are not implemented for DVD-GAN-FP generators (they would need "
+                     "conditioning frames): set eval.standing_stats_batches = 0")
   copy = copy_generator(generator)
   norms = batch_norm_layers(copy)
   if not norms:

@@ -10,6 +10,12 @@ One training step (= one G step, the unit of `config.train.num_steps`) is:
   G <- Adam_G(G, grad (-DS(G(z)) - DT(G(z))))
   G_ema <- EMA(G)
 
+DVD-GAN-FP (config.data.num_conditioning_frames = C > 0; docs/paper.md, DVD-GAN-FP): every batch carries
+`context` [b, C, H, W, 3]; G predicts the T frames that follow it, and DS and DT see [context; video]
+(C + T frames) for real and generated videos alike; DS's k frames are drawn from all C + T. The G update takes
+the conditioning frames of a fresh real batch (so a step reads d_steps_per_g_step + 1 batches:
+`batches_per_step`). A generator that takes no conditioning frames with such a config is an error.
+
 The seeds come from a checkpointed tf.random.Generator; the per-step random numbers are drawn for the global
 batch and sliced per replica (randomness.py). Per-replica losses are divided by the number of replicas, and
 Keras 3 optimizers sum gradients over replicas, so the update is that of the mean loss over the global batch.
@@ -24,6 +30,7 @@ import keras
 import tensorflow as tf
 
 from dvd_gan import losses as gan_losses
+from dvd_gan.models.conditioning import takes_conditioning_frames
 from dvd_gan.training import precision as precision_lib
 from dvd_gan.training import randomness
 from dvd_gan.training.ema import EMA
@@ -59,6 +66,16 @@ class Trainer:
     self.z_dim = int(config.model.z_dim)
     self.num_frames = int(config.num_frames)
     self.ds_k = int(config.model.ds_k)
+    self.num_context = int(config.data.get("num_conditioning_frames", 0))
+    g_context = takes_conditioning_frames(self.G)
+    if g_context != self.num_context:
+      if not g_context:
+        raise ValueError(f"config.data.num_conditioning_frames is {self.num_context}, but the generator "
+                         f"({type(self.G).__name__}) takes no conditioning frames (synthesis only): use the "
+                         "DVD-GAN-FP generator (dvd_gan.models.build with this config)")
+      raise ValueError(f"the generator predicts from {g_context} conditioning frames, but "
+                       f"config.data.num_conditioning_frames is {self.num_context}")
+    self.d_frames = self.num_frames + self.num_context   # frames DS and DT see
     self.global_batch = int(config.batch_size)
     n = strategy.num_replicas_in_sync
     if self.global_batch % n:
@@ -67,6 +84,7 @@ class Trainer:
     self.d_steps = int(t.d_steps_per_g_step)
     if self.d_steps < 1:
       raise ValueError(f"d_steps_per_g_step must be >= 1, got {self.d_steps}")
+    self.batches_per_step = self.d_steps + (1 if self.num_context else 0)
     self._dt_takes_seed = _accepts(self.DT.call, "seed")
     with strategy.scope():
       fused = bool(t.get("fused_adam", True))
@@ -96,7 +114,7 @@ class Trainer:
     The frames are gathered here and DS gets a k-frame clip, which it scores whole (k >= its T: no
     sampling of its own), i.e. DS's score with these frame indices.
     """
-    if self.ds_k < self.num_frames:
+    if self.ds_k < self.d_frames:
       video = tf.gather(video, indices, axis=1, batch_dims=1)
     return self.DS(video, y, training=training)
 
@@ -116,17 +134,28 @@ class Trainer:
     z, y = randomness.latents(s[0], B, self.z_dim, self.num_classes)
     z = randomness.replica_slice(z, b)
     y = randomness.replica_slice(y, b) if y is not None else None
-    fi = randomness.replica_slice(randomness.frame_indices(s[1], B, self.num_frames, self.ds_k), b)
-    ri = randomness.replica_slice(randomness.frame_indices(s[2], B, self.num_frames, self.ds_k), b)
+    fi = randomness.replica_slice(randomness.frame_indices(s[1], B, self.d_frames, self.ds_k), b)
+    ri = randomness.replica_slice(randomness.frame_indices(s[2], B, self.d_frames, self.ds_k), b)
     return z, y, fi, ri, s[3]
 
+  def _generate(self, z, y, context, training=True):
+    """G's video as D sees it: G(z, y) [b, T, ...], or [context; G(z, context)] [b, C + T, ...] (FP)."""
+    if context is None:
+      return self.G(z, y, training=training)
+    prediction = self.G(z, context, training=training)
+    return tf.concat([tf.cast(context, prediction.dtype), prediction], axis=1)
+
   def d_step(self, batch, seed):
-    """One D update on a per-replica real batch {"video": [b,T,H,W,3], "label": [b]} and fresh samples."""
+    """One D update on a per-replica real batch {"video": [b,T,H,W,3], "label": [b]} (+ "context"
+    [b,C,H,W,3] for DVD-GAN-FP) and fresh samples."""
     n = randomness.num_replicas()
     z, y_fake, fake_idx, real_idx, dt_seed = self._draw(seed)
     real = batch["video"]
     y_real = batch["label"] if self.num_classes > 0 else None
-    fake = tf.stop_gradient(self.G(z, y_fake, training=True))
+    context = batch["context"] if self.num_context else None
+    if context is not None:
+      real = tf.concat([tf.cast(context, real.dtype), real], axis=1)
+    fake = tf.stop_gradient(self._generate(z, y_fake, context))
     fake = tf.cast(fake, real.dtype)
     with tf.GradientTape() as tape:
       ds_real = tf.cast(self._ds(real, y_real, real_idx), tf.float32)
@@ -149,12 +178,14 @@ class Trainer:
         "loss_dt_fake": tf.reduce_mean(tf.nn.relu(1.0 + dt_fake)),
     }
 
-  def g_step(self, seed):
-    """One G update on freshly drawn z, y (never the D step's samples)."""
+  def g_step(self, seed, batch=None):
+    """One G update on freshly drawn z, y (never the D step's samples); DVD-GAN-FP: conditioned on the
+    "context" of `batch`, a real batch of its own."""
     n = randomness.num_replicas()
     z, y, idx, _, dt_seed = self._draw(seed)
+    context = batch["context"] if self.num_context else None
     with tf.GradientTape() as tape:
-      fake = self.G(z, y, training=True)
+      fake = self._generate(z, y, context)
       ds_fake = tf.cast(self._ds(fake, y, idx), tf.float32)
       dt_fake = tf.cast(self._dt(fake, y, dt_seed), tf.float32)
       loss_ds = gan_losses.g_hinge_loss(ds_fake)
@@ -178,7 +209,8 @@ class Trainer:
     for i in range(self.d_steps):
       batch = next(iterator)
       metrics = self._mean(self.strategy.run(self._d_step_fn, (batch, seeds[:, i])))
-    metrics.update(self._mean(self.strategy.run(self._g_step_fn, (seeds[:, self.d_steps],))))
+    g_args = (seeds[:, self.d_steps],) + ((next(iterator),) if self.num_context else ())
+    metrics.update(self._mean(self.strategy.run(self._g_step_fn, g_args)))
     self.step.assign_add(1)
     self.ema.update(self.step)
     return metrics
@@ -202,8 +234,12 @@ class Trainer:
         break
     return metrics, finite
 
-  def _sample(self, z, y, training=False):
-    """G_ema(z, y) [B, T, H, W, 3] float32 in [-1, 1] (one device; for summaries and evaluation)."""
+  def _sample(self, z, y, context=None, training=False):
+    """G_ema(z, y) [B, T, H, W, 3] float32 in [-1, 1] (one device; for summaries and evaluation); DVD-GAN-FP:
+    [context; G_ema(z, context)] [B, C + T, H, W, 3]."""
+    if self.num_context:
+      prediction = tf.cast(self.G_ema(z, context, training=training), tf.float32)
+      return tf.concat([tf.cast(context, tf.float32), prediction], axis=1)
     return tf.cast(self.G_ema(z, y if self.num_classes > 0 else None, training=training), tf.float32)
 
 
@@ -215,6 +251,9 @@ def clone_generator(G, config, build_models):
     return build_models(config)[0]
   z = tf.zeros([1, int(config.model.z_dim)])
   y = tf.zeros([1], tf.int32) if int(config.num_classes) > 0 else None
+  c = takes_conditioning_frames(G)
+  if c:  # DVD-GAN-FP: G_ema(z, context)
+    y = tf.zeros([1, c, int(config.resolution), int(config.resolution), 3])
   G_ema(z, y, training=False)
   return G_ema
 

@@ -6,8 +6,8 @@ import pytest
 from dvd_gan.data import synthetic
 
 
-def _videos(n, res=16, split="test", seed=0, t=12):
-  items = list(synthetic.synthetic_dataset(t, res, seed, split).take(n))
+def _videos(n, res=16, split="test", seed=0, t=12, variant="synthesis"):
+  items = list(synthetic.synthetic_dataset(t, res, seed, split, variant=variant).take(n))
   return np.stack([e["video"].numpy() for e in items]), np.array([int(e["label"]) for e in items])
 
 
@@ -43,6 +43,19 @@ def test_every_video_shows_its_class(res):
   assert 0.1 * res / 16 < cues["median_speed"] < 1.0 * res / 16
   shifted = 4 * (y // 4) + (y % 4 + 1) % 4
   assert synthetic.class_cues(v, shifted)["direction_accuracy"] == 0.0
+
+
+def test_prediction_variant_moves_twice_as_fast_and_its_continuation_shows_the_class():
+  """The "prediction" variant (DVD-GAN-FP demo): about 1 pixel per frame at 16x16 (twice the default), and
+  both the first 4 frames and the 8 that follow show the clip's direction and shape (accuracy 1.0)."""
+  v, y = _videos(64, variant="prediction")
+  slow = synthetic.class_cues(*_videos(64))["median_speed"]
+  for part in (v[:, :4], v[:, 4:]):
+    cues = synthetic.class_cues(part, y)
+    assert cues["direction_accuracy"] == 1.0 and cues["shape_accuracy"] == 1.0
+    assert 0.8 < cues["median_speed"] < 1.2 and cues["median_speed"] > 1.7 * slow
+  with pytest.raises(ValueError, match="unknown variant"):
+    synthetic.synthetic_dataset(4, 16, 0, variant="fast")
 
 
 def test_static_grey_videos_score_no_better_than_chance():
