@@ -49,8 +49,7 @@ def test_paper_fp_configs_at_reduced_width(name, context, predicted):
   assert (c.data.num_conditioning_frames, c.num_frames, c.resolution, c.data.stride) == (context, predicted, 64, 1)
   assert c.num_classes == 0 and c.model.g_ch * c.model.g_multipliers[0] == 512  # ch0 = 512 (appendix A.4)
   c.model.g_ch, c.model.d_ch, c.model.z_dim = 1, 1, 4
-  g, ds, dt = make_models(c)
-  build_variables(g, ds, dt, c)
+  g, ds, dt = make_models(c)  # built by their first (eager) calls: cheaper than tracing them first
   assert isinstance(g, FramePredictionGenerator) and g.num_classes == 0
   assert sorted(g.skip_resolutions().values()) == [4, 8, 16, 32]
   ctx = tf.random.stateless_uniform([1, context, 64, 64, 3], [1, 2], -1.0, 1.0)

