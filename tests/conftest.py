@@ -54,6 +54,7 @@ SLOW_FIXTURES = {
     ("tests/dvd_gan/training/test_training_equivalence.py", "two_steps"),
     ("tests/dvd_gan/test_export.py", "run_dir"),
     ("tests/dvd_gan/test_sample.py", "run"),
+    ("tests/dvd_gan/test_predict.py", "run"),
 }
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -13,8 +13,6 @@ from dvd_gan.config import base_config
 from dvd_gan.training.loop import train
 from eval import video_io, video_writer
 
-pytestmark = pytest.mark.slow  # every test uses the module's training run and export (~20 s of CPU)
-
 
 def fp_config():
   """2 conditioning + 3 predicted frames at 16x16, widths 4, batch 4, 2 G steps with 1 D step each."""
