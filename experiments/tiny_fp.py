@@ -13,7 +13,7 @@ predicted frames, FVD and per-frame MSE for the trained EMA G, the untrained G a
 baseline.
 
 Two choices differ from the synthesis demo (experiments/tiny.py), both found with runs of 1800 steps on 2
-CPU cores (README, "The prediction demo"): DT sees the clips at full resolution (`dt_phi = "identity"`;
+CPU cores with BigGAN-deep G blocks (docs/training.md, "The prediction demo"): DT sees the clips at full resolution (`dt_phi = "identity"`;
 avgpool2 halves the ~1 pixel per frame motion to half a pixel at 8x8) and DS all 12 frames (`ds_k = 12`).
 With the paper's avgpool2 and k = 4 the generator learned to continue horizontal motion only (direction
 accuracy 0.53-0.58 at 1800-3000 steps); with these, 0.86 at 1800 steps. At 16x16 both cost little.
