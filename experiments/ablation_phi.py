@@ -8,18 +8,7 @@ arg in {avgpool2 (the paper's default), avgpool4, identity, random_crop_half}. T
 setting and reports (Figure 7, values only shown as a plot): FID is about the same for every phi, while IS
 drops as the downsampling grows (identity = the expensive reference with the best IS).
 """
-import importlib.util
-import os
-
-
-def kinetics600_12f_64():
-  """The config of experiments/kinetics600_12f_64.py (this file's neighbour), which the ablations start from."""
-  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kinetics600_12f_64.py")
-  spec = importlib.util.spec_from_file_location("experiments_kinetics600_12f_64", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
-
+from dvd_gan import experiments
 
 SETTINGS = ("avgpool2", "avgpool4", "identity", "random_crop_half")
 
@@ -27,7 +16,7 @@ SETTINGS = ("avgpool2", "avgpool4", "identity", "random_crop_half")
 def get_config(arg="avgpool2"):
   if arg not in SETTINGS:
     raise ValueError(f"ablation_phi: unknown phi {arg!r}; choose one of {SETTINGS}")
-  c = kinetics600_12f_64()
+  c = experiments.load("kinetics600_12f_64")
   c.model.dt_phi = arg
   c.train.num_steps = 100_000
   return c

@@ -122,21 +122,12 @@ def body(fv, args, argv):  # noqa: ARG001
              for name in names]
   if not fv.keep_vms:
     cleanup.append(("created", _gcloud(fv, "instances", "delete", *names, "--quiet")))
-  runner = launch_lib.Runner(fv.dry_run)
-  runner.say(f"# {n} x {fv.machine_type} with {fv.gpus_per_worker} x {fv.gpu_type}")
-  for line in lines:
-    runner.say(line)
-  try:
-    return launch_lib.execute(runner, plan, cleanup)
-  except launch_lib.CommandFailed as e:
-    print(f"error: {e}", file=sys.stderr, flush=True)
-    return 1
+  header = f"# {n} x {fv.machine_type} with {fv.gpus_per_worker} x {fv.gpu_type}"
+  return launch_lib.run_plan(fv.dry_run, [header, *lines], plan, cleanup)
 
 
 def main(argv=None):
-  argv = list(sys.argv if argv is None else argv)
-  return command.main(argv, define_flags=define_flags, body=lambda fv, args: body(fv, args, argv),
-                      usage=__doc__, user_errors=(ValueError, OSError, AttributeError, KeyError, TypeError))
+  return launch_lib.launcher_main(argv, define_flags, body, __doc__)
 
 
 if __name__ == "__main__":

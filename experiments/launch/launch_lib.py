@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 
+from eval import command
 from eval.command import UsageError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -256,3 +257,24 @@ def execute(runner: Runner, plan: list, cleanup: list) -> int:
           if mark in reached:
             runner.run(cmd, check=False)
   return status
+
+
+def run_plan(dry_run: bool, lines: list, plan: list, cleanup: list) -> int:
+  """Prints `lines` (the header and the batch split), then runs `plan` and `cleanup` (see `execute`); a
+  failed command is a one-line error and exit status 1."""
+  runner = Runner(dry_run)
+  for line in lines:
+    runner.say(line)
+  try:
+    return execute(runner, plan, cleanup)
+  except CommandFailed as e:
+    print(f"error: {e}", file=sys.stderr, flush=True)
+    return 1
+
+
+def launcher_main(argv, define_flags, body, usage: str) -> int:
+  """The launch scripts' `main`: eval.command's CLI convention; `body(fv, args, argv)` sees the whole argv
+  (the config overrides are passed on to the remote job)."""
+  argv = list(sys.argv if argv is None else argv)
+  return command.main(argv, define_flags=define_flags, body=lambda fv, args: body(fv, args, argv), usage=usage,
+                      user_errors=(ValueError, OSError, AttributeError, KeyError, TypeError))

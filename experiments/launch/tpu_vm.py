@@ -144,21 +144,12 @@ def body(fv, args, argv):  # noqa: ARG001
                                      f"--command={launch_lib.stop_command(fv.stop_timeout)}"))]
   if not fv.keep_vm:
     cleanup.append(("created", _gcloud_tpu(fv, "delete", fv.name, "--quiet")))
-  runner = launch_lib.Runner(fv.dry_run)
-  runner.say(f"# {fv.accelerator_type} ({version}): {'pod slice' if pod else 'single host'}")
-  for line in lines:
-    runner.say(line)
-  try:
-    return launch_lib.execute(runner, plan, cleanup)
-  except launch_lib.CommandFailed as e:
-    print(f"error: {e}", file=sys.stderr, flush=True)
-    return 1
+  header = f"# {fv.accelerator_type} ({version}): {'pod slice' if pod else 'single host'}"
+  return launch_lib.run_plan(fv.dry_run, [header, *lines], plan, cleanup)
 
 
 def main(argv=None):
-  argv = list(sys.argv if argv is None else argv)
-  return command.main(argv, define_flags=define_flags, body=lambda fv, args: body(fv, args, argv),
-                      usage=__doc__, user_errors=(ValueError, OSError, AttributeError, KeyError, TypeError))
+  return launch_lib.launcher_main(argv, define_flags, body, __doc__)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
 """Fixtures of the training tests: a config far smaller than experiments/tiny.py (4 frames of 16x16, ch 4)."""
+import socket
+
 import pytest
 
 from dvd_gan.config import base_config
@@ -107,3 +109,18 @@ def ram_run(tmp_path_factory):
   finally:
     os.chdir(previous)
   return {"workdir": workdir, "cwd": str(cwd), "first": first, "second": second, "log": lines}
+
+
+@pytest.fixture(scope="session")
+def free_ports():
+  """`free_ports(n)`: n TCP ports on 127.0.0.1 free right now (for local multi-worker clusters)."""
+  def find(n):
+    socks = [socket.socket() for _ in range(n)]
+    try:
+      for s in socks:
+        s.bind(("127.0.0.1", 0))
+      return [s.getsockname()[1] for s in socks]
+    finally:
+      for s in socks:
+        s.close()
+  return find

@@ -9,7 +9,6 @@ import json
 import math
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -100,17 +99,6 @@ def test_mirrored_strategy_run(tiny_config, run_loop, tmp_path, checkpoint_reade
   _check_in_process_run(run, checkpoint_reader)
 
 
-def _free_ports(n):
-  socks = [socket.socket() for _ in range(n)]
-  try:
-    for s in socks:
-      s.bind(("127.0.0.1", 0))
-    return [s.getsockname()[1] for s in socks]
-  finally:
-    for s in socks:
-      s.close()
-
-
 _WORKER_CONFIG = """
 import sys
 sys.path.insert(0, {here!r})
@@ -123,7 +111,7 @@ def get_config():
 
 
 @pytest.mark.slow
-def test_multi_worker_strategy_run(tmp_path, checkpoint_reader):
+def test_multi_worker_strategy_run(tmp_path, checkpoint_reader, free_ports):
   """MultiWorkerMirroredStrategy, 2 worker processes on 127.0.0.1 (`python -m dvd_gan.train
   --strategy=multi_worker`, TF_CONFIG per process): both exit 0 with finite logged losses; the chief writes
   checkpoints, TensorBoard and samples with the EMA / variable-change properties; the other worker leaves
@@ -131,7 +119,7 @@ def test_multi_worker_strategy_run(tmp_path, checkpoint_reader):
   config_path = tmp_path / "worker_config.py"
   config_path.write_text(_WORKER_CONFIG.format(here=_HERE))
   workdir = tmp_path / "run"
-  ports = _free_ports(2)
+  ports = free_ports(2)
   cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
   procs = []
   try:

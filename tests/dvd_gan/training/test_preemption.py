@@ -2,7 +2,6 @@
 SIGTERM, every worker stops at the same call boundary (dvd_gan.training.preemption.make_stop_sync)."""
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -27,27 +26,16 @@ _WORKER = textwrap.dedent("""
 """)
 
 
-def _free_ports(n):
-  socks = [socket.socket() for _ in range(n)]
-  try:
-    for s in socks:
-      s.bind(("127.0.0.1", 0))
-    return [s.getsockname()[1] for s in socks]
-  finally:
-    for s in socks:
-      s.close()
-
-
 def test_one_process_uses_its_own_flag():
   """Default and mirrored strategies are one process: the local flag is the decision (no collective)."""
   assert preemption.make_stop_sync(tf.distribute.get_strategy()) is bool
 
 
 @pytest.mark.slow
-def test_a_signal_on_one_worker_stops_every_worker(tmp_path):
+def test_a_signal_on_one_worker_stops_every_worker(tmp_path, free_ports):
   """Two worker processes (MultiWorkerMirroredStrategy on 127.0.0.1): when only worker 1 has the flag, both
   get True; when neither has it, both get False."""
-  ports = _free_ports(2)
+  ports = free_ports(2)
   cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
   script = tmp_path / "worker.py"
   script.write_text(_WORKER)
