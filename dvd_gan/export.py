@@ -464,9 +464,6 @@ def _check_out(out: str, overwrite: bool) -> None:
     raise ExportError(f"--out {out} exists and is not a folder")
   if eio.isdir(out) and eio.listdir(out) and not overwrite:
     raise ExportError(f"--out {out} exists and is not empty (pass --overwrite to replace it)")
-  parent = eio.missing_output_folder(out)
-  if parent:
-    raise ExportError(f"the parent folder of --out, {parent}, does not exist")
 
 
 def _absolute(path: str) -> str:
@@ -531,6 +528,9 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
   }
   out = str(out).rstrip("/") if eio.has_scheme(out) else str(out)
   tmp = eio.temporary_dir(out)
+  parent = eio.missing_output_folder(out)
+  if parent:  # --out=exports/demo in a fresh clone: create exports/ (as dvd_gan.sample does for its --out)
+    eio.makedirs(parent)
   try:
     tf.saved_model.save(sampler, tmp, signatures=signatures)
     eio.write_json(eio.join(tmp, META_FILE), meta)

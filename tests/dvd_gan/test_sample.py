@@ -54,8 +54,11 @@ def run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def export_dir(run, tmp_path_factory):
-  out = str(tmp_path_factory.mktemp("sample_export") / "export")
+  """The run exported to a folder whose parent does not exist yet (the README's `--out=exports/demo` in a
+  fresh clone): the export creates it."""
+  out = str(tmp_path_factory.mktemp("sample_export") / "exports" / "export")
   export_lib.export(run[0], out, log=lambda s: None)
+  assert os.path.isfile(os.path.join(out, "saved_model.pb"))
   return out
 
 
