@@ -218,17 +218,35 @@ def memory(args, log):
         log(f"  paper width {frames}x64x64 batch {b} remat={remat}: peak {_gib(res.get('peak_rss'))}")
       p1, p2 = per[1].get("peak_rss"), per[2].get("peak_rss")
       label = f"{frames}x64x64 full width{' + remat' if remat else ''} (first step)"
-      if p1 and p2 and p2 > p1:
-        per_video = p2 - p1
-        fixed = p1 - per_video
-        fit = lambda budget: int((budget - fixed) // per_video)
-        rows.append(common.row("4 memory", f"{label}: memory per video", per_video / common.GIB, "GiB", None, None,
-                               f"peak b1 {_gib(p1)}, b2 {_gib(p2)}; estimate: largest batch in 24 GiB "
-                               f"{fit(24 * common.GIB)}, in 16 GiB (TPU v3 core) {fit(16 * common.GIB)}"))
-      else:
-        rows.append(common.row("4 memory", f"{label}: memory per video", None, "", None, None,
-                               f"not measured: {per[1].get('error') or per[2].get('error') or 'no growth'}"))
+      rows.append(_paper_memory_row(label, p1, p2, per[2].get("error"), args.memory_limit_gib))
   return rows, out
+
+
+def largest_batch(fixed: float, per_video: float, budget: float) -> int:
+  """The largest batch b with fixed + b * per_video <= budget (0: not even one video fits)."""
+  return max(0, int((budget - fixed) // per_video))
+
+
+def _paper_memory_row(label, p1, p2, error2, limit_gib):
+  """The memory-per-video row of a full-width model from the peaks at batch 1 and 2 (a straight line through
+  them, labelled an estimate); when batch 2 failed under the children's address-space limit, says so."""
+  if p1 and p2 and p2 > p1:
+    per_video = p2 - p1
+    fixed = p1 - per_video
+
+    def fit(gib):
+      b = largest_batch(fixed, per_video, gib * common.GIB)
+      return str(b) if b else f"none (batch 1 needs {_gib(p1)})"
+    return common.row("4 memory", f"{label}: memory per video", per_video / common.GIB, "GiB", None, None,
+                      f"peak b1 {_gib(p1)}, b2 {_gib(p2)}; estimate: largest batch in 24 GiB {fit(24)}, "
+                      f"in 16 GiB (TPU v3 core) {fit(16)}")
+  if p1 and not p2:
+    return common.row("4 memory", f"{label}: memory per video", None, "", None, None,
+                      f"peak b1 {_gib(p1)}; batch 2 failed in the child limited to {limit_gib:g} GiB of address "
+                      f"space (error in the JSON): largest batch in 24 GiB 1 (measured), in 16 GiB "
+                      f"{'1' if p1 <= 16 * common.GIB else 'none'}")
+  return common.row("4 memory", f"{label}: memory per video", None, "", None, None,
+                    f"not measured: {error2 or 'no growth from batch 1 to 2'}")
 
 
 # ---- 5. scaling --------------------------------------------------------------------------------------------
