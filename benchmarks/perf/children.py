@@ -5,6 +5,7 @@ twice (`"runs": 1` for the paper-width training steps, minutes each on a CPU) an
 "rss_before": resident bytes after building, "increase": peak - before (the step's memory, its tracing
 included), "seconds": the faster call}.
 """
+import sys
 import time
 
 import tensorflow as tf
@@ -95,12 +96,21 @@ def _tiny_step(task):
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   c = resolve_config(module.get_config())
+  threads = None
+  try:  # the checkout's host-thread settings, as its training loop applies them (absent in older checkouts)
+    from dvd_gan.training.strategy import apply_thread_settings  # noqa: PLC0415
+  except ImportError:
+    pass
+  else:
+    threads = apply_thread_settings(c.train.get("intra_op_threads", 0), c.train.get("inter_op_threads", 0),
+                                    log=lambda s: print(s, file=sys.stderr))
   trainer = build_trainer(c, tf.distribute.get_strategy())
   b, t, r = int(c.batch_size), int(c.num_frames), int(c.resolution)
   batch = {"video": tf.random.uniform([b, t, r, r, 3], -1.0, 1.0, seed=1), "label": tf.zeros([b], tf.int32)}
   iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
   best = common.best_times({"step": lambda: trainer.train_step(iterator)}, int(task.get("steps", 10)))["step"]
-  return {"seconds": best, "dvd_gan": root}
+  return {"seconds": best, "dvd_gan": root, "threads_applied": threads,
+          "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads()}
 
 
 TASKS = {"d_fwd_bwd": _d_fwd_bwd, "attention": _attention, "train_step": _train_step,

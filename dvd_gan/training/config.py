@@ -21,6 +21,10 @@ def train_config() -> ml_collections.ConfigDict:
   t.xla = False                  # jit_compile the per-replica D and G steps
   t.fused_adam = True            # one fused kernel per variable update (same result as Keras's Adam, fewer ops)
   t.deterministic = False        # tf.config.experimental.enable_op_determinism() (bit-exact resume)
+  # Host threads (0 = TensorFlow's default, one per core). Many small ops (the tiny demo) run faster with 1
+  # thread per op and the cores running independent ops side by side (docs/training.md, "Host threads").
+  t.intra_op_threads = 0
+  t.inter_op_threads = 0
   # Checkpoints, logs, samples.
   # G steps per tf.function call (host -> device round trip): 1 on CPU/GPU; more on TPU, where each call has a
   # fixed cost. log_every, checkpoint_every and sample_every must be multiples of it. SIGTERM (preemption)

@@ -31,7 +31,7 @@ from dvd_gan.training import checkpointing, periodic_eval, summaries
 from dvd_gan.training.preemption import StopFlag, make_stop_sync
 from dvd_gan.training import randomness
 from dvd_gan.training.config import check_schedule
-from dvd_gan.training.strategy import make_strategy
+from dvd_gan.training.strategy import apply_thread_settings, make_strategy
 from dvd_gan.training.trainer import build_trainer
 from eval import io as eio
 
@@ -122,6 +122,8 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
 def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_steps, metric_fn) -> dict:
   """The body of `train` (its docstring), run while a StopFlag handles the signals."""
   t = config.train
+  # Before anything starts TensorFlow's runtime (the thread pools are fixed from then on).
+  apply_thread_settings(t.get("intra_op_threads", 0), t.get("inter_op_threads", 0), log)
   steps_per_loop = check_schedule(t, config.eval.get("every_steps", 0))
   if t.get("deterministic", False):
     tf.config.experimental.enable_op_determinism()

@@ -36,3 +36,29 @@ def make_strategy(name: str = "default", tpu: str = "", devices=None) -> tf.dist
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
   raise ValueError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}")
+
+
+def apply_thread_settings(intra_op: int = 0, inter_op: int = 0, log=print) -> bool:
+  """Sets TensorFlow's host thread pools (`train.intra_op_threads`, `train.inter_op_threads`; 0 keeps the
+  default). They can only be set before TensorFlow's runtime starts (the first op or device query of the
+  process): `python -m dvd_gan.train` calls this first. When the runtime already runs with other values (e.g.
+  `train()` called from a notebook or a test), nothing changes and one line says so. Returns whether the
+  process now has the requested settings."""
+  wanted = {"intra_op": int(intra_op), "inter_op": int(inter_op)}
+  setters = {"intra_op": tf.config.threading.set_intra_op_parallelism_threads,
+             "inter_op": tf.config.threading.set_inter_op_parallelism_threads}
+  getters = {"intra_op": tf.config.threading.get_intra_op_parallelism_threads,
+             "inter_op": tf.config.threading.get_inter_op_parallelism_threads}
+  ok = True
+  for key, n in wanted.items():
+    if n < 0:
+      raise ValueError(f"train.{key}_threads must be >= 0 (0: TensorFlow's default), got {n}")
+    if n == 0 or getters[key]() == n:
+      continue
+    try:
+      setters[key](n)
+    except RuntimeError:  # the runtime is initialised: the pools exist already
+      log(f"train.{key}_threads={n} not applied: TensorFlow's runtime was already started in this process "
+          "(set it before the first TensorFlow op, as python -m dvd_gan.train does)")
+      ok = False
+  return ok
