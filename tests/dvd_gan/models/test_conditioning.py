@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dvd_gan.models.build import build_from_shapes, build_variables, make_models
+from dvd_gan.models.build import make_models
 from dvd_gan.models.conditioning import FramePredictionGenerator, frames_to_channels
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -163,19 +163,8 @@ def test_keras_file_round_trip(tmp_path):
   np.testing.assert_allclose(loaded(z, ctx, training=False).numpy(), expected, atol=1e-5)
 
 
-def test_build_from_shapes_creates_the_variables_of_a_traced_call():
+def test_build_from_shapes_creates_the_variables_of_a_traced_call(traced_and_shape_built):
   """`build_from_shapes` (the full-size parameter counts) creates exactly the variables (paths, shapes,
   trainability) of a traced (z, context) call for the tiny FP config: conditioning network, skip convs, and
   DS / DT built for C + T frames."""
-  c = load_config("tiny_fp")
-
-  def variables(model):
-    return sorted((v.path, tuple(v.shape), v.trainable) for v in model.weights)
-
-  traced = make_models(c)
-  build_variables(*traced, c)
-  keras.backend.clear_session()
-  shaped = make_models(c)
-  build_from_shapes(*shaped, c)
-  for a, b in zip(traced, shaped):
-    assert variables(a) == variables(b), a.name
+  traced_and_shape_built(load_config("tiny_fp"))

@@ -13,8 +13,9 @@ import pytest
 import tensorflow as tf
 
 from dvd_gan import experiments
-from dvd_gan.models.build import (build_from_shapes, build_generator_from_shapes, build_variables,
-                                  count_parameters, fast_init, make_models)
+from dvd_gan.models.build import (build_from_shapes, build_generator_from_shapes, count_parameters, fast_init,
+                                  make_models)
+from tests.dvd_gan.models.conftest import model_variables
 
 PAPER_CONFIGS = ("kinetics600_12f_64", "kinetics600_48f_64", "kinetics600_12f_128", "kinetics600_48f_128",
                  "kinetics600_12f_256", "ucf101_16f_128")
@@ -71,13 +72,9 @@ def biggan_g_blocks_count(ch, multipliers, cond_dim, blocks_per_stage=2):
   return total
 
 
-def _variables(model):
-  return sorted((w.path, tuple(w.shape), w.trainable) for w in model.weights)
-
-
 @pytest.mark.slow
-def test_build_from_shapes_creates_the_variables_of_a_traced_call(phi="random_crop_half", k=20,
-                                                                  attention=(-1,), classes=5, time_down=True):
+def test_build_from_shapes_creates_the_variables_of_a_traced_call(traced_and_shape_built, phi="random_crop_half",
+                                                                  k=20, attention=(-1,), classes=5, time_down=True):
   """`build_from_shapes` (used for the full-size counts) creates exactly the variables - paths, shapes,
   trainability - that tracing a call creates, for a small conditional config with the options that change
   shapes (phi halving the input, k > T, D attention, DT time downsampling, G separable attention); the
@@ -87,19 +84,13 @@ def test_build_from_shapes_creates_the_variables_of_a_traced_call(phi="random_cr
   c.model.g_multipliers, c.model.ds_multipliers, c.model.dt_multipliers = (4, 2, 1), (1, 2, 4), (1, 2, 4)
   c.num_classes, c.model.dt_phi, c.model.ds_k, c.model.dt_downsample_time = classes, phi, k, time_down
   c.model.ds_attention_blocks = c.model.dt_attention_blocks = attention
-  traced = make_models(c)
-  build_variables(*traced, c)
-  keras.backend.clear_session()
-  shaped = make_models(c)
-  build_from_shapes(*shaped, c)
-  for a, b in zip(traced, shaped):
-    assert _variables(a) == _variables(b), a.name
+  traced, shaped = traced_and_shape_built(c)
   g, ds, dt = shaped
   y = tf.constant([classes - 1], tf.int32) if classes else None
   video = g(tf.zeros([1, c.model.z_dim]), y, training=False)
   assert video.shape == (1, c.num_frames, c.resolution, c.resolution, 3)
   assert ds(video, y, training=False).shape == dt(video, y, training=False).shape == (1,)
-  assert _variables(g) == _variables(traced[0])
+  assert model_variables(g) == model_variables(traced[0])
 
 
 @pytest.mark.parametrize("name", PAPER_CONFIGS)
