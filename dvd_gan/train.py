@@ -1,6 +1,6 @@
 """Train DVD-GAN (docs/training.md).
 
-    dvd-gan-train                                   # tiny config on the embedded synthetic data -> runs/demo
+    dvd-gan-train                                   # the demo (experiments/demo.py), synthetic data -> runs/demo
     dvd-gan-train --config=NAME --workdir=DIR [--config.key=value ...]   # NAME: an experiments/ file
     dvd-gan-train --config=path/to/file.py ...      # any experiment file
     dvd-gan-train --config=... --workdir=gs://... --strategy=tpu --tpu=local
@@ -15,7 +15,7 @@ from absl import flags
 
 from eval import command
 
-DEFAULT_CONFIG = "tiny"
+DEFAULT_CONFIG = "demo"
 
 
 def define_flags(fv: flags.FlagValues, argv) -> None:

@@ -10,13 +10,26 @@ The standard ConvGRU is the same with tanh instead of relu for the candidate c_t
 W_r, W_u, W_c are three separate spectrally normalised convolutions ("same" padding). Their power iteration
 runs once per forward pass (not once per time step): the normalised kernels are computed before the
 unrolled loop and reused at every step.
+
+How it is evaluated (the same equations, fewer and larger convolutions): a convolution of a channel
+concatenation is the sum of the convolutions of its parts, W * [h; x] = W^h * h + W^x * x, so
+  * the input parts W_r^x * x_t, W_u^x * x_t, W_c^x * x_t (+ biases) of all T steps are one convolution of
+    the [B*T, H, W, Cin] input with the three kernels' input slices side by side, before the loop;
+  * in the loop, r and u share one convolution of h (W_r^h and W_u^h side by side), and c one of r . h;
+  * with a zero initial state, the first step's state convolutions are zero and are skipped.
+tests/dvd_gan/layers/test_conv_gru.py checks every state and the gradients against the equations as written.
 """
 import keras
 import tensorflow as tf
 
 from dvd_gan.layers.spectral_norm import SNConv2D
+from dvd_gan.layers.util import fold_time, unfold_time
 
 _PACKAGE = "dvd_gan"
+
+
+def _conv(x, kernel):
+  return tf.nn.conv2d(x, kernel, strides=1, padding="SAME")
 
 
 class _ConvGRUBase(keras.layers.Layer):
@@ -47,27 +60,39 @@ class _ConvGRUBase(keras.layers.Layer):
     if inputs.shape.rank != 5:
       raise ValueError(f"{self.name}: inputs must be [B, T, H, W, C], got shape {inputs.shape}")
     num_steps = inputs.shape[1]
-    if initial_state is None:
-      shape = tf.shape(inputs)
-      h = tf.zeros([shape[0], shape[2], shape[3], self.filters], dtype=inputs.dtype)
-    else:
+    h = None                                      # the zero state: see the first step below
+    if initial_state is not None:
       h = tf.cast(initial_state, inputs.dtype)
       if h.shape.rank != 4 or h.shape[-1] != self.filters:
         raise ValueError(
             f"{self.name}: initial_state must be [B, H, W, {self.filters}], got shape {h.shape}")
-    k_r = self.conv_r.spectral_kernel(training)
-    k_u = self.conv_u.spectral_kernel(training)
-    k_c = self.conv_c.spectral_kernel(training)
+    f, c_in = self.filters, inputs.shape[-1]
+    k_r = self.conv_r.spectral_kernel(training)   # [k, k, F + Cin, F], input channels [h; x]
+    k_u = self.conv_u.spectral_kernel(training)   # [k, k, F + Cin, F], input channels [h; x]
+    k_c = self.conv_c.spectral_kernel(training)   # [k, k, Cin + F, F], input channels [x; r . h]
+    k_x = tf.concat([k_r[:, :, f:], k_u[:, :, f:], k_c[:, :, :c_in]], axis=-1)     # [k, k, Cin, 3F]
+    k_ru_h = tf.concat([k_r[:, :, :f], k_u[:, :, :f]], axis=-1)                    # [k, k, F, 2F]
+    k_c_h = k_c[:, :, c_in:]                                                      # [k, k, F, F]
+    bias = tf.concat([self._bias(self.conv_r), self._bias(self.conv_u), self._bias(self.conv_c)], axis=0)
+    frames, b, t = fold_time(inputs)
+    gates_x = unfold_time(_conv(frames, k_x) + tf.cast(bias, frames.dtype), b, t)  # [B, T, H, W, 3F]
     outputs = []
-    for t in range(num_steps):
-      x_t = inputs[:, t]
-      h_x = tf.concat([h, x_t], axis=-1)
-      r = tf.sigmoid(self.conv_r.apply_kernel(h_x, k_r))
-      u = tf.sigmoid(self.conv_u.apply_kernel(h_x, k_u))
-      c = self._candidate_activation(self.conv_c.apply_kernel(tf.concat([x_t, r * h], axis=-1), k_c))
-      h = u * h + (1.0 - u) * c
+    # (unstack and split, not slices: their gradients are one stack / concat, not one padded copy each)
+    for g in tf.unstack(gates_x, num=num_steps, axis=1):
+      g_ru, g_c = tf.split(g, [2 * f, f], axis=-1)
+      if h is None:                              # h = 0: its convolutions are zero
+        u = tf.sigmoid(tf.split(g_ru, 2, axis=-1)[1])
+        h = (1.0 - u) * self._candidate_activation(g_c)
+      else:
+        r, u = tf.split(tf.sigmoid(_conv(h, k_ru_h) + g_ru), 2, axis=-1)
+        c = self._candidate_activation(_conv(r * h, k_c_h) + g_c)
+        h = c + u * (h - c)                      # = u . h + (1 - u) . c
       outputs.append(h)
     return tf.stack(outputs, axis=1)
+
+  @staticmethod
+  def _bias(conv):
+    return conv.bias if conv.bias is not None else tf.zeros([conv.filters])
 
   def compute_output_shape(self, inputs_shape):
     return tuple(inputs_shape[:-1]) + (self.filters,)

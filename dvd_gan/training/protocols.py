@@ -2,7 +2,7 @@
 
 dvd_gan registers its own protocol here, through eval's one registry:
 
-  demo_fvd   the synthetic demo (experiments/tiny.py): FVD (Kinetics-400 I3D logits) of 32 samples of G_ema
+  demo_fvd   the synthetic demos (experiments/demo.py, tiny.py): FVD (Kinetics-400 I3D logits) of 32 samples of G_ema
              against the first 64 videos of the synthetic `test` split, cheap enough to run every 300 steps on
              2 CPU cores. Its real set is the end-of-run figures' reference set (dvd_gan.training.evaluation).
 
@@ -18,7 +18,7 @@ DEMO_PROTOCOL = register_protocol(Protocol(
     description="the synthetic demo: FVD of 32 G_ema samples against 64 test videos (cheap, for curves)",
     network="i3d-kinetics-400", metrics=("fvd",), num_fake=32, num_real=64, repeats=10,
     dataset="synthetic", split="test",
-    reference="dvd_gan demo (experiments/tiny.py); not a paper protocol",
+    reference="dvd_gan demo (experiments/demo.py, tiny.py); not a paper protocol",
     notes="32 fake videos give a biased but consistent FVD: compare it only with itself across steps"))
 
 # The paper's figures (docs/paper.md, "Results", Tables 1-3), keyed by what identifies the config's row.

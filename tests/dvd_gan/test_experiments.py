@@ -17,7 +17,20 @@ FILES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(REPO, "e
 
 def test_names_are_the_files_of_experiments():
   assert experiments.names() == FILES
-  assert {"tiny", "kinetics600_12f_64", "ucf101_16f_128", "ablation_k"} <= set(FILES)
+  assert {"demo", "tiny", "kinetics600_12f_64", "ucf101_16f_128", "ablation_k"} <= set(FILES)
+
+
+def test_the_demo_is_tiny_at_32x32():
+  """experiments/demo.py (the default of dvd_gan.train) differs from tiny.py only in its size: 32x32 frames
+  and G's channel multipliers (one more upsampling stage)."""
+  from dvd_gan import train  # noqa: PLC0415
+  assert train.DEFAULT_CONFIG == "demo"
+  demo, tiny = experiments.load("demo").to_dict(), experiments.load("tiny").to_dict()
+  assert (demo["resolution"], tiny["resolution"]) == (32, 16)
+  assert demo["model"].pop("g_multipliers") == (4, 4, 2, 2)
+  tiny["model"].pop("g_multipliers")
+  demo.pop("resolution"), tiny.pop("resolution")
+  assert demo == tiny
 
 
 @pytest.mark.parametrize("name", FILES)

@@ -49,10 +49,10 @@ def _hand_computed(g, num_batches, batch_size, seed):
   norms = standing_stats.batch_norm_layers(ref)
   inputs = {}
   for k, bn in enumerate(norms):
-    def recording(x, training=None, _k=k, _normalize=bn.normalize):
+    def recording(x, training=None, _k=k, _statistics=bn.statistics):
       inputs[_k] = np.asarray(tf.cast(x, tf.float32).numpy(), np.float64)
-      return _normalize(x, training=training)
-    bn.normalize = recording
+      return _statistics(x, training=training)
+    bn.statistics = recording
   sums = None
   for i in range(num_batches):
     ref.set_weights(g.get_weights())

@@ -1,7 +1,9 @@
 """Every speed/memory option of the training step leaves its results equal (within float tolerance).
 
 Options: `train.fused_adam` (one fused kernel per variable update), `model.remat` (residual blocks recomputed
-in the backward pass). Two trainers start from the same weights, seed-generator state and real batches; one runs with every
+in the backward pass); and the layers' fast evaluation, always on, against the equations as written
+(`_reference_layers`: the ConvGRU's three gate convolutions of concatenations at every step, batch norm as
+x_hat, then the affine). Two trainers start from the same weights, seed-generator state and real batches; one runs with every
 optimisation off (Keras's Adam), the other with the option under test. After one training step (a D step and a G step) every
 variable must agree: G, DS, DT and G_ema weights including the spectral-norm vectors `u` and the batch-norm
 moving statistics, and the optimisers' moments and step counters.
@@ -11,6 +13,8 @@ slots within 1e-4 relative on 99% of their entries (the rest, weights whose exac
 `_assert_equal_states`). A wrong update (a missing bias correction, a skipped or doubled u or moving-statistic
 update, wrong gradients from a recomputation) fails.
 """
+import contextlib
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -18,6 +22,8 @@ import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
 from dvd_gan import data as data_lib
+from dvd_gan.layers import batch_norm as batch_norm_lib
+from dvd_gan.layers import conv_gru as conv_gru_lib
 from dvd_gan.training.loop import resolve_config
 from dvd_gan.training.trainer import build_trainer
 
@@ -94,9 +100,10 @@ def baseline(tiny_config):
     tf_config.disable_op_determinism()
 
 
-def _check(baseline, option):
+def _check(baseline, option, layers=contextlib.nullcontext):
   config, batches, want, m_want, init = baseline
-  got, m_got, _ = _run_steps(config, {**BASELINE, **option}, tf.distribute.get_strategy(), batches, init=init)
+  with layers():
+    got, m_got, _ = _run_steps(config, {**BASELINE, **option}, tf.distribute.get_strategy(), batches, init=init)
   _assert_equal_states(want, got)
   for k in m_want:
     assert abs(m_want[k] - m_got[k]) <= 1e-4 * (1 + abs(m_want[k])), k
@@ -111,3 +118,48 @@ def test_fused_adam_keeps_every_variable_equal(baseline):
 def test_remat_keeps_every_variable_equal(baseline):
   """Recomputed residual blocks of G, DS and DT: same gradients, and u / moving statistics updated once."""
   _check(baseline, {"model.remat": True})
+
+
+def _reference_conv_gru_call(self, inputs, initial_state=None, training=None):
+  """The ConvGRU as docs/paper.md writes it: per step, W_r and W_u on [h; x_t], W_c on [x_t; r . h]."""
+  shape = tf.shape(inputs)
+  h = (tf.zeros([shape[0], shape[2], shape[3], self.filters], inputs.dtype) if initial_state is None
+       else tf.cast(initial_state, inputs.dtype))
+  k_r, k_u, k_c = (conv.spectral_kernel(training) for conv in (self.conv_r, self.conv_u, self.conv_c))
+  outputs = []
+  for t in range(inputs.shape[1]):
+    x_t = inputs[:, t]
+    h_x = tf.concat([h, x_t], axis=-1)
+    r = tf.sigmoid(self.conv_r.apply_kernel(h_x, k_r))
+    u = tf.sigmoid(self.conv_u.apply_kernel(h_x, k_u))
+    c = self._candidate_activation(self.conv_c.apply_kernel(tf.concat([x_t, r * h], axis=-1), k_c))
+    h = u * h + (1.0 - u) * c
+    outputs.append(h)
+  return tf.stack(outputs, axis=1)
+
+
+def _reference_normalize_affine(self, x, scale, offset, training=None):
+  """Batch norm as written: x_hat = (x - mean) / sqrt(var + eps), then x_hat * scale + offset."""
+  mean, variance = self.statistics(x, training=training)
+  if self._rank == 5:
+    mean, variance = mean[None, :, None, None], variance[None, :, None, None]
+  x_hat = (tf.cast(x, tf.float32) - mean) * tf.math.rsqrt(variance + self.epsilon)
+  if scale.shape.rank == 2:  # one affine per video (frame): [B, C] -> [B, 1, 1, (1,) C]
+    per_item = [-1] + [1] * (x.shape.rank - 2) + [scale.shape[-1]]
+    scale, offset = tf.reshape(scale, per_item), tf.reshape(offset, per_item)
+  return x_hat * scale + offset
+
+
+@contextlib.contextmanager
+def _reference_layers():
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(conv_gru_lib._ConvGRUBase, "call", _reference_conv_gru_call)
+    patch.setattr(batch_norm_lib._PerStepBatchNorm, "normalize_affine", _reference_normalize_affine)
+    yield
+
+
+@pytest.mark.slow
+def test_fast_layers_keep_every_variable_equal(baseline):
+  """The step with the fast ConvGRU and batch norm (the baseline) equals the step with the layers as written:
+  every weight, u, moving statistic, optimiser slot and metric."""
+  _check(baseline, {}, layers=_reference_layers)

@@ -41,7 +41,7 @@ def _experiment_configs():
 
 def test_paper_configs_build_paper_optimisers():
   """Every paper config in experiments/ builds G and D optimisers with lr 1e-4 / 5e-4, betas (0, 0.999), 2 D
-  steps per G step, EMA decay 0.9999 from step 20,000. The tiny demos (tiny.py, tiny_fp.py) have their own
+  steps per G step, EMA decay 0.9999 from step 20,000. The tiny demos (demo.py, tiny.py, tiny_fp.py) have their own
   short schedule: their optimisers must build, with beta1 = 0 as in the paper."""
   configs = list(_experiment_configs())
   assert len(configs) >= 5
@@ -49,7 +49,7 @@ def test_paper_configs_build_paper_optimisers():
     t = c.train
     g = precision.make_optimizer(t.g_lr, t.beta1, t.beta2, t.mixed_precision)
     d = precision.make_optimizer(t.d_lr, t.beta1, t.beta2, t.mixed_precision)
-    if name in ("tiny.py", "tiny_fp.py"):
+    if name in ("demo.py", "tiny.py", "tiny_fp.py"):
       assert getattr(g, "inner_optimizer", g).beta_1 == 0.0
       continue
     for opt, lr in ((g, 1e-4), (d, 5e-4)):
