@@ -53,6 +53,7 @@ PAPER_CONFIGS = (
     "kinetics600_16f_64_stride1",
     "bair_fp",
     "kinetics600_fp",
+    "demo",
     "tiny",
     "tiny_fp",
 )
