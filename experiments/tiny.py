@@ -1,4 +1,5 @@
-"""Tiny config: the embedded synthetic demo (`python -m dvd_gan.train`), sized for 2 CPU cores.
+"""Tiny config: DVD-GAN on the embedded synthetic data at 16x16, sized for 2 CPU cores; the README's demo
+(`python -m dvd_gan.train`, experiments/demo.py) is this config at 32x32.
 
 The networks are DVD-GAN's (ConvGRU + attention generator, DS on k frames, DT on downsampled clips), only
 narrow and at 16x16. The schedule is NOT the paper's: the paper's (lr 1e-4 / 5e-4, 2 D steps per G step,
@@ -8,7 +9,7 @@ changes, and why (measured on 2 CPU cores; the runs are in docs/training.md, "De
     still motionless blobs after 600 steps; with these, direction and shape of the class appear by step ~1,000.
   * EMA decay 0.99 from step 200, G's batch-norm moving statistics with decay 0.9 (0.999 lags a short run).
   * One thread per op (`train.intra_op_threads = 1`; the 2 cores run independent ops side by side): the
-    step's ~11,000 small ops then take 40 ms instead of 59-80 ms on 2 cores (README, "Performance").
+    step's ~10,600 small ops then take 34-35 ms instead of ~48 ms on 2 cores (README, "Performance").
   * The end-of-run EMA samples use standing statistics (16 batches of 16; dvd_gan/training/standing_stats.py):
     on the first BigGAN-block demo run they moved the EMA FVD from 558.3 to 541.8 for a few seconds.
 G has the paper's BigGAN residual blocks (model.g_block = "biggan", the default).
