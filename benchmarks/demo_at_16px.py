@@ -1,0 +1,92 @@
+"""Scores 32x32 demo runs at 16x16, against the 16x16 demo's real videos: the before/after of the grown demo.
+
+    python benchmarks/demo_at_16px.py --workdirs=runs/demo[,runs/other] [--json=OUT.json]
+
+FVDs of videos at two resolutions do not compare (I3D sees a 16x16 video blurrier than a 32x32 one), so the
+32x32 demo (experiments/demo.py) is also scored where the 16x16 demo (experiments/tiny.py) was: each run's
+last checkpoint's EMA generator (standing statistics, truncation, seed and 64 samples as the end-of-run
+figures: dvd_gan.training.evaluation), its samples 2x2-averaged to 16x16, FVD (Kinetics-400 I3D logits)
+against the first 64 real `test` videos rendered at 16x16, the reference of the 16x16 demo's end-of-run
+figures. Also printed: real against real at 16x16 (`validation` vs `test`, the 16x16 demo's figure (c)) and
+real 32x32 `test` videos averaged to 16x16 against the same reference (how far the averaging alone moves).
+"""
+import os
+import sys
+
+from absl import flags
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+  sys.path.insert(0, REPO)
+
+from eval import command, io  # noqa: E402
+
+NUM_VIDEOS, BATCH = 64, 16
+
+
+def define_flags(fv, argv):
+  del argv
+  flags.DEFINE_list("workdirs", None, "Training runs of a 32x32 synthetic config (e.g. runs/demo).",
+                    flag_values=fv)
+  flags.DEFINE_string("json", None, "Also write the figures here as JSON.", flag_values=fv)
+
+
+def average_2x2(videos):
+  """uint8 [N, T, H, W, C] -> uint8 [N, T, H/2, W/2, C], the mean of each 2x2 block, rounded."""
+  import numpy as np  # noqa: PLC0415
+  n, t, h, w, c = videos.shape
+  blocks = videos.reshape(n, t, h // 2, 2, w // 2, 2, c).astype(np.float64)
+  return np.round(blocks.mean(axis=(3, 5))).astype(np.uint8)
+
+
+def body(fv, args):
+  del args
+  command.require(fv, "workdirs")
+  if fv.json and io.missing_output_folder(fv.json):
+    raise command.UsageError(f"output directory does not exist: {io.missing_output_folder(fv.json)}")
+  import eval as video_eval  # noqa: PLC0415
+  from dvd_gan import evaluate, export  # noqa: PLC0415
+  from dvd_gan.training import evaluation, periodic_eval  # noqa: PLC0415
+  configs = {}
+  for workdir in fv.workdirs:
+    c = export.resolve_config(evaluate.load_config(workdir))
+    if int(c.resolution) != 32 or c.data.name != "synthetic":
+      raise command.UsageError(f"{workdir}: a run of a 32x32 synthetic config is needed, got "
+                               f"{c.data.name} at {c.resolution}x{c.resolution}")
+    configs[workdir] = c
+  c32 = next(iter(configs.values()))
+  c16 = c32.copy_and_resolve_references()
+  c16.resolution = 16
+  net = video_eval.get_feature_network(c32.eval.network, None)
+
+  def stats(videos):
+    return video_eval.compute_stats(videos, network=net, batch_size=BATCH)
+
+  def fvd(a, b):
+    return round(float(video_eval.compute_metric("fvd", a, b, network=net).value), 1)
+
+  reference = stats(evaluation.real_videos(c16, "test", NUM_VIDEOS, BATCH))
+  out = {"real_16_validation": fvd(reference, stats(evaluation.real_videos(c16, "validation", NUM_VIDEOS, BATCH))),
+         "real_32_test_averaged": fvd(reference, stats(average_2x2(
+             evaluation.real_videos(c32, "test", NUM_VIDEOS, BATCH)))),
+         "runs": {}}
+  print(f"FVD at 16x16 against {NUM_VIDEOS} real test videos: real validation videos {out['real_16_validation']}, "
+        f"real 32x32 test videos averaged {out['real_32_test_averaged']}", flush=True)
+  for workdir, c in configs.items():
+    path, _ = evaluate.resolve_checkpoint(workdir, "last")
+    g = periodic_eval.sampling_generator(c, export.restore_ema_generator(c, path), lambda line: None)
+    videos, _ = evaluation.generated_videos(g, c, NUM_VIDEOS, BATCH, int(c.seed) + 2, float(c.eval.truncation))
+    out["runs"][workdir] = {"step": export.checkpoint_step(path), "fvd_16": fvd(reference, stats(average_2x2(videos)))}
+    print(f"{workdir} (step {out['runs'][workdir]['step']}): EMA samples averaged to 16x16: FVD "
+          f"{out['runs'][workdir]['fvd_16']}", flush=True)
+  if fv.json:
+    io.write_json(fv.json, out)
+  return 0
+
+
+def main(argv=None) -> int:
+  return command.main(argv, define_flags=define_flags, body=body, usage=__doc__)
+
+
+if __name__ == "__main__":
+  command.run(main)
