@@ -17,7 +17,8 @@ concatenation is the sum of the convolutions of its parts, W * [h; x] = W^h * h 
     the [B*T, H, W, Cin] input with the three kernels' input slices side by side, before the loop;
   * in the loop, r and u share one convolution of h (W_r^h and W_u^h side by side), and c one of r . h;
   * with a zero initial state, the first step's state convolutions are zero and are skipped.
-tests/dvd_gan/layers/test_conv_gru.py checks every state and the gradients against the equations as written.
+tests/dvd_gan/layers/test_conv_gru.py checks every state against the equations as written (numpy), and
+tests/dvd_gan/training/test_step_optimisations.py a whole training step, gradients and updates included.
 """
 import keras
 import tensorflow as tf
