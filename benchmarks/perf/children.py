@@ -83,32 +83,16 @@ def _step_flops(task):
   return {"dense_flops": count.dense, "num_ops": count.num_ops}
 
 
-def _this_checkout_flops():
-  """This checkout's dvd_gan/flops.py, loaded by path: the child may run an older checkout's `dvd_gan`, whose
-  FLOPs must be counted the same way as this one's."""
-  import importlib.util  # noqa: PLC0415
-  import os  # noqa: PLC0415
-  spec = importlib.util.spec_from_file_location("_flops_of_this_checkout",
-                                                os.path.join(common.ROOT, "dvd_gan", "flops.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
 def _tiny_step(task):
   """Best time of `steps` training steps of experiments/tiny.py with whatever `dvd_gan` is on the path (the
   parent puts an older checkout first to time the code before a change), and the step's dense FLOPs counted
   by this checkout's counter; only APIs every version has."""
-  import importlib.util  # noqa: PLC0415
   import os  # noqa: PLC0415
   from dvd_gan.training.loop import resolve_config  # noqa: PLC0415
   from dvd_gan.training.trainer import build_trainer  # noqa: PLC0415
   import dvd_gan  # noqa: PLC0415
   root = os.path.dirname(os.path.dirname(os.path.abspath(dvd_gan.__file__)))
-  spec = importlib.util.spec_from_file_location("tiny", os.path.join(root, "experiments", "tiny.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  c = resolve_config(module.get_config())
+  c = resolve_config(common.load_file("tiny", os.path.join(root, "experiments", "tiny.py")).get_config())
   threads = None
   try:  # the checkout's host-thread settings, as its training loop applies them (absent in older checkouts)
     from dvd_gan.training.strategy import apply_thread_settings  # noqa: PLC0415
@@ -121,7 +105,10 @@ def _tiny_step(task):
   b, t, r = int(c.batch_size), int(c.num_frames), int(c.resolution)
   batch = {"video": tf.random.uniform([b, t, r, r, 3], -1.0, 1.0, seed=1), "label": tf.zeros([b], tf.int32)}
   iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
-  count = _this_checkout_flops().count_concrete(trainer.train_step.get_concrete_function(iterator))
+  # This checkout's FLOP counter, loaded by path (the `dvd_gan` imported here may be an older checkout's):
+  # both sides of a comparison are counted the same way.
+  flops = common.load_file("_flops_of_this_checkout", os.path.join(common.ROOT, "dvd_gan", "flops.py"))
+  count = flops.count_concrete(trainer.train_step.get_concrete_function(iterator))
   best = common.best_times({"step": lambda: trainer.train_step(iterator)}, int(task.get("steps", 10)))["step"]
   return {"seconds": best, "dense_flops": count.dense, "num_ops": count.num_ops, "dvd_gan": root,
           "threads_applied": threads,

@@ -6,6 +6,7 @@ interleaved (A, B, A, B, ...) and keeping the best of N, so that a load that com
 machine hits both sides alike and the best repeat is the least disturbed one.
 """
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -18,6 +19,14 @@ import tensorflow as tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GIB = 1024 ** 3
+
+
+def load_file(name: str, path: str):
+  """The Python file `path` executed as a module called `name` (a config, or a file of another checkout)."""
+  spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
 
 
 # ---- timing ------------------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 Widths are the paper's multipliers at a reduced base width `ch` (D: 128 in the paper); every builder takes
 explicit sizes so that a figure names exactly what it measured.
 """
-import importlib.util
 import os
 
 import tensorflow as tf
@@ -15,15 +14,12 @@ from dvd_gan.models.build import fast_init
 from dvd_gan.models.config import PAPER_D_MULTIPLIERS, set_paper_widths
 from dvd_gan.models.discriminators import SpatialDiscriminator, TemporalDiscriminator
 
-from benchmarks.perf.common import ROOT
+from benchmarks.perf.common import ROOT, load_file
 
 
 def experiment(name):
   """`experiments/<name>.py`'s get_config()."""
-  spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "experiments", f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
+  return load_file(name, os.path.join(ROOT, "experiments", f"{name}.py")).get_config()
 
 
 def paper_config(frames, resolution, width_divisor=1, batch=2):

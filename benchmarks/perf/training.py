@@ -138,7 +138,7 @@ def _checkout_rows(args, log, rows, out):
   out["tiny_vs_checkout"] = {"checkout": args.baseline_checkout, **best}
   old, new = best["baseline"], best["this"]
   if "dense_flops" not in old or "dense_flops" not in new:
-    rows.append(common.row("3 step", "tiny: FLOP/s over the older checkout", None, "x", ">= 3", False,
+    rows.append(common.row("3 step", "tiny: dense FLOP/s over the older checkout", None, "x", ">= 3", False,
                            f"a child failed: {old.get('error') or new.get('error')}"))
     return
   rate = {k: v["dense_flops"] / v["seconds"] / 1e9 for k, v in best.items()}

@@ -74,7 +74,7 @@ class _ConvGRUBase(keras.layers.Layer):
     k_x = tf.concat([k_r[:, :, f:], k_u[:, :, f:], k_c[:, :, :c_in]], axis=-1)     # [k, k, Cin, 3F]
     k_ru_h = tf.concat([k_r[:, :, :f], k_u[:, :, :f]], axis=-1)                    # [k, k, F, 2F]
     k_c_h = k_c[:, :, c_in:]                                                      # [k, k, F, F]
-    bias = tf.concat([self._bias(self.conv_r), self._bias(self.conv_u), self._bias(self.conv_c)], axis=0)
+    bias = tf.concat([self.conv_r.bias, self.conv_u.bias, self.conv_c.bias], axis=0)   # (the convs have biases)
     frames, b, t = fold_time(inputs)
     gates_x = unfold_time(_conv(frames, k_x) + tf.cast(bias, frames.dtype), b, t)  # [B, T, H, W, 3F]
     outputs = []
@@ -90,10 +90,6 @@ class _ConvGRUBase(keras.layers.Layer):
         h = c + u * (h - c)                      # = u . h + (1 - u) . c
       outputs.append(h)
     return tf.stack(outputs, axis=1)
-
-  @staticmethod
-  def _bias(conv):
-    return conv.bias if conv.bias is not None else tf.zeros([conv.filters])
 
   def compute_output_shape(self, inputs_shape):
     return tuple(inputs_shape[:-1]) + (self.filters,)
