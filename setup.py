@@ -1,16 +1,27 @@
 """dvd-gan: DVD-GAN (Clark, Donahue, Simonyan 2019) in TensorFlow 2 / Keras 3, and a standalone video
 evaluation package (`eval`: I3D / C3D features, FVD, FID, IS)."""
+import os
 import pathlib
+import re
 
 from setuptools import find_packages, setup
 
 HERE = pathlib.Path(__file__).parent
 EXPERIMENTS = "dvd_gan_experiments"
+# The distribution that provides the `tensorflow` module. Cloud TPU VMs need `tensorflow-tpu` (the TPU
+# build; a plain `tensorflow` requirement would make pip install the CPU build over it), GPU machines
+# `tensorflow[and-cuda]`: `DVD_GAN_TENSORFLOW=tensorflow-tpu pip install -c constraints-tpu.txt -e .`
+# (docs/tensorflow_versions.md). The floor stays the one of requirements.txt.
+TENSORFLOW_DISTRIBUTIONS = ("tensorflow", "tensorflow[and-cuda]", "tensorflow-cpu", "tensorflow-tpu")
 
 
 def _requirements():
   lines = (HERE / "requirements.txt").read_text().splitlines()
-  return [l.strip() for l in lines if l.strip() and not l.startswith("#")]
+  requirements = [l.strip() for l in lines if l.strip() and not l.startswith("#")]
+  tensorflow = os.environ.get("DVD_GAN_TENSORFLOW", "tensorflow").strip()
+  if tensorflow not in TENSORFLOW_DISTRIBUTIONS:
+    raise SystemExit(f"error: DVD_GAN_TENSORFLOW={tensorflow!r} is not one of {', '.join(TENSORFLOW_DISTRIBUTIONS)}")
+  return [re.sub(r"^tensorflow(?=\s*[<>=!~])", tensorflow, r) for r in requirements]
 
 
 setup(
@@ -20,7 +31,7 @@ setup(
     long_description=(HERE / "README.md").read_text(),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
-    python_requires=">=3.10",
+    python_requires=">=3.11",  # numpy >= 2.3 (requirements.txt) needs 3.11
     # experiments/ stays at the top of the repository and ships as the package `dvd_gan_experiments`, so
     # `dvd-gan-train --config=NAME` finds the configs from any folder after an install (dvd_gan/experiments.py).
     packages=find_packages(include=["dvd_gan", "dvd_gan.*", "eval", "eval.*"]) + [EXPERIMENTS],

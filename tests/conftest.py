@@ -77,3 +77,16 @@ def pytest_collection_modifyitems(config, items):  # noqa: ARG001
       if defs and (_defined_in(defs[-1]), name) in SLOW_FIXTURES:
         item.add_marker(pytest.mark.slow)
         break
+
+
+def pytest_report_header(config):  # noqa: ARG001
+  """The versions the run tests (CI runs two lanes: the newest TensorFlow and the one Cloud TPUs run)."""
+  from importlib import metadata  # noqa: PLC0415
+  found = []
+  for name in ("tensorflow", "tensorflow-tpu", "keras", "tensorboard", "numpy", "protobuf", "ml-dtypes",
+               "tensorflow-datasets"):
+    try:
+      found.append(f"{name} {metadata.version(name)}")
+    except metadata.PackageNotFoundError:
+      pass
+  return "versions: " + ", ".join(found)

@@ -27,9 +27,9 @@ def setup_kwargs():
   return captured
 
 
-def _pins():
+def _pins(constraints="constraints.txt"):
   pins = {}
-  with open(os.path.join(ROOT, "constraints.txt")) as f:
+  with open(os.path.join(ROOT, constraints)) as f:
     for line in f:
       line = line.split("#")[0].strip()
       if line:
@@ -69,7 +69,8 @@ def test_experiments_ship_as_a_package(setup_kwargs):
 def test_declared_dependencies(setup_kwargs):
   """tensorboard and importlib_resources are runtime dependencies; imageio (imported by nothing) is not;
   the test extra has pytest-timeout and scipy (imported only by tests); the data extra what `tfds build`
-  imports. Every floor is a version constraints.txt (the last green CI) pins at or above it."""
+  imports. Every floor is a version both lanes of the last green CI pin at or above it (constraints.txt: the
+  newest lane; constraints-tpu.txt: the TensorFlow Cloud TPUs run)."""
   runtime = setup_kwargs["install_requires"]
   extras = setup_kwargs["extras_require"]
   names = {_canonical(re.split(r"[<>=!~ ;\[]", r)[0]) for r in runtime}
@@ -79,10 +80,33 @@ def test_declared_dependencies(setup_kwargs):
   assert {"pytest", "pytest-xdist", "pytest-timeout", "scipy", "apache-beam"} <= test_names
   data_names = {_canonical(re.split(r"[<>=!~ ;\[]", r)[0]) for r in extras["data"]}
   assert {"mlcroissant", "apache-beam"} <= data_names
-  pins = _pins()
-  for requirement in runtime + extras["test"]:
-    match = re.fullmatch(r"([A-Za-z0-9_.\-]+)>=([0-9.]+)", requirement.strip())
-    assert match, f"{requirement}: declare a floor (>=) that the suite has passed with"
-    name, floor = _canonical(match.group(1)), match.group(2)
-    assert name in pins, f"{name} is not pinned in constraints.txt"
-    assert _version_tuple(pins[name]) >= _version_tuple(floor), (name, floor, pins[name])
+  for constraints in ("constraints.txt", "constraints-tpu.txt"):
+    pins = _pins(constraints)
+    for requirement in runtime + extras["test"]:
+      match = re.fullmatch(r"([A-Za-z0-9_.\-]+)>=([0-9.]+)", requirement.strip())
+      assert match, f"{requirement}: declare a floor (>=) that the suite has passed with"
+      name, floor = _canonical(match.group(1)), match.group(2)
+      assert name in pins, f"{name} is not pinned in {constraints}"
+      assert _version_tuple(pins[name]) >= _version_tuple(floor), (constraints, name, floor, pins[name])
+
+
+@pytest.mark.parametrize("distribution", ["tensorflow-tpu", "tensorflow[and-cuda]"])
+def test_tensorflow_distribution_is_chosen_by_the_environment(distribution, monkeypatch):
+  """DVD_GAN_TENSORFLOW names the distribution that provides the tensorflow module (the TPU build on TPU
+  VMs, so that pip never installs the CPU build over it), with requirements.txt's floor; without it the
+  requirement is plain `tensorflow`; an unknown name is one `error:` line."""
+  import setuptools  # noqa: PLC0415
+  def requirements():
+    captured = {}
+    monkeypatch.setattr(setuptools, "setup", lambda **kw: captured.update(kw))
+    monkeypatch.chdir(ROOT)
+    runpy.run_path(os.path.join(ROOT, "setup.py"), run_name="__main__")
+    return [r for r in captured["install_requires"] if r.startswith("tensorflow") and "datasets" not in r]
+  monkeypatch.delenv("DVD_GAN_TENSORFLOW", raising=False)
+  default = requirements()
+  assert len(default) == 1 and default[0].startswith("tensorflow>=")
+  monkeypatch.setenv("DVD_GAN_TENSORFLOW", distribution)
+  assert requirements() == [distribution + default[0][len("tensorflow"):]]
+  monkeypatch.setenv("DVD_GAN_TENSORFLOW", "tensorflow-gpu")
+  with pytest.raises(SystemExit, match="^error: DVD_GAN_TENSORFLOW='tensorflow-gpu' is not one of"):
+    requirements()

@@ -8,9 +8,10 @@ deletes the VMs at the end.
 Steps (each printed before it runs; --dry_run prints them and runs nothing, and needs no gcloud):
   1. gcloud compute instances create NAME-0 ... NAME-{N-1} (GPU type and count, a Deep Learning VM image with
      the NVIDIA driver);
-  2. the committed source tree (git archive HEAD) copied to every VM and installed with pip
-     (TensorFlow with its CUDA libraries: tensorflow[and-cuda]);
-  3. on every VM, `python3 -m dvd_gan.train --strategy=multi_worker` started detached, with its own
+  2. the committed source tree (git archive HEAD) copied to every VM and installed into a new virtual
+     environment: TensorFlow with its CUDA libraries (tensorflow[and-cuda]) and every other package at the
+     versions of constraints.txt (CI's newest lane), then `pip check`;
+  3. on every VM, `.venv/bin/python -m dvd_gan.train --strategy=multi_worker` started detached, with its own
      TF_CONFIG: the same cluster {"worker": ["NAME-0:PORT", ...]} (VM names resolve inside the VPC) and its
      own index; worker 0 is the chief (checkpoints, TensorBoard, samples). The chief's log is streamed back;
   4. at the end, on failure and on Ctrl-C / SIGTERM / SIGHUP of this script: SIGTERM to every worker (they
@@ -58,7 +59,8 @@ def define_flags(fv, argv):
   flags.DEFINE_integer("steps_per_loop", 1, "train.steps_per_loop.", lower_bound=1, **d)
   flags.DEFINE_string("mixed_precision", "float16", "train.mixed_precision on the GPUs.", **d)
   flags.DEFINE_string("source", launch_lib.REPO, "Source tree shipped to the VMs (its git HEAD).", **d)
-  flags.DEFINE_string("python", "python3", "Python on the VMs.", **d)
+  flags.DEFINE_string("python", "python3.11", "Python the job's virtual environment is made from on the VMs "
+                      "(uv brings it where the image has none).", **d)
   flags.DEFINE_integer("stop_timeout", 600, "Seconds to wait for the job's final checkpoint before deleting.",
                        lower_bound=0, **d)
   flags.DEFINE_boolean("keep_vms", False, "Do not delete the VMs at the end.", **d)
@@ -91,7 +93,7 @@ def body(fv, args, argv):  # noqa: ARG001
   config_arg = launch_lib.remote_config_arg(fv["config"].config_filename, fv.source)
   names = [f"{fv.name}-{i}" for i in range(n)]
   hosts = [f"{name}:{fv.port}" for name in names]
-  train = [fv.python, "-m", "dvd_gan.train", f"--config={config_arg}", f"--workdir={fv.workdir}",
+  train = [launch_lib.VENV_PYTHON, "-m", "dvd_gan.train", f"--config={config_arg}", f"--workdir={fv.workdir}",
            "--strategy=multi_worker", f"--config.train.steps_per_loop={fv.steps_per_loop}",
            f"--config.train.mixed_precision={fv.mixed_precision}"]
   if data_dir:
@@ -109,7 +111,8 @@ def body(fv, args, argv):  # noqa: ARG001
   if fv.spot:
     create += ["--provisioning-model=SPOT", "--instance-termination-action=DELETE"]
   plan = [("run", create), ("mark:created", None), ("run", launch_lib.package_command(fv.source, tarball))]
-  install = launch_lib.install_command(fv.python, extra='"tensorflow[and-cuda]>=2.19"')
+  # the newest lane's versions (constraints.txt) with TensorFlow's CUDA libraries from the package index
+  install = launch_lib.install_command("tensorflow[and-cuda]", "constraints.txt", fv.python)
   for name in names:
     plan.append(("run", _gcloud(fv, "scp", tarball, f"{name}:{launch_lib.REMOTE_TARBALL}")))
     plan.append(("run", _gcloud(fv, "ssh", name, f"--command={install}")))

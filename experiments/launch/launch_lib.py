@@ -25,6 +25,10 @@ REMOTE_TARBALL = "~/dvd-gan-src.tar.gz"
 LOG = "~/dvd-gan-train.log"
 PID = "~/dvd-gan-train.pid"
 STATUS = "~/dvd-gan-train.status"
+# The job's own virtual environment (install_steps), beside the source so that the job's relative
+# `.venv/bin/python` (start_command runs it in REMOTE_DIR) names it.
+REMOTE_VENV = f"{REMOTE_DIR}/.venv"
+VENV_PYTHON = ".venv/bin/python"
 
 _NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,50}[a-z0-9])?$")
 _ZONE_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]+-[a-z]$")
@@ -74,13 +78,6 @@ def check_schedule(config, steps_per_loop: int) -> None:
     raise UsageError(f"{e} (set --steps_per_loop, or the intervals with --config.<section>.<key>=...)") from None
 
 
-def runtime_requirements() -> list:
-  """requirements.txt without tensorflow itself (the VM image's TensorFlow build is kept)."""
-  with open(os.path.join(REPO, "requirements.txt"), encoding="utf-8") as f:
-    lines = [l.strip() for l in f if l.strip() and not l.startswith("#")]
-  return [l for l in lines if not re.match(r"^tensorflow\s*([<>=!~]|$)", l)]
-
-
 # ---- batch arithmetic ------------------------------------------------------------------------------------
 
 def batch_lines(global_batch: int, hosts: int, replicas: int, what: str = "replicas") -> list:
@@ -111,14 +108,50 @@ def local_tarball(name: str) -> str:
   return os.path.join(tempfile.gettempdir(), f"dvd-gan-src-{name}.tar.gz")
 
 
-def install_command(python: str, extra: str = "") -> str:
-  """Remote shell: unpack the source and install the package (editable: experiments/ stays in place)."""
-  reqs = " ".join(f'"{r}"' for r in runtime_requirements())  # version specifiers: no $, ` or " in them
-  steps = [f"rm -rf {REMOTE_DIR} && mkdir -p {REMOTE_DIR}",
-           f"tar -xzf {REMOTE_TARBALL} -C {REMOTE_DIR}",
-           f"{python} -m pip install --quiet --no-deps -e {REMOTE_DIR}",
-           f"{python} -m pip install --quiet {reqs}" + (f" {extra}" if extra else "")]
-  return " && ".join(steps)
+def constraint_pins(constraints: str) -> dict:
+  """{canonical name: version} of a constraints file of the repository (`name==version` lines)."""
+  pins = {}
+  with open(os.path.join(REPO, constraints), encoding="utf-8") as f:
+    for line in f:
+      line = line.split("#")[0].strip()
+      if line:
+        name, _, version = line.partition("==")
+        pins[re.sub(r"[-_.]+", "-", name).lower()] = version.strip()
+  return pins
+
+
+def install_steps(source: str, venv: str, tensorflow: str, constraints: str, python: str = "python3.11") -> list:
+  """Shell commands that make a new virtual environment `venv` and install the package of `source` into it
+  under `source/constraints` (constraints-tpu.txt: the TPU lane of CI; constraints.txt: the newest lane),
+  with `tensorflow` as the distribution of the `tensorflow` module (setup.py, DVD_GAN_TENSORFLOW), then
+  check the environment with `pip check`: a conflict ends the install with one line `error: ...`.
+
+  The same commands run on the VMs (tpu_vm.py, gpu_multi_worker.py) and, with the CPU wheel, in CI's TPU
+  lane (.ci/run through local_install.py). `python` is the interpreter the venv is made from; where the
+  image has none (or one without venv), uv brings that Python version (VM images carry different Pythons;
+  the constraints files are made on Python 3.11).
+  """
+  version = re.sub(r"^python", "", python) or "3"
+  uv = "~/.local/bin/uv"
+  check = f"{venv}.pip-check.txt"
+  return [
+      f'PY=$(command -v {python} || true); if [ -z "$PY" ] || ! "$PY" -c "import ensurepip, venv" 2>/dev/null; '
+      f'then python3 -m pip install --quiet --user uv && {uv} python install --quiet {version} && '
+      f'PY=$({uv} python find {version}); fi; rm -rf {venv} && "$PY" -m venv {venv}',
+      f"{venv}/bin/python -m pip install --quiet --upgrade pip",
+      f"DVD_GAN_TENSORFLOW='{tensorflow}' {venv}/bin/python -m pip install --quiet -c {source}/{constraints} "
+      f"-e {source}",
+      f"{venv}/bin/python -m pip check > {check} 2>&1 || {{ echo \"error: pip check found a conflict in "
+      f"{venv}: $(head -n 1 {check})\" >&2; exit 3; }}",
+  ]
+
+
+def install_command(tensorflow: str, constraints: str, python: str = "python3.11") -> str:
+  """Remote shell: unpack the source and install it into REMOTE_VENV (`install_steps`); the job then runs
+  REMOTE_VENV's Python. The first failing step ends the command with its exit status."""
+  steps = [f"rm -rf {REMOTE_DIR} && mkdir -p {REMOTE_DIR}", f"tar -xzf {REMOTE_TARBALL} -C {REMOTE_DIR}",
+           *install_steps(REMOTE_DIR, REMOTE_VENV, tensorflow, constraints, python)]
+  return " && ".join(f"{{ {s}; }}" if ";" in s else s for s in steps)
 
 
 def start_command(train: list, env: str = "") -> str:

@@ -7,9 +7,10 @@
 
 Steps (each printed before it runs; --dry_run prints them and runs nothing, and needs no gcloud):
   1. gcloud compute tpus tpu-vm create (accelerator type, runtime version, zone; --spot for a Spot TPU);
-  2. the committed source tree (git archive HEAD) copied to every host and installed there with pip
-     (keeping the runtime's TensorFlow build);
-  3. `python3 -m dvd_gan.train --strategy=tpu` started detached on the VM (it survives a dropped ssh
+  2. the committed source tree (git archive HEAD) copied to every host and installed there into a new
+     virtual environment: `tensorflow-tpu` and every other package at the versions of constraints-tpu.txt
+     (the versions CI's TPU lane tests), then `pip check` (a conflict stops the job before any training);
+  3. `.venv/bin/python -m dvd_gan.train --strategy=tpu` started detached on the VM (it survives a dropped ssh
      session), its log streamed back until it ends. One host (v2-8, v3-8, v4-8, v5litepod-8, ...): `--tpu=local`.
      A pod slice: TensorFlow drives every host from one client, so the job runs on worker 0 with
      `--tpu=<name>` (and TPU_LOAD_LIBRARY=0, so that this client leaves the TPU chips to the TPU runtime);
@@ -35,7 +36,29 @@ import launch_lib  # noqa: E402
 from eval import command  # noqa: E402
 from eval.command import UsageError  # noqa: E402
 
-DEFAULT_TF_VERSION = "2.19.0"
+TPU_CONSTRAINTS = "constraints-tpu.txt"
+# The OS-only TPU VM images, by TPU family (Google's "TPU software versions" table): TensorFlow comes from
+# the package index (tensorflow-tpu, pinned by TPU_CONSTRAINTS), not from the image.
+BASE_IMAGES = {"v2": "tpu-ubuntu2204-base", "v3": "tpu-ubuntu2204-base", "v4": "tpu-ubuntu2204-base",
+               "v5litepod": "v2-alpha-tpuv5-lite", "v5e": "v2-alpha-tpuv5-lite", "v5p": "v2-alpha-tpuv5",
+               "v6e": "v2-alpha-tpuv6e"}
+
+
+def base_image(accelerator_type: str) -> str:
+  """The default --runtime_version of an accelerator type: its family's OS-only image."""
+  family = accelerator_type.split("-")[0]
+  if family not in BASE_IMAGES:
+    raise UsageError(f"no default image for --accelerator_type={accelerator_type}: give --runtime_version")
+  return BASE_IMAGES[family]
+
+
+def tensorflow_pin(distribution: str) -> str:
+  """`name==version` of the TensorFlow distribution as TPU_CONSTRAINTS pins it."""
+  pins = launch_lib.constraint_pins(TPU_CONSTRAINTS)
+  name = distribution.split("[")[0]
+  if name not in pins:
+    raise UsageError(f"--tensorflow={distribution}: {TPU_CONSTRAINTS} pins no version of {name}")
+  return f"{name}=={pins[name]}"
 
 
 def tpu_topology(accelerator_type: str) -> tuple:
@@ -70,15 +93,18 @@ def define_flags(fv, argv):
   flags.DEFINE_string("service_account", None, "Service account of the VMs (default: the Compute Engine "
                       "default account); it needs read/write access to the bucket.", **d)
   flags.DEFINE_string("accelerator_type", None, "TPU type, e.g. v3-8, v3-32, v4-32, v5litepod-16.", **d)
-  flags.DEFINE_string("runtime_version", None, "TPU software version (default: tpu-vm-tf-"
-                      f"{DEFAULT_TF_VERSION}-pjrt, or -pod-pjrt for a multi-host slice).", **d)
+  flags.DEFINE_string("runtime_version", None, "TPU software version (default: the OS-only image of the TPU "
+                      "family, e.g. tpu-ubuntu2204-base for v2-v4, v2-alpha-tpuv6e for v6e).", **d)
+  flags.DEFINE_enum("tensorflow", "tensorflow-tpu", ["tensorflow-tpu", "tensorflow"], "TensorFlow "
+                    f"distribution installed on the VMs, at the version {TPU_CONSTRAINTS} pins.", **d)
   flags.DEFINE_boolean("spot", False, "Create a Spot TPU (preemptible; the job saves on SIGTERM).", **d)
   flags.DEFINE_string("workdir", None, "Run folder, gs://BUCKET/...", **d)
   flags.DEFINE_string("data_dir", None, "TFDS data_dir, gs://BUCKET/... (not needed for synthetic data).", **d)
   flags.DEFINE_integer("steps_per_loop", 10, "train.steps_per_loop: G steps per TPU call.", lower_bound=1, **d)
   flags.DEFINE_string("mixed_precision", "bfloat16", "train.mixed_precision on the TPU.", **d)
   flags.DEFINE_string("source", launch_lib.REPO, "Source tree shipped to the VMs (its git HEAD).", **d)
-  flags.DEFINE_string("python", "python3", "Python on the VMs.", **d)
+  flags.DEFINE_string("python", "python3.11", "Python the job's virtual environment is made from on the VMs "
+                      "(uv brings it where the image has none).", **d)
   flags.DEFINE_integer("hosts", None, "Override the number of hosts of --accelerator_type.", lower_bound=1, **d)
   flags.DEFINE_integer("replicas", None, "Override the number of replicas (TPU devices).", lower_bound=1, **d)
   flags.DEFINE_integer("stop_timeout", 600, "Seconds to wait for the job's final checkpoint before deleting.",
@@ -112,10 +138,11 @@ def body(fv, args, argv):  # noqa: ARG001
     hosts, replicas = fv.hosts or hosts, fv.replicas or replicas
   lines = launch_lib.batch_lines(int(config.batch_size), hosts, replicas, "TPU replicas")
   pod = hosts > 1
-  version = fv.runtime_version or f"tpu-vm-tf-{DEFAULT_TF_VERSION}-{'pod-' if pod else ''}pjrt"
+  version = fv.runtime_version or base_image(fv.accelerator_type)
+  pin = tensorflow_pin(fv.tensorflow)
   config_arg = launch_lib.remote_config_arg(fv["config"].config_filename, fv.source)
 
-  train = [fv.python, "-m", "dvd_gan.train", f"--config={config_arg}", f"--workdir={fv.workdir}",
+  train = [launch_lib.VENV_PYTHON, "-m", "dvd_gan.train", f"--config={config_arg}", f"--workdir={fv.workdir}",
            "--strategy=tpu", f"--tpu={fv.name if pod else 'local'}",
            f"--config.train.steps_per_loop={fv.steps_per_loop}",
            f"--config.train.mixed_precision={fv.mixed_precision}"]
@@ -134,7 +161,7 @@ def body(fv, args, argv):  # noqa: ARG001
       ("run", launch_lib.package_command(fv.source, tarball)),
       ("run", _gcloud_tpu(fv, "scp", tarball, f"{fv.name}:{launch_lib.REMOTE_TARBALL}", "--worker=all")),
       ("run", _gcloud_tpu(fv, "ssh", fv.name, "--worker=all",
-                          f"--command={launch_lib.install_command(fv.python)}")),
+                          f"--command={launch_lib.install_command(fv.tensorflow, TPU_CONSTRAINTS, fv.python)}")),
       ("mark:started", None),
       ("run", _gcloud_tpu(fv, "ssh", fv.name, run_on, "--command=" + launch_lib.start_command(
           train, env="TPU_LOAD_LIBRARY=0" if pod else ""))),
@@ -144,7 +171,8 @@ def body(fv, args, argv):  # noqa: ARG001
                                      f"--command={launch_lib.stop_command(fv.stop_timeout)}"))]
   if not fv.keep_vm:
     cleanup.append(("created", _gcloud_tpu(fv, "delete", fv.name, "--quiet")))
-  header = f"# {fv.accelerator_type} ({version}): {'pod slice' if pod else 'single host'}"
+  header = (f"# {fv.accelerator_type} ({version}, {pin} and the versions of {TPU_CONSTRAINTS}): "
+            f"{'pod slice' if pod else 'single host'}")
   return launch_lib.run_plan(fv.dry_run, [header, *lines], plan, cleanup)
 
 

@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -80,7 +81,7 @@ def test_tpu_dry_run_prints_the_job_of_every_config(name, accelerator, hosts, re
   if hosts == 1:
     assert "--tpu=local " in cmd and "--worker=all" in cmd and "TPU_LOAD_LIBRARY" not in cmd
   else:
-    assert "--tpu=dvd-test " in cmd and "--worker=0" in cmd and "TPU_LOAD_LIBRARY=0 python3" in cmd
+    assert "--tpu=dvd-test " in cmd and "--worker=0" in cmd and "TPU_LOAD_LIBRARY=0 .venv/bin/python" in cmd
   line = [l for l in out.splitlines() if l.startswith("# global batch")][0]
   assert (f"global batch {batch} = {replicas} TPU replicas x {batch // replicas} per replica = {hosts} host(s) "
           f"x {batch // hosts} per host") in line
@@ -197,3 +198,98 @@ def test_remote_job_start_stream_and_stop_in_bash(tmp_path):
   log = log.read_text()
   assert "saved at SIGTERM" in log and "done" not in log
   assert (tmp_path / "dvd-gan-train.status").read_text().strip() == "0"
+
+
+# What tensorflow-tpu 2.20.0 (the newest on the package index) requires of the packages that broke TPU jobs
+# before (its wheel's METADATA, Requires-Dist): the TPU constraints must satisfy these, as pip would check on
+# the VM. The TPU lane of CI (tensorflow 2.20.0, CPU wheel) checks the same against the installed metadata.
+TENSORFLOW_TPU_REQUIRES = {
+    "2.20.0": {"numpy": ">=1.26.0", "protobuf": ">=5.28.0", "tensorboard": "~=2.20.0", "keras": ">=3.10.0",
+               "ml-dtypes": "<1.0.0,>=0.5.1", "libtpu": "~=0.0.14", "h5py": ">=3.11.0"},
+}
+
+
+def _install_command(out):
+  """The remote shell command of the plan's install step (unquoted)."""
+  line = [c for c in _plan(out) if "pip install" in c and "tpu-vm ssh" in c][0]
+  return line, [a for a in shlex.split(line) if a.startswith("--command=")][0][len("--command="):]
+
+
+def test_tpu_install_plan_pins_agree_with_the_tpu_constraints(capsys, nothing_runs):
+  """The default plan for a v3-8 (single host) and a v4-32 (pod): the OS-only image of the family, then on
+  every host a new virtual environment with DVD_GAN_TENSORFLOW=tensorflow-tpu under constraints-tpu.txt and
+  `pip check` before the job starts; the job runs that environment's Python. In constraints-tpu.txt,
+  tensorflow-tpu and tensorflow have one version, tensorflow-tpu's requirements (numpy, protobuf,
+  tensorboard, keras, ml_dtypes, libtpu) are met, and requirements.txt's tensorflow floor is that version
+  (the oldest TensorFlow CI passes with is the one TPUs run)."""
+  from packaging.specifiers import SpecifierSet  # noqa: PLC0415
+  for accelerator, image in (("v3-8", "tpu-ubuntu2204-base"), ("v4-32", "tpu-ubuntu2204-base"),
+                             ("v6e-8", "v2-alpha-tpuv6e"), ("v5litepod-16", "v2-alpha-tpuv5-lite")):
+    code = tpu_vm.main(["tpu_vm.py", f"--config={_REPO}/experiments/tiny.py", "--name=dvd",
+                        "--zone=europe-west4-a", f"--accelerator_type={accelerator}",
+                        "--workdir=gs://test-bucket/r", "--config.batch_size=16", "--dry_run"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    plan = _plan(out)
+    assert f"--version={image} " in plan[0], plan[0]
+    line, install = _install_command(out)
+    assert ("DVD_GAN_TENSORFLOW='tensorflow-tpu' ~/dvd-gan/.venv/bin/python -m pip install --quiet "
+            "-c ~/dvd-gan/constraints-tpu.txt -e ~/dvd-gan") in install
+    assert install.index("-c ~/dvd-gan/constraints-tpu.txt") < install.index("-m pip check")
+    assert "--no-deps" not in install  # one resolution of everything, under the constraints
+    train = [c for c in plan if "-m dvd_gan.train" in c][0]
+    assert ".venv/bin/python -m dvd_gan.train" in train
+    assert plan.index(line) < plan.index(train)
+  pins = launch_lib.constraint_pins(tpu_vm.TPU_CONSTRAINTS)
+  version = pins["tensorflow-tpu"]
+  assert f"tensorflow-tpu=={version} and the versions of constraints-tpu.txt" in out
+  assert pins["tensorflow"] == version
+  for name, spec in TENSORFLOW_TPU_REQUIRES[version].items():
+    assert pins[name] in SpecifierSet(spec), (name, pins[name], spec)
+  with open(os.path.join(_REPO, "requirements.txt")) as f:
+    floors = dict(re.findall(r"^([A-Za-z0-9_.\-]+)>=([0-9.]+)", f.read(), re.M))
+  assert floors["tensorflow"] == version
+  assert floors["tensorboard"] == pins["tensorboard"]
+
+
+def test_tpu_constraints_meet_the_installed_tensorflow_requirements():
+  """Where the installed TensorFlow is the TPU constraints' version (CI's TPU lane), every requirement its
+  metadata declares of a package the constraints pin is met by that pin: tensorflow and tensorflow-tpu of
+  one version declare the same requirements, so this is what pip resolves on the TPU hosts."""
+  from importlib import metadata  # noqa: PLC0415
+
+  from packaging.requirements import Requirement  # noqa: PLC0415
+  pins = launch_lib.constraint_pins(tpu_vm.TPU_CONSTRAINTS)
+  installed = metadata.version("tensorflow")
+  if installed != pins["tensorflow"]:
+    pytest.skip(f"tensorflow {installed} installed; the TPU constraints pin {pins['tensorflow']} (TPU lane only)")
+  checked = 0
+  for line in metadata.requires("tensorflow") or []:
+    requirement = Requirement(line)
+    name = re.sub(r"[-_.]+", "-", requirement.name).lower()
+    if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+      continue
+    if name in pins:
+      assert pins[name] in requirement.specifier, (line, pins[name])
+      checked += 1
+  assert checked >= 10
+
+
+def test_pip_check_conflict_stops_the_install_with_one_line(tmp_path):
+  """The install's last step, in bash, with a stand-in venv whose `pip check` reports a conflict: exit
+  status 3 and one `error:` line naming the conflict (nothing after it runs); with a clean check, status 0."""
+  venv = tmp_path / "venv"
+  (venv / "bin").mkdir(parents=True)
+  python = venv / "bin" / "python"
+  check = launch_lib.install_steps(str(tmp_path), str(venv), "tensorflow-tpu", "constraints-tpu.txt")[-1]
+  python.write_text("#!/bin/sh\necho 'protobuf 7.36.2 is not supported: tensorflow 2.19.1 requires protobuf<6'\n"
+                    "echo 'second conflict'\nexit 1\n")
+  python.chmod(0o755)
+  result = _bash(check + " && echo job-started", tmp_path)
+  lines = [l for l in result.stderr.splitlines() if l.strip()]
+  assert result.returncode == 3 and "job-started" not in result.stdout
+  assert lines == [f"error: pip check found a conflict in {venv}: protobuf 7.36.2 is not supported: "
+                   "tensorflow 2.19.1 requires protobuf<6"]
+  python.write_text("#!/bin/sh\necho 'No broken requirements found.'\n")
+  result = _bash(check + " && echo job-started", tmp_path)
+  assert result.returncode == 0 and "job-started" in result.stdout
