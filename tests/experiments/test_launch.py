@@ -252,17 +252,20 @@ def test_tpu_install_plan_pins_agree_with_the_tpu_constraints(capsys, nothing_ru
   assert floors["tensorboard"] == pins["tensorboard"]
 
 
-def test_tpu_constraints_meet_the_installed_tensorflow_requirements():
-  """Where the installed TensorFlow is the TPU constraints' version (CI's TPU lane), every requirement its
-  metadata declares of a package the constraints pin is met by that pin: tensorflow and tensorflow-tpu of
-  one version declare the same requirements, so this is what pip resolves on the TPU hosts."""
+def test_the_constraints_of_the_installed_tensorflow_meet_its_requirements():
+  """The constraints file that pins the installed TensorFlow's version (constraints-tpu.txt in CI's TPU lane,
+  constraints.txt in the newest lane) meets every requirement that TensorFlow's metadata declares of a
+  package it pins. tensorflow and tensorflow-tpu of one version declare the same requirements, so in the TPU
+  lane this is what pip resolves on the TPU hosts."""
   from importlib import metadata  # noqa: PLC0415
 
   from packaging.requirements import Requirement  # noqa: PLC0415
-  pins = launch_lib.constraint_pins(tpu_vm.TPU_CONSTRAINTS)
   installed = metadata.version("tensorflow")
-  if installed != pins["tensorflow"]:
-    pytest.skip(f"tensorflow {installed} installed; the TPU constraints pin {pins['tensorflow']} (TPU lane only)")
+  files = [f for f in ("constraints-tpu.txt", "constraints.txt")
+           if launch_lib.constraint_pins(f).get("tensorflow") == installed]
+  if not files:
+    pytest.skip(f"tensorflow {installed} is pinned by neither constraints file (CI's lanes install pinned ones)")
+  pins = launch_lib.constraint_pins(files[0])
   checked = 0
   for line in metadata.requires("tensorflow") or []:
     requirement = Requirement(line)
@@ -270,7 +273,7 @@ def test_tpu_constraints_meet_the_installed_tensorflow_requirements():
     if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
       continue
     if name in pins:
-      assert pins[name] in requirement.specifier, (line, pins[name])
+      assert pins[name] in requirement.specifier, (files[0], line, pins[name])
       checked += 1
   assert checked >= 10
 
