@@ -13,11 +13,11 @@ Importing this package does not import TensorFlow; it is imported when features 
 """
 __version__ = "0.1.0"
 
-from eval.api import (compute_fid, compute_fvd, compute_is, compute_kvd, compute_metric,  # noqa: E402
+from eval.api import (compute_fid, compute_fvd, compute_is, compute_kvd, compute_metric,
                       compute_stats, get_feature_network)
-from eval.errors import EvalError  # noqa: E402
-from eval.metrics import MetricResult, frechet_distance, inception_score  # noqa: E402
-from eval.stats import FeatureStats  # noqa: E402
+from eval.errors import EvalError
+from eval.metrics import MetricResult, frechet_distance, inception_score
+from eval.stats import FeatureStats
 
 __all__ = ["__version__", "EvalError", "FeatureStats", "MetricResult", "compute_fvd", "compute_fid",
            "compute_is", "compute_kvd", "compute_metric", "compute_stats", "frechet_distance",

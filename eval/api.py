@@ -20,7 +20,7 @@ def get_feature_network(network="i3d-kinetics-400", weights: str | None = None):
   if not isinstance(network, str):
     return network
   try:
-    from eval.networks import get_network  # pylint: disable=g-import-not-at-top
+    from eval.networks import get_network  # noqa: PLC0415 - imports TensorFlow, which `import eval` never does
   except ImportError as e:
     raise EvalError(f"the feature networks are unavailable (eval.networks: {e})") from None
   return get_network(network, weights)

@@ -20,9 +20,12 @@ import json
 
 from absl import flags
 
-from eval import command
+from eval import __version__, api, command, protocol_cli, video_io
 from eval import io as eio
 from eval.errors import EvalError
+from eval.features import check_layer, extract_features
+from eval.metrics import get_metric
+from eval.stats import FeatureStats, is_stats_file
 
 COMMANDS = ("features", "stats", "fvd", "fid", "is", "kvd", "merge")
 USAGE = __doc__.split("\n\n")[0] + "\n" + __doc__.split("\n\n")[1]
@@ -112,15 +115,12 @@ class _Context:
 
   def network(self, name: str):
     if name not in self._networks:
-      from eval.api import get_feature_network  # pylint: disable=g-import-not-at-top
-      self._networks[name] = get_feature_network(name, self.fv.weights)
+      self._networks[name] = api.get_feature_network(name, self.fv.weights)
     return self._networks[name]
 
   def video_stats(self, source: str, network: str, layer: str, frames: int | None, store_features: bool,
                   role: str, dataset: str | None = None, split: str | None = None) -> "FeatureStats":
     """Streams the videos of `source` (path or TFDS NAME:SPLIT) through the network into statistics."""
-    from eval import video_io  # pylint: disable=g-import-not-at-top
-    from eval.features import check_layer, extract_features  # pylint: disable=g-import-not-at-top
     fv = self.fv
     files = None if role == "tfds" else video_io.list_video_files(source)  # bad paths fail before TF loads
     net = self.network(network)
@@ -171,7 +171,6 @@ def _cmd_extract(fv, command: str) -> None:
 
 def _load_or_compute(ctx: _Context, source: str, spec, network: str, layer: str, frames: int | None,
                      role: str):
-  from eval.stats import FeatureStats, is_stats_file  # pylint: disable=g-import-not-at-top
   if is_stats_file(source):
     stats = FeatureStats.load(source)
   else:
@@ -179,13 +178,11 @@ def _load_or_compute(ctx: _Context, source: str, spec, network: str, layer: str,
   stats.metadata["source"] = source
   spec.check(stats.metadata.get("network"), stats.metadata.get("layer"))
   if spec.needs_features and not stats.has_features:
-    stats.features  # raises the EvalError that says how to get them  # pylint: disable=pointless-statement
+    stats.features  # raises the EvalError that says how to get them
   return stats
 
 
 def _cmd_metric(fv, command: str) -> None:
-  from eval.metrics import get_metric  # pylint: disable=g-import-not-at-top
-  from eval.stats import FeatureStats, is_stats_file  # pylint: disable=g-import-not-at-top
   spec = get_metric(command)
   if spec.two_sets:
     sources = {"real": fv.real, "fake": fv.fake}
@@ -221,7 +218,6 @@ def _cmd_metric(fv, command: str) -> None:
           f"{real_result.draw_mean:.4f} +- {real_result.std:.4f} ({sets['real'].num_items} real videos)")
   print(result.summary(spec.label))
   if fv.json:
-    from eval import __version__  # pylint: disable=g-import-not-at-top
     record = {"metric": spec.label, **result.to_dict(), "version": __version__,
               "real": sets["real"].metadata if "real" in sets else None, "fake": sets["fake"].metadata,
               "options": options}
@@ -233,7 +229,6 @@ def _cmd_metric(fv, command: str) -> None:
 
 
 def _cmd_merge(fv, paths: list[str]) -> None:
-  from eval.stats import FeatureStats  # pylint: disable=g-import-not-at-top
   _check_out(fv.out)
   if len(paths) < 1:
     raise EvalError("merge needs statistics files as arguments: merge --out=S.npz A.npz B.npz ...")
@@ -264,7 +259,6 @@ def main(argv: list[str]) -> int:
     print(USAGE)
     return 0 if len(argv) >= 2 else 2
   name = argv[1]
-  from eval import protocol_cli  # pylint: disable=g-import-not-at-top
   if name in protocol_cli.COMMANDS:
     return protocol_cli.main(argv)
   if name not in COMMANDS:

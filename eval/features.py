@@ -11,7 +11,9 @@ import sys
 import threading
 
 import numpy as np
+from tqdm import tqdm
 
+from eval import __version__
 from eval.errors import EvalError
 from eval.stats import FeatureStats
 from eval.video_io import check_video
@@ -118,7 +120,7 @@ def _prefetch(iterator, size: int):
 def _forward(network, layers: tuple):
   """`{layer: network.features(x, layer)}` for `layers` as ONE tf.function per (network, layers), reused
   across calls. A network with `all_features` (eval.networks) runs its forward once for all layers."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # noqa: PLC0415 - TensorFlow loads when features are computed, not at `import eval`
   per_layers = getattr(network, _FORWARDS_ATTR, None)
   if per_layers is None:
     per_layers = {}
@@ -136,7 +138,6 @@ def _forward(network, layers: tuple):
 
 def network_metadata(network, layer: str) -> dict:
   """The metadata of features of `network` at `layer` (the rest is filled in by the caller)."""
-  from eval import __version__  # pylint: disable=g-import-not-at-top
   return {"network": network.name, "weights_sha256": getattr(network, "weights_sha256", None), "layer": layer,
           "version": __version__}
 
@@ -164,7 +165,7 @@ def extract_layers(videos, network, layers, *, batch_size: int = 8, store_featur
                    metadata: dict | None = None, progress: bool = True, total: int | None = None,
                    prefetch: int = 2, name: str = "video") -> dict:
   """`extract_features` at several layers in one pass over the videos: {layer: FeatureStats}."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # noqa: PLC0415 - TensorFlow loads when features are computed, not at `import eval`
   layers = tuple(dict.fromkeys(layers))
   stats = {}
   for layer in layers:
@@ -174,7 +175,6 @@ def extract_layers(videos, network, layers, *, batch_size: int = 8, store_featur
     stats[layer] = FeatureStats(store_features=store_features, metadata=meta)
   forward = _forward(network, layers)
   batches = _prefetch(batch_videos(iter_named_videos(videos, name), batch_size), prefetch)
-  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
   frames = None
   resolutions = set()
   desc = f"{network.name} {'+'.join(layers)}"

@@ -13,23 +13,27 @@ marker is a crashed or unfinished publish.
 Only `tf.io.gfile` is used (not `etils.epath`, which treats unknown schemes such as `ram://` as local paths).
 TensorFlow is imported on first use, so `import eval.io` stays cheap.
 """
+import io as _io
 import json
 import os
 import posixpath
+import tempfile
 import uuid
+
+import numpy as np
 
 COMPLETE_MARKER = "COMPLETE"
 
 
 def _gfile():
-  import tensorflow as tf  # noqa: PLC0415 - lazy: importing TensorFlow takes seconds
+  import tensorflow as tf  # noqa: PLC0415 - TensorFlow loads at the first file access, not at `import eval`
   return tf.io.gfile
 
 
 def io_errors() -> tuple:
   """The exception types a failed read or write raises here: OSError (local files) and TensorFlow's
   tf.errors.OpError (NotFoundError, PermissionDeniedError, ... from tf.io.gfile). For `except` clauses."""
-  import tensorflow as tf  # noqa: PLC0415
+  import tensorflow as tf  # noqa: PLC0415 - as in _gfile
   return (OSError, tf.errors.OpError)
 
 
@@ -99,7 +103,7 @@ def walk(path: str):
     yield folder, subdirs, files
 
 
-def open(path: str, mode: str = "rb"):  # noqa: A001 - the module's file-object opener, like io.open
+def open(path: str, mode: str = "rb"):
   """A file object (tf.io.gfile.GFile) for `path`; modes as the built-in open ("r", "rb", "w", "wb", "a")."""
   return _gfile().GFile(str(path), mode)
 
@@ -173,7 +177,6 @@ def write_local_then_publish(path: str, write_to_local_path) -> str:
   """For writers that need a real local file name (PyAV, Pillow, np.savez of a path): calls
   `write_to_local_path(local_tmp_path)` on a local temporary file with `path`'s extension, then copies the
   bytes to `path` through `write_file` (atomically, on any filesystem)."""
-  import tempfile  # noqa: PLC0415
   ext = os.path.splitext(basename(path))[1]
   fd, local = tempfile.mkstemp(prefix=".tmp-", suffix=ext)
   os.close(fd)
@@ -198,8 +201,6 @@ def write_text(path: str, text: str, **kwargs) -> str:
 def write_npz(path: str, arrays: dict, **kwargs) -> str:
   """`np.savez` of the dict `arrays` to `path`, atomically (the archive is built in memory: object-store
   files cannot seek while being written). Read it back with `np.load(eio.open(path, "rb"))`."""
-  import io as _io  # noqa: PLC0415
-  import numpy as np  # noqa: PLC0415
   buffer = _io.BytesIO()
   np.savez(buffer, **arrays)
   return write_bytes(path, buffer.getvalue(), **kwargs)

@@ -16,6 +16,7 @@ from eval import c3d as c3d_lib
 from eval import io as eio
 from eval import i3d as i3d_lib
 from eval.errors import EvalError
+from eval.weights import c3d_sources, i3d_sources
 
 NETWORK_NAMES = ("i3d-kinetics-400", "i3d-kinetics-600", "c3d-ucf101")
 I3D_SIZE = 224
@@ -145,7 +146,6 @@ def get_network(name="i3d-kinetics-400", weights=None, *, sha256=None, jit_compi
   handle (I3D); a folder or weights .npz with mean2.npz beside it (C3D). sha256: expected hash of the file.
   Missing weights -> EvalError saying how to get them.
   """
-  from eval.weights import c3d_sources, i3d_sources  # pylint: disable=g-import-not-at-top
   if name not in NETWORK_NAMES:
     raise EvalError(f"unknown network {name!r}; choose one of {', '.join(NETWORK_NAMES)}")
   if name == "c3d-ucf101":

@@ -17,8 +17,12 @@ import sys
 
 from absl import flags
 
-from eval import command, io
+from eval import __version__, api, command, io, real_stats, scoring, video_io
 from eval.errors import EvalError
+from eval.features import extract_layers
+from eval.protocols import format_protocol, get_protocol, protocol_names
+from eval.scoring import take
+from eval.stats import is_stats_file
 
 COMMANDS = ("protocols", "score")
 
@@ -50,8 +54,6 @@ def _open_setting(fv, name: str, fixed):
 
 def _real_stats(fv, protocol, network, frames, stride):
   """The real statistics: a statistics file, or real videos (cached in --stats_dir when given)."""
-  from eval import real_stats, video_io  # pylint: disable=g-import-not-at-top
-  from eval.stats import is_stats_file  # pylint: disable=g-import-not-at-top
   if fv.real is None:
     raise command.UsageError(f"--real is required: protocol {protocol.name} compares with real videos")
   if is_stats_file(fv.real):
@@ -77,8 +79,6 @@ def _real_stats(fv, protocol, network, frames, stride):
                                       frames=first.shape[0], stride=stride, resolution=list(first.shape[1:3]),
                                       videos_fn=videos, batch_size=fv.batch_size, progress=fv.progress,
                                       log=lambda s: print(s, file=sys.stderr))
-  from eval.features import extract_layers  # pylint: disable=g-import-not-at-top
-  from eval.scoring import take  # pylint: disable=g-import-not-at-top
   vids = videos() if protocol.num_real is None else take(videos(), protocol.num_real, "real videos")
   return extract_layers(vids, network, (protocol.real_layer,), batch_size=fv.batch_size, progress=fv.progress,
                         name=fv.real, metadata={"stride": stride, "dataset": dataset, "split": split,
@@ -87,9 +87,6 @@ def _real_stats(fv, protocol, network, frames, stride):
 
 def _score(fv, args):
   del args
-  from eval import scoring, video_io  # pylint: disable=g-import-not-at-top
-  from eval.api import get_feature_network  # pylint: disable=g-import-not-at-top
-  from eval.protocols import get_protocol  # pylint: disable=g-import-not-at-top
   command.require(fv, "protocol", "fake")
   protocol = get_protocol(fv.protocol)
   frames = _open_setting(fv, "frames", protocol.frames)
@@ -97,7 +94,7 @@ def _score(fv, args):
   if fv.json and io.missing_output_folder(fv.json):
     raise EvalError(f"output directory does not exist: {io.missing_output_folder(fv.json)}")
   video_io.list_video_files(fv.fake)  # a bad path fails before the network loads
-  network = get_feature_network(protocol.network, fv.weights)
+  network = api.get_feature_network(protocol.network, fv.weights)
   real = _real_stats(fv, protocol, network, frames, stride) if protocol.needs_real else None
   if frames is None and real is not None:
     frames = real.metadata.get("frames")
@@ -108,7 +105,6 @@ def _score(fv, args):
   for line in result.lines():
     print(line)
   if fv.json:
-    from eval import __version__  # pylint: disable=g-import-not-at-top
     io.write_text(fv.json, json.dumps({**result.to_dict(), "version": __version__}, indent=2, sort_keys=True,
                                       default=str))
   for key, value in result.values().items():
@@ -117,7 +113,6 @@ def _score(fv, args):
 
 def _list(fv, args):
   del fv, args
-  from eval.protocols import format_protocol, get_protocol, protocol_names  # pylint: disable=g-import-not-at-top
   for name in protocol_names():
     print(format_protocol(get_protocol(name)))
 

@@ -15,6 +15,7 @@ from eval import io
 from eval.errors import EvalError
 from eval.features import extract_layers
 from eval.protocols import get_protocol
+from eval.scoring import cut_frames, take
 from eval.stats import FeatureStats
 
 # Metadata a cached file must match. `num_requested` is the protocol's num_real ("all": the whole split).
@@ -99,7 +100,6 @@ def load_or_compute(stats_dir: str, protocol, network, *, dataset: str, split: s
     if log:
       log(f"real statistics of {stats.num_items} videos ({dataset}:{split}, {p.name}) loaded from {path}")
     return stats
-  from eval.scoring import cut_frames, take  # pylint: disable=g-import-not-at-top
   videos = cut_frames(videos_fn(), frames)
   if p.num_real is not None:
     videos = take(videos, p.num_real, f"real videos of {dataset}:{split}")

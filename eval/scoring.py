@@ -11,8 +11,9 @@ under a protocol equals the one the individual commands give with those flags.
 """
 import dataclasses
 
+from eval import api
 from eval.errors import EvalError
-from eval.features import extract_layers
+from eval.features import extract_layers, iter_named_videos
 from eval.metrics import MetricResult, get_metric
 from eval.protocols import Protocol, get_protocol
 from eval.stats import FeatureStats
@@ -46,7 +47,6 @@ class ProtocolResult:
 def cut_frames(videos, frames: int | None):
   """Yields the videos of `videos` (arrays or iterables, see eval.features) cut to their first `frames`
   frames (all of them when None)."""
-  from eval.features import iter_named_videos  # pylint: disable=g-import-not-at-top
   for name, video in iter_named_videos(videos, "fake"):
     if frames is not None:
       if video.shape[0] < frames:
@@ -117,11 +117,10 @@ def score(protocol, fake, *, real=None, network=None, weights: str | None = None
       videos (their first `protocol.num_real` are used, all when None); None if the protocol needs none.
     network: a FeatureNetwork, or None to build the protocol's with `weights`.
   """
-  from eval.api import get_feature_network  # pylint: disable=g-import-not-at-top
   protocol = get_protocol(protocol)
   net = None
   if not isinstance(fake, dict) or (real is not None and not isinstance(real, FeatureStats)):
-    net = get_feature_network(network if network is not None else protocol.network, weights)
+    net = api.get_feature_network(network if network is not None else protocol.network, weights)
   if not isinstance(fake, dict):
     fake = fake_features(protocol, fake, net, batch_size=batch_size, progress=progress)
   if real is not None and not isinstance(real, FeatureStats):

@@ -14,7 +14,9 @@ Local files are decoded from their path (and `.npy` files memory-mapped); others
 """
 import os
 
+import av
 import numpy as np
+from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from eval import io as eio
 from eval.errors import EvalError
@@ -122,7 +124,6 @@ def _frames_needed(frames: int | None, stride: int) -> int | None:
 
 def read_container(path: str, max_frames: int | None = None) -> np.ndarray:
   """Decodes an mp4/avi/webm/... file with PyAV -> uint8 [T, H, W, 3] (at most `max_frames` frames)."""
-  import av  # pylint: disable=g-import-not-at-top
   try:
     with _source(path) as source, av.open(source) as container:
       if not container.streams.video:
@@ -149,7 +150,6 @@ def read_container(path: str, max_frames: int | None = None) -> np.ndarray:
 
 def read_gif(path: str, max_frames: int | None = None) -> np.ndarray:
   """Decodes a GIF with PIL -> uint8 [T, H, W, 3] (every frame composited and converted to RGB)."""
-  from PIL import Image, ImageSequence, UnidentifiedImageError  # pylint: disable=g-import-not-at-top
   try:
     with _source(path) as source, Image.open(source) as im:
       if im.mode in ("L", "LA", "1", "I", "I;16"):
@@ -254,7 +254,7 @@ def iter_tfds_videos(spec: str, *, data_dir: str | None = None, key: str | None 
   """
   name, _, split = spec.partition(":")
   try:
-    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+    import tensorflow_datasets as tfds  # noqa: PLC0415 - imports TensorFlow, only for --tfds inputs
   except ImportError:
     raise EvalError("--tfds needs tensorflow-datasets: pip install tensorflow-datasets") from None
   try:

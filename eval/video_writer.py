@@ -11,7 +11,9 @@ re-encoded mp4 shifts FVD.
 import io as _stdlib_io
 import os
 
+import av
 import numpy as np
+from PIL import Image
 
 from eval import io as eio
 
@@ -47,7 +49,6 @@ def pad_to_even(frames: np.ndarray) -> np.ndarray:
 def encode_mp4(frames, fps: float = 8, crf: int = 18) -> bytes:
   """uint8 [T, H, W, 3] -> mp4 bytes (H.264, yuv420p; H and W padded to even)."""
   frames = pad_to_even(_check_frames(frames))
-  import av  # noqa: PLC0415
   buffer = _stdlib_io.BytesIO()
   with av.open(buffer, mode="w", format="mp4") as container:
     stream = container.add_stream("libx264", rate=int(round(fps)) or 1)
@@ -64,7 +65,6 @@ def encode_mp4(frames, fps: float = 8, crf: int = 18) -> bytes:
 
 def encode_gif(frames, fps: float = 8) -> bytes:
   """uint8 [T, H, W, 3] -> looping animated GIF bytes."""
-  from PIL import Image  # noqa: PLC0415
   images = [Image.fromarray(f) for f in _check_frames(frames)]
   buffer = _stdlib_io.BytesIO()
   images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
@@ -74,7 +74,6 @@ def encode_gif(frames, fps: float = 8) -> bytes:
 
 def encode_png(image) -> bytes:
   """uint8 [H, W, 3] -> PNG bytes."""
-  from PIL import Image  # noqa: PLC0415
   buffer = _stdlib_io.BytesIO()
   Image.fromarray(np.asarray(image, np.uint8)).save(buffer, format="PNG")
   return buffer.getvalue()

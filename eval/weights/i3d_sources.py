@@ -224,7 +224,7 @@ def load_saved_model(path_or_handle):
       obj = tf.saved_model.load(path_or_handle)
     else:
       try:
-        import tensorflow_hub as hub  # optional dependency
+        import tensorflow_hub as hub  # noqa: PLC0415 - optional dependency (the `hub` extra)
       except ImportError:
         raise EvalError(f"{path_or_handle} is not a SavedModel directory and tensorflow_hub is not installed "
                         "(pip install tensorflow_hub, or pass a local path)") from None

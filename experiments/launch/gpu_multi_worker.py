@@ -27,12 +27,12 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from absl import flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from absl import flags
+from ml_collections import config_flags
 
-import launch_lib  # noqa: E402
-from eval import command  # noqa: E402
-from eval.command import UsageError  # noqa: E402
+import launch_lib
+from eval import command
+from eval.command import UsageError
 
 
 def define_flags(fv, argv):
@@ -76,7 +76,7 @@ def tf_config(hosts: list, index: int) -> str:
                     separators=(",", ":"))
 
 
-def body(fv, args, argv):  # noqa: ARG001
+def body(fv, args, argv):
   command.require(fv, "config", "name", "zone", "workdir")
   launch_lib.check_name("name", fv.name)
   launch_lib.check_zone(fv.zone)

@@ -232,7 +232,7 @@ class Runner:
 @contextlib.contextmanager
 def signals_raise():
   """SIGTERM / SIGHUP to the launcher raise SystemExit, so that its cleanup (`finally`) runs: the trap."""
-  def handler(signum, frame):  # noqa: ARG001
+  def handler(signum, frame):
     raise SystemExit(128 + signum)
   previous = {}
   for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):

@@ -16,13 +16,13 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from absl import flags  # noqa: E402
+from absl import flags
 
-import launch_lib  # noqa: E402
-from eval import command  # noqa: E402
+import launch_lib
+from eval import command
 
 
-def define_flags(fv, argv):  # noqa: ARG001
+def define_flags(fv, argv):
   d = dict(flag_values=fv)
   flags.DEFINE_string("venv", None, "Folder of the new virtual environment (replaced if it exists).", **d)
   flags.DEFINE_enum("tensorflow", "tensorflow", ["tensorflow", "tensorflow-tpu", "tensorflow[and-cuda]"],
@@ -32,7 +32,7 @@ def define_flags(fv, argv):  # noqa: ARG001
   flags.DEFINE_string("python", "python3.11", "Python the environment is made from.", **d)
 
 
-def body(fv, args, argv):  # noqa: ARG001
+def body(fv, args, argv):
   command.require(fv, "venv")
   venv = os.path.abspath(fv.venv)
   for step in launch_lib.install_steps(launch_lib.REPO, venv, fv.tensorflow, fv.constraints, fv.python):

@@ -29,12 +29,12 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from absl import flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from absl import flags
+from ml_collections import config_flags
 
-import launch_lib  # noqa: E402
-from eval import command  # noqa: E402
-from eval.command import UsageError  # noqa: E402
+import launch_lib
+from eval import command
+from eval.command import UsageError
 
 TPU_CONSTRAINTS = "constraints-tpu.txt"
 # The OS-only TPU VM images, by TPU family (Google's "TPU software versions" table): TensorFlow comes from
@@ -118,7 +118,7 @@ def _gcloud_tpu(fv, verb, *args) -> list:
   return cmd + ([f"--project={fv.project}"] if fv.project else [])
 
 
-def body(fv, args, argv):  # noqa: ARG001
+def body(fv, args, argv):
   command.require(fv, "config", "name", "zone", "accelerator_type", "workdir")
   launch_lib.check_name("name", fv.name)
   launch_lib.check_zone(fv.zone)
