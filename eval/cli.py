@@ -27,7 +27,6 @@ from eval.features import check_layer, extract_features
 from eval.metrics import get_metric
 from eval.stats import FeatureStats, is_stats_file
 
-COMMANDS = ("features", "stats", "fvd", "fid", "is", "kvd", "merge")
 USAGE = __doc__.split("\n\n")[0] + "\n" + __doc__.split("\n\n")[1]
 
 
@@ -241,30 +240,24 @@ def _cmd_merge(fv, paths: list[str]) -> None:
   print(f"wrote statistics of {merged.num_items} videos merged from {len(paths)} files to {fv.out}")
 
 
-def _body(command_name: str):
-  def body(fv, rest):
-    if command_name == "merge":
-      _cmd_merge(fv, rest)
-    elif command_name in ("features", "stats"):
-      _cmd_extract(fv, command_name)
-    else:
-      _cmd_metric(fv, command_name)
-  return body
+def _command(name: str, body) -> dict:
+  return dict(define_flags=lambda fv, argv: _define_flags(name, fv), body=body, usage=USAGE,
+              allow_args=name == "merge")
+
+
+# Every sub-command of `python -m eval`, each in eval.command's shape (define_flags, body, usage).
+COMMANDS = {
+    **{name: _command(name, lambda fv, args, name=name: _cmd_extract(fv, name)) for name in ("features", "stats")},
+    **{name: _command(name, lambda fv, args, name=name: _cmd_metric(fv, name))
+       for name in ("fvd", "fid", "is", "kvd")},
+    "merge": _command("merge", _cmd_merge),
+    **protocol_cli.COMMANDS,
+}
 
 
 def main(argv: list[str]) -> int:
   """Runs `argv` = [program, command, flags...]; returns the exit status (0, or 2 on bad input)."""
-  argv = list(argv)
-  if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
-    print(USAGE)
-    return 0 if len(argv) >= 2 else 2
-  name = argv[1]
-  if name in protocol_cli.COMMANDS:
-    return protocol_cli.main(argv)
-  if name not in COMMANDS:
-    return command.fail(f"unknown command {name!r}; commands: {', '.join(COMMANDS + protocol_cli.COMMANDS)}")
-  return command.main([f"{argv[0]} {name}"] + argv[2:], define_flags=lambda fv, _: _define_flags(name, fv),
-                      body=_body(name), usage=USAGE, allow_args=name == "merge")
+  return command.dispatch(argv, COMMANDS, USAGE)
 
 
 def run() -> None:

@@ -7,7 +7,8 @@
   command names) end with ONE line `error: <message>` on stderr and exit status 2, never a traceback.
 - Ctrl-C ends with `error: interrupted` and status 130.
 
-A command is written as
+A program with sub-commands (`python -m eval fvd ...`) maps each name to the same pieces and calls
+`dispatch(argv, {name: dict(define_flags=..., body=..., usage=...)}, usage)`. A command is written as
 
     def define_flags(fv, argv):  # argv: for flags that read overrides from it (ml_collections config flags)
       flags.DEFINE_string("out", None, "Output folder.", flag_values=fv)
@@ -77,7 +78,9 @@ def main(argv: Iterable[str] | None, *, define_flags: Callable, body: Callable, 
     define_flags(fv, argv)
     try:
       args = fv(argv)[1:]
-    except flags.Error as e:
+    except (flags.Error, KeyError, AttributeError, TypeError, ValueError) as e:
+      # Raised while parsing the command line: a bad flag value, or an ml_collections `--config.key=value`
+      # override naming a key the config lacks (KeyError / AttributeError) or giving a value of the wrong type.
       raise UsageError(one_line(e)) from None
     if fv.help:
       print((usage.strip() + "\n\n" if usage else "") + "flags:\n" + fv.get_help())
@@ -90,6 +93,19 @@ def main(argv: Iterable[str] | None, *, define_flags: Callable, body: Callable, 
   except KeyboardInterrupt:
     return fail("interrupted") and 130
   return int(status or 0)
+
+
+def dispatch(argv: Iterable[str], commands: dict, usage: str) -> int:
+  """`program <command> flags...`: runs `main` with the command's entry of `commands`, a dict name ->
+  dict(define_flags=..., body=..., usage=..., allow_args=...) (the same shape as a single command)."""
+  argv = list(argv)
+  if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
+    print(usage)
+    return 0 if len(argv) >= 2 else 2
+  name = argv[1]
+  if name not in commands:
+    return fail(f"unknown command {name!r}; commands: {', '.join(commands)}")
+  return main([f"{argv[0]} {name}"] + argv[2:], **commands[name])
 
 
 def run(main_fn: Callable[[list[str]], int]) -> None:

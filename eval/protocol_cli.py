@@ -24,7 +24,6 @@ from eval.protocols import format_protocol, get_protocol, protocol_names
 from eval.scoring import take
 from eval.stats import is_stats_file
 
-COMMANDS = ("protocols", "score")
 
 
 def _define_score_flags(fv, argv):
@@ -117,11 +116,8 @@ def _list(fv, args):
     print(format_protocol(get_protocol(name)))
 
 
-def main(argv) -> int:
-  """argv = [program, "protocols" | "score", flags...]; returns the exit status."""
-  argv = list(argv)
-  name = argv[1]
-  program = [f"{argv[0]} {name}"] + argv[2:]
-  if name == "protocols":
-    return command.main(program, define_flags=lambda fv, a: None, body=_list, usage=__doc__)
-  return command.main(program, define_flags=_define_score_flags, body=_score, usage=__doc__)
+# The sub-commands of `python -m eval` defined here (eval.cli.COMMANDS), in eval.command's shape.
+COMMANDS = {
+    "protocols": dict(define_flags=lambda fv, argv: None, body=_list, usage=__doc__),
+    "score": dict(define_flags=_define_score_flags, body=_score, usage=__doc__),
+}

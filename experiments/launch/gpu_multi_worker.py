@@ -76,7 +76,7 @@ def tf_config(hosts: list, index: int) -> str:
                     separators=(",", ":"))
 
 
-def body(fv, args, argv):
+def body(fv, args):
   command.require(fv, "config", "name", "zone", "workdir")
   launch_lib.check_name("name", fv.name)
   launch_lib.check_zone(fv.zone)
@@ -98,7 +98,7 @@ def body(fv, args, argv):
            f"--config.train.mixed_precision={fv.mixed_precision}"]
   if data_dir:
     train.append(f"--config.data.data_dir={data_dir}")
-  train += launch_lib.config_overrides(argv)
+  train += launch_lib.config_overrides(fv)
   tarball = launch_lib.local_tarball(fv.name)
 
   create = _gcloud(fv, "instances", "create", *names, f"--machine-type={fv.machine_type}",

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import tempfile
 
+from ml_collections import config_flags
+
 from eval import command
 from eval.command import UsageError
 
@@ -63,9 +65,11 @@ def remote_config_arg(config_arg: str, source: str) -> str:
   return rel.replace(os.sep, "/") + sep + arg
 
 
-def config_overrides(argv) -> list:
-  """The `--config.key=value` overrides of the command line, forwarded as they are to dvd_gan.train."""
-  return [a for a in argv[1:] if a.startswith("--config.")]
+def config_overrides(fv) -> list:
+  """The `--config.key=value` overrides given on the command line, as flags for dvd_gan.train (strings as
+  given, other values as Python literals, which is how ml_collections parses them back)."""
+  overrides = config_flags.get_override_values(fv["config"])
+  return [f"--config.{key}={value if isinstance(value, str) else repr(value)}" for key, value in overrides.items()]
 
 
 def check_schedule(config, steps_per_loop: int) -> None:
@@ -306,8 +310,5 @@ def run_plan(dry_run: bool, lines: list, plan: list, cleanup: list) -> int:
 
 
 def launcher_main(argv, define_flags, body, usage: str) -> int:
-  """The launch scripts' `main`: eval.command's CLI convention; `body(fv, args, argv)` sees the whole argv
-  (the config overrides are passed on to the remote job)."""
-  argv = list(sys.argv if argv is None else argv)
-  return command.main(argv, define_flags=define_flags, body=lambda fv, args: body(fv, args, argv), usage=usage,
-                      user_errors=(ValueError, OSError, AttributeError, KeyError, TypeError))
+  """The launch scripts' `main`: eval.command's convention, as every command of the project."""
+  return command.main(argv, define_flags=define_flags, body=body, usage=usage)

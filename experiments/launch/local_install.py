@@ -32,7 +32,7 @@ def define_flags(fv, argv):
   flags.DEFINE_string("python", "python3.11", "Python the environment is made from.", **d)
 
 
-def body(fv, args, argv):
+def body(fv, args):
   command.require(fv, "venv")
   venv = os.path.abspath(fv.venv)
   for step in launch_lib.install_steps(launch_lib.REPO, venv, fv.tensorflow, fv.constraints, fv.python):

@@ -118,7 +118,7 @@ def _gcloud_tpu(fv, verb, *args) -> list:
   return cmd + ([f"--project={fv.project}"] if fv.project else [])
 
 
-def body(fv, args, argv):
+def body(fv, args):
   command.require(fv, "config", "name", "zone", "accelerator_type", "workdir")
   launch_lib.check_name("name", fv.name)
   launch_lib.check_zone(fv.zone)
@@ -148,7 +148,7 @@ def body(fv, args, argv):
            f"--config.train.mixed_precision={fv.mixed_precision}"]
   if data_dir:
     train.append(f"--config.data.data_dir={data_dir}")
-  train += launch_lib.config_overrides(argv)
+  train += launch_lib.config_overrides(fv)
   tarball = launch_lib.local_tarball(fv.name)
   run_on = "--worker=0" if pod else "--worker=all"
   create = _gcloud_tpu(fv, "create", fv.name, f"--accelerator-type={fv.accelerator_type}",
