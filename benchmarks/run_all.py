@@ -46,6 +46,8 @@ def define_flags(fv, argv):
                       "with its dvd_gan and with this one's on the same model, with the same thread settings "
                       "(TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS in every child's environment), in "
                       "alternating child processes (the steps/s target of section 3).", flag_values=fv)
+  flags.DEFINE_integer("baseline_rounds", 2, "Rounds of the --baseline_checkout children (each round runs every "
+                       "code, model and thread setting once; the best round counts).", flag_values=fv)
   flags.DEFINE_list("paper_memory_frames", ["12", "48"], "Frame counts of the paper-width 64x64 memory runs "
                     "(full run only; minutes per child process).", flag_values=fv)
   flags.DEFINE_list("merge", [], "Print one table from these result files (runs of different sections) and "
@@ -81,7 +83,7 @@ class Settings:
     self.step_width_divisor, self.step_batch = (16, 2) if q else (4, 8)
     self.xla = not q
     self.baseline_checkout = fv.baseline_checkout
-    self.baseline_rounds = 2
+    self.baseline_rounds = fv.baseline_rounds
     self.keras_adam_baseline = not q
     # 4: memory grid (child processes) and the paper-width runs.
     if q:  # (the remat pair below also measures 12x32x32 without remat)

@@ -197,7 +197,9 @@ def checkout_rows(best, peak, threads, checkout):
         "(each checkout's step graph); "
         f"fraction of peak {frac(old)} -> {frac(new)}; ops {old.get('num_ops')} -> {new.get('num_ops')}"))
   one, default = (best[("tiny", th)] for th in ("one", "default"))
-  figure = f"tiny: thread setting speed-up, same code ({label('one')} / {label('default')})"
+  figure = (f"tiny: thread setting speed-up, same code ({threads['one']['TF_NUM_INTRAOP_THREADS']} intra-op "
+            f"thread(s) over {threads['default']['TF_NUM_INTRAOP_THREADS']}, "
+            f"{threads['one']['TF_NUM_INTEROP_THREADS']} inter-op)")
   if ok(one, default):
     others = ", ".join(f"{side} {best[(side, 'default')]['seconds'] / best[(side, 'one')]['seconds']:.2f}x"
                        for side in ("old", "deep") if ok(best[(side, "one")], best[(side, "default")]))
