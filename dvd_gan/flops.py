@@ -9,6 +9,7 @@ what one call executes:
     times as it iterates when the trip count is static (a counter from a constant, stepped by a constant,
     compared with a constant); otherwise its body once and the count says it is a lower bound
     (`lower_bound`, `dynamic_loops`); a cond (If / Case) counts its larger branch (by dense FLOPs, then ops).
+    tests/dvd_gan/test_flops.py checks each rule.
 
   dense FLOPs: the ops whose arithmetic is a matrix product, 2 FLOPs per multiply-add (the convention of
     TensorFlow's profiler, `tf.compat.v1.profiler`, for Conv2D and MatMul):
@@ -22,7 +23,7 @@ what one call executes:
 
 Elementwise arithmetic (activations, batch-norm, adds) is not in the dense count: it is a few FLOPs per
 element, bound by memory traffic, not by the matrix units whose peak `benchmarks/run_all.py` measures.
-Nothing else is counted twice: TensorFlow's own profiler misses the Conv3D backprops (no FLOP statistics are
+Nothing else is counted. TensorFlow's own profiler misses the Conv3D backprops (no FLOP statistics are
 registered for them), which is why the project counts with this module.
 """
 import collections
@@ -68,7 +69,7 @@ class FlopCount:
     self.num_ops += times * other.num_ops
     for k, v in other.ops_by_type.items():
       self.ops_by_type[k] += times * v
-    # what is unknown stays unknown however often it runs: counted once per place in the graph
+    # not times a trip count: these say that the figure is a lower bound, not by how much
     self.unknown_shapes += other.unknown_shapes
     self.dynamic_loops += other.dynamic_loops
 
