@@ -195,7 +195,10 @@ def checkout_rows(best, peak, threads, checkout):
         f"{'same model' if same else 'NOT the same model'}: {old.get('parameters')} / {new.get('parameters')} "
         f"parameters, {old.get('dense_flops', 0) / 1e9:.2f} / {new.get('dense_flops', 0) / 1e9:.2f} GFLOP/step "
         "(each checkout's step graph); "
-        f"fraction of peak {frac(old)} -> {frac(new)}; ops {old.get('num_ops')} -> {new.get('num_ops')}"))
+        f"fraction of peak {frac(old)} -> {frac(new)}; ops {old.get('num_ops')} -> {new.get('num_ops')}"
+        + (f"; CPU time per step {old['cpu_seconds'] * 1e3:.0f} -> {new['cpu_seconds'] * 1e3:.0f} ms "
+           f"({old['cpu_seconds'] / new['cpu_seconds']:.2f}x, not slowed by other processes' load)"
+           if old.get("cpu_seconds") and new.get("cpu_seconds") else "")))
   one, default = (best[("tiny", th)] for th in ("one", "default"))
   figure = (f"tiny: thread setting speed-up, same code ({threads['one']['TF_NUM_INTRAOP_THREADS']} intra-op "
             f"thread(s) over {threads['default']['TF_NUM_INTRAOP_THREADS']}, "
