@@ -43,8 +43,11 @@ def define_flags(fv, argv):
   flags.DEFINE_boolean("memory", True, "Measure peak memory in child processes.", flag_values=fv)
   flags.DEFINE_float("memory_limit_gib", 22.0, "Address-space limit of every child process.", flag_values=fv)
   flags.DEFINE_string("baseline_checkout", None, "An older checkout of the repository: the tiny step is timed "
-                      "with its dvd_gan and with this one's, in alternating child processes (the speed-up "
-                      "target of section 3).", flag_values=fv)
+                      "with its dvd_gan and with this one's on the same model, with the same thread settings "
+                      "(TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS in every child's environment), in "
+                      "alternating child processes (the steps/s target of section 3).", flag_values=fv)
+  flags.DEFINE_integer("baseline_rounds", 2, "Rounds of the --baseline_checkout children (each round runs every "
+                       "code, model and thread setting once; the best round counts).", flag_values=fv)
   flags.DEFINE_list("paper_memory_frames", ["12", "48"], "Frame counts of the paper-width 64x64 memory runs "
                     "(full run only; minutes per child process).", flag_values=fv)
   flags.DEFINE_list("merge", [], "Print one table from these result files (runs of different sections) and "
@@ -80,7 +83,7 @@ class Settings:
     self.step_width_divisor, self.step_batch = (16, 2) if q else (4, 8)
     self.xla = not q
     self.baseline_checkout = fv.baseline_checkout
-    self.baseline_rounds = 2
+    self.baseline_rounds = fv.baseline_rounds
     self.keras_adam_baseline = not q
     # 4: memory grid (child processes) and the paper-width runs.
     if q:  # (the remat pair below also measures 12x32x32 without remat)

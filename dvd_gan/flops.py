@@ -2,7 +2,14 @@
 
 `count_flops(fn, *specs)` traces `fn` (a Python function of tensors, e.g. a forward pass, or a forward pass
 plus `tape.gradient`, or a whole training step) into a graph WITHOUT running it, walks every operation
-(recursing into called functions and control-flow bodies) and counts, from the static shapes of the graph:
+(recursing into called functions and control-flow bodies) and counts, from the static shapes of the graph,
+what one call executes:
+
+  per call: a function called twice counts twice; a while loop counts its body (and its condition) as many
+    times as it iterates when the trip count is static (a counter from a constant, stepped by a constant,
+    compared with a constant); otherwise its body once and the count says it is a lower bound
+    (`lower_bound`, `dynamic_loops`); a cond (If / Case) counts its larger branch (by dense FLOPs, then ops).
+    tests/dvd_gan/test_flops.py checks each rule.
 
   dense FLOPs: the ops whose arithmetic is a matrix product, 2 FLOPs per multiply-add (the convention of
     TensorFlow's profiler, `tf.compat.v1.profiler`, for Conv2D and MatMul):
@@ -16,7 +23,7 @@ plus `tape.gradient`, or a whole training step) into a graph WITHOUT running it,
 
 Elementwise arithmetic (activations, batch-norm, adds) is not in the dense count: it is a few FLOPs per
 element, bound by memory traffic, not by the matrix units whose peak `benchmarks/run_all.py` measures.
-Nothing else is counted twice: TensorFlow's own profiler misses the Conv3D backprops (no FLOP statistics are
+Nothing else is counted. TensorFlow's own profiler misses the Conv3D backprops (no FLOP statistics are
 registered for them), which is why the project counts with this module.
 """
 import collections
@@ -43,17 +50,37 @@ class FlopCount:
   num_ops: int = 0
   ops_by_type: dict = dataclasses.field(default_factory=lambda: collections.defaultdict(int))
   unknown_shapes: int = 0  # dense ops whose shapes were not static (not counted: the count is a lower bound)
+  dynamic_loops: int = 0  # while loops whose trip count is not static (body counted once: a lower bound)
+
+  @property
+  def lower_bound(self) -> bool:
+    """True when the figures are a lower bound (a dense op of unknown shape, a loop of unknown trip count)."""
+    return bool(self.unknown_shapes or self.dynamic_loops)
 
   def add(self, op_type, flops):
     self.dense += int(flops)
     self.by_type[op_type] += int(flops)
 
+  def add_count(self, other, times=1):
+    """Adds `times` calls of what `other` counted (a called function's graph)."""
+    self.dense += times * other.dense
+    for k, v in other.by_type.items():
+      self.by_type[k] += times * v
+    self.num_ops += times * other.num_ops
+    for k, v in other.ops_by_type.items():
+      self.ops_by_type[k] += times * v
+    # not times a trip count: these say that the figure is a lower bound, not by how much
+    self.unknown_shapes += other.unknown_shapes
+    self.dynamic_loops += other.dynamic_loops
+
   def summary(self, top=8):
-    """{"dense_flops", "num_ops", "flops_by_type", "top_op_types"} as plain Python values."""
+    """{"dense_flops", "num_ops", "flops_by_type", "top_op_types", "unknown_shapes", "dynamic_loops",
+    "lower_bound"} as plain Python values."""
     ops = sorted(self.ops_by_type.items(), key=lambda kv: -kv[1])[:top]
     return {"dense_flops": self.dense, "num_ops": self.num_ops,
             "flops_by_type": dict(sorted(self.by_type.items())), "top_op_types": dict(ops),
-            "unknown_shapes": self.unknown_shapes}
+            "unknown_shapes": self.unknown_shapes, "dynamic_loops": self.dynamic_loops,
+            "lower_bound": self.lower_bound}
 
 
 def _shape(tensor):
@@ -108,32 +135,138 @@ def _einsum_op_flops(op):
   return 2 * int(np.prod(list(sizes.values())))
 
 
-def _called_graphs(op):
-  """FuncGraphs of the functions `op` calls (PartitionedCall, While / If bodies, ...)."""
+_WHILE_OPS = {"While", "StatelessWhile"}
+_IF_OPS = {"If", "StatelessIf"}
+_CASE_OPS = {"Case", "StatelessCase"}
+
+
+def _function_graph(op, name):
+  """The FuncGraph of the function `name` that `op` calls (looked up in op's graph and its outer graphs)."""
   graph = op.graph
-  names = []
-  for attr in op.node_def.attr.values():
-    if attr.HasField("func"):
-      names.append(attr.func.name)
-    names.extend(f.name for f in attr.list.func)
-  graphs = []
-  for name in names:
+  fn = graph._get_function(name)  # pylint: disable=protected-access
+  while fn is None and getattr(graph, "outer_graph", None) is not None:
+    graph = graph.outer_graph
     fn = graph._get_function(name)  # pylint: disable=protected-access
-    while fn is None and hasattr(graph, "outer_graph") and graph.outer_graph is not None:
-      graph = graph.outer_graph
-      fn = graph._get_function(name)  # pylint: disable=protected-access
-    if fn is not None and getattr(fn, "graph", None) is not None:
-      graphs.append(fn.graph)
+  return getattr(fn, "graph", None) if fn is not None else None
+
+
+def _attr_graphs(op, attr):
+  """FuncGraphs named by `op`'s attribute `attr` (a func, or a list of funcs as Case's branches)."""
+  value = op.node_def.attr[attr]
+  names = [value.func.name] if value.HasField("func") else [f.name for f in value.list.func]
+  return [g for g in (_function_graph(op, n) for n in names) if g is not None]
+
+
+def _called_graphs(op):
+  """FuncGraphs of every function `op` calls (PartitionedCall, While / If bodies, ...)."""
+  graphs = []
+  for attr in op.node_def.attr:
+    graphs.extend(_attr_graphs(op, attr))
   return graphs
 
 
-def count_graph(graph, count=None, _seen=None):
-  """Adds the dense FLOPs and op count of every op of `graph` (and of the graphs it calls) to `count`."""
-  count = FlopCount() if count is None else count
-  seen = set() if _seen is None else _seen
-  if id(graph) in seen:
-    return count
-  seen.add(id(graph))
+def _source(tensor):
+  """`tensor` with Identity ops looked through."""
+  while tensor.op.type in ("Identity", "IdentityN") and tensor.op.inputs:
+    tensor = tensor.op.inputs[tensor.value_index if tensor.op.type == "IdentityN" else 0]
+  return tensor
+
+
+def _static_value(tensor):
+  """A scalar Python number if `tensor` (Identity looked through) is a constant, else None."""
+  tensor = _source(tensor)
+  if tensor.op.type != "Const":
+    return None
+  value = tf.get_static_value(tensor)
+  if value is None or np.ndim(value) != 0:
+    return None
+  return value.item()
+
+
+def _loop_input_index(graph, tensor):
+  """i if `tensor` (Identity looked through) is the function graph's i-th input, else None."""
+  tensor = _source(tensor)
+  for i, t in enumerate(graph.inputs):
+    if t is tensor:
+      return i
+  return None
+
+
+def _loop_value(op, cond, body, tensor):
+  """("const", value) if `tensor` of the cond graph is a constant or a loop-invariant input whose initial
+  value is a constant; ("var", i) if it is loop variable i; None otherwise."""
+  value = _static_value(tensor)
+  if value is not None:
+    return ("const", value)
+  i = _loop_input_index(cond, tensor)
+  if i is None or i >= len(op.inputs):
+    return None
+  initial = _static_value(op.inputs[i])
+  if initial is not None and i < len(body.outputs) and _loop_input_index(body, body.outputs[i]) == i:
+    return ("const", initial)  # unchanged by the body: a constant for the whole loop
+  return ("var", i)
+
+
+def _counter_step(body, i):
+  """The constant the body adds to loop variable i (`v + c`), or None."""
+  out = _source(body.outputs[i])
+  if out.op.type not in ("Add", "AddV2") or len(out.op.inputs) != 2:
+    return None
+  a, b = out.op.inputs
+  for var, step in ((a, b), (b, a)):
+    if _loop_input_index(body, var) == i:
+      return _static_value(step)
+  return None
+
+
+def _trip_count_of(op, cond, body, pred):
+  """The static number of iterations decided by the boolean `pred` of the cond graph, or None."""
+  pred = _source(pred)
+  kind = pred.op.type
+  if kind == "Const":  # `True` (an unbounded condition, e.g. a loop bounded by maximum_iterations only)
+    return float("inf") if _static_value(pred) else 0
+  if kind == "LogicalAnd":
+    counts = [_trip_count_of(op, cond, body, t) for t in pred.op.inputs]
+    return None if None in counts else min(counts)
+  if kind not in ("Less", "LessEqual", "Greater", "GreaterEqual"):
+    return None
+  left, right = (_loop_value(op, cond, body, t) for t in pred.op.inputs)
+  if left is None or right is None:
+    return None
+  if kind in ("Greater", "GreaterEqual"):  # n > i: i < n
+    left, right, kind = right, left, {"Greater": "Less", "GreaterEqual": "LessEqual"}[kind]
+  if left[0] != "var" or right[0] != "const":
+    return None
+  i = left[1]
+  start, step = _static_value(op.inputs[i]), _counter_step(body, i)
+  if start is None or step is None or step <= 0:
+    return None
+  span = right[1] - start
+  trips = -(-span // step) if kind == "Less" else span // step + 1  # ceil for <, floor + 1 for <=
+  return max(int(trips), 0)
+
+
+def while_trip_count(op):
+  """The static trip count of a While op (a counter from a constant, stepped by a constant, compared with a
+  constant or with `maximum_iterations`), or None when it is not static."""
+  cond, body = _attr_graphs(op, "cond"), _attr_graphs(op, "body")
+  if not cond or not body:
+    return None
+  cond, body = cond[0], body[0]
+  trips = _trip_count_of(op, cond, body, cond.outputs[0])
+  return None if trips is None or trips == float("inf") else trips
+
+
+def _count_one(graph, cache):
+  """The count of one call of `graph` (memoised by graph: a function called N times is walked once)."""
+  key = id(graph)
+  if key not in cache:
+    cache[key] = None  # a function graph cannot call itself; marks the walk as started
+    cache[key] = _walk(graph, FlopCount(), cache)
+  return cache[key]
+
+
+def _walk(graph, count, cache):
   for op in graph.get_operations():
     if op.type not in _NOT_EXECUTED:
       count.num_ops += 1
@@ -149,8 +282,31 @@ def count_graph(graph, count=None, _seen=None):
       count.unknown_shapes += 1
     elif flops:
       count.add(op.type, flops)
-    for sub in _called_graphs(op):
-      count_graph(sub, count, seen)
+    if op.type in _WHILE_OPS:
+      trips = while_trip_count(op)
+      if trips is None:  # counted for one iteration: a lower bound of any run that iterates at least once
+        count.dynamic_loops += 1
+      n = 1 if trips is None else trips
+      for sub in _attr_graphs(op, "body"):
+        count.add_count(_count_one(sub, cache), n)
+      for sub in _attr_graphs(op, "cond"):  # evaluated once more than the body runs
+        count.add_count(_count_one(sub, cache), n + 1)
+    elif op.type in _IF_OPS or op.type in _CASE_OPS:
+      attrs = ("then_branch", "else_branch") if op.type in _IF_OPS else ("branches",)
+      branches = [_count_one(sub, cache) for attr in attrs for sub in _attr_graphs(op, attr)]
+      if branches:  # one branch runs: the larger one
+        count.add_count(max(branches, key=lambda c: (c.dense, c.num_ops)))
+    else:
+      for sub in _called_graphs(op):  # one call per execution of the op
+        count.add_count(_count_one(sub, cache))
+  return count
+
+
+def count_graph(graph, count=None):
+  """Adds the dense FLOPs and op count of one execution of `graph` (and of the graphs it calls, per call) to
+  `count` (a new FlopCount if None) and returns it."""
+  count = FlopCount() if count is None else count
+  count.add_count(_count_one(graph, {}))
   return count
 
 

@@ -85,22 +85,34 @@ def _step_flops(task):
 
 def _tiny_step(task):
   """Best time of `steps` training steps of experiments/tiny.py with whatever `dvd_gan` is on the path (the
-  parent puts an older checkout first to time the code before a change), and the step's dense FLOPs counted
-  by this checkout's counter; only APIs every version has."""
+  parent puts an older checkout first to time the code before a change), the step's dense FLOPs counted by
+  this checkout's counter and the models' parameter count (equal counts: the same model); only APIs every
+  version has.
+
+  task["g_block"]: G's block kind ("biggan_deep": the model of checkouts before `model.g_block` existed); only
+  for a checkout whose config has the key. task["threads"]: the thread pools come from the child's environment
+  (TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS, set by the parent for every checkout alike), so the
+  config's own `train.*_threads` are not applied; without it the checkout applies its config's settings.
+  """
   import os  # noqa: PLC0415
   from dvd_gan.training.loop import resolve_config  # noqa: PLC0415
   from dvd_gan.training.trainer import build_trainer  # noqa: PLC0415
   import dvd_gan  # noqa: PLC0415
   root = os.path.dirname(os.path.dirname(os.path.abspath(dvd_gan.__file__)))
   c = resolve_config(common.load_file("tiny", os.path.join(root, "experiments", "tiny.py")).get_config())
+  if task.get("g_block"):
+    if "g_block" not in c.model:
+      raise ValueError(f"g_block={task['g_block']!r} asked of a checkout without model.g_block ({root})")
+    c.model.g_block = task["g_block"]
   threads = None
-  try:  # the checkout's host-thread settings, as its training loop applies them (absent in older checkouts)
-    from dvd_gan.training.strategy import apply_thread_settings  # noqa: PLC0415
-  except ImportError:
-    pass
-  else:
-    threads = apply_thread_settings(c.train.get("intra_op_threads", 0), c.train.get("inter_op_threads", 0),
-                                    log=lambda s: print(s, file=sys.stderr))
+  if not task.get("threads"):
+    try:  # the checkout's host-thread settings, as its training loop applies them (absent in older checkouts)
+      from dvd_gan.training.strategy import apply_thread_settings  # noqa: PLC0415
+    except ImportError:
+      pass
+    else:
+      threads = apply_thread_settings(c.train.get("intra_op_threads", 0), c.train.get("inter_op_threads", 0),
+                                      log=lambda s: print(s, file=sys.stderr))
   trainer = build_trainer(c, tf.distribute.get_strategy())
   b, t, r = int(c.batch_size), int(c.num_frames), int(c.resolution)
   batch = {"video": tf.random.uniform([b, t, r, r, 3], -1.0, 1.0, seed=1), "label": tf.zeros([b], tf.int32)}
@@ -110,8 +122,19 @@ def _tiny_step(task):
   flops = common.load_file("_flops_of_this_checkout", os.path.join(common.ROOT, "dvd_gan", "flops.py"))
   count = flops.count_concrete(trainer.train_step.get_concrete_function(iterator))
   best = common.best_times({"step": lambda: trainer.train_step(iterator)}, int(task.get("steps", 10)))["step"]
-  return {"seconds": best, "dense_flops": count.dense, "num_ops": count.num_ops, "dvd_gan": root,
-          "threads_applied": threads,
+  # CPU time of the process's threads per step (median): unlike wall time it does not grow while other
+  # processes hold the cores, so on a shared machine it still compares two codes run with the same threads
+  cpu = []
+  for _ in range(int(task.get("steps", 10))):
+    start = time.process_time()
+    common.sync(trainer.train_step(iterator))
+    cpu.append(time.process_time() - start)
+  parameters = int(sum(int(tf.size(v)) for m in (trainer.G, trainer.DS, trainer.DT)
+                       for v in m.trainable_variables))
+  return {"seconds": best, "cpu_seconds": sorted(cpu)[len(cpu) // 2], "dense_flops": count.dense,
+          "num_ops": count.num_ops, "parameters": parameters,
+          "dvd_gan": root, "g_block": c.model.get("g_block", "biggan_deep (no model.g_block)"),
+          "threads_applied": threads, "env_threads": {k: os.environ.get(k) for k in common.THREAD_VARIABLES},
           "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads()}
 
 

@@ -19,6 +19,8 @@ import tensorflow as tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GIB = 1024 ** 3
+# TensorFlow's host thread pools, read from the environment by every TensorFlow version (any checkout)
+THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
 def load_file(name: str, path: str):
@@ -179,10 +181,12 @@ def measure_peak_of(fn):
   return result, _status("VmHWM"), before
 
 
-def run_child(task: dict, memory_limit_gib: float, timeout: float, log=print, first_path=None) -> dict:
+def run_child(task: dict, memory_limit_gib: float, timeout: float, log=print, first_path=None,
+              env=None) -> dict:
   """Runs `python benchmarks/run_all.py --child=<task json>` with an address-space limit and returns the JSON
   the child prints on its last `RESULT ` line; {"error": ...} if it failed (e.g. the memory limit hit).
-  `first_path`: a folder put first on PYTHONPATH (an older checkout whose `dvd_gan` the child then uses)."""
+  `first_path`: a folder put first on PYTHONPATH (an older checkout whose `dvd_gan` the child then uses).
+  `env`: variables set in the child's environment (e.g. THREAD_VARIABLES)."""
   cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "run_all.py"), "--child=" + json.dumps(task)]
   limit = int(memory_limit_gib * GIB)
 
@@ -192,7 +196,7 @@ def run_child(task: dict, memory_limit_gib: float, timeout: float, log=print, fi
   start = time.perf_counter()
   try:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, preexec_fn=set_limit,
-                          env=_child_env(first_path), check=False)
+                          env={**_child_env(first_path), **(env or {})}, check=False)
   except subprocess.TimeoutExpired:
     return {"error": f"timeout after {timeout:.0f} s"}
   seconds = time.perf_counter() - start

@@ -3,7 +3,10 @@
 3. Training step (trainer.train_step: D steps + G step + EMA) of the tiny demo config and of the 12x64x64
    config at reduced width: examples/s, dense GFLOP/s (dvd_gan.flops) as a fraction of the peak; the tiny
    step with every optimisation off ("baseline": Keras's Adam) against the defaults, interleaved, with the
-   op count per step by kind (the profile); XLA on versus off (full run).
+   op count per step by kind (the profile); XLA on versus off (full run); with --baseline_checkout, the
+   older checkout's code against this one's in steps/s of the same model with the same thread settings
+   (TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS in every child's environment), and the thread setting's
+   speed-up on the same code, apart.
 4. Peak resident memory of a step, one child process per configuration, as width, frames and resolution
    grow; the paper's full-width 12x64x64 and 48x64x64 models at batch 1 and 2: memory per video and the
    largest per-replica batch in 24 GiB and 16 GiB (estimates), with and without rematerialisation.
@@ -12,6 +15,7 @@
 6. Sampling: videos/s of the exported SavedModel's `sample` signature against the Keras generator.
 """
 import collections
+import os
 import shutil
 import tempfile
 
@@ -81,7 +85,7 @@ def training_step(args, peak, log):
   if "tiny" in args.step_parts:
     _tiny_rows(args, peak, log, tiny, rows, out)
   if "checkout" in args.step_parts and args.baseline_checkout:
-    _checkout_rows(args, log, rows, out)
+    _checkout_rows(args, peak, log, rows, out)
   if "xla" in args.step_parts and args.xla:
     _xla_rows(args, log, tiny, rows, out)
   if "big" in args.step_parts:
@@ -123,34 +127,104 @@ def _tiny_rows(args, peak, log, tiny, rows, out):
   del trainers, graphs
 
 
-def _checkout_rows(args, log, rows, out):
-  """The tiny step with an older checkout's dvd_gan vs this one's (alternating child processes): the rate the
-  issue's target is set in, dense FLOP/s (both steps counted by this checkout's counter; the model may have
-  grown between them), and steps/s."""
-  log(f"[3] tiny step: this checkout vs {args.baseline_checkout} (child processes, alternating)")
-  best = {"this": {"seconds": float("inf")}, "baseline": {"seconds": float("inf")}}
+# The older checkout's comparison: one child process per (code, model, thread setting), alternating.
+# "old": the older checkout's code and tiny config (its G has BigGAN-deep blocks); "deep": this checkout's
+# code, the tiny config with BigGAN-deep blocks (the older checkout's model: equal parameter and FLOP counts
+# say so); "tiny": this checkout's tiny config as it ships (BigGAN blocks).
+CHECKOUT_SIDES = ("old", "deep", "tiny")
+SPEEDUP_TARGET = 3.0  # steps/s of the same model with the same threads over the older checkout
+
+
+def thread_settings(cpus):
+  """{name: {TF_NUM_INTRAOP_THREADS, TF_NUM_INTEROP_THREADS}}: one thread per op (the tiny config's
+  `train.intra_op_threads = 1`, inter-op pool at its default) and TensorFlow's default (both pools one
+  thread per core), written out so that every child gets them from its environment, whatever its code."""
+  n = str(max(int(cpus), 1))
+  return {"one": {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": n},
+          "default": {"TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": n}}
+
+
+def _checkout_rows(args, peak, log, rows, out):
+  """The tiny step: the older checkout's code vs this one's on the same model with the same thread settings,
+  and the thread setting's effect on the same code, in alternating child processes."""
+  threads = thread_settings(os.cpu_count())
+  log(f"[3] tiny step: this checkout vs {args.baseline_checkout} (child processes, alternating; threads "
+      f"{threads})")
+  tasks = {"old": ({}, args.baseline_checkout), "deep": ({"g_block": "biggan_deep"}, None), "tiny": ({}, None)}
+  best = {(side, th): {"seconds": float("inf")} for side in CHECKOUT_SIDES for th in threads}
   for _ in range(args.baseline_rounds):
-    for side, path in (("baseline", args.baseline_checkout), ("this", None)):
-      r = common.run_child({"kind": "tiny_step", "steps": args.step_repeats}, args.memory_limit_gib,
-                           args.child_timeout, log, first_path=path)
-      if r.get("seconds", float("inf")) < best[side]["seconds"]:
-        best[side] = r
-  out["tiny_vs_checkout"] = {"checkout": args.baseline_checkout, **best}
-  old, new = best["baseline"], best["this"]
-  if "dense_flops" not in old or "dense_flops" not in new:
-    rows.append(common.row("3 step", "tiny: dense FLOP/s over the older checkout", None, "x", ">= 3", False,
-                           f"a child failed: {old.get('error') or new.get('error')}"))
-    return
-  rate = {k: v["dense_flops"] / v["seconds"] / 1e9 for k, v in best.items()}
-  ratio = rate["this"] / rate["baseline"]
-  rows.append(common.row("3 step", "tiny: dense FLOP/s over the older checkout", ratio, "x", ">= 3", ratio >= 3,
-                         f"{rate['baseline']:.0f} -> {rate['this']:.0f} GFLOP/s "
-                         f"({old['dense_flops'] / 1e9:.2f} -> {new['dense_flops'] / 1e9:.2f} GFLOP/step); "
-                         f"{args.baseline_checkout}"))
-  steps = old["seconds"] / new["seconds"]
-  rows.append(common.row("3 step", "tiny: steps/s over the older checkout", steps, "x", None, None,
-                         f"{old['seconds'] * 1e3:.0f} -> {new['seconds'] * 1e3:.0f} ms/step; ops "
-                         f"{old['num_ops']} -> {new['num_ops']}"))
+    for side in CHECKOUT_SIDES:
+      for th, env in threads.items():
+        extra, path = tasks[side]
+        r = common.run_child({"kind": "tiny_step", "steps": args.step_repeats, "threads": th, **extra},
+                             args.memory_limit_gib, args.child_timeout, log, first_path=path, env=env)
+        log(f"  {side} / threads {th}: " + (f"{r['seconds'] * 1e3:.1f} ms/step" if "seconds" in r else
+                                            f"failed: {r.get('error')}"))
+        if r.get("seconds", float("inf")) <= best[(side, th)]["seconds"]:
+          best[(side, th)] = r
+  out["tiny_vs_checkout"] = {"checkout": args.baseline_checkout, "threads": threads,
+                             "best": {f"{side}/{th}": r for (side, th), r in best.items()}}
+  rows.extend(checkout_rows(best, peak, threads, args.baseline_checkout))
+
+
+def checkout_rows(best, peak, threads, checkout):
+  """Table rows from the best child results {(side, thread setting): result} (CHECKOUT_SIDES x
+  thread_settings): the code's speed-up at each thread setting (the target: steps/s of the same model with
+  the same threads, >= 3x), the thread setting's speed-up on the same code, the block change, the end-to-end
+  ratio of the two tiny configs as each checkout runs it. Rates only as steps/s or a fraction of `peak`."""
+  ms = lambda r: f"{r['seconds'] * 1e3:.1f} ms" if "seconds" in r else "failed"
+  frac = lambda r: (f"{r['dense_flops'] / r['seconds'] / 1e9 / peak:.3f}" if "seconds" in r and
+                    "dense_flops" in r else "n/a")
+  ok = lambda *rs: all(r.get("seconds", float("inf")) < float("inf") for r in rs)
+  err = lambda *rs: "; ".join(str(r.get("error")) for r in rs if r.get("error")) or "no result"
+  label = lambda th: (f"{threads[th]['TF_NUM_INTRAOP_THREADS']} intra-op / "
+                      f"{threads[th]['TF_NUM_INTEROP_THREADS']} inter-op threads")
+  rows = []
+  for th in threads:
+    old, new = best[("old", th)], best[("deep", th)]
+    figure = f"tiny, 1b0b72f's model: code speed-up, same threads ({label(th)})"
+    if not ok(old, new):
+      rows.append(common.row("3 step", figure, None, "x", f">= {SPEEDUP_TARGET:g}", False,
+                             f"a child failed: {err(old, new)}"))
+      continue
+    same = old.get("parameters") == new.get("parameters")
+    speedup = old["seconds"] / new["seconds"]
+    rows.append(common.row(
+        "3 step", figure, speedup, "x", f">= {SPEEDUP_TARGET:g} steps/s", speedup >= SPEEDUP_TARGET,
+        f"{ms(old)} -> {ms(new)} per step ({checkout} -> this checkout, G of BigGAN-deep blocks in both); "
+        f"{'same model' if same else 'NOT the same model'}: {old.get('parameters')} / {new.get('parameters')} "
+        f"parameters, {old.get('dense_flops', 0) / 1e9:.2f} / {new.get('dense_flops', 0) / 1e9:.2f} GFLOP/step "
+        "(each checkout's step graph); "
+        f"fraction of peak {frac(old)} -> {frac(new)}; ops {old.get('num_ops')} -> {new.get('num_ops')}"
+        + (f"; CPU time per step {old['cpu_seconds'] * 1e3:.0f} -> {new['cpu_seconds'] * 1e3:.0f} ms "
+           f"({old['cpu_seconds'] / new['cpu_seconds']:.2f}x, not slowed by other processes' load)"
+           if old.get("cpu_seconds") and new.get("cpu_seconds") else "")))
+  one, default = (best[("tiny", th)] for th in ("one", "default"))
+  figure = (f"tiny: thread setting speed-up, same code ({threads['one']['TF_NUM_INTRAOP_THREADS']} intra-op "
+            f"thread(s) over {threads['default']['TF_NUM_INTRAOP_THREADS']}, "
+            f"{threads['one']['TF_NUM_INTEROP_THREADS']} inter-op)")
+  if ok(one, default):
+    others = ", ".join(f"{side} {best[(side, 'default')]['seconds'] / best[(side, 'one')]['seconds']:.2f}x"
+                       for side in ("old", "deep") if ok(best[(side, "one")], best[(side, "default")]))
+    rows.append(common.row("3 step", figure, default["seconds"] / one["seconds"], "x", None, None,
+                           f"this checkout's tiny config: {ms(default)} -> {ms(one)} per step; fraction of peak "
+                           f"{frac(default)} -> {frac(one)}; the same setting on {others}"))
+  else:
+    rows.append(common.row("3 step", figure, None, "x", None, None, f"a child failed: {err(one, default)}"))
+  deep, tiny = best[("deep", "one")], best[("tiny", "one")]
+  if ok(deep, tiny):
+    rows.append(common.row(
+        "3 step", "tiny: steps/s BigGAN / BigGAN-deep G blocks, same code and threads", deep["seconds"] /
+        tiny["seconds"], "x", None, None,
+        f"{ms(deep)} vs {ms(tiny)} per step ({label('one')}); {deep['dense_flops'] / 1e9:.2f} vs "
+        f"{tiny['dense_flops'] / 1e9:.2f} GFLOP/step ({tiny['dense_flops'] / deep['dense_flops']:.2f}x the FLOPs)"))
+  old = best[("old", "default")]
+  if ok(old, tiny):
+    rows.append(common.row(
+        "3 step", "tiny as shipped (1 intra-op thread) / 1b0b72f's tiny as it ran (default threads), steps/s",
+        old["seconds"] / tiny["seconds"], "x", None, None,
+        f"{ms(old)} -> {ms(tiny)} per step: model, code and threads all differ, not the code's speed-up"))
+  return rows
 
 
 def _xla_rows(args, log, tiny, rows, out):

@@ -3,6 +3,7 @@
 Each count includes the spectral-norm power iteration of every weight (W as a matrix [n, m], u [1, m]):
 the products u W^T and v W, 2nm each (sigma = <v W, u_new> is elementwise), i.e. 4nm per weight and pass.
 """
+import pytest
 import tensorflow as tf
 
 from dvd_gan import flops
@@ -77,3 +78,66 @@ def test_counts_inside_called_functions_and_counts_ops():
 def test_unknown_shapes_are_reported_not_guessed():
   count = flops.count_flops(lambda a, b: tf.matmul(a, b), tf.TensorSpec([None, 5]), tf.TensorSpec([5, 7]))
   assert count.dense == 0 and count.unknown_shapes == 1
+
+
+# ---- per call: repeated calls, loops, conds ----------------------------------------------------------------
+
+def _matmul_flops(m, k, n):
+  return 2 * m * k * n
+
+
+def test_a_function_called_twice_counts_twice():
+  """Two calls of one traced tf.function (one FuncGraph, two call ops) count its FLOPs and ops twice."""
+  inner = tf.function(lambda a, b: tf.matmul(a, b), autograph=False)
+  count = flops.count_flops(lambda a, b: inner(a, b) + inner(a, b), tf.TensorSpec([3, 5]), tf.TensorSpec([5, 7]))
+  assert count.dense == 2 * _matmul_flops(3, 5, 7)
+  assert count.ops_by_type["MatMul"] == 2
+  assert not count.lower_bound
+
+
+@pytest.mark.parametrize("cond, trips", [
+    (lambda i, x: i < 5, 5),
+    (lambda i, x: i <= 5, 6),
+    (lambda i, x: tf.constant(5) > i, 5),
+])
+def test_a_static_while_loop_counts_its_body_times_its_trip_count(cond, trips):
+  """A counter from a constant (0), stepped by a constant (1), compared with a constant: the body's matmul
+  counts `trips` times, and the figure is exact (not a lower bound)."""
+  def fn(x, w):
+    _, y = tf.while_loop(cond, lambda i, x: (i + 1, tf.matmul(x, w)), [tf.constant(0), x])
+    return y
+  count = flops.count_flops(fn, tf.TensorSpec([4, 4]), tf.TensorSpec([4, 4]))
+  assert count.dense == trips * _matmul_flops(4, 4, 4)
+  assert count.ops_by_type["MatMul"] == trips
+  assert count.dynamic_loops == 0 and not count.lower_bound
+
+
+def test_a_loop_bounded_by_maximum_iterations_counts_that_many():
+  """`tf.while_loop(..., maximum_iterations=3)` with an always-true condition iterates 3 times."""
+  def fn(x, w):
+    return tf.while_loop(lambda x: True, lambda x: [tf.matmul(x, w)], [x], maximum_iterations=3)[0]
+  count = flops.count_flops(fn, tf.TensorSpec([4, 4]), tf.TensorSpec([4, 4]))
+  assert count.dense == 3 * _matmul_flops(4, 4, 4) and not count.lower_bound
+
+
+def test_a_dynamic_while_loop_is_counted_once_and_marked_as_a_lower_bound():
+  """The trip count is an argument (unknown when traced): the body counts once and the figure says it is a
+  lower bound (`lower_bound`, `dynamic_loops`, and in `summary()`)."""
+  def fn(x, w, n):
+    _, y = tf.while_loop(lambda i, x: i < n, lambda i, x: (i + 1, tf.matmul(x, w)), [tf.constant(0), x])
+    return y
+  count = flops.count_flops(fn, tf.TensorSpec([4, 4]), tf.TensorSpec([4, 4]), tf.TensorSpec([], tf.int32))
+  assert count.dense == _matmul_flops(4, 4, 4)
+  assert count.dynamic_loops == 1 and count.lower_bound
+  assert count.summary()["lower_bound"] is True
+
+
+def test_a_cond_counts_its_larger_branch_only():
+  """tf.cond with a [2, 64] x [64, 64] branch and a [2, 64] x [64, 8] one counts the first alone (one of
+  them runs, and the larger one bounds it)."""
+  def fn(x, big, small, p):
+    return tf.cond(p, lambda: tf.reduce_sum(tf.matmul(x, big)), lambda: tf.reduce_sum(tf.matmul(x, small)))
+  count = flops.count_flops(fn, tf.TensorSpec([2, 64]), tf.TensorSpec([64, 64]), tf.TensorSpec([64, 8]),
+                            tf.TensorSpec([], tf.bool))
+  assert count.dense == _matmul_flops(2, 64, 64)
+  assert count.ops_by_type["MatMul"] == 1
