@@ -29,6 +29,9 @@ from absl import flags  # noqa: E402
 from eval import command  # noqa: E402
 
 SECTIONS = ("peak", "dual", "grid", "attention", "step", "loop", "memory", "scaling", "sampling")
+# The code before the performance work (2026-11-23): the --baseline_checkout that section 3's steps/s target
+# (>= 3x, same model, same threads) is measured against; docs/performance.md shows how to check it out.
+BASELINE_COMMIT = "1b0b72f"
 QUICK_SECTIONS = ("peak", "dual", "attention", "step", "memory", "sampling")  # CI: within 10 minutes
 
 
@@ -42,7 +45,7 @@ def define_flags(fv, argv):
   flags.DEFINE_integer("repeats", None, "Timed repeats per measurement (best of N).", flag_values=fv)
   flags.DEFINE_boolean("memory", True, "Measure peak memory in child processes.", flag_values=fv)
   flags.DEFINE_float("memory_limit_gib", 22.0, "Address-space limit of every child process.", flag_values=fv)
-  flags.DEFINE_string("baseline_checkout", None, "An older checkout of the repository: the tiny step is timed "
+  flags.DEFINE_string("baseline_checkout", None, "An older checkout of the repository (the target's: BASELINE_COMMIT): the tiny step is timed "
                       "with its dvd_gan and with this one's on the same model, with the same thread settings "
                       "(TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS in every child's environment), in "
                       "alternating child processes (the steps/s target of section 3).", flag_values=fv)
