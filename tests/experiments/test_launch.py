@@ -197,7 +197,11 @@ def test_remote_job_start_stream_and_stop_in_bash(tmp_path):
   assert _bash(launch_lib.stop_command(30), tmp_path).returncode == 0
   log = log.read_text()
   assert "saved at SIGTERM" in log and "done" not in log
-  assert (tmp_path / "dvd-gan-train.status").read_text().strip() == "0"
+  status = tmp_path / "dvd-gan-train.status"
+  deadline = time.time() + 30
+  while not status.exists() and time.time() < deadline:
+    time.sleep(0.1)  # the stop returns when the job has exited; its wrapper writes the status just after
+  assert status.read_text().strip() == "0"
 
 
 # What tensorflow-tpu 2.20.0 (the newest on the package index) requires of the packages that broke TPU jobs
