@@ -63,11 +63,11 @@ def g_block(config: ml_collections.ConfigDict) -> str:
   return str(config.model.get("g_block", LEGACY_G_BLOCK))
 
 
-def make_models(config: ml_collections.ConfigDict):
-  """The three (unbuilt) models of `config`: `(Generator, SpatialDiscriminator, TemporalDiscriminator)`."""
+def make_generator(config: ml_collections.ConfigDict):
+  """The (unbuilt) generator of `config`: a `Generator`, or a `FramePredictionGenerator` for DVD-GAN-FP. No
+  discriminator is constructed (loading a run's G_ema needs none)."""
   check_config(config)
   m = config.model
-  seed = int(config.get("seed", 0))
   g_args = dict(
       num_frames=config.num_frames, resolution=config.resolution, num_classes=config.num_classes,
       ch=m.g_ch, multipliers=m.g_multipliers, z_dim=m.z_dim, embed_dim=m.embed_dim, rnn=m.g_rnn,
@@ -81,6 +81,14 @@ def make_models(config: ml_collections.ConfigDict):
                                  unet_skips=m.get("fp_unet_skips", True), **g_args)
   else:
     g = Generator(**g_args)
+  return g
+
+
+def make_models(config: ml_collections.ConfigDict):
+  """The three (unbuilt) models of `config`: `(Generator, SpatialDiscriminator, TemporalDiscriminator)`."""
+  g = make_generator(config)
+  m = config.model
+  seed = int(config.get("seed", 0))
   ds = SpatialDiscriminator(
       num_classes=config.num_classes, ch=m.d_ch, multipliers=m.ds_multipliers, k=m.ds_k,
       attention_blocks=m.ds_attention_blocks, seed=seed, remat=m.get("remat", False),

@@ -3,7 +3,7 @@
 `checkpoints_best/` is its own tf.train.CheckpointManager (max_to_keep=1), apart from the rolling
 `checkpoints/` (last `train.keep_checkpoints`), so the best one is never deleted by newer saves. It holds what
 evaluation and export need: `G_ema` (as `checkpointing.model_variables`, the same keys as a full checkpoint)
-and `step`; `dvd_gan.export.restore_ema_generator` and `python -m dvd_gan.evaluate --checkpoint=best` read
+and `step`; `dvd_gan.run_folder.restore_ema_generator` and `python -m dvd_gan.evaluate --checkpoint=best` read
 it like any training checkpoint. The values are copied to host variables first, so the chief writes it
 alone, whatever the strategy (no collective save as with the full-state checkpoints).
 

@@ -49,7 +49,7 @@ def eval_config() -> ml_collections.ConfigDict:
   e.truncation = 1.0             # sigma of z for the end-of-run samples (protocols fix their own)
   # Standing statistics (BigGAN): the EMA generator samples with batch-norm statistics measured on itself
   # over this many training-mode batches of fresh z, y (0 = off: the moving statistics of training).
-  # Used by the end-of-run figures, the evaluations and the export (dvd_gan/training/standing_stats.py).
+  # Used by the end-of-run figures, the evaluations and the export (dvd_gan/standing_stats.py).
   e.standing_stats_batches = 0
   e.standing_stats_batch_size = 16
   # Evaluation during training (dvd_gan.training.periodic_eval; docs/training.md "Evaluation during training")

@@ -21,12 +21,12 @@ import numpy as np
 import tensorflow as tf
 
 from dvd_gan.training import protocols as run_protocols
+from dvd_gan import random_streams
 from dvd_gan.training import randomness
 from eval.errors import EvalError
 from eval.protocols import get_protocol
 from eval.stats import FeatureStats
 
-LATENT_STREAM = 11  # second half of the latents' seed key (the end-of-run figures use the same)
 
 
 def to_uint8_tf(videos):
@@ -37,8 +37,8 @@ def to_uint8_tf(videos):
 
 def latents(config, num_videos: int, seed: int, truncation: float = 1.0):
   """z [N, z_dim] ~ N(0, truncation^2 I), y [N] int32 (None when unconditional), a pure function of seed."""
-  return randomness.latents(tf.constant([int(seed), LATENT_STREAM], tf.int64), int(num_videos),
-                            int(config.model.z_dim), int(config.num_classes), truncation=float(truncation))
+  return random_streams.latents(random_streams.key(int(seed), random_streams.Stream.EVALUATION), int(num_videos),
+                                int(config.model.z_dim), int(config.num_classes), truncation=float(truncation))
 
 
 def is_prediction(config) -> bool:

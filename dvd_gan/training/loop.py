@@ -27,9 +27,10 @@ import time
 
 import tensorflow as tf
 
+from dvd_gan import random_streams
+from dvd_gan.config import resolve_config
 from dvd_gan.training import checkpointing, periodic_eval, summaries
 from dvd_gan.training.preemption import StopFlag, make_stop_sync
-from dvd_gan.training import randomness
 from dvd_gan.training.config import check_schedule
 from dvd_gan.training.strategy import apply_thread_settings, make_strategy
 from dvd_gan.training.trainer import build_trainer
@@ -38,18 +39,6 @@ from eval import io as eio
 
 class NonFiniteLossError(RuntimeError):
   """A loss became NaN or Inf; the run stopped without saving (the last good checkpoint is intact)."""
-
-
-def resolve_config(config):
-  """Fills the derived keys: num_classes = the dataset's class count when the config leaves it 0 for a
-  dataset that has classes (synthetic: 8), except for DVD-GAN-FP (data.num_conditioning_frames > 0), which
-  has no class input. Returns a copy."""
-  from dvd_gan import data as data_lib  # noqa: PLC0415
-  config = config.copy_and_resolve_references()
-  prediction = int(config.data.get("num_conditioning_frames", 0)) > 0
-  if int(config.num_classes) == 0 and config.train.get("conditional", True) and not prediction:
-    config.num_classes = int(data_lib.num_classes(config))
-  return config
 
 
 def keep_run_generator(config, workdir: str, log=print):
@@ -77,7 +66,8 @@ def keep_run_generator(config, workdir: str, log=print):
 
 def sample_latents(config, num_videos: int, seed: int):
   """Fixed z [N, z_dim] and labels y [N] (class i % C: every class appears in order) for sample summaries."""
-  z, _ = randomness.latents(tf.constant([seed, 7], tf.int64), num_videos, int(config.model.z_dim), 0)
+  z, _ = random_streams.latents(random_streams.key(seed, random_streams.Stream.SAMPLE_SUMMARIES), num_videos,
+                                int(config.model.z_dim), 0)
   c = int(config.num_classes)
   y = tf.range(num_videos, dtype=tf.int32) % c if c > 0 else None
   return z, y

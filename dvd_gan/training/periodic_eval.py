@@ -46,8 +46,8 @@ def stats_dir(config, workdir: str) -> str:
 
 def sampling_generator(config, generator, log=None):
   """The generator that is scored: `generator` itself, or with `eval.standing_stats_batches` > 0 a copy of it
-  with standing batch-norm statistics (`dvd_gan.training.standing_stats.sampling_generator`)."""
-  from dvd_gan.training import standing_stats  # noqa: PLC0415
+  with standing batch-norm statistics (`dvd_gan.standing_stats.sampling_generator`)."""
+  from dvd_gan import standing_stats  # noqa: PLC0415
   return standing_stats.sampling_generator(generator, config, log=log)
 
 
