@@ -5,7 +5,7 @@
 FVDs of videos at two resolutions do not compare (I3D sees a 16x16 video blurrier than a 32x32 one), so the
 32x32 demo (experiments/demo.py) is also scored where the 16x16 demo (experiments/tiny.py) was: each run's
 last checkpoint's EMA generator (standing statistics, truncation, seed and 64 samples as the end-of-run
-figures: dvd_gan.training.evaluation), its samples 2x2-averaged to 16x16, FVD (Kinetics-400 I3D logits)
+figures: dvd_gan.evaluation.figures), its samples 2x2-averaged to 16x16, FVD (Kinetics-400 I3D logits)
 against the first 64 real `test` videos rendered at 16x16, the reference of the 16x16 demo's end-of-run
 figures. Also printed: real against real at 16x16 (`validation` vs `test`, the 16x16 demo's figure (c)) and
 real 32x32 `test` videos averaged to 16x16 against the same reference (how far the averaging alone moves).
@@ -47,7 +47,7 @@ def body(fv, args):
   import eval as video_eval  # noqa: PLC0415
   from dvd_gan import run_folder  # noqa: PLC0415
   from dvd_gan.config import resolve_config  # noqa: PLC0415
-  from dvd_gan.training import evaluation  # noqa: PLC0415
+  from dvd_gan.evaluation import figures as evaluation  # noqa: PLC0415
   configs = {}
   for workdir in fv.workdirs:
     c = resolve_config(run_folder.load_config(workdir, not_found="--workdir is not a training run folder"))

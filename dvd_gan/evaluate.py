@@ -62,7 +62,7 @@ def _cell(value, std, paper) -> str:
 
 def table_rows(config, step: int, results) -> list:
   """A markdown header, separator and the run's row: one column per "<protocol>/<metric>"."""
-  from dvd_gan.training import protocols as run_protocols  # noqa: PLC0415
+  from dvd_gan.evaluation import protocols as run_protocols  # noqa: PLC0415
   keys, cells = [], []
   for result in results:
     values, stds = result.values(), result.stds()
@@ -81,8 +81,9 @@ def body(fv, args):
     raise EvalError(f"output directory does not exist: {io.missing_output_folder(fv.json)}")
   from dvd_gan import run_folder  # noqa: PLC0415
   from dvd_gan.config import resolve_config  # noqa: PLC0415
-  from dvd_gan.training import periodic_eval, protocols as run_protocols  # noqa: PLC0415
-  from dvd_gan.training.generator_scoring import GeneratorScorer  # noqa: PLC0415
+  from dvd_gan import standing_stats  # noqa: PLC0415
+  from dvd_gan.evaluation import periodic, protocols as run_protocols  # noqa: PLC0415
+  from dvd_gan.evaluation.scorer import GeneratorScorer  # noqa: PLC0415
   from eval.protocols import get_protocol  # noqa: PLC0415
   config = resolve_config(load_config(fv.workdir))
   names = tuple(n.strip() for n in fv.protocol.split(",") if n.strip()) if fv.protocol else \
@@ -102,9 +103,9 @@ def body(fv, args):
   def log(line):
     print(line, file=sys.stderr, flush=True)
 
-  generator = periodic_eval.sampling_generator(config, run_folder.restore_ema_generator(config, path), log)
+  generator = standing_stats.sampling_generator(run_folder.restore_ema_generator(config, path), config, log=log)
 
-  scorer = GeneratorScorer(config, stats_dir=fv.stats_dir or periodic_eval.stats_dir(config, fv.workdir),
+  scorer = GeneratorScorer(config, stats_dir=fv.stats_dir or periodic.stats_dir(config, fv.workdir),
                            log=log, progress=fv.progress, real_progress=fv.progress)
   results = []
   for p in protocols:

@@ -8,10 +8,10 @@ events through TensorFlow's own writers, which use it too):
   workdir/tensorboard/      tf.summary scalars (losses, learning rates, steps/s, examples/s) and images
   workdir/samples/          samples_<step>.png (frame grid: a row per video), .gif and .mp4 (animated) from G_ema
   workdir/config.json       the resolved config of the run
-  workdir/fvd.json          the end-of-run figures (when eval.fvd_at_end; see dvd_gan.training.evaluation)
-  workdir/metrics.jsonl     evaluations during training (eval.every_steps; dvd_gan.training.periodic_eval)
+  workdir/fvd.json          the end-of-run figures (when eval.fvd_at_end; see dvd_gan.evaluation.figures)
+  workdir/metrics.jsonl     evaluations during training (eval.every_steps; dvd_gan.evaluation.periodic)
   workdir/checkpoints_best/ workdir/best.json: the best checkpoint by the main metric
-  workdir/prediction.json   DVD-GAN-FP instead of fvd.json (dvd_gan.training.prediction_eval.demo_figures)
+  workdir/prediction.json   DVD-GAN-FP instead of fvd.json (dvd_gan.evaluation.prediction.demo_figures)
 
 Steps run `train.steps_per_loop` at a time inside one tf.function call (Trainer.train_loop); the host reads
 one boolean per call (all metrics finite?) and the metrics themselves only at `log_every` boundaries and
@@ -29,7 +29,9 @@ import tensorflow as tf
 
 from dvd_gan import random_streams
 from dvd_gan.config import resolve_config
-from dvd_gan.training import checkpointing, periodic_eval, summaries
+from dvd_gan.evaluation import end_of_run
+from dvd_gan.evaluation.periodic import PeriodicEvaluator
+from dvd_gan.training import checkpointing, summaries
 from dvd_gan.training.preemption import StopFlag, make_stop_sync
 from dvd_gan.training.config import check_schedule
 from dvd_gan.training.strategy import apply_thread_settings, make_strategy
@@ -145,11 +147,11 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   writer = tf.summary.create_file_writer(tb_dir) if chief else tf.summary.create_noop_writer()
   samples_dir = eio.join(workdir, "samples")
   z_fixed, y_fixed = sample_latents(config, int(t.num_sample_videos), int(config.seed) + 1)
-  periodic = periodic_eval.PeriodicEvaluator(config, workdir, trainer, strategy=strategy, chief=chief,
-                                             writer=writer, start_step=start_step, log=log, metric_fn=metric_fn)
+  periodic = PeriodicEvaluator(config, workdir, trainer, strategy=strategy, chief=chief, writer=writer,
+                               start_step=start_step, log=log, metric_fn=metric_fn)
   context_fixed = None
   if trainer.num_context and chief:
-    from dvd_gan.training import prediction_eval  # noqa: PLC0415
+    from dvd_gan.evaluation import prediction as prediction_eval  # noqa: PLC0415
     context_fixed = prediction_eval.fixed_contexts(config, int(t.num_sample_videos))
 
   def write_samples(step):
@@ -245,14 +247,8 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   if stopped_by is None and step >= num_steps:
     if step % int(t.sample_every):
       write_samples(step)
-    if chief and config.eval.get("fvd_at_end", False) and trainer.num_context:
-      from dvd_gan.training import prediction_eval  # noqa: PLC0415
-      result["eval"] = prediction_eval.demo_figures(config, trainer, build_models=build_models, log=log)
-      eio.write_json(eio.join(workdir, "prediction.json"), result["eval"])
-    elif chief and config.eval.get("fvd_at_end", False):
-      from dvd_gan.training import evaluation  # noqa: PLC0415
-      reference = periodic.reference_stats("test", int(config.eval.num_videos), config.eval.network)
-      result["eval"] = evaluation.demo_figures(config, trainer, build_models=build_models, log=log,
-                                               real_reference=reference)
-      eio.write_json(eio.join(workdir, "fvd.json"), result["eval"])
+    final = end_of_run.evaluator(config) if chief else None
+    if final is not None:
+      result["eval"] = final.evaluate(trainer, build_models=build_models, log=log, periodic=periodic)
+      eio.write_json(eio.join(workdir, final.file), result["eval"])
   return result

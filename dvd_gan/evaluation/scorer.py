@@ -20,7 +20,7 @@ statistics. Used by the evaluation during training (periodic_eval) and by `pytho
 import numpy as np
 import tensorflow as tf
 
-from dvd_gan.training import protocols as run_protocols
+from dvd_gan.evaluation import protocols as run_protocols
 from dvd_gan import random_streams
 from dvd_gan.training import randomness
 from eval.errors import EvalError
@@ -223,13 +223,13 @@ class GeneratorScorer:
   def _score_prediction(self, generator, protocol):
     """DVD-GAN-FP: FVD of [conditioning; predicted] against [conditioning; true continuation] of the same
     clips, as mean +- std over `protocol.repeats` independent draws of `protocol.num_fake` clips
-    (dvd_gan.training.prediction_eval.prediction_fvd, issue 14)."""
+    (dvd_gan.evaluation.prediction.prediction_fvd, issue 14)."""
     from eval.metrics import MetricResult  # noqa: PLC0415
     from eval.scoring import ProtocolResult  # noqa: PLC0415
     try:
-      from dvd_gan.training import prediction_eval  # noqa: PLC0415
+      from dvd_gan.evaluation import prediction as prediction_eval  # noqa: PLC0415
     except ImportError:
-      raise EvalError("scoring a frame-conditional run needs dvd_gan.training.prediction_eval (DVD-GAN-FP)") from None
+      raise EvalError("scoring a frame-conditional run needs dvd_gan.evaluation.prediction (DVD-GAN-FP)") from None
     if protocol.metrics != ("fvd",):
       raise EvalError(f"frame-conditional runs are scored with FVD (fvd_k400); protocol {protocol.name} has "
                       f"{', '.join(protocol.metrics)}")

@@ -22,7 +22,8 @@ import numpy as np
 import tensorflow as tf
 
 from dvd_gan.training import precision as precision_lib
-from dvd_gan import random_streams, standing_stats
+from dvd_gan import standing_stats
+from dvd_gan.evaluation import scorer
 from dvd_gan.training.summaries import to_uint8
 
 
@@ -48,8 +49,7 @@ def generated_videos(generator, config, num_videos: int, batch_size: int, seed: 
                      truncation: float = 1.0):
   """Samples of `generator` (inference mode), z ~ N(0, truncation^2), y uniform: (uint8 [N, T, H, W, 3],
   labels [N] int or None when unconditional)."""
-  z, y = random_streams.latents(random_streams.key(seed, random_streams.Stream.EVALUATION), num_videos,
-                                int(config.model.z_dim), int(config.num_classes), truncation=truncation)
+  z, y = scorer.latents(config, num_videos, seed, truncation)  # the scorer's latents (stream EVALUATION)
 
   @tf.function
   def sample(zb, yb):
