@@ -168,7 +168,7 @@ def build_generator(config):
   checkpoint, and `restore_ema_generator` checks that none is left out. DS and DT are never built.
   """
   from dvd_gan.models import build  # noqa: PLC0415
-  from dvd_gan.models.conditioning import trace_generator  # noqa: PLC0415
+  from dvd_gan.models.prediction_generator import trace_generator  # noqa: PLC0415
   from dvd_gan.training import precision  # noqa: PLC0415
   with precision.policy_scope("float32"), build.fast_init("zeros"):
     generator = build.make_generator(config)
@@ -192,6 +192,7 @@ def restore_ema_generator(config, checkpoint_path: str):
   held in Python lists to tf.train.Checkpoint, so a model-object checkpoint can silently lack them, and such
   a checkpoint is refused rather than used with initial weights.
   """
+  from dvd_gan import legacy  # noqa: PLC0415
   from dvd_gan.training import checkpointing  # noqa: PLC0415
   try:
     generator = build_generator(config)
@@ -203,8 +204,7 @@ def restore_ema_generator(config, checkpoint_path: str):
         f"{checkpoint_path} holds {len(keys)} G_ema variables but the config's generator has "
         f"{len(generator.weights)}: a different config, or a checkpoint written without all of G_ema's "
         "variables (train again with the current dvd_gan)")
-  by_variables = any(k.startswith("G_ema/v0000_") for k in keys)
-  target = checkpointing.model_variables(generator) if by_variables else generator
+  target = generator if legacy.model_object_checkpoint(keys) else checkpointing.model_variables(generator)
   try:
     status = tf.train.Checkpoint(G_ema=target).restore(checkpoint_path).expect_partial()
     status.assert_existing_objects_matched()

@@ -29,7 +29,7 @@ standing statistics at the truncation it samples with). Used by the end-of-run f
 import keras
 import tensorflow as tf
 
-from dvd_gan import random_streams
+from dvd_gan import legacy, random_streams
 from dvd_gan.layers import BatchNorm, ClassConditionalBatchNorm
 from dvd_gan.models.build import build_generator_from_shapes
 
@@ -42,12 +42,11 @@ def batch_norm_layers(model) -> list:
 
 def settings(config) -> dict:
   """`{"batches", "batch_size", "seed", "truncation"}` of `config.eval` (batches 0 = off). A config written
-  before these keys existed (a run's config.json) has them off."""
-  e = config.eval
-  return {"batches": int(e.get("standing_stats_batches", 0)),
-          "batch_size": int(e.get("standing_stats_batch_size", 16)),
+  before these keys existed (a run's config.json) has them off (dvd_gan/legacy.py)."""
+  return {"batches": int(legacy.get(config, "eval.standing_stats_batches")),
+          "batch_size": int(legacy.get(config, "eval.standing_stats_batch_size")),
           "seed": int(config.get("seed", 0)),
-          "truncation": float(e.get("truncation", 1.0))}
+          "truncation": float(legacy.get(config, "eval.truncation"))}
 
 
 def batch_latents(seed: int, index: int, batch_size: int, z_dim: int, num_classes: int,

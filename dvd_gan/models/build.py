@@ -10,11 +10,12 @@ import keras
 import ml_collections
 import tensorflow as tf
 
-from dvd_gan.models.conditioning import (FramePredictionGenerator, check_conditioning_args,
+from dvd_gan.models.prediction_generator import (FramePredictionGenerator, check_conditioning_args,
                                          takes_conditioning_frames, trace_generator)
 from dvd_gan.models.discriminators import (PHI_KINDS, SpatialDiscriminator, TemporalDiscriminator,
                                            check_discriminator_input, phi_factor)
-from dvd_gan.models.generator import LEGACY_G_BLOCK, Generator, check_generator_args
+from dvd_gan.legacy import g_block  # noqa: F401 - model.g_block, with the default of configs before the key
+from dvd_gan.models.generator import Generator, check_generator_args
 from dvd_gan.models.saving import trace_inference_call
 
 
@@ -56,11 +57,6 @@ def check_config(config: ml_collections.ConfigDict) -> None:
       raise ValueError(f"DVD-GAN-FP (data.num_conditioning_frames = {c}) has no class input, but num_classes "
                        f"is {config.num_classes}: set num_classes = 0 (docs/paper.md, DVD-GAN-FP)")
     check_conditioning_args(c, r, conditioning_widths(config)[1])
-
-
-def g_block(config: ml_collections.ConfigDict) -> str:
-  """`config.model.g_block`; a config without the key (written before it existed) means "biggan_deep"."""
-  return str(config.model.get("g_block", LEGACY_G_BLOCK))
 
 
 def make_generator(config: ml_collections.ConfigDict):

@@ -27,7 +27,7 @@ import time
 
 import tensorflow as tf
 
-from dvd_gan import random_streams
+from dvd_gan import legacy, random_streams
 from dvd_gan.config import resolve_config
 from dvd_gan.evaluation import end_of_run
 from dvd_gan.evaluation.periodic import PeriodicEvaluator
@@ -41,29 +41,6 @@ from eval import io as eio
 
 class NonFiniteLossError(RuntimeError):
   """A loss became NaN or Inf; the run stopped without saving (the last good checkpoint is intact)."""
-
-
-def keep_run_generator(config, workdir: str, log=print):
-  """The config with the G block of the run being resumed in `workdir` (a copy when it changes).
-
-  A run resumes with the generator it was trained with: when `workdir` holds a checkpoint and a config.json,
-  that file's `model.g_block` replaces the given one (a config.json written before the key existed means
-  "biggan_deep", the only block then), so an old run resumed with today's experiment file still restores.
-  """
-  from dvd_gan.models.generator import LEGACY_G_BLOCK  # noqa: PLC0415
-  path = eio.join(workdir, "config.json")
-  if tf.train.latest_checkpoint(checkpointing.checkpoint_dir(workdir)) is None or not eio.isfile(path):
-    return config
-  stored = eio.read_json(path).get("model", {})
-  block = stored.get("g_block", LEGACY_G_BLOCK)
-  if block == config.model.get("g_block", LEGACY_G_BLOCK):
-    return config
-  why = "the key's default before it existed" if "g_block" not in stored else "its config.json"
-  log(f"resuming a run trained with model.g_block={block!r} ({why}): using it instead of "
-      f"{config.model.get('g_block')!r}")
-  config = config.copy_and_resolve_references()
-  config.model.g_block = block
-  return config
 
 
 def sample_latents(config, num_videos: int, seed: int):
@@ -119,7 +96,7 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   steps_per_loop = check_schedule(t, config.eval.get("every_steps", 0))
   if t.get("deterministic", False):
     tf.config.experimental.enable_op_determinism()
-  config = keep_run_generator(resolve_config(config), str(workdir), log)
+  config = legacy.keep_run_generator(resolve_config(config), str(workdir), log)
   workdir = str(workdir)
   eio.makedirs(workdir)
   strategy = strategy or make_strategy(t.strategy, t.tpu)

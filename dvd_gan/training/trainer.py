@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from dvd_gan import losses as gan_losses
 from dvd_gan import random_streams
-from dvd_gan.models.conditioning import takes_conditioning_frames
+from dvd_gan.models.prediction_generator import takes_conditioning_frames
 from dvd_gan.training import precision as precision_lib
 from dvd_gan.training import randomness
 from dvd_gan.training.ema import EMA

@@ -212,7 +212,7 @@ def test_signatures_and_metadata(exported, served):
 
 def test_negative_standing_stats_batches_is_a_one_line_error(run_dir, tmp_path, capsys):
   """--standing_stats_batches=-1: exit code 2, one line naming the flag, nothing written. (An export with
-  standing statistics: tests/dvd_gan/test_legacy_biggan_deep.py.)"""
+  standing statistics: tests/dvd_gan/test_legacy.py.)"""
   code = export_lib.main(["export", f"--workdir={run_dir}", f"--out={tmp_path / 'bad'}",
                           "--standing_stats_batches=-1"])
   err = capsys.readouterr().err.strip()
