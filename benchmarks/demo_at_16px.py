@@ -5,7 +5,7 @@
 FVDs of videos at two resolutions do not compare (I3D sees a 16x16 video blurrier than a 32x32 one), so the
 32x32 demo (experiments/demo.py) is also scored where the 16x16 demo (experiments/tiny.py) was: each run's
 last checkpoint's EMA generator (standing statistics, truncation, seed and 64 samples as the end-of-run
-figures: dvd_gan.training.evaluation), its samples 2x2-averaged to 16x16, FVD (Kinetics-400 I3D logits)
+figures: dvd_gan.evaluation.figures), its samples 2x2-averaged to 16x16, FVD (Kinetics-400 I3D logits)
 against the first 64 real `test` videos rendered at 16x16, the reference of the 16x16 demo's end-of-run
 figures. Also printed: real against real at 16x16 (`validation` vs `test`, the 16x16 demo's figure (c)) and
 real 32x32 `test` videos averaged to 16x16 against the same reference (how far the averaging alone moves).
@@ -45,11 +45,12 @@ def body(fv, args):
   if fv.json and io.missing_output_folder(fv.json):
     raise command.UsageError(f"output directory does not exist: {io.missing_output_folder(fv.json)}")
   import eval as video_eval  # noqa: PLC0415
-  from dvd_gan import evaluate, export  # noqa: PLC0415
-  from dvd_gan.training import evaluation, periodic_eval  # noqa: PLC0415
+  from dvd_gan import run_folder  # noqa: PLC0415
+  from dvd_gan.config import resolve_config  # noqa: PLC0415
+  from dvd_gan.evaluation import figures as evaluation  # noqa: PLC0415
   configs = {}
   for workdir in fv.workdirs:
-    c = export.resolve_config(evaluate.load_config(workdir))
+    c = resolve_config(run_folder.load_config(workdir, not_found="--workdir is not a training run folder"))
     if int(c.resolution) != 32 or c.data.name != "synthetic":
       raise command.UsageError(f"{workdir}: a run of a 32x32 synthetic config is needed, got "
                                f"{c.data.name} at {c.resolution}x{c.resolution}")
@@ -73,10 +74,11 @@ def body(fv, args):
   print(f"FVD at 16x16 against {NUM_VIDEOS} real test videos: real validation videos {out['real_16_validation']}, "
         f"real 32x32 test videos averaged {out['real_32_test_averaged']}", flush=True)
   for workdir, c in configs.items():
-    path, _ = evaluate.resolve_checkpoint(workdir, "last")
-    g = periodic_eval.sampling_generator(c, export.restore_ema_generator(c, path), lambda line: None)
+    path, _ = run_folder.resolve_checkpoint(workdir, "last")
+    g = run_folder.sampling_generator(run_folder.restore_ema_generator(c, path), c)
     videos, _ = evaluation.generated_videos(g, c, NUM_VIDEOS, BATCH, int(c.seed) + 2, float(c.eval.truncation))
-    out["runs"][workdir] = {"step": export.checkpoint_step(path), "fvd_16": fvd(reference, stats(average_2x2(videos)))}
+    out["runs"][workdir] = {"step": run_folder.checkpoint_step(path),
+                            "fvd_16": fvd(reference, stats(average_2x2(videos)))}
     print(f"{workdir} (step {out['runs'][workdir]['step']}): EMA samples averaged to 16x16: FVD "
           f"{out['runs'][workdir]['fvd_16']}", flush=True)
   if fv.json:

@@ -56,7 +56,7 @@ def body(fv, args):
   del args
   import numpy as np  # noqa: PLC0415
   from dvd_gan.models.build import build_models  # noqa: PLC0415
-  from dvd_gan.training import generator_scoring  # noqa: PLC0415
+  from dvd_gan.evaluation import scorer as generator_scoring  # noqa: PLC0415
   from dvd_gan.training.loop import resolve_config  # noqa: PLC0415
   from eval.features import extract_layers  # noqa: PLC0415
   from eval.protocols import get_protocol  # noqa: PLC0415

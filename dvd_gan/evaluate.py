@@ -16,7 +16,6 @@ there once when missing. Feature-network weights: the run's eval.network_weights
 taken; edit DIR/config.json or pass --weights for the protocols' network).
 """
 import json
-import re
 import sys
 
 from absl import flags
@@ -43,46 +42,14 @@ def define_flags(fv, argv):
 
 def load_config(workdir: str):
   """The resolved config of the run in `workdir` (its config.json)."""
-  import ml_collections  # noqa: PLC0415
-  path = io.join(workdir, "config.json")
-  if not io.exists(path):
-    raise EvalError(f"{path} not found: --workdir is not a training run folder")
-  try:
-    return ml_collections.ConfigDict(io.read_json(path))
-  except ValueError as e:
-    raise EvalError(f"cannot read {path}: {str(e).splitlines()[0]}") from None
+  from dvd_gan import run_folder  # noqa: PLC0415
+  return run_folder.load_config(workdir, not_found="--workdir is not a training run folder")
 
 
 def resolve_checkpoint(workdir: str, which: str | None) -> tuple:
-  """(checkpoint path prefix, "best" | "last" | "step N") for --checkpoint."""
-  import tensorflow as tf  # noqa: PLC0415
-  from dvd_gan.training.best_checkpoint import best_checkpoint_path, best_dir  # noqa: PLC0415
-  from dvd_gan.training.checkpointing import checkpoint_dir  # noqa: PLC0415
-  if not io.isdir(workdir):
-    raise EvalError(f"--workdir {workdir} does not exist")
-  best, last = best_checkpoint_path(workdir), tf.train.latest_checkpoint(checkpoint_dir(workdir))
-  if which is None:
-    which = "best" if best else "last"
-  if which == "best":
-    if best is None:
-      raise EvalError(f"no best checkpoint in {best_dir(workdir)}: the run had no evaluation during training "
-                      "(eval.every_steps); use --checkpoint=last")
-    return best, "best"
-  if which == "last":
-    if last is None:
-      raise EvalError(f"no checkpoint in {checkpoint_dir(workdir)}: train first")
-    return last, "last"
-  if not re.fullmatch(r"[0-9]+", which):
-    raise EvalError(f"--checkpoint must be best, last or a step number, got {which!r}")
-  for folder in (checkpoint_dir(workdir), best_dir(workdir)):
-    prefix = io.join(folder, f"ckpt-{int(which)}")
-    if io.exists(prefix + ".index"):
-      return prefix, f"step {int(which)}"
-  steps = sorted({int(m.group(1)) for folder in (checkpoint_dir(workdir), best_dir(workdir))
-                  for f in (io.glob(io.join(folder, "ckpt-*.index")) if io.isdir(folder) else [])
-                  for m in [re.search(r"ckpt-([0-9]+)\.index$", f)] if m})
-  raise EvalError(f"no checkpoint of step {which} in {workdir}; steps available: "
-                  f"{', '.join(map(str, steps)) or 'none'}")
+  """(checkpoint path prefix, "best" | "last" | "step N") for --checkpoint (dvd_gan.run_folder)."""
+  from dvd_gan import run_folder  # noqa: PLC0415
+  return run_folder.resolve_checkpoint(workdir, which)
 
 
 def _cell(value, std, paper) -> str:
@@ -95,7 +62,7 @@ def _cell(value, std, paper) -> str:
 
 def table_rows(config, step: int, results) -> list:
   """A markdown header, separator and the run's row: one column per "<protocol>/<metric>"."""
-  from dvd_gan.training import protocols as run_protocols  # noqa: PLC0415
+  from dvd_gan.evaluation import protocols as run_protocols  # noqa: PLC0415
   keys, cells = [], []
   for result in results:
     values, stds = result.values(), result.stds()
@@ -112,11 +79,13 @@ def body(fv, args):
   command.require(fv, "workdir")
   if fv.json and io.missing_output_folder(fv.json):
     raise EvalError(f"output directory does not exist: {io.missing_output_folder(fv.json)}")
-  from dvd_gan import export  # noqa: PLC0415
-  from dvd_gan.training import periodic_eval, protocols as run_protocols  # noqa: PLC0415
-  from dvd_gan.training.generator_scoring import GeneratorScorer  # noqa: PLC0415
+  from dvd_gan import run_folder  # noqa: PLC0415
+  from dvd_gan.config import resolve_config  # noqa: PLC0415
+  from dvd_gan import standing_stats  # noqa: PLC0415
+  from dvd_gan.evaluation import periodic, protocols as run_protocols  # noqa: PLC0415
+  from dvd_gan.evaluation.scorer import GeneratorScorer  # noqa: PLC0415
   from eval.protocols import get_protocol  # noqa: PLC0415
-  config = export.resolve_config(load_config(fv.workdir))
+  config = resolve_config(load_config(fv.workdir))
   names = tuple(n.strip() for n in fv.protocol.split(",") if n.strip()) if fv.protocol else \
       run_protocols.final_protocols(config)
   protocols = [run_protocols.check_protocol(config, get_protocol(n)) for n in names]
@@ -128,15 +97,15 @@ def body(fv, args):
     for p in protocols:
       config.eval.network_weights[p.network.replace("-", "_")] = fv.weights
   path, which = resolve_checkpoint(fv.workdir, fv.checkpoint)
-  step = export.checkpoint_step(path)
+  step = run_folder.checkpoint_step(path)
   print(f"checkpoint: {which}, step {step} ({path})", flush=True)
 
   def log(line):
     print(line, file=sys.stderr, flush=True)
 
-  generator = periodic_eval.sampling_generator(config, export.restore_ema_generator(config, path), log)
+  generator = standing_stats.sampling_generator(run_folder.restore_ema_generator(config, path), config, log=log)
 
-  scorer = GeneratorScorer(config, stats_dir=fv.stats_dir or periodic_eval.stats_dir(config, fv.workdir),
+  scorer = GeneratorScorer(config, stats_dir=fv.stats_dir or periodic.stats_dir(config, fv.workdir),
                            log=log, progress=fv.progress, real_progress=fv.progress)
   results = []
   for p in protocols:
@@ -157,9 +126,8 @@ def body(fv, args):
 
 
 def main(argv=None) -> int:
-  from dvd_gan.export import ExportError  # noqa: PLC0415
   return command.main(argv, define_flags=define_flags, body=body, usage=__doc__,
-                      user_errors=(ExportError, ValueError))
+                      user_errors=(ValueError,))  # run_folder.RunFolderError is an EvalError
 
 
 def run():

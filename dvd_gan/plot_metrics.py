@@ -64,7 +64,7 @@ def plot(records: list, out: str, metrics=None, title: str = "") -> list:
 def body(fv, args):
   del args
   command.require(fv, "workdir", "out")
-  from dvd_gan.training.periodic_eval import METRICS_FILE, read_metrics  # noqa: PLC0415
+  from dvd_gan.evaluation.periodic import METRICS_FILE, read_metrics  # noqa: PLC0415
   if not fv.out.endswith(".png"):
     raise EvalError(f"--out must name a .png file, got {fv.out}")
   if io.missing_output_folder(fv.out):

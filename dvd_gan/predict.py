@@ -78,20 +78,19 @@ class _Model:
 
 def load_from_workdir(workdir: str) -> _Model:
   """G_ema of the newest checkpoint of a DVD-GAN-FP run, behind the export's `predict` function."""
-  from dvd_gan import export  # noqa: PLC0415
+  from dvd_gan import generators, run_folder  # noqa: PLC0415
   import tensorflow as tf  # noqa: PLC0415
   try:
-    config = export.load_run_config(workdir)
-    num_context = int(config.data.get("num_conditioning_frames", 0))
+    config = run_folder.load_config(workdir)
+    num_context = run_folder.num_conditioning_frames(config)
     if num_context < 1:
       raise PredictError(f"{workdir} is not a DVD-GAN-FP run (data.num_conditioning_frames = 0): it synthesises "
                          "videos without conditioning frames; use python -m dvd_gan.sample / export instead")
-    checkpoint = export.latest_checkpoint(workdir)
-    generator = export.restore_ema_generator(config, checkpoint)
-    step = export.checkpoint_step(checkpoint)
-  except export.ExportError as e:
+    run = run_folder.open_run(workdir, "last", config=config)
+  except run_folder.RunFolderError as e:
     raise PredictError(str(e)) from None
-  predictor = export.Predictor(generator)
+  checkpoint, step = run.checkpoint, run.step
+  predictor = generators.Predictor(run.generator)
   fn = tf.function(predictor.predict)
   meta = {"source": os.path.abspath(workdir) if not eio.has_scheme(workdir) else workdir, "step": step,
           "checkpoint": checkpoint, "num_conditioning_frames": num_context,
@@ -102,8 +101,8 @@ def load_from_workdir(workdir: str) -> _Model:
 
 def load_from_saved_model(path: str) -> _Model:
   """The `predict` signature of an export of a DVD-GAN-FP run."""
-  from dvd_gan import export  # noqa: PLC0415
-  meta_path = eio.join(path, export.META_FILE)
+  from dvd_gan.generators import META_FILE  # noqa: PLC0415
+  meta_path = eio.join(path, META_FILE)
   if not eio.exists(meta_path):
     raise PredictError(f"{meta_path} not found: not an export of dvd_gan.export")
   try:
@@ -138,8 +137,8 @@ def to_model_frames(video, resolution: int):
   if video.shape[1] == resolution and video.shape[2] == resolution and video.dtype == np.uint8:
     return video
   from dvd_gan.data import preprocessing  # noqa: PLC0415
-  unit = preprocessing.spatial_preprocess(video, resolution, None).numpy()    # [-1, 1]
-  return np.clip(np.round((unit + 1.0) * 127.5), 0, 255).astype(np.uint8)
+  from eval.video_writer import to_uint8  # noqa: PLC0415
+  return to_uint8(preprocessing.spatial_preprocess(video, resolution, None).numpy())    # from [-1, 1]
 
 
 def iter_conditioning_frames(path: str, model: _Model, num=None):

@@ -3,7 +3,7 @@
 The library behind `python -m dvd_gan.sample` and `notebooks/sample.ipynb`. A `Model` is the exported
 SavedModel's signatures (`load(saved_model=DIR)`: TensorFlow only, nothing else of dvd_gan is imported), or the
 same functions built in this process from a training run's latest G_ema (`load(workdir=DIR)`, through
-`dvd_gan.export.Sampler`). Either way the same seed gives the same videos.
+`dvd_gan.generators.Sampler`). Either way the same seed gives the same videos.
 
 Latents come from the model's `latents` signature: `latents(n, seed)` draws z [n, z_dim] (and random classes
 y [n]) as a pure function of (n, seed, truncation, mode); z is truncated by scaling ("scale", the paper's
@@ -175,20 +175,18 @@ def load_saved_model(path: str) -> Model:
 def load_workdir(workdir: str, *, xla: bool = False) -> Model:
   """A Model of a training run's latest G_ema, built in this process as the export would build it (with
   standing statistics when the run's config turns them on: `eval.standing_stats_batches`)."""
-  from dvd_gan import export  # noqa: PLC0415 - builds the generator: only for training runs
-  from dvd_gan.training import standing_stats  # noqa: PLC0415
+  from dvd_gan import generators, run_folder  # noqa: PLC0415 - builds the generator: only for training runs
   try:
-    config = export.load_run_config(workdir)
-    if int(config.data.get("num_conditioning_frames", 0)) > 0:
+    config = run_folder.load_config(workdir)
+    if run_folder.num_conditioning_frames(config) > 0:
       raise SampleError(f"{workdir} is a DVD-GAN-FP run: it continues given frames; use python -m dvd_gan.predict")
-    checkpoint = export.latest_checkpoint(workdir)
-    generator = export.restore_ema_generator(config, checkpoint)
-  except export.ExportError as e:
+    run = run_folder.open_run(workdir, "last", config=config, standing_stats=True)
+  except run_folder.RunFolderError as e:
     raise SampleError(str(e)) from None
-  generator = standing_stats.sampling_generator(generator, config)
+  generator, checkpoint = run.generator, run.checkpoint
   num_classes = int(config.num_classes)
-  names = export.default_class_names(config) if num_classes > 0 else None
-  sampler = export.Sampler(generator, names if names and len(names) == num_classes else None, xla=xla)
+  names = run_folder.default_class_names(config) if num_classes > 0 else None
+  sampler = generators.Sampler(generator, names if names and len(names) == num_classes else None, xla=xla)
   sigs = sampler.signatures()
   return Model(signatures={k: sigs[k] for k in ("latents", "sample", "sample_mixed") if k in sigs},
                resolution=int(generator.resolution), num_frames=int(generator.num_frames),

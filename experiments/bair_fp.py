@@ -11,7 +11,7 @@ conditioning network's 1x1 conv output that initialises the ConvGRU (appendix A.
     python -m dvd_gan.predict --workdir=DIR --videos=CLIPS --out=OUT      # predict from your own frames
 
 Evaluation (docs/training.md, "DVD-GAN-FP"): FVD of [conditioning; predicted] against the real clips,
-`dvd_gan.training.prediction_eval.prediction_fvd` on the train and the test split.
+`dvd_gan.evaluation.prediction.prediction_fvd` on the train and the test split.
 """
 from dvd_gan.config import base_config
 from dvd_gan.models.config import set_paper_widths

@@ -8,7 +8,7 @@ input), G predicts the next T = 8; DS and DT judge [4 conditioning frames; 8 fra
 demo's I3D FVD takes is 9). The networks are DVD-GAN-FP's (conditioning network like DS giving the
 ConvGRU's initial state, U-Net skips into G's blocks, ConvGRU + attention G, DS, DT), narrow and at 16x16; the schedule is the synthesis demo's (experiments/tiny.py: lr 1e-3,
 Adam beta2 0.99, one D step per G step, EMA 0.99 from step 200), not the paper's. At the end the run writes
-<workdir>/prediction.json (dvd_gan.training.prediction_eval.demo_figures): direction of motion of the
+<workdir>/prediction.json (dvd_gan.evaluation.prediction.demo_figures): direction of motion of the
 predicted frames, FVD and per-frame MSE for the trained EMA G, the untrained G and the copy-last-frame
 baseline.
 

@@ -388,7 +388,7 @@ def scaling(args, log):
 # ---- 6. sampling -------------------------------------------------------------------------------------------
 
 def sampling(args, log):
-  from dvd_gan import export as export_lib  # noqa: PLC0415
+  from dvd_gan import generators as export_lib  # noqa: PLC0415
   from dvd_gan.models.build import fast_init, make_models  # noqa: PLC0415
   from dvd_gan.models.saving import trace_inference_call  # noqa: PLC0415
   rows, out = [], {}

@@ -6,12 +6,12 @@ from dvd_gan.layers.util import fold_time, repeat_per_frame, unfold_time, upsamp
 from dvd_gan.layers.batch_norm import BatchNorm, ClassConditionalBatchNorm, moments
 from dvd_gan.layers.conv_gru import ConvGRU, MultiplicativeConvGRU
 from dvd_gan.layers.attention import SelfAttention, SeparableSelfAttention
-from dvd_gan.layers.blocks import G_BLOCKS, BigGANDeepGBlock, BigGANGBlock, DBlock, DBlock3D, GBlock
+from dvd_gan.layers.blocks import G_BLOCKS, BigGANDeepGBlock, BigGANGBlock, DBlock, DBlock3D
 from dvd_gan.layers.remat import remat
 
 __all__ = [
     "BatchNorm", "BigGANDeepGBlock", "BigGANGBlock", "ClassConditionalBatchNorm", "ConvGRU", "DBlock",
-    "DBlock3D", "GBlock", "G_BLOCKS", "MultiplicativeConvGRU", "SNConv2D", "SNConv3D", "SNDense",
+    "DBlock3D", "G_BLOCKS", "MultiplicativeConvGRU", "SNConv2D", "SNConv3D", "SNDense",
     "SNEmbedding", "SelfAttention", "SeparableSelfAttention", "fold_time", "moments", "power_iteration",
     "remat", "repeat_per_frame", "unfold_time", "upsample_nearest_2x",
 ]

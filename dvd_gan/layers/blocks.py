@@ -11,11 +11,10 @@ and nearest upsampling only repeats pixels, so conv1x1(up(x)) == up(conv1x1(x)) 
 the cost (tests/dvd_gan/layers/test_residual_blocks.py checks the block against the upsample-then-conv
 reference).
 
-GBlock, also importable as BigGANDeepGBlock (BigGAN-deep's bottleneck block, channel ratio 4; appendix C's
-rejected variant, kept for that comparison and for runs trained with it). Its class name stays "GBlock", the
-name of the only G block before `model.g_block` existed: Keras files depend on it (the registered name
-"dvd_gan>GBlock" of a serialised block, and the weight paths of a `.keras` file, which Keras derives from the
-class name of each block in G's list, "blocks/g_block_1/..."), so renaming it would break old files:
+BigGANDeepGBlock (BigGAN-deep's bottleneck block, channel ratio 4; appendix C's rejected variant, kept for that
+comparison and for runs trained with it). Keras knows it by its file-format name "GBlock" (registered name
+"dvd_gan>GBlock", weight paths "blocks/g_block_1/..." in `.keras` files), the name it had as the only G block,
+so old files load (dvd_gan/legacy.py):
   h = conv1x1(relu(CBN_1(x, c)))            Cin  -> Cin/4
   h = conv3x3(up(relu(CBN_2(h, c))))        Cin/4 -> Cin/4   (up: nearest 2x in H and W, if upsample)
   h = conv3x3(relu(CBN_3(h, c)))            Cin/4 -> Cin/4
@@ -38,6 +37,7 @@ All convolutions are spectrally normalised.
 import keras
 import tensorflow as tf
 
+from dvd_gan import legacy
 from dvd_gan.layers.batch_norm import ClassConditionalBatchNorm
 from dvd_gan.layers.spectral_norm import SNConv2D, SNConv3D
 from dvd_gan.layers.util import fold_time, unfold_time, upsample_nearest_2x
@@ -142,7 +142,8 @@ class BigGANGBlock(_GBlockBase):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class GBlock(_GBlockBase):
+@legacy.keras_name
+class BigGANDeepGBlock(_GBlockBase):
   """BigGAN-deep's bottleneck generator block on videos (appendix C's variant; module docstring).
 
   `call(x [B,T,H,W,Cin], cond [B,D], training=None) -> [B,T,2H,2W,Cout]` (`[B,T,H,W,Cout]` without
@@ -208,8 +209,7 @@ class GBlock(_GBlockBase):
     return config
 
 
-BigGANDeepGBlock = GBlock  # the descriptive name; the class keeps its file-format name (module docstring)
-G_BLOCKS = {"biggan": BigGANGBlock, "biggan_deep": GBlock}
+G_BLOCKS = {"biggan": BigGANGBlock, "biggan_deep": BigGANDeepGBlock}
 
 
 class _DBlockBase(keras.layers.Layer):

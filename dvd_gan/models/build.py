@@ -10,11 +10,12 @@ import keras
 import ml_collections
 import tensorflow as tf
 
-from dvd_gan.models.conditioning import (FramePredictionGenerator, check_conditioning_args,
+from dvd_gan.models.prediction_generator import (FramePredictionGenerator, check_conditioning_args,
                                          takes_conditioning_frames, trace_generator)
 from dvd_gan.models.discriminators import (PHI_KINDS, SpatialDiscriminator, TemporalDiscriminator,
                                            check_discriminator_input, phi_factor)
-from dvd_gan.models.generator import LEGACY_G_BLOCK, Generator, check_generator_args
+from dvd_gan.legacy import g_block  # noqa: F401 - model.g_block, with the default of configs before the key
+from dvd_gan.models.generator import Generator, check_generator_args
 from dvd_gan.models.saving import trace_inference_call
 
 
@@ -58,16 +59,11 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     check_conditioning_args(c, r, conditioning_widths(config)[1])
 
 
-def g_block(config: ml_collections.ConfigDict) -> str:
-  """`config.model.g_block`; a config without the key (written before it existed) means "biggan_deep"."""
-  return str(config.model.get("g_block", LEGACY_G_BLOCK))
-
-
-def make_models(config: ml_collections.ConfigDict):
-  """The three (unbuilt) models of `config`: `(Generator, SpatialDiscriminator, TemporalDiscriminator)`."""
+def make_generator(config: ml_collections.ConfigDict):
+  """The (unbuilt) generator of `config`: a `Generator`, or a `FramePredictionGenerator` for DVD-GAN-FP. No
+  discriminator is constructed (loading a run's G_ema needs none)."""
   check_config(config)
   m = config.model
-  seed = int(config.get("seed", 0))
   g_args = dict(
       num_frames=config.num_frames, resolution=config.resolution, num_classes=config.num_classes,
       ch=m.g_ch, multipliers=m.g_multipliers, z_dim=m.z_dim, embed_dim=m.embed_dim, rnn=m.g_rnn,
@@ -81,6 +77,14 @@ def make_models(config: ml_collections.ConfigDict):
                                  unet_skips=m.get("fp_unet_skips", True), **g_args)
   else:
     g = Generator(**g_args)
+  return g
+
+
+def make_models(config: ml_collections.ConfigDict):
+  """The three (unbuilt) models of `config`: `(Generator, SpatialDiscriminator, TemporalDiscriminator)`."""
+  g = make_generator(config)
+  m = config.model
+  seed = int(config.get("seed", 0))
   ds = SpatialDiscriminator(
       num_classes=config.num_classes, ch=m.d_ch, multipliers=m.ds_multipliers, k=m.ds_k,
       attention_blocks=m.ds_attention_blocks, seed=seed, remat=m.get("remat", False),

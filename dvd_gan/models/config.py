@@ -9,7 +9,7 @@ channels, then a block that upsamples and changes channels (BigGAN-deep's order)
 upsamplings: 4 * 2**(len - 1) must equal the resolution. `g_block` is "biggan" (BigGAN's residual block, the
 paper's G) or "biggan_deep" (BigGAN-deep's bottleneck block, appendix C's variant); a config without the key
 (a run's config.json written before it existed) means "biggan_deep", what such runs were trained with
-(`dvd_gan.models.generator.LEGACY_G_BLOCK`).
+(dvd_gan/legacy.py).
 DS / DT: one BigGAN D block per multiplier; every block but the last halves the spatial size.
 """
 import ml_collections
@@ -81,7 +81,7 @@ def model_config() -> ml_collections.ConfigDict:
   m.remat = False                          # recompute G's, DS's and DT's residual blocks in the backward pass
                                            # (less activation memory, ~1 more forward of the blocks; equal
                                            # results: dvd_gan/layers/remat.py)
-  # DVD-GAN-FP (used when data.num_conditioning_frames = C > 0; dvd_gan/models/conditioning.py): the
+  # DVD-GAN-FP (used when data.num_conditioning_frames = C > 0; dvd_gan/models/prediction_generator.py): the
   # conditioning network, "the same kind of residual network as DS", and the U-Net skips into G.
   m.cond_ch = 0                            # width of the conditioning network; 0 = d_ch (DS's)
   m.cond_multipliers = ()                  # its multipliers (last block must give 4x4); () = ds_multipliers

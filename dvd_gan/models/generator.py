@@ -12,7 +12,7 @@
 `block="biggan_deep"` builds the residual network from BigGAN-deep's bottleneck blocks instead, the variant
 the paper's appendix C reports as faster in wall-clock time but worse on the metrics (docs/paper.md,
 "Negative results (appendix C)"); it is kept for that comparison and for runs trained with it. A `get_config()` without the "block" key (written before the key
-existed) means "biggan_deep" (`LEGACY_G_BLOCK`): `from_config` rebuilds such a generator as it was trained.
+existed) means "biggan_deep" (dvd_gan/legacy.py): `from_config` rebuilds such a generator as it was trained.
 
 Choices where the paper is silent (all documented in docs/models.md):
   * Block order inside a stage follows BigGAN-deep (github.com/ajbrock/BigGAN-PyTorch, BigGANdeep.py): first
@@ -24,12 +24,12 @@ import keras
 import tensorflow as tf
 
 from dvd_gan import layers as L
+from dvd_gan import legacy
 from dvd_gan.models.saving import BuildByTracing
 
 _PACKAGE = "dvd_gan"
 RNN_KINDS = ("multiplicative", "standard")
 G_BLOCK_KINDS = tuple(L.G_BLOCKS)      # ("biggan", "biggan_deep")
-LEGACY_G_BLOCK = "biggan_deep"         # what a config without the block key was built (and trained) with
 
 
 def check_generator_args(num_frames, resolution, multipliers, rnn, blocks_per_stage, block="biggan"):
@@ -154,7 +154,7 @@ class Generator(BuildByTracing, keras.Model):
     """[z; e(y)] -> affine -> tiled over T -> ConvGRU -> self-attention: `[B, T, 4, 4, ch0]`.
 
     `initial_state` `[B, 4, 4, ch0]`: the ConvGRU's initial state (zeros when None; DVD-GAN-FP: from the
-    conditioning frames, dvd_gan/models/conditioning.py)."""
+    conditioning frames, dvd_gan/models/prediction_generator.py)."""
     x = self.affine(cond, training=training)
     x = tf.reshape(x, [-1, 4, 4, self.ch0])
     x = tf.repeat(x[:, None], self.num_frames, axis=1)
@@ -167,7 +167,7 @@ class Generator(BuildByTracing, keras.Model):
     """The per-frame residual network: `[B, T, 4, 4, ch0]`, cond `[B, D]` -> `[B, T, H, W, 3]`.
 
     `block_input(i, h) -> h`, if given, transforms the input of residual block i (DVD-GAN-FP's U-Net skips,
-    dvd_gan/models/conditioning.py)."""
+    dvd_gan/models/prediction_generator.py)."""
     attention = dict(zip(self._attention_positions, self.separable_attentions))
     for i, block in enumerate(self.blocks):
       if i in attention:
@@ -214,6 +214,4 @@ class Generator(BuildByTracing, keras.Model):
   @classmethod
   def from_config(cls, config):
     """A config without "block" was written before BigGAN blocks existed: its G had BigGAN-deep blocks."""
-    config = dict(config)
-    config.setdefault("block", LEGACY_G_BLOCK)
-    return super().from_config(config)
+    return super().from_config(legacy.generator_config(config))

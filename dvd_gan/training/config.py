@@ -40,7 +40,7 @@ def train_config() -> ml_collections.ConfigDict:
 
 def eval_config() -> ml_collections.ConfigDict:
   e = ml_collections.ConfigDict()
-  # End-of-run demo figures (dvd_gan.training.evaluation).
+  # End-of-run demo figures (dvd_gan.evaluation.figures).
   e.num_videos = 256             # videos per set for the end-of-run FVD figures
   e.fvd_at_end = False           # compute FVD figures when training finishes (the tiny demo turns it on)
   e.network = "i3d-kinetics-400"
@@ -49,10 +49,10 @@ def eval_config() -> ml_collections.ConfigDict:
   e.truncation = 1.0             # sigma of z for the end-of-run samples (protocols fix their own)
   # Standing statistics (BigGAN): the EMA generator samples with batch-norm statistics measured on itself
   # over this many training-mode batches of fresh z, y (0 = off: the moving statistics of training).
-  # Used by the end-of-run figures, the evaluations and the export (dvd_gan/training/standing_stats.py).
+  # Used by the end-of-run figures, the evaluations and the export (dvd_gan/standing_stats.py).
   e.standing_stats_batches = 0
   e.standing_stats_batch_size = 16
-  # Evaluation during training (dvd_gan.training.periodic_eval; docs/training.md "Evaluation during training")
+  # Evaluation during training (dvd_gan.evaluation.periodic; docs/training.md "Evaluation during training")
   # and of a finished run (python -m dvd_gan.evaluate). Protocols are eval.protocols names.
   e.every_steps = 0              # the chief scores G_ema every N steps (0 = never); a multiple of
                                  # train.steps_per_loop, like log/checkpoint/sample_every
@@ -70,7 +70,7 @@ def eval_config() -> ml_collections.ConfigDict:
   # Weights of the protocols' networks ("" = eval's default source; the Kinetics-600 I3D and C3D have none).
   e.network_weights = ml_collections.ConfigDict(
       {"i3d_kinetics_400": "", "i3d_kinetics_600": "", "c3d_ucf101": ""})
-  # Collapse detection (dvd_gan.training.collapse): fires when the main metric is worse than its best by more
+  # Collapse detection (dvd_gan.evaluation.collapse): fires when the main metric is worse than its best by more
   # than `threshold` (relative) for `patience` evaluations in a row, or when D's real/fake margin (mean of
   # D(real) - D(fake), the smaller of DS and DT, since the previous evaluation) is >= margin_saturation for
   # `patience` evaluations in a row (0 = margin rule off).

@@ -13,7 +13,7 @@ the EMA weight's `u` once the average moves slowly. Sampling and evaluation call
 by default they use these averaged statistics, which describe G's activations rather than G_ema's. With
 `eval.standing_stats_batches` > 0 the end-of-run figures, the evaluations and the export instead sample
 from a copy of G_ema whose moving statistics are measured on G_ema itself (BigGAN's standing statistics:
-`dvd_gan.training.standing_stats.standing_stats_generator`); G_ema itself is never run in training mode.
+`dvd_gan.standing_stats.standing_stats_generator`); G_ema itself is never run in training mode.
 """
 import tensorflow as tf
 

@@ -8,10 +8,10 @@ events through TensorFlow's own writers, which use it too):
   workdir/tensorboard/      tf.summary scalars (losses, learning rates, steps/s, examples/s) and images
   workdir/samples/          samples_<step>.png (frame grid: a row per video), .gif and .mp4 (animated) from G_ema
   workdir/config.json       the resolved config of the run
-  workdir/fvd.json          the end-of-run figures (when eval.fvd_at_end; see dvd_gan.training.evaluation)
-  workdir/metrics.jsonl     evaluations during training (eval.every_steps; dvd_gan.training.periodic_eval)
+  workdir/fvd.json          the end-of-run figures (when eval.fvd_at_end; see dvd_gan.evaluation.figures)
+  workdir/metrics.jsonl     evaluations during training (eval.every_steps; dvd_gan.evaluation.periodic)
   workdir/checkpoints_best/ workdir/best.json: the best checkpoint by the main metric
-  workdir/prediction.json   DVD-GAN-FP instead of fvd.json (dvd_gan.training.prediction_eval.demo_figures)
+  workdir/prediction.json   DVD-GAN-FP instead of fvd.json (dvd_gan.evaluation.prediction.demo_figures)
 
 Steps run `train.steps_per_loop` at a time inside one tf.function call (Trainer.train_loop); the host reads
 one boolean per call (all metrics finite?) and the metrics themselves only at `log_every` boundaries and
@@ -27,9 +27,12 @@ import time
 
 import tensorflow as tf
 
-from dvd_gan.training import checkpointing, periodic_eval, summaries
+from dvd_gan import legacy, random_streams
+from dvd_gan.config import resolve_config
+from dvd_gan.evaluation import end_of_run
+from dvd_gan.evaluation.periodic import PeriodicEvaluator
+from dvd_gan.training import checkpointing, summaries
 from dvd_gan.training.preemption import StopFlag, make_stop_sync
-from dvd_gan.training import randomness
 from dvd_gan.training.config import check_schedule
 from dvd_gan.training.strategy import apply_thread_settings, make_strategy
 from dvd_gan.training.trainer import build_trainer
@@ -40,44 +43,10 @@ class NonFiniteLossError(RuntimeError):
   """A loss became NaN or Inf; the run stopped without saving (the last good checkpoint is intact)."""
 
 
-def resolve_config(config):
-  """Fills the derived keys: num_classes = the dataset's class count when the config leaves it 0 for a
-  dataset that has classes (synthetic: 8), except for DVD-GAN-FP (data.num_conditioning_frames > 0), which
-  has no class input. Returns a copy."""
-  from dvd_gan import data as data_lib  # noqa: PLC0415
-  config = config.copy_and_resolve_references()
-  prediction = int(config.data.get("num_conditioning_frames", 0)) > 0
-  if int(config.num_classes) == 0 and config.train.get("conditional", True) and not prediction:
-    config.num_classes = int(data_lib.num_classes(config))
-  return config
-
-
-def keep_run_generator(config, workdir: str, log=print):
-  """The config with the G block of the run being resumed in `workdir` (a copy when it changes).
-
-  A run resumes with the generator it was trained with: when `workdir` holds a checkpoint and a config.json,
-  that file's `model.g_block` replaces the given one (a config.json written before the key existed means
-  "biggan_deep", the only block then), so an old run resumed with today's experiment file still restores.
-  """
-  from dvd_gan.models.generator import LEGACY_G_BLOCK  # noqa: PLC0415
-  path = eio.join(workdir, "config.json")
-  if tf.train.latest_checkpoint(checkpointing.checkpoint_dir(workdir)) is None or not eio.isfile(path):
-    return config
-  stored = eio.read_json(path).get("model", {})
-  block = stored.get("g_block", LEGACY_G_BLOCK)
-  if block == config.model.get("g_block", LEGACY_G_BLOCK):
-    return config
-  why = "the key's default before it existed" if "g_block" not in stored else "its config.json"
-  log(f"resuming a run trained with model.g_block={block!r} ({why}): using it instead of "
-      f"{config.model.get('g_block')!r}")
-  config = config.copy_and_resolve_references()
-  config.model.g_block = block
-  return config
-
-
 def sample_latents(config, num_videos: int, seed: int):
   """Fixed z [N, z_dim] and labels y [N] (class i % C: every class appears in order) for sample summaries."""
-  z, _ = randomness.latents(tf.constant([seed, 7], tf.int64), num_videos, int(config.model.z_dim), 0)
+  z, _ = random_streams.latents(random_streams.key(seed, random_streams.Stream.SAMPLE_SUMMARIES), num_videos,
+                                int(config.model.z_dim), 0)
   c = int(config.num_classes)
   y = tf.range(num_videos, dtype=tf.int32) % c if c > 0 else None
   return z, y
@@ -127,7 +96,7 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   steps_per_loop = check_schedule(t, config.eval.get("every_steps", 0))
   if t.get("deterministic", False):
     tf.config.experimental.enable_op_determinism()
-  config = keep_run_generator(resolve_config(config), str(workdir), log)
+  config = legacy.keep_run_generator(resolve_config(config), str(workdir), log)
   workdir = str(workdir)
   eio.makedirs(workdir)
   strategy = strategy or make_strategy(t.strategy, t.tpu)
@@ -155,11 +124,11 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   writer = tf.summary.create_file_writer(tb_dir) if chief else tf.summary.create_noop_writer()
   samples_dir = eio.join(workdir, "samples")
   z_fixed, y_fixed = sample_latents(config, int(t.num_sample_videos), int(config.seed) + 1)
-  periodic = periodic_eval.PeriodicEvaluator(config, workdir, trainer, strategy=strategy, chief=chief,
-                                             writer=writer, start_step=start_step, log=log, metric_fn=metric_fn)
+  periodic = PeriodicEvaluator(config, workdir, trainer, strategy=strategy, chief=chief, writer=writer,
+                               start_step=start_step, log=log, metric_fn=metric_fn)
   context_fixed = None
   if trainer.num_context and chief:
-    from dvd_gan.training import prediction_eval  # noqa: PLC0415
+    from dvd_gan.evaluation import prediction as prediction_eval  # noqa: PLC0415
     context_fixed = prediction_eval.fixed_contexts(config, int(t.num_sample_videos))
 
   def write_samples(step):
@@ -255,14 +224,8 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   if stopped_by is None and step >= num_steps:
     if step % int(t.sample_every):
       write_samples(step)
-    if chief and config.eval.get("fvd_at_end", False) and trainer.num_context:
-      from dvd_gan.training import prediction_eval  # noqa: PLC0415
-      result["eval"] = prediction_eval.demo_figures(config, trainer, build_models=build_models, log=log)
-      eio.write_json(eio.join(workdir, "prediction.json"), result["eval"])
-    elif chief and config.eval.get("fvd_at_end", False):
-      from dvd_gan.training import evaluation  # noqa: PLC0415
-      reference = periodic.reference_stats("test", int(config.eval.num_videos), config.eval.network)
-      result["eval"] = evaluation.demo_figures(config, trainer, build_models=build_models, log=log,
-                                               real_reference=reference)
-      eio.write_json(eio.join(workdir, "fvd.json"), result["eval"])
+    final = end_of_run.evaluator(config) if chief else None
+    if final is not None:
+      result["eval"] = final.evaluate(trainer, build_models=build_models, log=log, periodic=periodic)
+      eio.write_json(eio.join(workdir, final.file), result["eval"])
   return result

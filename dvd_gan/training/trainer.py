@@ -30,7 +30,8 @@ import keras
 import tensorflow as tf
 
 from dvd_gan import losses as gan_losses
-from dvd_gan.models.conditioning import takes_conditioning_frames
+from dvd_gan import random_streams
+from dvd_gan.models.prediction_generator import takes_conditioning_frames
 from dvd_gan.training import precision as precision_lib
 from dvd_gan.training import randomness
 from dvd_gan.training.ema import EMA
@@ -131,7 +132,7 @@ class Trainer:
     """This replica's z [b, z_dim], fake labels y [b] (or None) and DS frame indices [b, k] for fakes/reals."""
     B, b = self.global_batch, self.per_replica_batch
     s = tf.random.experimental.stateless_split(seed, 4)
-    z, y = randomness.latents(s[0], B, self.z_dim, self.num_classes)
+    z, y = random_streams.latents(s[0], B, self.z_dim, self.num_classes)
     z = randomness.replica_slice(z, b)
     y = randomness.replica_slice(y, b) if y is not None else None
     fi = randomness.replica_slice(randomness.frame_indices(s[1], B, self.d_frames, self.ds_k), b)

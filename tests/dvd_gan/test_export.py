@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 
 from dvd_gan import export as export_lib
+from dvd_gan import run_folder
 from dvd_gan.config import base_config
 from dvd_gan.models.build import build_models
 from dvd_gan.training import checkpointing
@@ -137,7 +138,7 @@ def test_sample_equals_restored_g_ema_in_inference_mode(run_dir, served, g_ema):
   expected = g_ema(tf.constant(inputs["z"]), tf.constant(inputs["y"]), training=False).numpy()
   assert out["sample"].shape == (3, 4, 16, 16, 3) and out["sample"].dtype == np.float32
   np.testing.assert_allclose(out["sample"], expected, atol=2e-3, rtol=0)
-  g = _restore(export_lib.build_generator(_run_config(run_dir)), run_dir, "G")
+  g = _restore(run_folder.build_generator(_run_config(run_dir)), run_dir, "G")
   other = g(tf.constant(inputs["z"]), tf.constant(inputs["y"]), training=False).numpy()
   served_error = np.max(np.abs(out["sample"] - expected))
   assert np.max(np.abs(other - expected)) > max(10 * served_error, 1e-3)
@@ -211,7 +212,7 @@ def test_signatures_and_metadata(exported, served):
 
 def test_negative_standing_stats_batches_is_a_one_line_error(run_dir, tmp_path, capsys):
   """--standing_stats_batches=-1: exit code 2, one line naming the flag, nothing written. (An export with
-  standing statistics: tests/dvd_gan/test_legacy_biggan_deep.py.)"""
+  standing statistics: tests/dvd_gan/test_legacy.py.)"""
   code = export_lib.main(["export", f"--workdir={run_dir}", f"--out={tmp_path / 'bad'}",
                           "--standing_stats_batches=-1"])
   err = capsys.readouterr().err.strip()

@@ -14,11 +14,12 @@ import pytest
 import tensorflow as tf
 
 from dvd_gan import export as export_lib
+from dvd_gan import generators, random_streams
 from dvd_gan import sample as sample_cmd
 from dvd_gan import sampling
 from dvd_gan.config import base_config
 from dvd_gan.data import synthetic
-from dvd_gan.training import checkpointing, randomness
+from dvd_gan.training import checkpointing
 from eval import video_io
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -108,7 +109,7 @@ def test_sample_mixed_mixes_the_class_embeddings(model, run):
 
 
 def test_latents_scale_and_resample_truncation(model):
-  """scale: z(t) = t z(1), the z and y sample_random draws for the same seed (randomness.latents of key
+  """scale: z(t) = t z(1), the z and y sample_random draws for the same seed (random_streams.latents of key
   [seed, 0]), t = 0 gives 0. resample: no
   component above the threshold, the components of the untruncated draw already inside it are kept, the
   same seed gives the same z; also at a threshold so small that the rejection rounds run out (0.05)."""
@@ -117,7 +118,7 @@ def test_latents_scale_and_resample_truncation(model):
   np.testing.assert_allclose(z44, 0.44 * z1, rtol=1e-6)
   np.testing.assert_array_equal(y44, y1)
   assert np.all(model.latents(6, seed=4, truncation=0.0)[0] == 0)
-  z_ref, y_ref = randomness.latents(tf.constant([4, 0], tf.int64), 6, Z_DIM, C, truncation=tf.constant(0.44))
+  z_ref, y_ref = random_streams.latents(tf.constant([4, 0], tf.int64), 6, Z_DIM, C, truncation=tf.constant(0.44))
   np.testing.assert_array_equal(z_ref.numpy(), z44)
   np.testing.assert_array_equal(y_ref.numpy(), y44)
   big, _ = model.latents(64, seed=4, truncation=1.0)
@@ -171,7 +172,7 @@ def _ops(graph_def_functions, graph):
 def test_input_checks_run_outside_the_xla_compiled_generator(run):
   """With xla=True only the generator's function is XLA-compiled (XLA drops Assert ops): the signatures'
   graphs hold the Assert ops, the compiled function none, and a bad label still raises its message."""
-  sampler = export_lib.Sampler(run[1], list(synthetic.CLASS_NAMES), xla=True)
+  sampler = generators.Sampler(run[1], list(synthetic.CLASS_NAMES), xla=True)
   sigs = sampler.signatures()
   for name in ("sample", "sample_mixed", "latents"):
     fn = sigs[name]

@@ -4,7 +4,7 @@ plain block; the tape keeps fewer tensors alive is what tf.recompute_grad does (
 import numpy as np
 import tensorflow as tf
 
-from dvd_gan.layers import DBlock, GBlock, remat
+from dvd_gan.layers import BigGANDeepGBlock, DBlock, remat
 
 
 def _clone_state(src, dst):
@@ -52,7 +52,7 @@ def test_remat_gblock_equals_plain_block_eager_and_compiled():
   rng = np.random.RandomState(0)
   x = tf.constant(rng.randn(2, 3, 4, 4, 8).astype("float32"))
   cond = tf.constant(rng.randn(2, 6).astype("float32"))
-  _check(lambda: GBlock(4, upsample=True, bn_momentum=0.5), (x, cond))
+  _check(lambda: BigGANDeepGBlock(4, upsample=True, bn_momentum=0.5), (x, cond))
 
 
 def test_remat_dblock_equals_plain_block():

@@ -175,7 +175,7 @@ def test_tiny_fp_demo_path_writes_prediction_json(tmp_path):
   assert any(line.startswith("FVD of [conditioning; predicted]") for line in lines)
   # The paper's protocol through the one registry: the run's scorer routes a frame-conditional run to
   # prediction_eval.prediction_fvd (fvd_k400's settings, cut here to 2 draws of 2 clips).
-  from dvd_gan.training.generator_scoring import GeneratorScorer  # noqa: PLC0415
+  from dvd_gan.evaluation.scorer import GeneratorScorer  # noqa: PLC0415
   from eval.protocols import get_protocol  # noqa: PLC0415
   trainer = result["trainer"]
   small = dataclasses.replace(get_protocol("fvd_k400"), name="fvd_k400_small", num_fake=2, num_real=2,

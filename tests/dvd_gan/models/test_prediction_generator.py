@@ -1,4 +1,4 @@
-"""DVD-GAN-FP's generator (dvd_gan/models/conditioning.py; docs/paper.md, DVD-GAN-FP): shapes of the paper's
+"""DVD-GAN-FP's generator (dvd_gan/models/prediction_generator.py; docs/paper.md, DVD-GAN-FP): shapes of the paper's
 FP configs at reduced width, dependence on the conditioning frames, no class input, gradient through the
 initial state and the U-Net skips, serialization."""
 import importlib.util
@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from dvd_gan.models.build import make_models
-from dvd_gan.models.conditioning import FramePredictionGenerator, frames_to_channels
+from dvd_gan.models.prediction_generator import FramePredictionGenerator, frames_to_channels
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 

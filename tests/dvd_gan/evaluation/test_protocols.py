@@ -5,7 +5,7 @@ import os
 import pytest
 
 from dvd_gan.config import base_config
-from dvd_gan.training import protocols as run_protocols
+from dvd_gan.evaluation import protocols as run_protocols
 from eval.errors import EvalError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))

@@ -23,16 +23,15 @@ layers' own update rule, dvd_gan/layers/batch_norm.py), and restored afterwards.
 Config: `eval.standing_stats_batches` N (0 = off: sample with the moving statistics of the training loop),
 `eval.standing_stats_batch_size` B, `eval.truncation` (the z distribution sampled, as BigGAN accumulates its
 standing statistics at the truncation it samples with). Used by the end-of-run figures
-(dvd_gan/training/evaluation.py) and the export (dvd_gan/export.py), which records the settings.
+(dvd_gan/evaluation/), the tools that load a run's generator (dvd_gan/run_folder.py) and the export
+(dvd_gan/export.py), which records the settings.
 """
 import keras
 import tensorflow as tf
 
+from dvd_gan import legacy, random_streams
 from dvd_gan.layers import BatchNorm, ClassConditionalBatchNorm
 from dvd_gan.models.build import build_generator_from_shapes
-from dvd_gan.training import randomness
-
-_SEED_TAG = 13  # the second word of the standing statistics' random key [seed, 13]
 
 
 def batch_norm_layers(model) -> list:
@@ -43,20 +42,20 @@ def batch_norm_layers(model) -> list:
 
 def settings(config) -> dict:
   """`{"batches", "batch_size", "seed", "truncation"}` of `config.eval` (batches 0 = off). A config written
-  before these keys existed (a run's config.json) has them off."""
-  e = config.eval
-  return {"batches": int(e.get("standing_stats_batches", 0)),
-          "batch_size": int(e.get("standing_stats_batch_size", 16)),
+  before these keys existed (a run's config.json) has them off (dvd_gan/legacy.py)."""
+  return {"batches": int(legacy.get(config, "eval.standing_stats_batches")),
+          "batch_size": int(legacy.get(config, "eval.standing_stats_batch_size")),
           "seed": int(config.get("seed", 0)),
-          "truncation": float(e.get("truncation", 1.0))}
+          "truncation": float(legacy.get(config, "eval.truncation"))}
 
 
 def batch_latents(seed: int, index: int, batch_size: int, z_dim: int, num_classes: int,
                   truncation: float = 1.0):
   """z [B, z_dim] and y [B] (None if unconditional) of accumulation batch `index`: a pure function of
   (seed, index)."""
-  key = tf.random.experimental.stateless_fold_in(tf.constant([seed, _SEED_TAG], tf.int64), index)
-  return randomness.latents(key, batch_size, z_dim, num_classes, truncation=truncation)
+  key = tf.random.experimental.stateless_fold_in(random_streams.key(seed, random_streams.Stream.STANDING_STATS),
+                                                 index)
+  return random_streams.latents(key, batch_size, z_dim, num_classes, truncation=truncation)
 
 
 def copy_generator(generator):

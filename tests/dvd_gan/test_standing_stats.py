@@ -1,4 +1,4 @@
-"""Standing statistics of the EMA generator (dvd_gan/training/standing_stats.py): the stored statistics are
+"""Standing statistics of the EMA generator (dvd_gan/standing_stats.py): the stored statistics are
 the average of the per-batch, per-time-step moments, deterministic per seed, and the live G_ema is untouched.
 """
 import ml_collections
@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from dvd_gan.models.generator import Generator
-from dvd_gan.training import standing_stats
+from dvd_gan import standing_stats
 
 N, B, SEED = 3, 2, 7
 

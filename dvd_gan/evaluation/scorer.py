@@ -20,25 +20,26 @@ statistics. Used by the evaluation during training (periodic_eval) and by `pytho
 import numpy as np
 import tensorflow as tf
 
-from dvd_gan.training import protocols as run_protocols
+from dvd_gan import random_streams
+from dvd_gan.evaluation import protocols as run_protocols
+from dvd_gan.generators import to_uint8
 from dvd_gan.training import randomness
 from eval.errors import EvalError
 from eval.protocols import get_protocol
 from eval.stats import FeatureStats
 
-LATENT_STREAM = 11  # second half of the latents' seed key (the end-of-run figures use the same)
 
 
-def to_uint8_tf(videos):
-  """float [..] in [-1, 1] -> float32 holding the uint8 values round((x + 1) * 127.5), clipped to [0, 255]
-  (eval.video_writer.to_uint8, in TF: features of these equal features of the uint8 arrays)."""
-  return tf.clip_by_value(tf.round((tf.cast(videos, tf.float32) + 1.0) * 127.5), 0.0, 255.0)
+def to_uint8_numpy(videos) -> np.ndarray:
+  """float [..] in [-1, 1] (any float dtype) -> uint8 numpy array round((x + 1) * 127.5), clipped to [0, 255]:
+  `generators.to_uint8` in float32, as the exported signatures quantise samples."""
+  return to_uint8(tf.cast(videos, tf.float32)).numpy()
 
 
 def latents(config, num_videos: int, seed: int, truncation: float = 1.0):
   """z [N, z_dim] ~ N(0, truncation^2 I), y [N] int32 (None when unconditional), a pure function of seed."""
-  return randomness.latents(tf.constant([int(seed), LATENT_STREAM], tf.int64), int(num_videos),
-                            int(config.model.z_dim), int(config.num_classes), truncation=float(truncation))
+  return random_streams.latents(random_streams.key(int(seed), random_streams.Stream.EVALUATION), int(num_videos),
+                                int(config.model.z_dim), int(config.num_classes), truncation=float(truncation))
 
 
 def is_prediction(config) -> bool:
@@ -110,7 +111,7 @@ def sample_batches(sample_fn, config, num_videos: int, batch_size: int, seed: in
   z, y = latents(config, total, seed, truncation)
   for i in range(0, total, batch_size):
     yb = y[i:i + batch_size] if y is not None else None
-    yield to_uint8_tf(sample_fn(z[i:i + batch_size], yb)).numpy().astype(np.uint8)
+    yield to_uint8_numpy(sample_fn(z[i:i + batch_size], yb))
 
 
 def real_video_batches(config, split: str, batch_size: int):
@@ -123,7 +124,7 @@ def real_video_batches(config, split: str, batch_size: int):
     video = batch["video"]
     if "context" in batch:
       video = tf.concat([batch["context"], video], axis=1)
-    yield to_uint8_tf(video).numpy().astype(np.uint8)
+    yield to_uint8_numpy(video)
 
 
 def use_replicas(config, strategy) -> bool:
@@ -223,13 +224,13 @@ class GeneratorScorer:
   def _score_prediction(self, generator, protocol):
     """DVD-GAN-FP: FVD of [conditioning; predicted] against [conditioning; true continuation] of the same
     clips, as mean +- std over `protocol.repeats` independent draws of `protocol.num_fake` clips
-    (dvd_gan.training.prediction_eval.prediction_fvd, issue 14)."""
+    (dvd_gan.evaluation.prediction.prediction_fvd, issue 14)."""
     from eval.metrics import MetricResult  # noqa: PLC0415
     from eval.scoring import ProtocolResult  # noqa: PLC0415
     try:
-      from dvd_gan.training import prediction_eval  # noqa: PLC0415
+      from dvd_gan.evaluation import prediction as prediction_eval  # noqa: PLC0415
     except ImportError:
-      raise EvalError("scoring a frame-conditional run needs dvd_gan.training.prediction_eval (DVD-GAN-FP)") from None
+      raise EvalError("scoring a frame-conditional run needs dvd_gan.evaluation.prediction (DVD-GAN-FP)") from None
     if protocol.metrics != ("fvd",):
       raise EvalError(f"frame-conditional runs are scored with FVD (fvd_k400); protocol {protocol.name} has "
                       f"{', '.join(protocol.metrics)}")

@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from dvd_gan.training import precision as precision_lib
-from dvd_gan.training import randomness
+from dvd_gan import random_streams
 from eval.video_writer import to_uint8
 
 def clip_batches(config, split: str, num_videos: int, batch_size: int, *, training: bool, seed=None):
@@ -76,7 +76,7 @@ def predict(generator, context, seed, truncation: float = 1.0, batch_size: int =
   out = []
   for i, start in enumerate(range(0, context.shape[0], batch_size)):
     ctx = tf.convert_to_tensor(context[start:start + batch_size], tf.float32)
-    z, _ = randomness.latents(tf.constant([int(seed), i], tf.int64), int(ctx.shape[0]), z_dim, 0,
+    z, _ = random_streams.latents(tf.constant([int(seed), i], tf.int64), int(ctx.shape[0]), z_dim, 0,
                               truncation=truncation)
     out.append(run(z, ctx).numpy())
   return np.concatenate(out)

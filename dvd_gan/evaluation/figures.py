@@ -5,7 +5,7 @@ Three figures, each against the same reference set of N real videos (split "test
   fvd_untrained_generator  N samples of a freshly initialised generator (the starting point; its weights
                            are seeded by config.seed, so the figure repeats from run to run)
   fvd_ema_generator        N samples of the trained EMA generator G_ema (with standing statistics when
-                           eval.standing_stats_batches > 0: dvd_gan/training/standing_stats.py)
+                           eval.standing_stats_batches > 0: dvd_gan/standing_stats.py)
   fvd_real_vs_real         N other real videos (split "validation"): the floor a perfect generator reaches
 
 A generator that learned the data has fvd_ema_generator far nearer fvd_real_vs_real than
@@ -22,7 +22,8 @@ import numpy as np
 import tensorflow as tf
 
 from dvd_gan.training import precision as precision_lib
-from dvd_gan.training import randomness, standing_stats
+from dvd_gan import standing_stats
+from dvd_gan.evaluation import scorer
 from dvd_gan.training.summaries import to_uint8
 
 
@@ -48,8 +49,7 @@ def generated_videos(generator, config, num_videos: int, batch_size: int, seed: 
                      truncation: float = 1.0):
   """Samples of `generator` (inference mode), z ~ N(0, truncation^2), y uniform: (uint8 [N, T, H, W, 3],
   labels [N] int or None when unconditional)."""
-  z, y = randomness.latents(tf.constant([seed, 11], tf.int64), num_videos, int(config.model.z_dim),
-                            int(config.num_classes), truncation=truncation)
+  z, y = scorer.latents(config, num_videos, seed, truncation)  # the scorer's latents (stream EVALUATION)
 
   @tf.function
   def sample(zb, yb):

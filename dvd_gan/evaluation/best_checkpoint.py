@@ -3,7 +3,7 @@
 `checkpoints_best/` is its own tf.train.CheckpointManager (max_to_keep=1), apart from the rolling
 `checkpoints/` (last `train.keep_checkpoints`), so the best one is never deleted by newer saves. It holds what
 evaluation and export need: `G_ema` (as `checkpointing.model_variables`, the same keys as a full checkpoint)
-and `step`; `dvd_gan.export.restore_ema_generator` and `python -m dvd_gan.evaluate --checkpoint=best` read
+and `step`; `dvd_gan.run_folder.restore_ema_generator` and `python -m dvd_gan.evaluate --checkpoint=best` read
 it like any training checkpoint. The values are copied to host variables first, so the chief writes it
 alone, whatever the strategy (no collective save as with the full-state checkpoints).
 
@@ -11,15 +11,11 @@ alone, whatever the strategy (no collective save as with the full-state checkpoi
 """
 import tensorflow as tf
 
+from dvd_gan.run_folder import BEST_DIR, best_checkpoint_path, best_dir  # noqa: F401 - the run folder's layout
 from dvd_gan.training.checkpointing import model_variables
 from eval import io
 
-BEST_DIR = "checkpoints_best"
 BEST_JSON = "best.json"
-
-
-def best_dir(workdir: str) -> str:
-  return io.join(workdir, BEST_DIR)
 
 
 def read_best(workdir: str) -> dict | None:
@@ -72,7 +68,3 @@ class BestCheckpoint:
     io.write_json(io.join(self.workdir, BEST_JSON), self.best)
     return True
 
-
-def best_checkpoint_path(workdir: str) -> str | None:
-  """Path prefix of the best checkpoint of `workdir`, or None."""
-  return tf.train.latest_checkpoint(best_dir(workdir))

@@ -39,7 +39,7 @@ def _tags(folder):
 @pytest.mark.slow
 def test_loop_best_checkpoint_collapse_and_evaluate(tmp_path, tiny_config, tiny_features, capsys):
   from dvd_gan import evaluate, plot_metrics
-  from dvd_gan.training.generator_scoring import GeneratorScorer
+  from dvd_gan.evaluation.scorer import GeneratorScorer
   from dvd_gan.training.loop import train
   c = tiny_config(num_steps=12, checkpoint_every=4, keep_checkpoints=1)
   c.eval.every_steps = 2
@@ -96,7 +96,7 @@ def test_scoring_on_replicas_equals_the_chief_s_device(tmp_path, tiny_config, ti
   """Sampling and features inside strategy.run on 2 replicas (eval.on_replicas) give the fake features and
   the real statistics of the default path, video for video."""
   from dvd_gan.models.build import build_models
-  from dvd_gan.training.generator_scoring import GeneratorScorer
+  from dvd_gan.evaluation.scorer import GeneratorScorer
   from dvd_gan.training.loop import resolve_config
   from eval.protocols import get_protocol
   c = resolve_config(tiny_config())

@@ -8,8 +8,9 @@ import pytest
 import tensorflow as tf
 
 from dvd_gan.config import base_config
-from dvd_gan.training import best_checkpoint, periodic_eval
-from dvd_gan.training.collapse import CollapseRule, MarginMeter
+from dvd_gan.evaluation import best_checkpoint
+from dvd_gan.evaluation import periodic as periodic_eval
+from dvd_gan.evaluation.collapse import CollapseRule, MarginMeter
 
 
 def _fires(rule, values, margins=None):

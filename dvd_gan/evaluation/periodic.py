@@ -1,14 +1,14 @@
 """Evaluation during training: figures every `eval.every_steps`, metrics.jsonl, best checkpoint, collapse.
 
 At every step that is a multiple of `eval.every_steps` (> 0), the chief scores G_ema under each of
-`eval.protocols` (eval.protocols names; dvd_gan.training.generator_scoring), then
+`eval.protocols` (eval.protocols names; dvd_gan.evaluation.scorer), then
 
   - writes the figures to TensorBoard (`eval/<protocol>/<metric>`, `eval/seconds`, `eval/d_margin`);
   - appends one JSON line to `<workdir>/metrics.jsonl`:
       {"step": 600, "demo_fvd/fvd": 412.7, "seconds": 21.3, "d_margin": 1.2[, "best": true][, "collapse": why]}
   - keeps the checkpoint of the best main metric (`eval.main_metric`) in `<workdir>/checkpoints_best/` with
-    `<workdir>/best.json` (dvd_gan.training.best_checkpoint);
-  - feeds the collapse rule (dvd_gan.training.collapse, `eval.collapse`); when it fires the run logs it,
+    `<workdir>/best.json` (dvd_gan.evaluation.best_checkpoint);
+  - feeds the collapse rule (dvd_gan.evaluation.collapse, `eval.collapse`); when it fires the run logs it,
     records it in the line, and stops (saving a last checkpoint) or continues, as `eval.collapse.action`
     says. In multi-worker training the chief's decision to stop is shared with every worker.
 
@@ -22,10 +22,11 @@ import time
 
 import tensorflow as tf
 
-from dvd_gan.training import collapse as collapse_lib
-from dvd_gan.training import protocols as run_protocols
+from dvd_gan import standing_stats
+from dvd_gan.evaluation import collapse as collapse_lib
+from dvd_gan.evaluation import protocols as run_protocols
 from dvd_gan.training import summaries
-from dvd_gan.training.best_checkpoint import BestCheckpoint
+from dvd_gan.evaluation.best_checkpoint import BestCheckpoint
 from eval import io
 
 METRICS_FILE = "metrics.jsonl"
@@ -42,13 +43,6 @@ def read_metrics(workdir: str) -> list:
 def stats_dir(config, workdir: str) -> str:
   """eval.stats_dir, else `<workdir>/real_stats`."""
   return config.eval.get("stats_dir", "") or io.join(workdir, "real_stats")
-
-
-def sampling_generator(config, generator, log=None):
-  """The generator that is scored: `generator` itself, or with `eval.standing_stats_batches` > 0 a copy of it
-  with standing batch-norm statistics (`dvd_gan.training.standing_stats.sampling_generator`)."""
-  from dvd_gan.training import standing_stats  # noqa: PLC0415
-  return standing_stats.sampling_generator(generator, config, log=log)
 
 
 def _cpu_seconds() -> float:
@@ -103,7 +97,7 @@ class PeriodicEvaluator:
           "keep_best", True) else None
       self._resume(start_step)
       if metric_fn is None:
-        from dvd_gan.training.generator_scoring import GeneratorScorer  # noqa: PLC0415
+        from dvd_gan.evaluation.scorer import GeneratorScorer  # noqa: PLC0415
         self.scorer = GeneratorScorer(config, stats_dir=stats_dir(config, workdir), strategy=strategy, log=log)
         for name in self.protocols:  # missing weights fail now
           self.scorer.network(run_protocols.check_protocol(config, name).network)
@@ -123,7 +117,8 @@ class PeriodicEvaluator:
 
   def _score(self, step: int, trainer) -> dict:
     del step
-    generator = sampling_generator(self.config, trainer.G_ema, self.log)
+    # The generator that is scored: G_ema, or its copy with standing statistics (eval.standing_stats_batches).
+    generator = standing_stats.sampling_generator(trainer.G_ema, self.config, log=self.log)
     figures = {}
     for name in self.protocols:
       result = self.scorer.score(generator, name)

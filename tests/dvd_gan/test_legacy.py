@@ -20,7 +20,7 @@ import tensorflow as tf
 from dvd_gan import export as export_lib
 from dvd_gan import layers as L
 from dvd_gan.models.generator import Generator
-from dvd_gan.training import standing_stats
+from dvd_gan import standing_stats
 from dvd_gan.training.loop import train
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "legacy_biggan_deep")

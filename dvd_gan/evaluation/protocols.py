@@ -4,7 +4,7 @@ dvd_gan registers its own protocol here, through eval's one registry:
 
   demo_fvd   the synthetic demos (experiments/demo.py, tiny.py): FVD (Kinetics-400 I3D logits) of 32 samples of G_ema
              against the first 64 videos of the synthetic `test` split, cheap enough to run every 300 steps on
-             2 CPU cores. Its real set is the end-of-run figures' reference set (dvd_gan.training.evaluation).
+             2 CPU cores. Its real set is the end-of-run figures' reference set (dvd_gan.evaluation.figures).
 
 A run's protocols: `eval.protocols` during training; `eval.final_protocols`, else the paper's for its dataset
 (`paper_protocols`), for `python -m dvd_gan.evaluate`. Frame-conditional runs (data.num_conditioning_frames
