@@ -81,14 +81,15 @@ def body(fv, args):
     raise EvalError(f"output directory does not exist: {io.missing_output_folder(fv.json)}")
   from dvd_gan import run_folder  # noqa: PLC0415
   from dvd_gan.config import resolve_config  # noqa: PLC0415
-  from dvd_gan import standing_stats  # noqa: PLC0415
+  from dvd_gan import errors, standing_stats  # noqa: PLC0415
   from dvd_gan.evaluation import periodic, protocols as run_protocols  # noqa: PLC0415
   from dvd_gan.evaluation.scorer import GeneratorScorer  # noqa: PLC0415
   from eval.protocols import get_protocol  # noqa: PLC0415
-  config = resolve_config(load_config(fv.workdir))
-  names = tuple(n.strip() for n in fv.protocol.split(",") if n.strip()) if fv.protocol else \
-      run_protocols.final_protocols(config)
-  protocols = [run_protocols.check_protocol(config, get_protocol(n)) for n in names]
+  with errors.config_errors():  # the run's config, and protocols that do not fit it
+    config = resolve_config(load_config(fv.workdir))
+    names = tuple(n.strip() for n in fv.protocol.split(",") if n.strip()) if fv.protocol else \
+        run_protocols.final_protocols(config)
+    protocols = [run_protocols.check_protocol(config, get_protocol(n)) for n in names]
   if fv.batch_size:
     config.eval.batch_size = fv.batch_size
   if fv.split:
@@ -126,8 +127,7 @@ def body(fv, args):
 
 
 def main(argv=None) -> int:
-  return command.main(argv, define_flags=define_flags, body=body, usage=__doc__,
-                      user_errors=(ValueError,))  # run_folder.RunFolderError is an EvalError
+  return command.main(argv, define_flags=define_flags, body=body, usage=__doc__)
 
 
 def run():

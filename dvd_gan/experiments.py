@@ -24,12 +24,11 @@ import ml_collections
 from absl import flags
 
 from eval.command import UsageError
+from dvd_gan.errors import UserError
 
 PACKAGE = "dvd_gan_experiments"
 
 
-class ExperimentError(ValueError):
-  """A config spec that names no experiment file, or whose file fails to load (one line)."""
 
 
 def _checkout_dir() -> Optional[str]:
@@ -48,7 +47,7 @@ def experiments_dir() -> str:
     return folder
   spec = importlib.util.find_spec(PACKAGE)
   if spec is None or not spec.submodule_search_locations:
-    raise ExperimentError(f"the experiment files are not installed (no source checkout and no package "
+    raise UserError(f"the experiment files are not installed (no source checkout and no package "
                           f"{PACKAGE}): reinstall dvd-gan, or pass --config=PATH/TO/FILE.py")
   return list(spec.submodule_search_locations)[0]
 
@@ -66,9 +65,9 @@ def _split(spec: str):
 
 
 def resolve(spec: str) -> str:
-  """`NAME[:ARG]` or `PATH[:ARG]` -> `PATH[:ARG]` of an existing file (ExperimentError otherwise)."""
+  """`NAME[:ARG]` or `PATH[:ARG]` -> `PATH[:ARG]` of an existing file (UserError otherwise)."""
   if not spec:
-    raise ExperimentError("empty config spec: give an experiment name or a .py file")
+    raise UserError("empty config spec: give an experiment name or a .py file")
   path, arg = _split(spec)
   if os.path.isfile(path):
     return spec
@@ -77,22 +76,22 @@ def resolve(spec: str) -> str:
     candidate = os.path.join(experiments_dir(), name + ".py")
     if name and not name.startswith("_") and os.path.isfile(candidate):
       return candidate + arg
-    raise ExperimentError(f"no experiment named {name!r} and no such file; experiments: {', '.join(names())}")
-  raise ExperimentError(f"no such file: {path}")
+    raise UserError(f"no experiment named {name!r} and no such file; experiments: {', '.join(names())}")
+  raise UserError(f"no such file: {path}")
 
 
 def _load_module(path: str):
   module_name = "experiment_" + os.path.splitext(os.path.basename(path))[0]
   spec = importlib.util.spec_from_file_location(module_name, path)
   if spec is None or spec.loader is None:
-    raise ExperimentError(f"cannot load {path}: not a Python file")
+    raise UserError(f"cannot load {path}: not a Python file")
   module = importlib.util.module_from_spec(spec)
   try:
     spec.loader.exec_module(module)
   except Exception as e:  # noqa: BLE001 - a broken experiment file is the user's error
-    raise ExperimentError(f"cannot load {path}: {type(e).__name__}: {_first_line(e)}") from None
+    raise UserError(f"cannot load {path}: {type(e).__name__}: {_first_line(e)}") from None
   if not callable(getattr(module, "get_config", None)):
-    raise ExperimentError(f"{path} has no get_config()")
+    raise UserError(f"{path} has no get_config()")
   return module
 
 
@@ -108,14 +107,14 @@ def load(spec: str) -> ml_collections.ConfigDict:
   try:
     config = module.get_config(arg[1:]) if arg else module.get_config()
   except Exception as e:  # noqa: BLE001 - e.g. ablation_k: an argument that is not a Figure 7 setting
-    raise ExperimentError(f"{spec}: get_config failed: {type(e).__name__}: {_first_line(e)}") from None
+    raise UserError(f"{spec}: get_config failed: {type(e).__name__}: {_first_line(e)}") from None
   if config is None:
-    raise ExperimentError(f"{path}: get_config() returned None")
+    raise UserError(f"{path}: get_config() returned None")
   return config
 
 
 class _Parser(flags.ArgumentParser):
-  """The config flag's parser: a spec -> the locked ConfigDict (ExperimentError, a ValueError, on failure:
+  """The config flag's parser: a spec -> the locked ConfigDict (UserError, a ValueError, on failure:
   absl turns it into `flag --config=SPEC: <message>`)."""
 
   def __init__(self, lock_config: bool = True):
@@ -187,7 +186,7 @@ def DEFINE_config(fv: flags.FlagValues, argv: Sequence[str], *, name: str = "con
     elif default is not None:
       _check_overrides(load(default), argv, name)
       fv.set_default(name, default)  # parses the default with the overrides of argv
-  except ExperimentError as e:
+  except UserError as e:
     raise UsageError(f"--{name}: {e}") from None
   except flags.Error as e:
     raise UsageError(" ".join(str(e).split())) from None

@@ -60,11 +60,11 @@ import tensorflow as tf
 
 from dvd_gan import run_folder
 from dvd_gan.generators import FORMAT, FORMAT_VERSION, META_FILE, make_served_module
+from dvd_gan.errors import UserError
 from eval import command
 from eval import io as eio
 
 # Problems with the export's inputs are one-line errors of the run folder's kind (the CLI prints them, exits 2).
-ExportError = run_folder.RunFolderError
 
 
 def read_class_names(path: str) -> list:
@@ -72,7 +72,7 @@ def read_class_names(path: str) -> list:
   try:
     return [line.strip() for line in eio.read_text(path).splitlines() if line.strip()]
   except (UnicodeDecodeError, *eio.io_errors()) as e:
-    raise ExportError(f"cannot read --class_names {path}: {run_folder.first_line(e)}") from None
+    raise UserError(f"cannot read --class_names {path}: {run_folder.first_line(e)}") from None
 
 
 # ---- export ----------------------------------------------------------------------------------------------
@@ -87,9 +87,9 @@ def _describe(fn) -> dict:
 
 def _check_out(out: str, overwrite: bool) -> None:
   if eio.exists(out) and not eio.isdir(out):
-    raise ExportError(f"--out {out} exists and is not a folder")
+    raise UserError(f"--out {out} exists and is not a folder")
   if eio.isdir(out) and eio.listdir(out) and not overwrite:
-    raise ExportError(f"--out {out} exists and is not empty (pass --overwrite to replace it)")
+    raise UserError(f"--out {out} exists and is not empty (pass --overwrite to replace it)")
 
 
 def _absolute(path: str) -> str:
@@ -112,7 +112,7 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
     log: function printing one line.
 
   Raises:
-    ExportError: a one-line problem with the inputs (no checkpoint, --out not empty, config mismatch, ...).
+    UserError: a one-line problem with the inputs (no checkpoint, --out not empty, config mismatch, ...).
   """
   _check_out(out, overwrite)
   checkpoint_path = run_folder.latest_checkpoint(workdir)
@@ -127,12 +127,12 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
   if class_names is None:
     class_names = run_folder.default_class_names(config) if num_classes > 0 else None
   elif len(class_names) != num_classes:
-    raise ExportError(f"{len(class_names)} class names given for a model with {num_classes} classes")
+    raise UserError(f"{len(class_names)} class names given for a model with {num_classes} classes")
   if class_names is not None and len(class_names) != num_classes:
     class_names = None
   if standing_stats_batches is not None:
     if int(standing_stats_batches) < 0:
-      raise ExportError(f"--standing_stats_batches must be >= 0, got {standing_stats_batches}")
+      raise UserError(f"--standing_stats_batches must be >= 0, got {standing_stats_batches}")
     config = ml_collections.ConfigDict(config.to_dict())
     config.eval.standing_stats_batches = int(standing_stats_batches)
   from dvd_gan import standing_stats  # noqa: PLC0415
@@ -200,7 +200,7 @@ def body(fv, args) -> None:  # noqa: ARG001
 
 def main(argv=None) -> int:
   """`dvd-gan-export` / `python -m dvd_gan.export`: returns the exit status (0 ok, 2 bad input)."""
-  return command.main(argv, define_flags=define_flags, body=body, usage=__doc__, user_errors=(ExportError,))
+  return command.main(argv, define_flags=define_flags, body=body, usage=__doc__)
 
 
 def run() -> None:

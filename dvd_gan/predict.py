@@ -28,13 +28,12 @@ from absl import flags
 
 from eval import command
 from eval import io as eio
+from dvd_gan.errors import UserError
 
 FORMATS = ("mp4", "npy", "gif")
 MANIFEST = "predictions.json"
 
 
-class PredictError(Exception):
-  """A user-facing problem (one line; exit status 2)."""
 
 
 def define_flags(fv, argv):
@@ -84,11 +83,11 @@ def load_from_workdir(workdir: str) -> _Model:
     config = run_folder.load_config(workdir)
     num_context = run_folder.num_conditioning_frames(config)
     if num_context < 1:
-      raise PredictError(f"{workdir} is not a DVD-GAN-FP run (data.num_conditioning_frames = 0): it synthesises "
+      raise UserError(f"{workdir} is not a DVD-GAN-FP run (data.num_conditioning_frames = 0): it synthesises "
                          "videos without conditioning frames; use python -m dvd_gan.sample / export instead")
     run = run_folder.open_run(workdir, "last", config=config)
-  except run_folder.RunFolderError as e:
-    raise PredictError(str(e)) from None
+  except UserError as e:
+    raise UserError(str(e)) from None
   checkpoint, step = run.checkpoint, run.step
   predictor = generators.Predictor(run.generator)
   fn = tf.function(predictor.predict)
@@ -104,19 +103,19 @@ def load_from_saved_model(path: str) -> _Model:
   from dvd_gan.generators import META_FILE  # noqa: PLC0415
   meta_path = eio.join(path, META_FILE)
   if not eio.exists(meta_path):
-    raise PredictError(f"{meta_path} not found: not an export of dvd_gan.export")
+    raise UserError(f"{meta_path} not found: not an export of dvd_gan.export")
   try:
     meta = eio.read_json(meta_path)
   except ValueError as e:
-    raise PredictError(f"cannot read {meta_path}: {command.one_line(e)}") from None
+    raise UserError(f"cannot read {meta_path}: {command.one_line(e)}") from None
   if int(meta.get("num_conditioning_frames", 0) or 0) < 1 or "predict" not in meta.get("signatures", {}):
-    raise PredictError(f"{path} is not an export of a DVD-GAN-FP run (no `predict` signature): it synthesises "
+    raise UserError(f"{path} is not an export of a DVD-GAN-FP run (no `predict` signature): it synthesises "
                        "videos without conditioning frames")
   import tensorflow as tf  # noqa: PLC0415
   try:
     loaded = tf.saved_model.load(path)
   except (OSError, ValueError, tf.errors.OpError) as e:
-    raise PredictError(f"cannot load the SavedModel {path}: {command.one_line(e)[:300]}") from None
+    raise UserError(f"cannot load the SavedModel {path}: {command.one_line(e)[:300]}") from None
   fn = loaded.signatures["predict"]
   config = meta.get("config", {})
   info = {"source": path, "step": meta.get("step"), "checkpoint": meta.get("checkpoint"),
@@ -173,7 +172,7 @@ def predict_videos(model: _Model, videos: str, out: str, *, num=None, seed=0, tr
 
   from eval import video_writer  # noqa: PLC0415
   if eio.exists(out) and not overwrite:
-    raise PredictError(f"--out {out} exists (pass --overwrite to replace it)")
+    raise UserError(f"--out {out} exists (pass --overwrite to replace it)")
   tmp = eio.temporary_dir(out)
   eio.makedirs(tmp)
   entries = []
@@ -189,7 +188,7 @@ def predict_videos(model: _Model, videos: str, out: str, *, num=None, seed=0, tr
           entries.append({"file": file, "input": name, "batch": j})
           bar.update(1)
     if not entries:
-      raise PredictError(f"no videos in {videos}")
+      raise UserError(f"no videos in {videos}")
     manifest = dict(model.meta, seed=int(seed), truncation=float(truncation), batch_size=int(batch_size),
                     format=fmt, num_videos=len(entries), frames_per_video=model.num_conditioning_frames +
                     int(model.meta["num_frames"]), videos=entries)
@@ -219,8 +218,7 @@ def body(fv, args) -> int:
 
 
 def main(argv=None) -> int:
-  return command.main(argv, define_flags=define_flags, body=body, usage=__doc__,
-                      user_errors=(PredictError, FileExistsError, ValueError))
+  return command.main(argv, define_flags=define_flags, body=body, usage=__doc__)
 
 
 def run():

@@ -9,7 +9,7 @@ sample, predict, evaluate) reads it through this module:
     run.config, run.checkpoint, run.step, run.generator
 
 Only the generator is built (in float32, from the run's config): the discriminators are neither built nor
-restored. Problems are one-line `RunFolderError`s, which the commands print and exit 2 on.
+restored. Problems are one-line `UserError`s, which the commands print and exit 2 on.
 """
 import dataclasses
 import re
@@ -19,7 +19,7 @@ import ml_collections
 import tensorflow as tf
 
 from eval import io as eio
-from eval.errors import EvalError
+from dvd_gan.errors import UserError
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
@@ -27,8 +27,6 @@ BEST_DIR = "checkpoints_best"
 CHECKPOINT_CHOICES = ("last", "best")
 
 
-class RunFolderError(EvalError):
-  """A user-facing problem with a run folder (one line; the commands print it and exit 2)."""
 
 
 def first_line(e: BaseException) -> str:
@@ -46,12 +44,12 @@ def load_config(workdir: str, *, not_found: Optional[str] = None) -> ml_collecti
   not_found: the message's text after "<path> not found: " (the commands say what to do differently)."""
   path = eio.join(workdir, CONFIG_FILE)
   if not eio.isfile(path):
-    raise RunFolderError(f"{path} not found: " + (not_found or "not a training run folder (pass "
+    raise UserError(f"{path} not found: " + (not_found or "not a training run folder (pass "
                                                    "--config=NAME_OR_FILE to give the run's config)"))
   try:
     return ml_collections.ConfigDict(eio.read_json(path))
   except (ValueError, *eio.io_errors()) as e:
-    raise RunFolderError(f"cannot read {path}: {first_line(e)}") from None
+    raise UserError(f"cannot read {path}: {first_line(e)}") from None
 
 
 def num_conditioning_frames(config) -> int:
@@ -108,13 +106,13 @@ def read_checkpoint(prefix: str):
 
 
 def latest_checkpoint(workdir: str) -> str:
-  """Path prefix of the newest checkpoint in `<workdir>/checkpoints`; RunFolderError if there is none."""
+  """Path prefix of the newest checkpoint in `<workdir>/checkpoints`; UserError if there is none."""
   if not eio.isdir(workdir):
-    raise RunFolderError(f"--workdir {workdir} does not exist")
+    raise UserError(f"--workdir {workdir} does not exist")
   directory = checkpoint_dir(workdir)
   latest = tf.train.latest_checkpoint(directory) if eio.isdir(directory) else None
   if latest is None:
-    raise RunFolderError(f"no checkpoint in {directory}: train first (python -m dvd_gan.train --workdir=...)")
+    raise UserError(f"no checkpoint in {directory}: train first (python -m dvd_gan.train --workdir=...)")
   return latest
 
 
@@ -122,22 +120,22 @@ def resolve_checkpoint(workdir: str, which: Optional[str]) -> tuple:
   """(checkpoint path prefix, "best" | "last" | "step N") for `which` = "best" (checkpoints_best/), "last"
   (the newest of checkpoints/), a step number (either folder) or None (best when there is one, else last)."""
   if not eio.isdir(workdir):
-    raise RunFolderError(f"--workdir {workdir} does not exist")
+    raise UserError(f"--workdir {workdir} does not exist")
   best, last = best_checkpoint_path(workdir), tf.train.latest_checkpoint(checkpoint_dir(workdir))
   which = None if which is None else str(which)
   if which is None:
     which = "best" if best else "last"
   if which == "best":
     if best is None:
-      raise RunFolderError(f"no best checkpoint in {best_dir(workdir)}: the run had no evaluation during "
+      raise UserError(f"no best checkpoint in {best_dir(workdir)}: the run had no evaluation during "
                            "training (eval.every_steps); use --checkpoint=last")
     return best, "best"
   if which == "last":
     if last is None:
-      raise RunFolderError(f"no checkpoint in {checkpoint_dir(workdir)}: train first")
+      raise UserError(f"no checkpoint in {checkpoint_dir(workdir)}: train first")
     return last, "last"
   if not re.fullmatch(r"[0-9]+", which):
-    raise RunFolderError(f"--checkpoint must be best, last or a step number, got {which!r}")
+    raise UserError(f"--checkpoint must be best, last or a step number, got {which!r}")
   for folder in (checkpoint_dir(workdir), best_dir(workdir)):
     prefix = eio.join(folder, f"ckpt-{int(which)}")
     if eio.exists(prefix + ".index"):
@@ -145,7 +143,7 @@ def resolve_checkpoint(workdir: str, which: Optional[str]) -> tuple:
   steps = sorted({int(m.group(1)) for folder in (checkpoint_dir(workdir), best_dir(workdir))
                   for f in (eio.glob(eio.join(folder, "ckpt-*.index")) if eio.isdir(folder) else [])
                   for m in [re.search(r"ckpt-([0-9]+)\.index$", f)] if m})
-  raise RunFolderError(f"no checkpoint of step {which} in {workdir}; steps available: "
+  raise UserError(f"no checkpoint of step {which} in {workdir}; steps available: "
                        f"{', '.join(map(str, steps)) or 'none'}")
 
 
@@ -155,7 +153,7 @@ def checkpoint_step(checkpoint_path: str) -> int:
     reader = read_checkpoint(checkpoint_path)
     return int(reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE"))
   except (tf.errors.OpError, ValueError, KeyError):
-    raise RunFolderError(f"{checkpoint_path} holds no 'step' variable: not a dvd_gan training checkpoint") \
+    raise UserError(f"{checkpoint_path} holds no 'step' variable: not a dvd_gan training checkpoint") \
         from None
 
 
@@ -184,7 +182,7 @@ def _g_ema_keys(checkpoint_path: str) -> list:
 
 
 def restore_ema_generator(config, checkpoint_path: str):
-  """G_ema of the checkpoint at `checkpoint_path`, rebuilt from `config` (RunFolderError on a mismatch).
+  """G_ema of the checkpoint at `checkpoint_path`, rebuilt from `config` (UserError on a mismatch).
 
   Checkpoints store each model as `dvd_gan.training.checkpointing.model_variables(model)` (every variable,
   keyed by its position in `model.weights`); a checkpoint of the Keras model object itself is read too.
@@ -197,10 +195,10 @@ def restore_ema_generator(config, checkpoint_path: str):
   try:
     generator = build_generator(config)
   except ValueError as e:
-    raise RunFolderError(f"cannot build the generator of this config: {str(e).splitlines()[0]}") from None
+    raise UserError(f"cannot build the generator of this config: {str(e).splitlines()[0]}") from None
   keys = _g_ema_keys(checkpoint_path)
   if len(keys) != len(generator.weights):
-    raise RunFolderError(
+    raise UserError(
         f"{checkpoint_path} holds {len(keys)} G_ema variables but the config's generator has "
         f"{len(generator.weights)}: a different config, or a checkpoint written without all of G_ema's "
         "variables (train again with the current dvd_gan)")
@@ -209,20 +207,20 @@ def restore_ema_generator(config, checkpoint_path: str):
     status = tf.train.Checkpoint(G_ema=target).restore(checkpoint_path).expect_partial()
     status.assert_existing_objects_matched()
   except (AssertionError, ValueError, tf.errors.OpError) as e:
-    raise RunFolderError(f"the checkpoint's G_ema does not match the config's generator ({checkpoint_path}): "
+    raise UserError(f"the checkpoint's G_ema does not match the config's generator ({checkpoint_path}): "
                          f"{str(e).splitlines()[0][:300]}") from None
   return generator
 
 
 def sampling_generator(generator, config, log=None):
   """The generator that samples for `config`: `generator`, or with `eval.standing_stats_batches` > 0 a copy
-  of it with standing batch-norm statistics (dvd_gan.standing_stats); RunFolderError when they cannot be
+  of it with standing batch-norm statistics (dvd_gan.standing_stats); UserError when they cannot be
   computed."""
   from dvd_gan import standing_stats  # noqa: PLC0415
   try:
     return standing_stats.sampling_generator(generator, config, log=log)
   except ValueError as e:
-    raise RunFolderError(str(e).splitlines()[0]) from None
+    raise UserError(str(e).splitlines()[0]) from None
 
 
 @dataclasses.dataclass

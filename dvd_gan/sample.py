@@ -22,7 +22,6 @@ From a SavedModel only TensorFlow and this command run (the signatures do the wo
 """
 import re
 
-import numpy as np
 from absl import flags
 
 from eval import command

@@ -28,14 +28,12 @@ import numpy as np
 import tensorflow as tf
 
 from eval import video_writer
-from eval.errors import EvalError
+from dvd_gan.errors import UserError
 
 TRUNCATION_MODES = ("scale", "resample")
 INTERPOLATIONS = ("latent", "class")
 
 
-class SampleError(EvalError):
-  """A user-facing problem (bad flag values, classes, sources): one line; the command exits 2."""
 
 
 @dataclass
@@ -87,7 +85,7 @@ class Model:
   def sample_mixed(self, z, y0, y1, alpha, *, batch_size: int = 16, progress: bool = False) -> np.ndarray:
     """G with class embedding (1 - alpha) e(y0) + alpha e(y1): float32 [N, T, H, W, 3]."""
     if not self.conditional:
-      raise SampleError("class interpolation needs a class-conditional model; this one is unconditional")
+      raise UserError("class interpolation needs a class-conditional model; this one is unconditional")
     z, alpha = np.asarray(z, np.float32), np.asarray(alpha, np.float32)
     y0, y1 = np.asarray(y0, np.int32), np.asarray(y1, np.int32)
     return _batched(lambda s: self.signatures["sample_mixed"](z=z[s], y0=y0[s], y1=y1[s], alpha=alpha[s]),
@@ -98,24 +96,24 @@ class Model:
   def resolve_classes(self, spec) -> list:
     """Class ids from "all", "3,17", "square-up,bar-left" (names of `class_names`), or a list of ids/names."""
     if not self.conditional:
-      raise SampleError("classes were given, but the model is unconditional (it has no classes)")
+      raise UserError("classes were given, but the model is unconditional (it has no classes)")
     if isinstance(spec, str):
       if spec.strip() == "all":
         return list(range(self.num_classes))
       spec = [s.strip() for s in spec.split(",") if s.strip()]
     if not spec:
-      raise SampleError("no classes given")
+      raise UserError("no classes given")
     ids = []
     for item in spec:
       if isinstance(item, (int, np.integer)) or str(item).lstrip("-").isdigit():
         label = int(item)
         if not 0 <= label < self.num_classes:
-          raise SampleError(f"class {label} is out of range: the model has classes 0..{self.num_classes - 1}")
+          raise UserError(f"class {label} is out of range: the model has classes 0..{self.num_classes - 1}")
       elif item in self.class_names:
         label = self.class_names.index(item)
       else:
         known = ", ".join(self.class_names[:20]) + (", ..." if len(self.class_names) > 20 else "")
-        raise SampleError(f"unknown class name {item!r}; " +
+        raise UserError(f"unknown class name {item!r}; " +
                           (f"the model's classes: {known}" if self.class_names else
                            "the model has no class names: give class ids 0.."
                            f"{self.num_classes - 1}"))
@@ -144,11 +142,11 @@ def _batched(fn: Callable, n: int, batch_size: int, progress: bool) -> np.ndarra
 
 def check_truncation(truncation: float, mode: str) -> None:
   if mode not in TRUNCATION_MODES:
-    raise SampleError(f"truncation mode must be one of {', '.join(TRUNCATION_MODES)}, got {mode!r}")
+    raise UserError(f"truncation mode must be one of {', '.join(TRUNCATION_MODES)}, got {mode!r}")
   if not truncation >= 0:
-    raise SampleError(f"truncation must be >= 0, got {truncation}")
+    raise UserError(f"truncation must be >= 0, got {truncation}")
   if mode == "resample" and truncation == 0:
-    raise SampleError("truncation must be > 0 with truncation mode resample (the threshold on |z|)")
+    raise UserError("truncation must be > 0 with truncation mode resample (the threshold on |z|)")
 
 
 # ---- loading ---------------------------------------------------------------------------------------------
@@ -158,12 +156,12 @@ def load_saved_model(path: str) -> Model:
   try:
     loaded = tf.saved_model.load(path)
   except (OSError, tf.errors.OpError, ValueError) as e:
-    raise SampleError(f"cannot load the SavedModel {path}: {' '.join(str(e).split())[:300]}") from None
+    raise UserError(f"cannot load the SavedModel {path}: {' '.join(str(e).split())[:300]}") from None
   sigs = loaded.signatures
   if "predict" in sigs:
-    raise SampleError(f"{path} is a DVD-GAN-FP export: it continues given frames; use python -m dvd_gan.predict")
+    raise UserError(f"{path} is a DVD-GAN-FP export: it continues given frames; use python -m dvd_gan.predict")
   if "latents" not in sigs or not hasattr(loaded, "resolution"):
-    raise SampleError(f"{path} was exported by an older dvd_gan (no 'latents' signature): export it again "
+    raise UserError(f"{path} was exported by an older dvd_gan (no 'latents' signature): export it again "
                       "with python -m dvd_gan.export")
   names = [n.decode("utf-8") for n in loaded.class_names.numpy()]
   return Model(signatures={k: sigs[k] for k in ("latents", "sample", "sample_mixed") if k in sigs},
@@ -179,10 +177,10 @@ def load_workdir(workdir: str, *, xla: bool = False) -> Model:
   try:
     config = run_folder.load_config(workdir)
     if run_folder.num_conditioning_frames(config) > 0:
-      raise SampleError(f"{workdir} is a DVD-GAN-FP run: it continues given frames; use python -m dvd_gan.predict")
+      raise UserError(f"{workdir} is a DVD-GAN-FP run: it continues given frames; use python -m dvd_gan.predict")
     run = run_folder.open_run(workdir, "last", config=config, standing_stats=True)
-  except run_folder.RunFolderError as e:
-    raise SampleError(str(e)) from None
+  except UserError as e:
+    raise UserError(str(e)) from None
   generator, checkpoint = run.generator, run.checkpoint
   num_classes = int(config.num_classes)
   names = run_folder.default_class_names(config) if num_classes > 0 else None
@@ -198,7 +196,7 @@ def load_workdir(workdir: str, *, xla: bool = False) -> Model:
 def load(*, workdir: Optional[str] = None, saved_model: Optional[str] = None) -> Model:
   """`load(saved_model=EXPORT_DIR)` or `load(workdir=RUN_DIR)` (exactly one)."""
   if bool(workdir) == bool(saved_model):
-    raise SampleError("give exactly one of --workdir (a training run) and --saved_model (an export)")
+    raise UserError("give exactly one of --workdir (a training run) and --saved_model (an export)")
   return load_saved_model(saved_model) if saved_model else load_workdir(workdir)
 
 
@@ -243,7 +241,7 @@ def random_samples(model: Model, num: int, seed: int = 0, truncation: float = 1.
 
 def _alphas(steps: int) -> np.ndarray:
   if int(steps) < 2:
-    raise SampleError(f"an interpolation needs at least 2 steps, got {steps}")
+    raise UserError(f"an interpolation needs at least 2 steps, got {steps}")
   return np.linspace(0.0, 1.0, int(steps), dtype=np.float32)
 
 
@@ -282,7 +280,7 @@ def class_interpolation(model: Model, classes, num: int = 1, steps: int = 8, see
   """
   ids = model.resolve_classes(classes)
   if len(ids) < 2:
-    raise SampleError("class interpolation needs at least two classes (--classes=A,B)")
+    raise UserError("class interpolation needs at least two classes (--classes=A,B)")
   a = _alphas(steps)
   z, _ = model.latents(num, seed, truncation, mode)
   labels = [(c0, c1) for c0, c1 in zip(ids[:-1], ids[1:]) for _ in range(num)]

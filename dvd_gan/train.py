@@ -54,8 +54,7 @@ def body(fv: flags.FlagValues, args) -> int:  # noqa: ARG001
 
 def main(argv=None) -> int:
   """`dvd-gan-train` / `python -m dvd_gan.train`: returns the exit status (0, 1 NaN loss, 2 bad input)."""
-  return command.main(argv, define_flags=define_flags, body=body, usage=__doc__,
-                      user_errors=(ValueError, FileNotFoundError))
+  return command.main(argv, define_flags=define_flags, body=body, usage=__doc__)
 
 
 def run() -> None:

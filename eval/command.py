@@ -3,8 +3,9 @@
 
 - Flags are absl flags, defined on a fresh `flags.FlagValues` per call: nothing is parsed, defined globally or
   exits at import time, and `main(argv)` can be called in-process (tests) and returns the exit status.
-- Bad flags, bad arguments and user errors (`eval.errors.EvalError`, `UsageError`, and the error types a
-  command names) end with ONE line `error: <message>` on stderr and exit status 2, never a traceback.
+- Bad flags, bad arguments and user errors (`eval.errors.EvalError` and its subclasses: `UsageError`,
+  dvd_gan's `UserError`) end with ONE line `error: <message>` on stderr and exit status 2, never a
+  traceback. Any other exception is a bug: it propagates with its traceback (exit status 1).
 - Ctrl-C ends with `error: interrupted` and status 130.
 
 A program with sub-commands (`python -m eval fvd ...`) maps each name to the same pieces and calls
@@ -57,7 +58,7 @@ def require(fv: flags.FlagValues, *names: str) -> None:
 
 
 def main(argv: Iterable[str] | None, *, define_flags: Callable, body: Callable, usage: str = "",
-         user_errors: tuple = (), allow_args: bool = False) -> int:
+         allow_args: bool = False) -> int:
   """Parses `argv` ([program, flags and args...]; default sys.argv) and runs `body(fv, args)`.
 
   Args:
@@ -65,8 +66,6 @@ def main(argv: Iterable[str] | None, *, define_flags: Callable, body: Callable, 
     define_flags: `(fv, argv) -> None`, defines the command's flags on the fresh FlagValues `fv`.
     body: `(fv, args) -> int | None`, runs the command; None means 0.
     usage: text printed by --help before the flags.
-    user_errors: further exception types that are user errors (e.g. FileNotFoundError for a missing
-      input); EvalError and flags.Error always are.
     allow_args: whether positional arguments are accepted (else they are an error).
   Returns:
     The exit status: body's, 2 for a user error, 130 for Ctrl-C.
@@ -88,7 +87,7 @@ def main(argv: Iterable[str] | None, *, define_flags: Callable, body: Callable, 
     if args and not allow_args:
       raise UsageError(f"unexpected arguments: {' '.join(args)}")
     status = body(fv, args)
-  except (EvalError, *user_errors) as e:
+  except EvalError as e:
     return fail(one_line(e))
   except KeyboardInterrupt:
     return fail("interrupted") and 130

@@ -10,7 +10,7 @@ the examples (`tfds.even_splits`), shuffles them with its own seed and draws its
 Determinism: every random choice (file order, shuffle, frame offset, crop) derives from `seed` (default
 config.seed) and the input pipeline id through stateless ops.
 """
-from typing import Callable, Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import ml_collections
 import tensorflow as tf

@@ -27,7 +27,7 @@ import time
 
 import tensorflow as tf
 
-from dvd_gan import legacy, random_streams
+from dvd_gan import errors, legacy, random_streams
 from dvd_gan.config import resolve_config
 from dvd_gan.evaluation import end_of_run
 from dvd_gan.evaluation.periodic import PeriodicEvaluator
@@ -93,15 +93,19 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   t = config.train
   # Before anything starts TensorFlow's runtime (the thread pools are fixed from then on).
   apply_thread_settings(t.get("intra_op_threads", 0), t.get("inter_op_threads", 0), log)
-  steps_per_loop = check_schedule(t, config.eval.get("every_steps", 0))
+  with errors.config_errors():
+    steps_per_loop = check_schedule(t, config.eval.get("every_steps", 0))
   if t.get("deterministic", False):
     tf.config.experimental.enable_op_determinism()
-  config = legacy.keep_run_generator(resolve_config(config), str(workdir), log)
+  with errors.config_errors():
+    config = legacy.keep_run_generator(resolve_config(config), str(workdir), log)
   workdir = str(workdir)
   eio.makedirs(workdir)
-  strategy = strategy or make_strategy(t.strategy, t.tpu)
+  with errors.config_errors():
+    strategy = strategy or make_strategy(t.strategy, t.tpu)
   chief = _is_chief(strategy)
-  trainer = build_trainer(config, strategy, build_models)
+  with errors.config_errors():
+    trainer = build_trainer(config, strategy, build_models)
   checkpoint = checkpointing.make_checkpoint(trainer)
   manager = checkpointing.make_manager(checkpoint, workdir, t.keep_checkpoints, is_chief=chief)
   restored = checkpointing.restore_latest(checkpoint, workdir)
@@ -117,8 +121,9 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
 
     def dataset_fn(cfg, ctx, n):
       return data_lib.make_dataset(cfg, split="train", training=True, input_context=ctx).skip(n)
-  dist_ds = strategy.distribute_datasets_from_function(lambda ctx: dataset_fn(config, ctx, skip))
-  iterator = iter(dist_ds)
+  with errors.config_errors(FileNotFoundError):  # e.g. a dataset not prepared in data.data_dir
+    dist_ds = strategy.distribute_datasets_from_function(lambda ctx: dataset_fn(config, ctx, skip))
+    iterator = iter(dist_ds)
 
   tb_dir = eio.join(workdir, "tensorboard" if chief else f"tmp_tensorboard_{os.getpid()}")
   writer = tf.summary.create_file_writer(tb_dir) if chief else tf.summary.create_noop_writer()

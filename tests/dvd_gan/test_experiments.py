@@ -9,6 +9,7 @@ from absl import flags
 
 from dvd_gan import experiments
 from eval.command import UsageError
+from dvd_gan.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FILES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(REPO, "experiments", "*.py"))
@@ -66,7 +67,7 @@ def test_arguments_and_paths(tmp_path, monkeypatch):
     ("", "empty config spec"),
 ])
 def test_errors_are_one_line(spec, message):
-  with pytest.raises(experiments.ExperimentError, match=message) as e:
+  with pytest.raises(UserError, match=message) as e:
     experiments.load(spec)
   assert "\n" not in str(e.value)
 
@@ -74,7 +75,7 @@ def test_errors_are_one_line(spec, message):
 def test_broken_file_is_one_line_error(tmp_path):
   bad = tmp_path / "bad.py"
   bad.write_text("def get_config(:\n")
-  with pytest.raises(experiments.ExperimentError, match=r"cannot load .*bad\.py: SyntaxError"):
+  with pytest.raises(UserError, match=r"cannot load .*bad\.py: SyntaxError"):
     experiments.load(str(bad))
 
 

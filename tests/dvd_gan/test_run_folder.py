@@ -4,6 +4,7 @@ import pytest
 from dvd_gan import run_folder
 from dvd_gan.config import resolve_config
 from dvd_gan.models import discriminators
+from dvd_gan.errors import UserError
 from tests.dvd_gan.training.conftest import make_tiny_config
 
 
@@ -19,11 +20,11 @@ def test_build_generator_constructs_no_discriminator(monkeypatch):
 
 
 def test_checkpoints_of_an_empty_folder_are_one_line_errors(tmp_path):
-  with pytest.raises(run_folder.RunFolderError, match="no checkpoint in .*: train first"):
+  with pytest.raises(UserError, match="no checkpoint in .*: train first"):
     run_folder.latest_checkpoint(str(tmp_path))
-  with pytest.raises(run_folder.RunFolderError, match="no checkpoint of step 3 in .*steps available: none"):
+  with pytest.raises(UserError, match="no checkpoint of step 3 in .*steps available: none"):
     run_folder.resolve_checkpoint(str(tmp_path), "3")
-  with pytest.raises(run_folder.RunFolderError, match="must be best, last or a step number"):
+  with pytest.raises(UserError, match="must be best, last or a step number"):
     run_folder.resolve_checkpoint(str(tmp_path), "newest")
-  with pytest.raises(run_folder.RunFolderError, match="config.json not found: not a training run folder"):
+  with pytest.raises(UserError, match="config.json not found: not a training run folder"):
     run_folder.load_config(str(tmp_path))

@@ -21,6 +21,7 @@ from dvd_gan.config import base_config
 from dvd_gan.data import synthetic
 from dvd_gan.training import checkpointing
 from eval import video_io
+from dvd_gan.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 Z_DIM, T, RES, C = 8, 4, 16, 8
@@ -212,9 +213,9 @@ def test_classes_by_id_name_or_all(model):
   """--classes accepts ids, names and 'all'; unknown names and out-of-range ids are one-line errors."""
   assert model.resolve_classes("all") == list(range(C))
   assert model.resolve_classes("3, bar-up,0") == [3, 7, 0]
-  with pytest.raises(sampling.SampleError, match="unknown class name 'circle'.*square-right"):
+  with pytest.raises(UserError, match="unknown class name 'circle'.*square-right"):
     model.resolve_classes("circle")
-  with pytest.raises(sampling.SampleError, match="class 8 is out of range"):
+  with pytest.raises(UserError, match="class 8 is out of range"):
     model.resolve_classes("8")
 
 
@@ -357,7 +358,7 @@ def test_old_export_is_refused(tmp_path):
   module = tf.Module()
   module.f = tf.function(lambda x: {"video": x}, input_signature=[tf.TensorSpec([None], tf.float32)])
   tf.saved_model.save(module, str(tmp_path / "old"), signatures={"sample": module.f.get_concrete_function()})
-  with pytest.raises(sampling.SampleError, match="export it again"):
+  with pytest.raises(UserError, match="export it again"):
     sampling.load(saved_model=str(tmp_path / "old"))
 
 
@@ -388,7 +389,7 @@ def test_command_subprocess_from_workdir_and_saved_model(run, export_dir, tmp_pa
   imported = {line.split("|")[-1].strip() for line in from_export.stderr.splitlines()
               if line.startswith("import time:")}
   ours = {m for m in imported if m.split(".")[0] == "dvd_gan"}  # (-m runs dvd_gan.sample as __main__)
-  assert "dvd_gan.sampling" in ours and ours <= {"dvd_gan", "dvd_gan.sample", "dvd_gan.sampling"}, ours
+  assert "dvd_gan.sampling" in ours and ours <= {"dvd_gan", "dvd_gan.errors", "dvd_gan.sample", "dvd_gan.sampling"}, ours
 
 
 def test_notebook_runs_top_to_bottom(export_dir, tmp_path, monkeypatch):

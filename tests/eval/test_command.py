@@ -39,21 +39,38 @@ def test_unknown_flag_and_stray_arguments(capsys):
 
 
 def test_user_errors_become_one_line_exit_2_and_others_propagate(capsys):
+  """Only the user-error class (EvalError and what derives from it, dvd_gan's UserError) becomes one line and
+  exit 2; any other exception raised by a command's body is a bug and propagates with its traceback."""
   def body(fv, args):  # noqa: ARG001
     raise EvalError("bad video\nfile x.mp4")
 
   assert _run([], body=body) == 2
   assert capsys.readouterr().err == "error: bad video file x.mp4\n"
 
-  def missing(fv, args):  # noqa: ARG001
-    raise FileNotFoundError("no such file: a.npz")
+  for error in (FileNotFoundError("no such file: a.npz"), ValueError("a bug"), KeyError("k")):
+    def failing(fv, args, error=error):  # noqa: ARG001
+      raise error
+    try:
+      _run([], body=failing)
+      raise AssertionError(f"{type(error).__name__} must propagate")
+    except type(error):
+      pass
+  assert capsys.readouterr().err == ""
 
-  assert _run([], body=missing, user_errors=(FileNotFoundError,)) == 2
-  try:
-    _run([], body=missing)
-    raise AssertionError("a non-user error must propagate")
-  except FileNotFoundError:
-    pass
+
+def test_a_config_override_naming_a_missing_key_is_a_flag_error(capsys, tmp_path):
+  """Errors raised while the command line is parsed (an ml_collections `--config.key=value` naming a key the
+  config lacks) are flag errors: one line, exit 2."""
+  from ml_collections import config_flags  # noqa: PLC0415 - only this test defines a config flag
+  config = tmp_path / "c.py"
+  config.write_text("import ml_collections\n\ndef get_config():\n  return ml_collections.ConfigDict({'a': 1})\n")
+
+  def define(fv, argv):
+    config_flags.DEFINE_config_file("config", None, "Config.", sys_argv=argv, flag_values=fv)
+  argv = ["prog", f"--config={config}", "--config.nope=2"]
+  assert command.main(argv, define_flags=define, body=lambda fv, args: None) == 2
+  err = capsys.readouterr().err
+  assert err.startswith("error: ") and err.count("\n") == 1 and "nope" in err
 
 
 def test_one_line_keeps_quotes_of_the_message():

@@ -5,8 +5,6 @@ train.deterministic=True: seeded initial weights and TensorFlow op determinism).
 BIT-EXACT the same variables (tolerance 0): the checkpoint holds every variable, both optimisers, the step and
 the seed generator's state, and the input pipeline (deterministic, seeded) skips the batches already used.
 """
-import json
-import math
 import os
 import signal
 import subprocess
