@@ -13,12 +13,17 @@ real 32x32 `test` videos averaged to 16x16 against the same reference (how far t
 import os
 import sys
 
+import numpy as np
 from absl import flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
   sys.path.insert(0, REPO)
 
+import eval as video_eval  # noqa: E402
+from dvd_gan import run_folder  # noqa: E402
+from dvd_gan.config import resolve_config  # noqa: E402
+from dvd_gan.evaluation import figures as evaluation  # noqa: E402
 from eval import command, io  # noqa: E402
 
 NUM_VIDEOS, BATCH = 64, 16
@@ -33,7 +38,6 @@ def define_flags(fv, argv):
 
 def average_2x2(videos):
   """uint8 [N, T, H, W, C] -> uint8 [N, T, H/2, W/2, C], the mean of each 2x2 block, rounded."""
-  import numpy as np  # noqa: PLC0415
   n, t, h, w, c = videos.shape
   blocks = videos.reshape(n, t, h // 2, 2, w // 2, 2, c).astype(np.float64)
   return np.round(blocks.mean(axis=(3, 5))).astype(np.uint8)
@@ -44,10 +48,6 @@ def body(fv, args):
   command.require(fv, "workdirs")
   if fv.json and io.missing_output_folder(fv.json):
     raise command.UsageError(f"output directory does not exist: {io.missing_output_folder(fv.json)}")
-  import eval as video_eval  # noqa: PLC0415
-  from dvd_gan import run_folder  # noqa: PLC0415
-  from dvd_gan.config import resolve_config  # noqa: PLC0415
-  from dvd_gan.evaluation import figures as evaluation  # noqa: PLC0415
   configs = {}
   for workdir in fv.workdirs:
     c = resolve_config(run_folder.load_config(workdir, not_found="--workdir is not a training run folder"))

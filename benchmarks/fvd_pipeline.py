@@ -22,16 +22,23 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-from absl import flags  # noqa: E402
+import av
+import numpy as np
+import tensorflow as tf
+from absl import flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from eval import command  # noqa: E402
+from eval import io as eio  # noqa: E402
+from eval import video_io  # noqa: E402
+from eval.features import extract_features  # noqa: E402
+from eval.metrics.frechet import frechet_distance  # noqa: E402
+from eval.networks import get_network  # noqa: E402
 
 
-def define_flags(fv, argv):  # noqa: ARG001
+def define_flags(fv, argv):
   d = dict(flag_values=fv)
   flags.DEFINE_integer("num_videos", 8, "Videos per run.", lower_bound=1, **d)
   flags.DEFINE_integer("batch_size", 4, "Videos per forward pass.", lower_bound=1, **d)
@@ -43,7 +50,6 @@ def define_flags(fv, argv):  # noqa: ARG001
 
 
 def _write_mp4s(directory, n, t, size, seed=0):
-  import av  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(seed)
   for i in range(n):
     video = np.clip(rng.integers(0, 256, size=(1, 1, 1, 3)) + rng.integers(-30, 30, size=(t, size, size, 3)),
@@ -59,13 +65,7 @@ def _write_mp4s(directory, n, t, size, seed=0):
         container.mux(packet)
 
 
-def body(fv, args):  # noqa: ARG001
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from eval import video_io  # pylint: disable=g-import-not-at-top
-  from eval.features import extract_features  # pylint: disable=g-import-not-at-top
-  from eval.metrics.frechet import frechet_distance  # pylint: disable=g-import-not-at-top
-  from eval.networks import get_network  # pylint: disable=g-import-not-at-top
-
+def body(fv, args):
   n, b, t = fv.num_videos, fv.batch_size, fv.frames
   load_before = os.getloadavg()
   net = get_network("i3d-kinetics-400")
@@ -108,7 +108,8 @@ def body(fv, args):  # noqa: ARG001
   print(f"pipeline / bare_i3d = {ratio:.1%} (target >= 90%); pipeline / bare_features = "
         f"{rate['pipeline'] / rate['bare_features']:.1%}")
   record = {"videos_per_second": rate, "pipeline_over_bare_i3d": ratio,
-            "pipeline_over_bare_features": rate["pipeline"] / rate["bare_features"], "target": 0.9, "meets_target": ratio >= 0.9,
+            "pipeline_over_bare_features": rate["pipeline"] / rate["bare_features"], "target": 0.9,
+            "meets_target": ratio >= 0.9,
             "seconds": times, "num_videos": n, "batch_size": b, "frames": t, "size": fv.size,
             "network": net.name, "weights_sha256": net.weights_sha256, "device": "cpu" if not
             tf.config.list_physical_devices("GPU") else "gpu", "cpu_count": os.cpu_count(),
@@ -122,7 +123,6 @@ def body(fv, args):  # noqa: ARG001
     with open(fv.out, encoding="utf-8") as f:
       runs = json.load(f).get("runs", [])
   text = json.dumps({"runs": runs + [record]}, indent=2)
-  from eval import io as eio  # pylint: disable=g-import-not-at-top
   eio.write_text(fv.out, text)
   print(f"wrote {fv.out}")
 

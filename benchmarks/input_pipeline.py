@@ -26,14 +26,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+import av  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+import tensorflow_datasets as tfds  # noqa: E402
 from absl import flags  # noqa: E402
 
 from dvd_gan import experiments  # noqa: E402
 from dvd_gan.config import base_config  # noqa: E402
-from dvd_gan.data import make_dataset, num_classes  # noqa: E402
+from dvd_gan.data import kinetics600, make_dataset, num_classes  # noqa: E402
+from dvd_gan.training.loop import resolve_config  # noqa: E402
+from dvd_gan.training.trainer import build_trainer  # noqa: E402
 from eval import command  # noqa: E402
+from eval import io as eio  # noqa: E402
 
 TARGET_RATIO = 3.0
 
@@ -51,7 +56,6 @@ def paper_64_config():
 
 def write_kinetics_fixture(root, num_clips, num_frames, seed=0):
   """num_clips 320x240 mpeg4 clips at 25 fps and a train.csv in `root` (flat layout)."""
-  import av  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(seed)
   classes = ["abseiling", "air drumming", "archery", "zumba"]
   rows = []
@@ -74,8 +78,6 @@ def write_kinetics_fixture(root, num_clips, num_frames, seed=0):
 
 
 def prepare_kinetics(work_dir, num_clips, num_frames):
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  from dvd_gan.data import kinetics600  # pylint: disable=g-import-not-at-top
   manual = os.path.join(work_dir, "manual")
   os.makedirs(manual)
   start = time.perf_counter()
@@ -107,8 +109,6 @@ def consumption_rate(config, model_batch, repeats=2, log=print):
   updates, each eating one real batch, + one G update + EMA) on an in-memory batch, after one warm-up step.
   Consumption = d_steps * batch / step time (the fastest of `repeats` timed steps).
   """
-  from dvd_gan.training.loop import resolve_config  # pylint: disable=g-import-not-at-top
-  from dvd_gan.training.trainer import build_trainer  # pylint: disable=g-import-not-at-top
   c = resolve_config(config)  # as trained: the synthetic data's 8 classes for tiny
   c.batch_size = int(model_batch) or int(config.batch_size)
   c.train.xla = False
@@ -138,7 +138,7 @@ def load_average():
     return None
 
 
-def define_flags(fv, argv):  # noqa: ARG001
+def define_flags(fv, argv):
   d = dict(flag_values=fv)
   flags.DEFINE_integer("batches", 20, "Timed batches per pipeline.", lower_bound=1, **d)
   flags.DEFINE_integer("pipeline_batch", 16, "Clips per pipeline batch (<= config).", lower_bound=1, **d)
@@ -154,7 +154,7 @@ def define_flags(fv, argv):  # noqa: ARG001
                     "paper-width step needs ~14 GB of memory and many minutes on 2 shared cores).", **d)
 
 
-def body(fv, args):  # noqa: ARG001
+def body(fv, args):
   def log(msg):
     print(msg, flush=True)
 
@@ -187,7 +187,7 @@ def body(fv, args):  # noqa: ARG001
       try:
         log(f"[{name}] timing the training step")
         consumed, step, timed_batch = consumption_rate(config, model_batch, fv.repeats, log)
-      except Exception as e:  # pylint: disable=broad-except  # models missing/broken: pipeline alone
+      except Exception as e:  # models missing/broken: pipeline alone
         log(f"[{name}] training step not measured: {type(e).__name__}: {e}")
     for source, (rate, c) in rates.items():
       row = {"config": name, "frames": int(c.num_frames), "resolution": int(c.resolution),
@@ -211,7 +211,6 @@ def body(fv, args):  # noqa: ARG001
     print(f"{r['config']:9} {r['source']:12} {r['frames']:>3} {r['resolution']:>4} {r['stride']:>3} "
           f"{r['pipeline_clips_per_s']:>12} {st:>13} {str(r['consumed_clips_per_s']):>10} "
           f"{str(r['ratio']):>6}  {r['meets_3x']}")
-  from eval import io as eio  # pylint: disable=g-import-not-at-top
   eio.write_text(fv.out, json.dumps(results, indent=2))
   shutil.rmtree(work_dir, ignore_errors=True)
   print(f"wrote {fv.out}")

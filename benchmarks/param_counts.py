@@ -28,10 +28,10 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import flags  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -39,8 +39,9 @@ sys.path.insert(0, REPO)
 from dvd_gan import experiments  # noqa: E402
 from dvd_gan.models.build import (build_generator_from_shapes, build_variables, count_parameters,  # noqa: E402
                                   fast_init, make_models)
-from eval import command  # noqa: E402
 from dvd_gan.training.loop import resolve_config  # noqa: E402
+from eval import command  # noqa: E402
+from eval import io as eio  # noqa: E402
 
 G_BLOCK_KINDS = ("biggan", "biggan_deep")
 PAPER_CONFIGS = (
@@ -165,11 +166,10 @@ def g_parts_table(rows, label="config"):
 
 
 def _write_atomic(path, text):
-  from eval import io as eio  # pylint: disable=g-import-not-at-top
   eio.write_text(path, text)
 
 
-def define_flags(fv, argv):  # noqa: ARG001
+def define_flags(fv, argv):
   flags.DEFINE_string("out", os.path.join(REPO, "benchmarks", "results", "param_counts.json"), "JSON output "
                       "(the Markdown table goes next to it as .md).", flag_values=fv)
   flags.DEFINE_list("configs", list(PAPER_CONFIGS), "Experiment names.", flag_values=fv)
@@ -177,7 +177,7 @@ def define_flags(fv, argv):  # noqa: ARG001
                        flag_values=fv)
 
 
-def body(fv, args):  # noqa: ARG001
+def body(fv, args):
   known = experiments.names()
   unknown = [n for n in fv.configs if n not in known]
   if unknown:

@@ -12,15 +12,23 @@ end-of-run reference set those statistics replace. Writes the figures as JSON.
 import os
 import resource
 import sys
+import tempfile
 import time
 
+import numpy as np
 from absl import flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
   sys.path.insert(0, REPO)
 
+from dvd_gan import experiments  # noqa: E402
+from dvd_gan.evaluation import scorer as generator_scoring  # noqa: E402
+from dvd_gan.models.build import build_models  # noqa: E402
+from dvd_gan.training.loop import resolve_config  # noqa: E402
 from eval import command, io  # noqa: E402
+from eval.features import extract_layers  # noqa: E402
+from eval.protocols import get_protocol  # noqa: E402
 
 
 def define_flags(fv, argv):
@@ -48,19 +56,11 @@ class _Timer:
 
 
 def _load_tiny():
-  from dvd_gan import experiments  # noqa: PLC0415
   return experiments.load("tiny")
 
 
 def body(fv, args):
   del args
-  import numpy as np  # noqa: PLC0415
-  from dvd_gan.models.build import build_models  # noqa: PLC0415
-  from dvd_gan.evaluation import scorer as generator_scoring  # noqa: PLC0415
-  from dvd_gan.training.loop import resolve_config  # noqa: PLC0415
-  from eval.features import extract_layers  # noqa: PLC0415
-  from eval.protocols import get_protocol  # noqa: PLC0415
-  import tempfile  # noqa: PLC0415
   config = resolve_config(_load_tiny())
   protocol = get_protocol(config.eval.protocols[0])
   generator = build_models(config)[0]

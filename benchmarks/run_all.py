@@ -7,8 +7,8 @@ against this machine's peak measured in this run; targets are a column of the ta
 
 Sections (benchmarks/perf/): peak (fixed-size float32 matmul and 3x3 convolution), 1 dual discriminator vs
 full-resolution references and the phi x k cost grid, 2 full vs separable attention, 3 training step
-(fraction of peak, the optimisations' speed-up, profile, XLA, steps_per_loop), 4 peak memory per step (child processes), 5 replicas
-and the TPU v3 estimate, 6 sampling from the SavedModel vs the Keras generator.
+(fraction of peak, the optimisations' speed-up, profile, XLA, steps_per_loop), 4 peak memory per step (child
+processes), 5 replicas and the TPU v3 estimate, 6 sampling from the SavedModel vs the Keras generator.
 
 --quick (CI: meant to stay under 10 minutes on 2 idle cores) shrinks every size, runs the sections
 peak, dual, attention, step, memory and sampling, and skips XLA compilation, the paper-width memory runs and
@@ -26,7 +26,7 @@ if ROOT not in sys.path:
 
 from absl import flags  # noqa: E402
 
-from eval import command  # noqa: E402
+from eval import command, io  # noqa: E402
 
 SECTIONS = ("peak", "dual", "grid", "attention", "step", "loop", "memory", "scaling", "sampling")
 # The code before the performance work (2026-11-23): the --baseline_checkout that section 3's steps/s target
@@ -45,10 +45,11 @@ def define_flags(fv, argv):
   flags.DEFINE_integer("repeats", None, "Timed repeats per measurement (best of N).", flag_values=fv)
   flags.DEFINE_boolean("memory", True, "Measure peak memory in child processes.", flag_values=fv)
   flags.DEFINE_float("memory_limit_gib", 22.0, "Address-space limit of every child process.", flag_values=fv)
-  flags.DEFINE_string("baseline_checkout", None, "An older checkout of the repository (the target's: BASELINE_COMMIT): the tiny step is timed "
-                      "with its dvd_gan and with this one's on the same model, with the same thread settings "
-                      "(TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS in every child's environment), in "
-                      "alternating child processes (the steps/s target of section 3).", flag_values=fv)
+  flags.DEFINE_string("baseline_checkout", None, "An older checkout of the repository (the target's: "
+                      "BASELINE_COMMIT): the tiny step is timed with its dvd_gan and with this one's on the same "
+                      "model, with the same thread settings (TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS in "
+                      "every child's environment), in alternating child processes (the steps/s target of section 3).",
+                      flag_values=fv)
   flags.DEFINE_integer("baseline_rounds", 2, "Rounds of the --baseline_checkout children (each round runs every "
                        "code, model and thread setting once; the best round counts).", flag_values=fv)
   flags.DEFINE_list("paper_memory_frames", ["12", "48"], "Frame counts of the paper-width 64x64 memory runs "
@@ -110,7 +111,8 @@ def _log(msg):
 
 
 def _child(task_json):
-  from benchmarks.perf import children  # noqa: PLC0415
+  # children loads TensorFlow and dvd_gan (maybe an older checkout's, first on the child's path): child only
+  from benchmarks.perf import children  # noqa: PLC0415 - TF start-up: the parent sets its devices first
   result = children.run_task(json.loads(task_json))
   print("RESULT " + json.dumps(result), flush=True)
   return 0
@@ -127,14 +129,16 @@ def body(fv, args):
   unknown = sorted(set(fv.sections) - set(SECTIONS))
   if unknown:
     raise command.UsageError(f"unknown sections {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
-  import tensorflow as tf  # noqa: PLC0415
+  import tensorflow as tf  # noqa: PLC0415 - TF start-up: devices set before the benchmark modules load
   cpus = tf.config.list_physical_devices("CPU")
   try:  # two logical CPU devices for the 2-replica figure (section 5); the default strategy uses the first
     tf.config.set_logical_device_configuration(
         cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
   except RuntimeError:
     pass
-  from benchmarks.perf import common, cost, training  # noqa: PLC0415
+  # after the logical devices are set; not at the top: a --child may run an older checkout's dvd_gan, which
+  # lacks modules these import
+  from benchmarks.perf import common, cost, training  # noqa: PLC0415 - TF start-up, older checkouts' children
   s = Settings(fv)
   out_path = fv.out or os.path.join(ROOT, "benchmarks", "results",
                                     "run_all_quick.json" if s.quick else "run_all.json")
@@ -160,7 +164,7 @@ def body(fv, args):
     t0 = time.time()
     try:
       section_rows, data = fn(s, peak["peak_gflops"], _log) if needs_peak else fn(s, _log)
-    except Exception as e:  # noqa: BLE001 - one broken section must not hide the others' figures
+    except Exception as e:
       _log(f"section {name} failed: {type(e).__name__}: {e}")
       section_rows, data = [common.row(name, "section failed", None, "", None, False, command.one_line(e))], None
     results[name] = data
@@ -180,15 +184,13 @@ def body(fv, args):
 
 
 def _write(path, env, rows, results):
-  from eval import io  # noqa: PLC0415
   io.makedirs(os.path.dirname(path))
   io.write_json(path, {"environment": env, "table": rows, "results": results})
 
 
 def _merge(paths, out_path):
   """One table and one JSON from several result files (runs of different sections)."""
-  from benchmarks.perf import common  # noqa: PLC0415
-  from eval import io  # noqa: PLC0415
+  from benchmarks.perf import common  # noqa: PLC0415 - TF start-up: loads TensorFlow (see body)
   runs = [io.read_json(p) for p in paths]
   rows = [r for run in runs for r in run["table"]]
   merged = {"environment": [run["environment"] for run in runs], "table": rows,

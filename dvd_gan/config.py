@@ -40,7 +40,7 @@ def resolve_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDi
   dataset that has classes (synthetic: 8), except for DVD-GAN-FP (data.num_conditioning_frames > 0), which
   has no class input. Returns a copy. The training loop runs on the resolved config and writes it to the run
   folder's config.json; the tools resolve a config given on their command line the same way."""
-  from dvd_gan import data as data_lib  # noqa: PLC0415
+  from dvd_gan import data as data_lib  # noqa: PLC0415 - the data pipeline loads TensorFlow; configs are read before
   config = config.copy_and_resolve_references()
   prediction = int(config.data.get("num_conditioning_frames", 0)) > 0
   if int(config.num_classes) == 0 and config.train.get("conditional", True) and not prediction:

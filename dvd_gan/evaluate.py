@@ -22,6 +22,8 @@ from absl import flags
 
 from eval import command, io
 from eval.errors import EvalError
+from dvd_gan import errors
+from eval.protocols import get_protocol
 
 
 def define_flags(fv, argv):
@@ -42,13 +44,13 @@ def define_flags(fv, argv):
 
 def load_config(workdir: str):
   """The resolved config of the run in `workdir` (its config.json)."""
-  from dvd_gan import run_folder  # noqa: PLC0415
+  from dvd_gan import run_folder  # noqa: PLC0415 - TensorFlow loads after the flags are checked
   return run_folder.load_config(workdir, not_found="--workdir is not a training run folder")
 
 
 def resolve_checkpoint(workdir: str, which: str | None) -> tuple:
   """(checkpoint path prefix, "best" | "last" | "step N") for --checkpoint (dvd_gan.run_folder)."""
-  from dvd_gan import run_folder  # noqa: PLC0415
+  from dvd_gan import run_folder  # noqa: PLC0415 - TensorFlow loads after the flags are checked
   return run_folder.resolve_checkpoint(workdir, which)
 
 
@@ -62,7 +64,7 @@ def _cell(value, std, paper) -> str:
 
 def table_rows(config, step: int, results) -> list:
   """A markdown header, separator and the run's row: one column per "<protocol>/<metric>"."""
-  from dvd_gan.evaluation import protocols as run_protocols  # noqa: PLC0415
+  from dvd_gan.evaluation import protocols as run_protocols  # noqa: PLC0415 - TensorFlow loads after the flags are checked
   keys, cells = [], []
   for result in results:
     values, stds = result.values(), result.stds()
@@ -79,12 +81,11 @@ def body(fv, args):
   command.require(fv, "workdir")
   if fv.json and io.missing_output_folder(fv.json):
     raise EvalError(f"output directory does not exist: {io.missing_output_folder(fv.json)}")
-  from dvd_gan import run_folder  # noqa: PLC0415
-  from dvd_gan.config import resolve_config  # noqa: PLC0415
-  from dvd_gan import errors, standing_stats  # noqa: PLC0415
-  from dvd_gan.evaluation import periodic, protocols as run_protocols  # noqa: PLC0415
-  from dvd_gan.evaluation.scorer import GeneratorScorer  # noqa: PLC0415
-  from eval.protocols import get_protocol  # noqa: PLC0415
+  from dvd_gan import run_folder  # noqa: PLC0415 - TensorFlow loads after the flags are checked
+  from dvd_gan.config import resolve_config  # noqa: PLC0415 - TensorFlow loads after the flags are checked
+  from dvd_gan import standing_stats  # noqa: PLC0415 - TensorFlow loads after the flags are checked
+  from dvd_gan.evaluation import periodic, protocols as run_protocols  # noqa: PLC0415 - TensorFlow loads after the flags are checked
+  from dvd_gan.evaluation.scorer import GeneratorScorer  # noqa: PLC0415 - TensorFlow loads after the flags are checked
   with errors.config_errors():  # the run's config, and protocols that do not fit it
     config = resolve_config(load_config(fv.workdir))
     names = tuple(n.strip() for n in fv.protocol.split(",") if n.strip()) if fv.protocol else \

@@ -25,6 +25,8 @@ from absl import flags
 
 from eval.command import UsageError
 from dvd_gan.errors import UserError
+from ml_collections import config_flags
+from ml_collections.config_flags import config_path
 
 PACKAGE = "dvd_gan_experiments"
 
@@ -88,7 +90,7 @@ def _load_module(path: str):
   module = importlib.util.module_from_spec(spec)
   try:
     spec.loader.exec_module(module)
-  except Exception as e:  # noqa: BLE001 - a broken experiment file is the user's error
+  except Exception as e:
     raise UserError(f"cannot load {path}: {type(e).__name__}: {_first_line(e)}") from None
   if not callable(getattr(module, "get_config", None)):
     raise UserError(f"{path} has no get_config()")
@@ -106,7 +108,7 @@ def load(spec: str) -> ml_collections.ConfigDict:
   module = _load_module(path)
   try:
     config = module.get_config(arg[1:]) if arg else module.get_config()
-  except Exception as e:  # noqa: BLE001 - e.g. ablation_k: an argument that is not a Figure 7 setting
+  except Exception as e:
     raise UserError(f"{spec}: get_config failed: {type(e).__name__}: {_first_line(e)}") from None
   if config is None:
     raise UserError(f"{path}: get_config() returned None")
@@ -147,7 +149,6 @@ def _config_spec(argv: Sequence[str], name: str) -> Optional[str]:
 def _check_overrides(config, argv: Sequence[str], name: str) -> None:
   """UsageError naming the first `--name.a.b=value` override whose field the config does not have
   (ml_collections would raise a bare AttributeError for it while parsing)."""
-  from ml_collections.config_flags import config_path  # noqa: PLC0415
   for arg in argv:
     for prefix in (f"--{name}.", f"-{name}.", f"--no{name}.", f"-no{name}."):
       if arg.startswith(prefix):
@@ -158,7 +159,7 @@ def _check_overrides(config, argv: Sequence[str], name: str) -> None:
           raise UsageError(f"--{name} override names a field the config does not have: {field}") from None
 
 
-def DEFINE_config(fv: flags.FlagValues, argv: Sequence[str], *, name: str = "config",  # noqa: N802 - absl style
+def DEFINE_config(fv: flags.FlagValues, argv: Sequence[str], *, name: str = "config",
                   default: Optional[str] = None,
                   help_string: str = "Experiment: a name (see dvd_gan.experiments.names()) or a .py file, "
                                      "with an optional :ARG for get_config; --config.key=value overrides fields.",
@@ -175,7 +176,6 @@ def DEFINE_config(fv: flags.FlagValues, argv: Sequence[str], *, name: str = "con
   Raises:
     UsageError: bad spec or override (raised here, while the flags are defined).
   """
-  from ml_collections import config_flags  # noqa: PLC0415
   holder = config_flags.DEFINE_config_file(name, default=None, help_string=help_string, flag_values=fv,
                                            lock_config=lock_config, sys_argv=list(argv))
   fv[name].parser = _Parser(lock_config)

@@ -63,6 +63,10 @@ from dvd_gan.generators import FORMAT, FORMAT_VERSION, META_FILE, make_served_mo
 from dvd_gan.errors import UserError
 from eval import command
 from eval import io as eio
+from absl import flags
+from dvd_gan import experiments
+from dvd_gan import standing_stats
+from dvd_gan.config import resolve_config
 
 # Problems with the export's inputs are one-line errors of the run folder's kind (the CLI prints them, exits 2).
 
@@ -119,7 +123,6 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
   if config is None:
     config = run_folder.load_config(workdir)
   else:
-    from dvd_gan.config import resolve_config  # noqa: PLC0415 - num_classes of the dataset when left 0
     config = resolve_config(config)
   num_classes = int(config.num_classes)
   num_context = int(config.data.get("num_conditioning_frames", 0))
@@ -135,7 +138,6 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
       raise UserError(f"--standing_stats_batches must be >= 0, got {standing_stats_batches}")
     config = ml_collections.ConfigDict(config.to_dict())
     config.eval.standing_stats_batches = int(standing_stats_batches)
-  from dvd_gan import standing_stats  # noqa: PLC0415
   standing = standing_stats.settings(config)
   generator = run_folder.sampling_generator(run_folder.restore_ema_generator(config, checkpoint_path), config,
                                             log=log)
@@ -174,8 +176,6 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
 # ---- command line ----------------------------------------------------------------------------------------
 
 def define_flags(fv, argv) -> None:
-  from absl import flags  # noqa: PLC0415
-  from dvd_gan import experiments  # noqa: PLC0415
   flags.DEFINE_string("workdir", None, "Training run folder (config.json, checkpoints/).", flag_values=fv)
   flags.DEFINE_string("out", None, "Export folder (absent or empty unless --overwrite).", flag_values=fv)
   flags.DEFINE_bool("overwrite", False, "Replace a non-empty --out.", flag_values=fv)
@@ -191,7 +191,7 @@ def define_flags(fv, argv) -> None:
                             "--config.key=value overrides.")
 
 
-def body(fv, args) -> None:  # noqa: ARG001
+def body(fv, args) -> None:
   command.require(fv, "workdir", "out")
   names = read_class_names(fv.class_names) if fv.class_names else None
   export(fv.workdir, fv.out, config=fv.config, overwrite=fv.overwrite, class_names=names, xla=fv.xla,

@@ -143,10 +143,10 @@ _CASE_OPS = {"Case", "StatelessCase"}
 def _function_graph(op, name):
   """The FuncGraph of the function `name` that `op` calls (looked up in op's graph and its outer graphs)."""
   graph = op.graph
-  fn = graph._get_function(name)  # pylint: disable=protected-access
+  fn = graph._get_function(name)  # TensorFlow has no public lookup of a graph's function by name
   while fn is None and getattr(graph, "outer_graph", None) is not None:
     graph = graph.outer_graph
-    fn = graph._get_function(name)  # pylint: disable=protected-access
+    fn = graph._get_function(name)  # TensorFlow has no public lookup of a graph's function by name
   return getattr(fn, "graph", None) if fn is not None else None
 
 

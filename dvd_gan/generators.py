@@ -14,6 +14,7 @@ signatures with TensorFlow only and do not import this module.
 import tensorflow as tf
 
 from dvd_gan import random_streams
+from dvd_gan import truncation as truncation_lib
 
 FORMAT = "dvd-gan-sampler"
 FORMAT_VERSION = 2  # 2: signatures latents and sample_mixed, constants on the module, --xla
@@ -117,7 +118,6 @@ class Sampler(tf.Module):
     return self._video(self.generator.conditioning(z, embedding=e))
 
   def _latents(self, batch_size, seed, truncation, truncation_mode="scale"):
-    from dvd_gan import truncation as truncation_lib  # noqa: PLC0415 - traced into the graph
     t = tf.cast(truncation, tf.float32)
     checks = [tf.debugging.assert_positive(batch_size, message="batch_size must be >= 1"),
               tf.debugging.assert_non_negative(t, message="truncation must be >= 0")]

@@ -61,10 +61,10 @@ def keep_run_generator(config, workdir: str, log=print):
   that file's `model.g_block` replaces the given one (a config.json written before the key existed means
   "biggan_deep", the only block then), so an old run resumed with today's experiment file still restores.
   """
-  import tensorflow as tf  # noqa: PLC0415
+  import tensorflow as tf  # noqa: PLC0415 - the TensorFlow-free config modules import this one
 
-  from dvd_gan import run_folder  # noqa: PLC0415
-  from eval import io as eio  # noqa: PLC0415
+  from dvd_gan import run_folder  # noqa: PLC0415 - it imports the models, which import this module
+  from eval import io as eio  # noqa: PLC0415 - with run_folder, above
   path = eio.join(workdir, run_folder.CONFIG_FILE)
   if tf.train.latest_checkpoint(run_folder.checkpoint_dir(workdir)) is None or not eio.isfile(path):
     return config

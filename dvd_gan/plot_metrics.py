@@ -26,9 +26,9 @@ def define_flags(fv, argv):
 def plot(records: list, out: str, metrics=None, title: str = "") -> list:
   """Draws `records` (metrics.jsonl lines) to the PNG `out` (any filesystem); returns the metrics drawn."""
   try:
-    import matplotlib  # noqa: PLC0415
+    import matplotlib  # noqa: PLC0415 - optional dependency (the plot extra)
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - optional dependency (the plot extra)
   except ImportError:
     raise EvalError("plotting needs matplotlib: pip install dvd-gan[plot]") from None
   keys = list(metrics) if metrics else list(dict.fromkeys(k for r in records for k in r if k not in NOT_METRICS))
@@ -64,7 +64,7 @@ def plot(records: list, out: str, metrics=None, title: str = "") -> list:
 def body(fv, args):
   del args
   command.require(fv, "workdir", "out")
-  from dvd_gan.evaluation.periodic import METRICS_FILE, read_metrics  # noqa: PLC0415
+  from dvd_gan.evaluation.periodic import METRICS_FILE, read_metrics  # noqa: PLC0415 - TensorFlow loads after the flags are checked
   if not fv.out.endswith(".png"):
     raise EvalError(f"--out must name a .png file, got {fv.out}")
   if io.missing_output_folder(fv.out):

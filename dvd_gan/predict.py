@@ -29,6 +29,11 @@ from absl import flags
 from eval import command
 from eval import io as eio
 from dvd_gan.errors import UserError
+from eval import video_io
+from eval import video_writer
+from eval.video_writer import to_uint8
+from tqdm import tqdm
+import numpy as np
 
 FORMATS = ("mp4", "npy", "gif")
 MANIFEST = "predictions.json"
@@ -69,7 +74,7 @@ class _Model:
     self.stride = int(meta.get("stride", 1))
 
   def predict(self, frames, seed: int, truncation: float):
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415 - TensorFlow loads after the flags are checked
     out = self._fn(frames=tf.constant(frames, tf.uint8), seed=tf.constant(seed, tf.int64),
                    truncation=tf.constant(truncation, tf.float32))
     return out["video_uint8"].numpy()
@@ -77,8 +82,8 @@ class _Model:
 
 def load_from_workdir(workdir: str) -> _Model:
   """G_ema of the newest checkpoint of a DVD-GAN-FP run, behind the export's `predict` function."""
-  from dvd_gan import generators, run_folder  # noqa: PLC0415
-  import tensorflow as tf  # noqa: PLC0415
+  from dvd_gan import generators, run_folder  # noqa: PLC0415 - TensorFlow loads after the flags are checked
+  import tensorflow as tf  # noqa: PLC0415 - TensorFlow loads after the flags are checked
   try:
     config = run_folder.load_config(workdir)
     num_context = run_folder.num_conditioning_frames(config)
@@ -100,7 +105,7 @@ def load_from_workdir(workdir: str) -> _Model:
 
 def load_from_saved_model(path: str) -> _Model:
   """The `predict` signature of an export of a DVD-GAN-FP run."""
-  from dvd_gan.generators import META_FILE  # noqa: PLC0415
+  from dvd_gan.generators import META_FILE  # noqa: PLC0415 - TensorFlow loads after the flags are checked
   meta_path = eio.join(path, META_FILE)
   if not eio.exists(meta_path):
     raise UserError(f"{meta_path} not found: not an export of dvd_gan.export")
@@ -111,7 +116,7 @@ def load_from_saved_model(path: str) -> _Model:
   if int(meta.get("num_conditioning_frames", 0) or 0) < 1 or "predict" not in meta.get("signatures", {}):
     raise UserError(f"{path} is not an export of a DVD-GAN-FP run (no `predict` signature): it synthesises "
                        "videos without conditioning frames")
-  import tensorflow as tf  # noqa: PLC0415
+  import tensorflow as tf  # noqa: PLC0415 - TensorFlow loads after the flags are checked
   try:
     loaded = tf.saved_model.load(path)
   except (OSError, ValueError, tf.errors.OpError) as e:
@@ -132,17 +137,14 @@ def to_model_frames(video, resolution: int):
   """Frames `[C, h, w, 3]` (uint8, or float in [0, 255]) -> uint8 `[C, resolution, resolution, 3]`: the
   evaluation pipeline's bilinear shorter-side resize and centre crop (dvd_gan.data.preprocessing), skipped
   when the frames already have the size."""
-  import numpy as np  # noqa: PLC0415
   if video.shape[1] == resolution and video.shape[2] == resolution and video.dtype == np.uint8:
     return video
-  from dvd_gan.data import preprocessing  # noqa: PLC0415
-  from eval.video_writer import to_uint8  # noqa: PLC0415
+  from dvd_gan.data import preprocessing  # noqa: PLC0415 - TensorFlow loads after the flags are checked
   return to_uint8(preprocessing.spatial_preprocess(video, resolution, None).numpy())    # from [-1, 1]
 
 
 def iter_conditioning_frames(path: str, model: _Model, num=None):
   """Yields (input name, uint8 [C, H, W, 3]) for the first `num` videos of `path`."""
-  from eval import video_io  # noqa: PLC0415
   c = model.num_conditioning_frames
   for i, (name, video) in enumerate(video_io.iter_videos(path, frames=c, stride=model.stride)):
     if num is not None and i >= num:
@@ -167,10 +169,7 @@ def predict_videos(model: _Model, videos: str, out: str, *, num=None, seed=0, tr
                    batch_size=8, fps=8.0, overwrite=False, progress=True) -> dict:
   """Writes the continuations of the videos of `videos` to the folder `out` (module docstring); returns the
   manifest."""
-  import numpy as np  # noqa: PLC0415
-  from tqdm import tqdm  # noqa: PLC0415
 
-  from eval import video_writer  # noqa: PLC0415
   if eio.exists(out) and not overwrite:
     raise UserError(f"--out {out} exists (pass --overwrite to replace it)")
   tmp = eio.temporary_dir(out)
@@ -196,7 +195,7 @@ def predict_videos(model: _Model, videos: str, out: str, *, num=None, seed=0, tr
     eio.publish_dir(tmp, out, overwrite=overwrite)
   finally:
     if eio.exists(tmp):
-      import tensorflow as tf  # noqa: PLC0415
+      import tensorflow as tf  # noqa: PLC0415 - TensorFlow loads after the flags are checked
       tf.io.gfile.rmtree(tmp)
   return manifest
 

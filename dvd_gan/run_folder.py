@@ -20,6 +20,14 @@ import tensorflow as tf
 
 from eval import io as eio
 from dvd_gan.errors import UserError
+from dvd_gan import legacy
+from dvd_gan import standing_stats
+from dvd_gan.data import synthetic
+from dvd_gan.models import build
+from dvd_gan.models.prediction_generator import trace_generator
+from dvd_gan.training import checkpointing
+from dvd_gan.training import precision
+import tensorflow_datasets as tfds
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
@@ -66,14 +74,12 @@ def default_class_names(config) -> Optional[list]:
   """
   name = config.data.name
   if name == "synthetic":
-    from dvd_gan.data import synthetic  # noqa: PLC0415
     return list(synthetic.CLASS_NAMES)
   if name == "ucf101":
     try:
-      import tensorflow_datasets as tfds  # noqa: PLC0415
       path = eio.join(str(tfds.core.tfds_path()), "video", "ucf101_labels.txt")
       return [line.strip() for line in eio.read_text(path).splitlines() if line.strip()]
-    except Exception:  # noqa: BLE001 - names are a convenience: a missing file only leaves them out
+    except Exception:
       return None
   return None
 
@@ -165,9 +171,6 @@ def build_generator(config):
   The variables are initialised cheaply (`fast_init("zeros")`): every one of them is overwritten by the
   checkpoint, and `restore_ema_generator` checks that none is left out. DS and DT are never built.
   """
-  from dvd_gan.models import build  # noqa: PLC0415
-  from dvd_gan.models.prediction_generator import trace_generator  # noqa: PLC0415
-  from dvd_gan.training import precision  # noqa: PLC0415
   with precision.policy_scope("float32"), build.fast_init("zeros"):
     generator = build.make_generator(config)
     trace_generator(generator)
@@ -190,8 +193,6 @@ def restore_ema_generator(config, checkpoint_path: str):
   held in Python lists to tf.train.Checkpoint, so a model-object checkpoint can silently lack them, and such
   a checkpoint is refused rather than used with initial weights.
   """
-  from dvd_gan import legacy  # noqa: PLC0415
-  from dvd_gan.training import checkpointing  # noqa: PLC0415
   try:
     generator = build_generator(config)
   except ValueError as e:
@@ -216,7 +217,6 @@ def sampling_generator(generator, config, log=None):
   """The generator that samples for `config`: `generator`, or with `eval.standing_stats_batches` > 0 a copy
   of it with standing batch-norm statistics (dvd_gan.standing_stats); UserError when they cannot be
   computed."""
-  from dvd_gan import standing_stats  # noqa: PLC0415
   try:
     return standing_stats.sampling_generator(generator, config, log=log)
   except ValueError as e:

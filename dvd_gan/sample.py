@@ -31,7 +31,7 @@ from eval import video_writer
 FORMATS = ("mp4", "gif", "npy")
 
 
-def define_flags(fv, argv):  # noqa: ARG001
+def define_flags(fv, argv):
   flags.DEFINE_string("workdir", None, "Training run folder: sample its latest G_ema.", flag_values=fv)
   flags.DEFINE_string("saved_model", None, "Export folder written by python -m dvd_gan.export.", flag_values=fv)
   flags.DEFINE_string("out", None, "Output folder (created; may be gs://).", flag_values=fv)
@@ -114,7 +114,7 @@ def write_plain(model, samples, writer, grid: bool, by_class: bool) -> None:
     for i, (video, label) in enumerate(zip(flat, labels)):
       writer.video(f"{i:04d}{_class_tag(model, label)}", video, index=i, **_label_info(model, label))
   if grid:
-    from dvd_gan import sampling  # noqa: PLC0415
+    from dvd_gan import sampling  # noqa: PLC0415 - TensorFlow loads after the flags are checked
     columns = v.shape[1] if by_class else min(8, len(v))
     tiles = sampling.class_grid(v) if by_class else video_writer.video_tiles(v, columns=columns)
     writer.video("grid", tiles, layout=("a row per class, a column per sample" if by_class else
@@ -124,7 +124,7 @@ def write_plain(model, samples, writer, grid: bool, by_class: bool) -> None:
 
 def write_interpolations(model, samples, writer, kind: str, grid: bool) -> None:
   """Per path: a video whose rows are the steps (npy: [K, T, H, W, 3]) and a frame-strip PNG."""
-  from dvd_gan import sampling  # noqa: PLC0415
+  from dvd_gan import sampling  # noqa: PLC0415 - TensorFlow loads after the flags are checked
   v = video_writer.to_uint8(samples.videos)  # [P, K, T, H, W, 3]
   labels = samples.labels if samples.labels is not None else [None] * len(v)
   alphas = [float(a) for a in samples.alphas]
@@ -140,7 +140,7 @@ def write_interpolations(model, samples, writer, kind: str, grid: bool) -> None:
     writer.video("grid", sampling.interpolations_grid(v), layout="a column per path, a row per step")
 
 
-def body(fv, args):  # noqa: ARG001
+def body(fv, args):
   command.require(fv, "out")
   if bool(fv.workdir) == bool(fv.saved_model):
     raise command.UsageError("give exactly one of --workdir (a training run) and --saved_model (an export)")

@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from eval import video_writer
 from dvd_gan.errors import UserError
+from tqdm import tqdm
 
 TRUNCATION_MODES = ("scale", "resample")
 INTERPOLATIONS = ("latent", "class")
@@ -126,7 +127,6 @@ def _batched(fn: Callable, n: int, batch_size: int, progress: bool) -> np.ndarra
   starts = range(0, n, max(1, int(batch_size)))
   bar = None
   if progress:
-    from tqdm import tqdm  # noqa: PLC0415
     bar = tqdm(total=len(starts), desc="sampling", unit="batch", file=sys.stderr, leave=True)
   out = []
   try:

@@ -36,7 +36,7 @@ from dvd_gan.models.build import build_generator_from_shapes
 
 def batch_norm_layers(model) -> list:
   """Every batch-norm layer (`BatchNorm`, `ClassConditionalBatchNorm`) of `model`, in a fixed order."""
-  return [layer for layer in model._flatten_layers()  # noqa: SLF001
+  return [layer for layer in model._flatten_layers()
           if isinstance(layer, (BatchNorm, ClassConditionalBatchNorm))]
 
 

@@ -14,12 +14,12 @@ import sys
 from absl import flags
 
 from eval import command
+from dvd_gan import experiments
 
 DEFAULT_CONFIG = "demo"
 
 
 def define_flags(fv: flags.FlagValues, argv) -> None:
-  from dvd_gan import experiments  # noqa: PLC0415
   experiments.DEFINE_config(fv, argv, default=DEFAULT_CONFIG)
   flags.DEFINE_string("workdir", "runs/demo", "Run folder: checkpoints, TensorBoard logs, samples.", flag_values=fv)
   flags.DEFINE_enum("strategy", None, ["default", "mirrored", "multi_worker", "tpu"],
@@ -28,7 +28,7 @@ def define_flags(fv: flags.FlagValues, argv) -> None:
                       flag_values=fv)
 
 
-def body(fv: flags.FlagValues, args) -> int:  # noqa: ARG001
+def body(fv: flags.FlagValues, args) -> int:
   from dvd_gan.training.preemption import StopFlag  # noqa: PLC0415 - light: TensorFlow not imported yet
   with StopFlag():  # a signal while TensorFlow loads is handed to the loop, which then exits 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -6,17 +6,18 @@ Given the first C = 4 frames of a clip of the synthetic moving shapes in their "
 shapes moving ~1 pixel per frame; 4 frames are enough to show where the shape goes: DVD-GAN-FP has no class
 input), G predicts the next T = 8; DS and DT judge [4 conditioning frames; 8 frames] (12, the fewest the
 demo's I3D FVD takes is 9). The networks are DVD-GAN-FP's (conditioning network like DS giving the
-ConvGRU's initial state, U-Net skips into G's blocks, ConvGRU + attention G, DS, DT), narrow and at 16x16; the schedule is the synthesis demo's (experiments/tiny.py: lr 1e-3,
-Adam beta2 0.99, one D step per G step, EMA 0.99 from step 200), not the paper's. At the end the run writes
-<workdir>/prediction.json (dvd_gan.evaluation.prediction.demo_figures): direction of motion of the
-predicted frames, FVD and per-frame MSE for the trained EMA G, the untrained G and the copy-last-frame
-baseline.
+ConvGRU's initial state, U-Net skips into G's blocks, ConvGRU + attention G, DS, DT), narrow and at 16x16;
+the schedule is the synthesis demo's (experiments/tiny.py: lr 1e-3, Adam beta2 0.99, one D step per G step,
+EMA 0.99 from step 200), not the paper's. At the end the run writes <workdir>/prediction.json
+(dvd_gan.evaluation.prediction.demo_figures): direction of motion of the predicted frames, FVD and per-frame
+MSE for the trained EMA G, the untrained G and the copy-last-frame baseline.
 
 Two choices differ from the synthesis demo (experiments/tiny.py), both found with runs of 1800 steps on 2
-CPU cores with BigGAN-deep G blocks (docs/training.md, "The prediction demo"): DT sees the clips at full resolution (`dt_phi = "identity"`;
-avgpool2 halves the ~1 pixel per frame motion to half a pixel at 8x8) and DS all 12 frames (`ds_k = 12`).
-With the paper's avgpool2 and k = 4 the generator learned to continue horizontal motion only (direction
-accuracy 0.53-0.58 at 1800-3000 steps); with these, 0.86 at 1800 steps. At 16x16 both cost little.
+CPU cores with BigGAN-deep G blocks (docs/training.md, "The prediction demo"): DT sees the clips at full
+resolution (`dt_phi = "identity"`; avgpool2 halves the ~1 pixel per frame motion to half a pixel at 8x8)
+and DS all 12 frames (`ds_k = 12`). With the paper's avgpool2 and k = 4 the generator learned to continue
+horizontal motion only (direction accuracy 0.53-0.58 at 1800-3000 steps); with these, 0.86 at 1800 steps.
+At 16x16 both cost little.
 """
 from dvd_gan import experiments
 

@@ -5,12 +5,17 @@ twice (`"runs": 1` for the paper-width training steps, minutes each on a CPU) an
 "rss_before": resident bytes after building, "increase": peak - before (the step's memory, its tracing
 included), "seconds": the faster call}.
 """
+import os
 import sys
 import time
 
 import tensorflow as tf
 
+import dvd_gan
 from benchmarks.perf import common
+from dvd_gan.models.build import fast_init
+from dvd_gan.training.loop import resolve_config
+from dvd_gan.training.trainer import build_trainer
 
 
 def _models():
@@ -49,8 +54,6 @@ def _attention(task):
 def _train_step(task):
   """One training step (trainer.train_step) of a config given as {"frames", "resolution", "width_divisor",
   "batch", "remat", "fast_init"}; the paper's widths divided by width_divisor."""
-  from dvd_gan.models.build import fast_init  # noqa: PLC0415
-  from dvd_gan.training.trainer import build_trainer  # noqa: PLC0415
   c = _models().paper_config(task["frames"], task["resolution"], task.get("width_divisor", 1), task["batch"])
   c.num_classes = int(task.get("num_classes", 0))
   c.model.remat = bool(task.get("remat", False))
@@ -68,9 +71,7 @@ def _train_step(task):
 
 def _step_flops(task):
   """Dense FLOPs of one training step (traced, not run) of a paper config at the given batch."""
-  from dvd_gan import flops as flops_lib  # noqa: PLC0415
-  from dvd_gan.models.build import fast_init  # noqa: PLC0415
-  from dvd_gan.training.trainer import build_trainer  # noqa: PLC0415
+  from dvd_gan import flops as flops_lib  # noqa: PLC0415 - absent from older checkouts (tiny_step children)
   c = _models().paper_config(task["frames"], task["resolution"], task.get("width_divisor", 1), task["batch"])
   c.num_classes = int(task.get("num_classes", 0))
   with fast_init("zeros"):
@@ -94,10 +95,6 @@ def _tiny_step(task):
   (TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS, set by the parent for every checkout alike), so the
   config's own `train.*_threads` are not applied; without it the checkout applies its config's settings.
   """
-  import os  # noqa: PLC0415
-  from dvd_gan.training.loop import resolve_config  # noqa: PLC0415
-  from dvd_gan.training.trainer import build_trainer  # noqa: PLC0415
-  import dvd_gan  # noqa: PLC0415
   root = os.path.dirname(os.path.dirname(os.path.abspath(dvd_gan.__file__)))
   c = resolve_config(common.load_file("tiny", os.path.join(root, "experiments", "tiny.py")).get_config())
   if task.get("g_block"):
@@ -107,7 +104,7 @@ def _tiny_step(task):
   threads = None
   if not task.get("threads"):
     try:  # the checkout's host-thread settings, as its training loop applies them (absent in older checkouts)
-      from dvd_gan.training.strategy import apply_thread_settings  # noqa: PLC0415
+      from dvd_gan.training.strategy import apply_thread_settings  # noqa: PLC0415 - absent in older checkouts
     except ImportError:
       pass
     else:

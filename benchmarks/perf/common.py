@@ -5,17 +5,24 @@ Every figure of run_all.py is a ratio of two timings (or a timing and the peak) 
 interleaved (A, B, A, B, ...) and keeping the best of N, so that a load that comes and goes on a shared
 machine hits both sides alike and the best repeat is the least disturbed one.
 """
+import collections
+import ctypes
 import datetime
+import glob
 import importlib.util
 import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
+import keras
 import tensorflow as tf
+from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GIB = 1024 ** 3
@@ -120,7 +127,6 @@ def load_average():
 
 def environment() -> dict:
   """Machine, TensorFlow / Keras versions, oneDNN and thread settings, time and commit of the run."""
-  import keras  # noqa: PLC0415
   onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
   return {
       "date": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -165,7 +171,6 @@ def release_free_memory():
   """Returns the C heap's free pages to the OS (glibc malloc_trim), so that the resident set is what is in use:
   without it the memory a previous step freed stays resident and hides the next step's peak."""
   try:
-    import ctypes  # noqa: PLC0415
     ctypes.CDLL("libc.so.6").malloc_trim(0)
   except (OSError, AttributeError):
     pass
@@ -258,11 +263,6 @@ def profile_ops(fn, steps: int = 3, top: int = 12) -> dict:
 
   Reads the trace's XPlane protobuf directly (no TensorBoard plugin needed).
   """
-  import collections  # noqa: PLC0415
-  import glob  # noqa: PLC0415
-  import shutil  # noqa: PLC0415
-  import tempfile  # noqa: PLC0415
-  from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: PLC0415
   folder = tempfile.mkdtemp(prefix="dvd_gan_profile_")
   try:
     tf.profiler.experimental.start(folder)

@@ -50,7 +50,8 @@ def dual_discriminator(args, log):
     time_ratio = ref["seconds"] / dual["seconds"]
     note = (f"pixels {pixel_ratio:.2f}x; time {time_ratio:.2f}x ({ref['seconds']:.2f} / {dual['seconds']:.2f} s)"
             + (f"; step memory {_ratio(ref['step_rss_increase_bytes'], dual['step_rss_increase_bytes'])} "
-               f"({_gib(ref['step_rss_increase_bytes'])} / {_gib(dual['step_rss_increase_bytes'])})" if args.memory else ""))
+               f"({_gib(ref['step_rss_increase_bytes'])} / {_gib(dual['step_rss_increase_bytes'])})"
+               if args.memory else ""))
     rows.append(common.row("1 dual D", f"FLOPs {name} / dual", flop_ratio, "x", None, None, note))
   single = t * r * r / dual["pixels_per_video"]
   rows.append(common.row("1 dual D", "pixels of one full-res video / dual's", single, "x", None, None,

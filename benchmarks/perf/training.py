@@ -21,8 +21,13 @@ import tempfile
 
 import tensorflow as tf
 
-from dvd_gan import flops as flops_lib
 from benchmarks.perf import common, models
+from dvd_gan import flops as flops_lib
+from dvd_gan import generators as export_lib
+from dvd_gan.models.build import fast_init, make_models
+from dvd_gan.models.saving import trace_inference_call
+from dvd_gan.training.loop import resolve_config
+from dvd_gan.training.trainer import build_trainer
 
 TPU_V3_CORE_PEAK = 61.5e12   # bfloat16 FLOP/s of one TPU v3 core (123 TFLOP/s per 2-core chip, Google's figure)
 PAPER_STEPS = 300_000
@@ -32,9 +37,6 @@ PAPER_HOURS = (12, 96)
 # ---- 3. training step -------------------------------------------------------------------------------------
 
 def _trainer(config, strategy=None, **train_overrides):
-  from dvd_gan.models.build import fast_init  # noqa: PLC0415
-  from dvd_gan.training.loop import resolve_config  # noqa: PLC0415
-  from dvd_gan.training.trainer import build_trainer  # noqa: PLC0415
   c = resolve_config(config) if config.data.name == "synthetic" and int(config.num_classes) == 0 else config
   c = c.copy_and_resolve_references()
   for k, v in train_overrides.items():
@@ -388,9 +390,6 @@ def scaling(args, log):
 # ---- 6. sampling -------------------------------------------------------------------------------------------
 
 def sampling(args, log):
-  from dvd_gan import generators as export_lib  # noqa: PLC0415
-  from dvd_gan.models.build import fast_init, make_models  # noqa: PLC0415
-  from dvd_gan.models.saving import trace_inference_call  # noqa: PLC0415
   rows, out = [], {}
   tiny = models.experiment("tiny")
   tiny.num_classes = 8

@@ -7,11 +7,11 @@ spawned decoding workers) do not pull in TensorFlow.
 
 def make_dataset(config, *, split, training, input_context=None, seed=None):
   """See `dvd_gan.data.pipeline.make_dataset`."""
-  from dvd_gan.data import pipeline  # pylint: disable=g-import-not-at-top
+  from dvd_gan.data import pipeline  # noqa: PLC0415 - loads TensorFlow; dvd_gan.data.config must not
   return pipeline.make_dataset(config, split=split, training=training, input_context=input_context, seed=seed)
 
 
 def num_classes(config) -> int:
   """See `dvd_gan.data.pipeline.num_classes`."""
-  from dvd_gan.data import pipeline  # pylint: disable=g-import-not-at-top
+  from dvd_gan.data import pipeline  # noqa: PLC0415 - loads TensorFlow; dvd_gan.data.config must not
   return pipeline.num_classes(config)

@@ -12,6 +12,9 @@ import dataclasses
 import io
 import os
 from typing import List, Optional, Tuple
+from PIL import Image
+from eval import io as eio
+import av
 
 # Statuses of `load_clip`.
 OK = "ok"
@@ -45,7 +48,6 @@ def _has_scheme(path: str) -> bool:
 def _isfile(path: str) -> bool:
   if not _has_scheme(path):
     return os.path.isfile(path)
-  from eval import io as eio  # pylint: disable=g-import-not-at-top  # imports TensorFlow
   return eio.isfile(path)
 
 
@@ -55,15 +57,12 @@ def _open(path: str):
   if not _has_scheme(path):
     yield path
     return
-  from eval import io as eio  # pylint: disable=g-import-not-at-top
   with eio.open(path, "rb") as f:
     yield f
 
 
 def load_clip(path: Optional[str], size: int, min_frames: int, jpeg_quality: int = 90) -> Clip:
   """Decodes `path` into JPEG frames with shorter side `size`; status MISSING/UNREADABLE/TOO_SHORT on failure."""
-  import av  # pylint: disable=g-import-not-at-top
-  from PIL import Image  # pylint: disable=g-import-not-at-top
 
   if path is None or not _isfile(path):
     return Clip(status=MISSING, error=f"no file for this clip ({path})")
@@ -85,7 +84,7 @@ def load_clip(path: Optional[str], size: int, min_frames: int, jpeg_quality: int
         buffer = io.BytesIO()
         Image.fromarray(image).save(buffer, format="JPEG", quality=jpeg_quality)
         frames.append(buffer.getvalue())
-  except Exception as e:  # pylint: disable=broad-except  # any decoder error means "unreadable", never a crash
+  except Exception as e:  # any decoder error means "unreadable", never a crash
     return Clip(status=UNREADABLE, error=f"{path}: {type(e).__name__}: {e}")
   if not frames:
     return Clip(status=UNREADABLE, error=f"{path}: no decodable frame")

@@ -40,6 +40,7 @@ import tensorflow_datasets as tfds
 
 from dvd_gan.data import clips as clips_lib
 from eval import io as eio
+from PIL import Image
 
 NAME = "kinetics600"
 RESOLUTIONS = (64, 128, 256)
@@ -169,7 +170,6 @@ DECODED_BYTES = "decoded_bytes"
 
 def decoded_bytes(example: Dict[str, object]) -> int:
   """uint8 bytes of the decoded frames of one example (T * H * W * 3), from the JPEG headers."""
-  from PIL import Image  # pylint: disable=g-import-not-at-top
   frames = example["video"]
   if not frames:
     return 0
@@ -179,7 +179,7 @@ def decoded_bytes(example: Dict[str, object]) -> int:
 
 def _beam_process(item, *, split, size, min_frames, jpeg_quality):
   """Beam FlatMap body: yields (key, example) and counts skips (and decoded bytes) in Beam counters."""
-  import apache_beam as beam  # pylint: disable=g-import-not-at-top
+  import apache_beam as beam  # noqa: PLC0415 - optional dependency (the beam extra)
   key, status, example, error = process_clip(item, size=size, min_frames=min_frames, jpeg_quality=jpeg_quality)
   beam.metrics.Metrics.counter(BEAM_NAMESPACE, f"{split}/{status}").inc()
   if example is None:
@@ -296,7 +296,7 @@ class Kinetics600(tfds.core.GeneratorBasedBuilder):
 
   def _process_pipeline_result(self, pipeline_result) -> None:
     """Beam path: copies the per-split skip counters into the metadata."""
-    import apache_beam as beam  # pylint: disable=g-import-not-at-top
+    import apache_beam as beam  # noqa: PLC0415 - optional dependency (the beam extra)
     result = pipeline_result.metrics().query(beam.metrics.MetricsFilter().with_namespace(BEAM_NAMESPACE))
     per_split = collections.defaultdict(collections.Counter)
     for counter in result["counters"]:

@@ -16,6 +16,9 @@ import ml_collections
 import tensorflow as tf
 
 from dvd_gan.data import preprocessing
+from dvd_gan.data import kinetics600
+from dvd_gan.data import synthetic
+import tensorflow_datasets as tfds
 
 DATASETS = ("synthetic", "ucf101", "bair_robot_pushing_small", "kinetics600")
 _NUM_CLASSES = {"ucf101": 101, "kinetics600": 600, "bair_robot_pushing_small": 0}
@@ -26,7 +29,6 @@ def num_classes(config: ml_collections.ConfigDict) -> int:
   """Number of classes of the configured dataset (0: unconditional, e.g. BAIR)."""
   name = config.data.name
   if name == "synthetic":
-    from dvd_gan.data import synthetic  # pylint: disable=g-import-not-at-top
     return synthetic.NUM_CLASSES
   if name not in _NUM_CLASSES:
     raise ValueError(f"config.data.name: unknown dataset {name!r}; expected one of {DATASETS}")
@@ -101,7 +103,6 @@ def _split_context(ex: Dict[str, tf.Tensor], num_context: int) -> Dict[str, tf.T
 
 
 def _synthetic(config, split, total_frames, resolution, pipeline_seed) -> tf.data.Dataset:
-  from dvd_gan.data import synthetic  # pylint: disable=g-import-not-at-top
   split = split.split("[")[0]
   return synthetic.synthetic_dataset(total_frames, resolution, seed=pipeline_seed, split=split,
                                      variant=config.data.get("synthetic_variant", "synthesis"))
@@ -116,7 +117,6 @@ def tfds_name(config) -> str:
   if d.name == "ucf101":
     return f"ucf101/{d.tfds_config or 'ucf101_1'}"
   if d.name == "kinetics600":
-    from dvd_gan.data import kinetics600  # pylint: disable=g-import-not-at-top  # registers the builder
     if d.tfds_config:
       return f"kinetics600/{d.tfds_config}"
     fits = [r for r in kinetics600.RESOLUTIONS if r >= int(config.resolution)]
@@ -125,11 +125,10 @@ def tfds_name(config) -> str:
 
 
 def _builder(config):
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   name = tfds_name(config)
   try:
     return tfds.builder(name, data_dir=config.data.data_dir or None)
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:
     raise ValueError(f"data pipeline: cannot open TFDS dataset {name!r} in data_dir "
                      f"{config.data.data_dir or '(TFDS default)'}: {type(e).__name__}: {e}") from None
 
@@ -148,10 +147,9 @@ def _decoded_bytes_estimate(config, builder, split: str, num_pipelines: int) -> 
   if config.data.name == "bair_robot_pushing_small":
     try:
       total = builder.info.splits[base].num_examples * BAIR_FRAMES * 64 * 64 * 3
-    except Exception:  # pylint: disable=broad-except
+    except Exception:
       return None
   elif config.data.name == "kinetics600":
-    from dvd_gan.data import kinetics600  # pylint: disable=g-import-not-at-top
     total = kinetics600.decoded_size(builder, base)
     if total is None:
       return None
@@ -180,7 +178,6 @@ def _decode_frames(encoded: tf.Tensor) -> tf.Tensor:
 def _tfds_clips(config, *, split, training, total_frames, resolution, stride, pipeline_seed,
                 input_context) -> tf.data.Dataset:
   """Unbatched {"video": [total_frames, S, S, 3] float32, "label": int32} from a TFDS dataset."""
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   d = config.data
   builder = _builder(config)
   _check_split(builder, split)

@@ -14,11 +14,13 @@ Two variants (`VARIANTS`, config `data.synthetic_variant`):
                 of the free room: about twice as fast (~1 pixel per frame for 12 frames at 16x16), so the
                 first few frames show the direction clearly and a prediction that stops moving is far from
                 the true continuation. Given the first C frames, the rest of the clip is determined (constant
-                velocity): the task is to continue the motion. Every video is a pure function of (seed, split, element index): the
-generator uses only stateless random ops, so a dataset iterated twice, or on two hosts, yields the same
-videos, and the train and test splits never share a (seed, index) stream.
+                velocity): the task is to continue the motion.
+Every video is a pure function of (seed, split, element index): the generator uses only stateless random
+ops, so a dataset iterated twice, or on two hosts, yields the same videos, and the train and test splits never
+share a (seed, index) stream.
 """
 import tensorflow as tf
+import numpy as np
 
 SHAPES = ("square", "bar")
 DIRECTIONS = ("right", "left", "down", "up")
@@ -136,7 +138,6 @@ def class_cues(videos, labels, threshold: float = 0.25) -> dict:
   Returns:
     {"direction_accuracy", "shape_accuracy", "median_speed" (pixels per frame)}.
   """
-  import numpy as np  # noqa: PLC0415
 
   v = (np.asarray(videos, np.float32) + 1.0) / 2.0
   labels = np.asarray(labels)

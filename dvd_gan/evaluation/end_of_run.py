@@ -10,6 +10,7 @@ The training loop asks `evaluator(config)` for the run's evaluator and calls it 
   PredictionFigures  workdir/prediction.json: DVD-GAN-FP's figures (dvd_gan.evaluation.prediction.demo_figures)
 """
 from dvd_gan.models.build import num_conditioning_frames
+from dvd_gan.evaluation import prediction
 
 
 class EndOfRunEvaluator:
@@ -54,7 +55,6 @@ class PredictionFigures(EndOfRunEvaluator):
 
   def evaluate(self, trainer, *, build_models=None, log=print, periodic=None) -> dict:
     del periodic  # its protocols score samples from latents; prediction figures condition on real frames
-    from dvd_gan.evaluation import prediction  # noqa: PLC0415
     return prediction.demo_figures(self.config, trainer, build_models=build_models, log=log)
 
 

@@ -25,11 +25,14 @@ from dvd_gan.training import precision as precision_lib
 from dvd_gan import standing_stats
 from dvd_gan.evaluation import scorer
 from dvd_gan.training.summaries import to_uint8
+from dvd_gan import data as data_lib
+from dvd_gan.data import synthetic
+from dvd_gan.models import build as build_lib
+import eval as video_eval
 
 
 def real_videos(config, split: str, num_videos: int, batch_size: int) -> np.ndarray:
   """uint8 [N, T, H, W, 3] real videos of `split` (dvd_gan.data.make_dataset, evaluation mode)."""
-  from dvd_gan import data as data_lib  # noqa: PLC0415
   cfg = config.copy_and_resolve_references()
   cfg.batch_size = batch_size
   ds = data_lib.make_dataset(cfg, split=split, training=False)
@@ -65,7 +68,6 @@ def generated_videos(generator, config, num_videos: int, batch_size: int, seed: 
 def synthetic_class_cues(untrained_videos, untrained_labels, ema_videos, ema_labels) -> dict:
   """`dvd_gan.data.synthetic.class_cues` of the untrained and EMA samples (uint8 videos): whether each sample
   moves in its class's direction and has its class's shape."""
-  from dvd_gan.data import synthetic  # noqa: PLC0415
   out = {}
   for name, videos, labels in (("untrained", untrained_videos, untrained_labels),
                                ("ema", ema_videos, ema_labels)):
@@ -81,13 +83,12 @@ def demo_figures(config, trainer, build_models=None, log=print, real_reference=N
   real_reference: the statistics (eval.FeatureStats, logits of e.network) of the reference set when they are
   already at hand (the periodic evaluation's cached real statistics of the same videos); else computed here.
   """
-  import eval as video_eval  # noqa: PLC0415
   e = config.eval
   n, bs = int(e.num_videos), int(e.batch_size)
   t0 = time.time()
   net = video_eval.get_feature_network(e.network, e.weights or None)
   if build_models is None:
-    from dvd_gan.models.build import build_models  # noqa: PLC0415
+    build_models = build_lib.build_models
   # The untrained generator's weights are a function of config.seed (Keras draws initialiser seeds from
   # its global generator), so that figure (a) is the same in every run of a config.
   keras.utils.set_random_seed(int(config.seed))
@@ -108,7 +109,8 @@ def demo_figures(config, trainer, build_models=None, log=print, real_reference=N
       raise ValueError(f"real_reference: statistics of {real_reference.num_items} videos of "
                        f"{real_reference.metadata.get('network')}; the figures need {n} of {net.name}")
     stats["real_reference"] = real_reference
-    log(f"  I3D features of {n} videos: real_reference (cached real statistics {real_reference.metadata.get('source')})")
+    source = real_reference.metadata.get("source")
+    log(f"  I3D features of {n} videos: real_reference (cached real statistics {source})")
     del sets["real_reference"]
   for name, videos in sets.items():
     stats[name] = video_eval.compute_stats(videos, network=net, batch_size=bs, store_features=True)

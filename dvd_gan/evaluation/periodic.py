@@ -28,6 +28,7 @@ from dvd_gan.evaluation import protocols as run_protocols
 from dvd_gan.training import summaries
 from dvd_gan.evaluation.best_checkpoint import BestCheckpoint
 from eval import io
+from dvd_gan.evaluation.scorer import GeneratorScorer
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -97,7 +98,6 @@ class PeriodicEvaluator:
           "keep_best", True) else None
       self._resume(start_step)
       if metric_fn is None:
-        from dvd_gan.evaluation.scorer import GeneratorScorer  # noqa: PLC0415
         self.scorer = GeneratorScorer(config, stats_dir=stats_dir(config, workdir), strategy=strategy, log=log)
         for name in self.protocols:  # missing weights fail now
           self.scorer.network(run_protocols.check_protocol(config, name).network)

@@ -30,12 +30,15 @@ import tensorflow as tf
 from dvd_gan.training import precision as precision_lib
 from dvd_gan import random_streams
 from eval.video_writer import to_uint8
+from dvd_gan import data as data_lib
+from dvd_gan.data import synthetic as synthetic_data
+from dvd_gan.models import build as build_lib
+import eval as video_eval
 
 def clip_batches(config, split: str, num_videos: int, batch_size: int, *, training: bool, seed=None):
   """Yields `(context [b, C, H, W, 3], future [b, T, H, W, 3], labels [b])` float32 in [-1, 1] numpy batches
   of the first `num_videos` clips of `split` (dvd_gan.data.make_dataset with the given mode and seed; None:
   config.seed)."""
-  from dvd_gan import data as data_lib  # noqa: PLC0415
   cfg = config.copy_and_resolve_references()
   cfg.batch_size = int(batch_size)
   ds = data_lib.make_dataset(cfg, split=split, training=training, seed=seed)
@@ -95,12 +98,10 @@ def per_frame_mse(predicted, future) -> np.ndarray:
 
 
 def _stats(videos_uint8, net, batch_size):
-  import eval as video_eval  # noqa: PLC0415
   return video_eval.compute_stats(videos_uint8, network=net, batch_size=batch_size, progress=False)
 
 
 def _fvd(real_stats, fake_stats, net) -> float:
-  import eval as video_eval  # noqa: PLC0415
   return float(video_eval.compute_metric("fvd", real_stats, fake_stats, network=net).value)
 
 
@@ -120,7 +121,6 @@ def prediction_fvd(generator, config, *, split: str, num_videos: int = 256, num_
     {"fvd_mean", "fvd_std", "fvd_draws", "split", "num_videos", "num_draws", "seed", "truncation", "network",
      "num_conditioning_frames", "num_predicted_frames", "seconds"}.
   """
-  import eval as video_eval  # noqa: PLC0415
   if int(num_draws) < 1 or int(num_videos) < 2:
     raise ValueError(f"prediction FVD needs num_draws >= 1 and num_videos >= 2, got {num_draws}, {num_videos}")
   t0 = time.time()
@@ -151,13 +151,12 @@ def prediction_fvd(generator, config, *, split: str, num_videos: int = 256, num_
 def demo_figures(config, trainer, build_models=None, log=print) -> dict:
   """The tiny FP demo's figures (module docstring) as a dict; the keys `direction_accuracy_*`, `fvd_*`,
   `mse_*` for `trained`, `untrained` and `copy_last` are an interface (README, docs/training.md)."""
-  import eval as video_eval  # noqa: PLC0415
   e = config.eval
   n, bs = int(e.num_videos), int(e.batch_size)
   t0 = time.time()
   net = video_eval.get_feature_network(e.network, e.weights or None)
   if build_models is None:
-    from dvd_gan.models.build import build_models  # noqa: PLC0415
+    build_models = build_lib.build_models
   keras.utils.set_random_seed(int(config.seed))  # the untrained G's weights are a function of config.seed
   with precision_lib.policy_scope(config.train.mixed_precision):
     untrained = build_models(config)[0]
@@ -175,7 +174,6 @@ def demo_figures(config, trainer, build_models=None, log=print) -> dict:
   figures = {}
   synthetic = config.data.name == "synthetic"
   if synthetic:
-    from dvd_gan.data import synthetic as synthetic_data  # noqa: PLC0415
     figures["direction_accuracy_real"] = synthetic_data.class_cues(future, labels)["direction_accuracy"]
   for name, predicted in predictions.items():
     videos = to_uint8(np.concatenate([context, predicted], axis=1))

@@ -27,6 +27,13 @@ from dvd_gan.training import randomness
 from eval.errors import EvalError
 from eval.protocols import get_protocol
 from eval.stats import FeatureStats
+from dvd_gan import data as data_lib
+from dvd_gan.evaluation import prediction as prediction_eval
+from eval import real_stats
+from eval import scoring
+from eval import api as eval_api
+from eval.metrics import MetricResult
+from eval.scoring import ProtocolResult
 
 
 
@@ -117,7 +124,6 @@ def sample_batches(sample_fn, config, num_videos: int, batch_size: int, seed: in
 def real_video_batches(config, split: str, batch_size: int):
   """Yields uint8 [b, C + T, H, W, 3] batches of real videos of `split` (evaluation mode; the conditioning
   frames first when the run has them), until the split ends (synthetic splits never end: take what you need)."""
-  from dvd_gan import data as data_lib  # noqa: PLC0415
   cfg = config.copy_and_resolve_references()
   cfg.batch_size = int(batch_size)
   for batch in data_lib.make_dataset(cfg, split=split, training=False):
@@ -156,7 +162,7 @@ class GeneratorScorer:
     self.config, self.stats_dir, self.strategy, self.log, self.progress = config, stats_dir, strategy, log, progress
     self.real_progress = real_progress  # the real statistics can take hours (a whole split): show a bar
     if get_network is None:
-      from eval.api import get_feature_network as get_network  # noqa: PLC0415
+      get_network = eval_api.get_feature_network
     self._get_network = get_network
     self.on_replicas = use_replicas(config, strategy)
     self.batch_size = int(config.eval.batch_size)
@@ -187,7 +193,6 @@ class GeneratorScorer:
     """The protocol's real statistics for this run (eval.real_stats cache; kept in memory afterwards)."""
     p = run_protocols.check_protocol(self.config, protocol)
     if p.name not in self._real:
-      from eval import real_stats  # noqa: PLC0415
       split = run_protocols.real_split(self.config, p)
       self._real[p.name] = real_stats.load_or_compute(
           self.stats_dir, p, self.network(p.network), dataset=self.config.data.name, split=split,
@@ -202,7 +207,6 @@ class GeneratorScorer:
 
   def fake_features(self, generator, protocol) -> dict:
     """{layer: FeatureStats} of the protocol's num_fake samples of `generator`."""
-    from eval import scoring  # noqa: PLC0415
     p = run_protocols.check_protocol(self.config, protocol)
     net = self.network(p.network)
     meta = {"source": f"generator samples (eval.seed {self.seed})", "seed": self.seed}
@@ -214,7 +218,6 @@ class GeneratorScorer:
 
   def score(self, generator, protocol):
     """eval.scoring.ProtocolResult of `generator` under `protocol`."""
-    from eval import scoring  # noqa: PLC0415
     p = run_protocols.check_protocol(self.config, protocol)
     if is_prediction(self.config):
       return self._score_prediction(generator, p)
@@ -224,13 +227,7 @@ class GeneratorScorer:
   def _score_prediction(self, generator, protocol):
     """DVD-GAN-FP: FVD of [conditioning; predicted] against [conditioning; true continuation] of the same
     clips, as mean +- std over `protocol.repeats` independent draws of `protocol.num_fake` clips
-    (dvd_gan.evaluation.prediction.prediction_fvd, issue 14)."""
-    from eval.metrics import MetricResult  # noqa: PLC0415
-    from eval.scoring import ProtocolResult  # noqa: PLC0415
-    try:
-      from dvd_gan.evaluation import prediction as prediction_eval  # noqa: PLC0415
-    except ImportError:
-      raise EvalError("scoring a frame-conditional run needs dvd_gan.evaluation.prediction (DVD-GAN-FP)") from None
+    (dvd_gan.evaluation.prediction.prediction_fvd)."""
     if protocol.metrics != ("fvd",):
       raise EvalError(f"frame-conditional runs are scored with FVD (fvd_k400); protocol {protocol.name} has "
                       f"{', '.join(protocol.metrics)}")

@@ -14,7 +14,7 @@ from dvd_gan.models.prediction_generator import (FramePredictionGenerator, check
                                          takes_conditioning_frames, trace_generator)
 from dvd_gan.models.discriminators import (PHI_KINDS, SpatialDiscriminator, TemporalDiscriminator,
                                            check_discriminator_input, phi_factor)
-from dvd_gan.legacy import g_block  # noqa: F401 - model.g_block, with the default of configs before the key
+from dvd_gan.legacy import g_block
 from dvd_gan.models.generator import Generator, check_generator_args
 from dvd_gan.models.saving import trace_inference_call
 

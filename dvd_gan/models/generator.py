@@ -11,8 +11,9 @@
 
 `block="biggan_deep"` builds the residual network from BigGAN-deep's bottleneck blocks instead, the variant
 the paper's appendix C reports as faster in wall-clock time but worse on the metrics (docs/paper.md,
-"Negative results (appendix C)"); it is kept for that comparison and for runs trained with it. A `get_config()` without the "block" key (written before the key
-existed) means "biggan_deep" (dvd_gan/legacy.py): `from_config` rebuilds such a generator as it was trained.
+"Negative results (appendix C)"); it is kept for that comparison and for runs trained with it. A
+`get_config()` without the "block" key means "biggan_deep" (dvd_gan/legacy.py): `from_config` rebuilds such a
+generator as it was trained.
 
 Choices where the paper is silent (all documented in docs/models.md):
   * Block order inside a stage follows BigGAN-deep (github.com/ajbrock/BigGAN-PyTorch, BigGANdeep.py): first

@@ -35,6 +35,7 @@ import tensorflow as tf
 
 from dvd_gan import layers as L
 from dvd_gan.models.generator import Generator
+from dvd_gan.models.saving import trace_inference_call
 
 _PACKAGE = "dvd_gan"
 
@@ -244,7 +245,6 @@ def takes_conditioning_frames(generator) -> int:
 def trace_generator(generator) -> None:
   """Creates every variable of G (synthesis or DVD-GAN-FP) by tracing, not running, a batch-1 inference call
   (see `dvd_gan.models.saving.trace_inference_call`)."""
-  from dvd_gan.models.saving import trace_inference_call  # noqa: PLC0415
   c = takes_conditioning_frames(generator)
   if not c:
     trace_inference_call(generator, [1, generator.z_dim])

@@ -37,6 +37,8 @@ from dvd_gan.training.config import check_schedule
 from dvd_gan.training.strategy import apply_thread_settings, make_strategy
 from dvd_gan.training.trainer import build_trainer
 from eval import io as eio
+from dvd_gan import data as data_lib
+from dvd_gan.evaluation import prediction as prediction_eval
 
 
 class NonFiniteLossError(RuntimeError):
@@ -117,7 +119,6 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
 
   skip = start_step * trainer.batches_per_step
   if dataset_fn is None:
-    from dvd_gan import data as data_lib  # noqa: PLC0415
 
     def dataset_fn(cfg, ctx, n):
       return data_lib.make_dataset(cfg, split="train", training=True, input_context=ctx).skip(n)
@@ -133,7 +134,6 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
                                start_step=start_step, log=log, metric_fn=metric_fn)
   context_fixed = None
   if trainer.num_context and chief:
-    from dvd_gan.evaluation import prediction as prediction_eval  # noqa: PLC0415
     context_fixed = prediction_eval.fixed_contexts(config, int(t.num_sample_videos))
 
   def write_samples(step):

@@ -33,7 +33,7 @@ class StopFlag:
           self.signal = outer.signal
     return self
 
-  def _handle(self, signum, frame):  # noqa: ARG002
+  def _handle(self, signum, frame):
     self.signal = signum
 
   def __exit__(self, *exc):
@@ -62,7 +62,7 @@ def make_stop_sync(strategy):
 def any_replica(strategy):
   """`flag -> bool`: whether any replica of `strategy` was given a true flag (tf.distribute has no MAX
   reduction: a sum of 0 / 1 > 0)."""
-  import tensorflow as tf  # noqa: PLC0415
+  import tensorflow as tf  # noqa: PLC0415 - the StopFlag is set before TensorFlow loads
   @tf.function
   def reduce_sum(flag):
     per_replica = strategy.run(lambda: tf.identity(flag))

@@ -7,7 +7,7 @@ import numpy as np
 
 from eval import video_writer
 from eval.io import join
-from eval.video_writer import frame_grid, to_uint8, video_tiles  # noqa: F401 - re-exported for callers
+from eval.video_writer import frame_grid, to_uint8, video_tiles
 
 
 def write_samples(folder: str, name: str, videos, columns: int = 8, scale: int = 2) -> dict:
@@ -36,11 +36,11 @@ def write_samples(folder: str, name: str, videos, columns: int = 8, scale: int =
 
 def scalar(name: str, value: float, step: int):
   """A TensorBoard scalar (float32) under the default writer."""
-  import tensorflow as tf  # noqa: PLC0415
+  import tensorflow as tf  # noqa: PLC0415 - imported by TensorFlow-free modules
   tf.summary.scalar(name, float(value), step=step)
 
 
 def image(name: str, image_uint8: np.ndarray, step: int):
   """A TensorBoard image (uint8 [H, W, 3]) under the default writer."""
-  import tensorflow as tf  # noqa: PLC0415
+  import tensorflow as tf  # noqa: PLC0415 - imported by TensorFlow-free modules
   tf.summary.image(name, np.asarray(image_uint8)[None], step=step, max_outputs=1)

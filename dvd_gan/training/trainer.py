@@ -35,6 +35,7 @@ from dvd_gan.models.prediction_generator import takes_conditioning_frames
 from dvd_gan.training import precision as precision_lib
 from dvd_gan.training import randomness
 from dvd_gan.training.ema import EMA
+from dvd_gan.models import build as build_lib
 
 
 # The metrics one training step returns (scalars, cross-replica means): those of its last D update, then
@@ -248,7 +249,7 @@ def clone_generator(G, config, build_models):
   """A second generator with G's architecture and fresh variables (for the EMA)."""
   try:
     G_ema = G.__class__.from_config(G.get_config())
-  except Exception:  # noqa: BLE001 - a model without a usable get_config: rebuild from the config
+  except Exception:
     return build_models(config)[0]
   z = tf.zeros([1, int(config.model.z_dim)])
   y = tf.zeros([1], tf.int32) if int(config.num_classes) > 0 else None
@@ -266,7 +267,7 @@ def build_trainer(config, strategy, build_models=None):
   set from it before the models are built).
   """
   if build_models is None:
-    from dvd_gan.models.build import build_models  # noqa: PLC0415 - lands with the models
+    build_models = build_lib.build_models
   if config.train.get("deterministic", False):
     # The layers' initialisers are unseeded (Keras draws their seeds from its global generator): seed it so
     # that two runs of the same config start from the same weights (bit-exact resume == straight run).
