@@ -48,8 +48,8 @@ setup(
         "data": ["mlcroissant>=1.1.1", "apache-beam>=2.77.0"],
         "beam": ["apache-beam>=2.77.0"],
         "hub": ["tensorflow-hub>=0.16"],
-        "plot": ["matplotlib>=3.11.2"],
-        "lint": ["ruff>=0.17.6"],  # .ci/run: ruff check . (pyproject.toml)  # python -m dvd_gan.plot_metrics (curves of metrics.jsonl)
+        "plot": ["matplotlib>=3.11.2"],  # python -m dvd_gan.plot_metrics (curves of metrics.jsonl)
+        "lint": ["ruff>=0.17.6"],  # .ci/run: ruff check . (pyproject.toml)
     },
     entry_points={
         "console_scripts": [  # project commands are dvd-gan-<verb>; the standalone eval keeps video-eval

@@ -4,12 +4,14 @@ This must run before TensorFlow initialises its devices, which is why it lives a
 conftest. The default strategy still places everything on the first device. The tests that need the two
 devices take the fixture `two_cpu_devices`: it FAILS (never skips) when they could not be set up.
 """
+import inspect
 import os
+from importlib import metadata
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import pytest
+import tensorflow as tf
 
 _cpus = tf.config.list_physical_devices("CPU")
 try:
@@ -40,7 +42,7 @@ def mirrored_strategy(two_cpu_devices):
   (tensorflow/python/distribute/strategy_combinations.py). One training process makes one strategy, so the
   library itself needs no such offset."""
   def make(**kwargs):
-    tf.distribute.MirroredStrategy._collective_key_base += 100000  # pylint: disable=protected-access
+    tf.distribute.MirroredStrategy._collective_key_base += 100000
     return tf.distribute.MirroredStrategy(two_cpu_devices, **kwargs)
   return make
 
@@ -60,14 +62,13 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _defined_in(fixturedef) -> str:
-  import inspect  # noqa: PLC0415
   try:
     return os.path.relpath(inspect.getsourcefile(fixturedef.func), _ROOT).replace(os.sep, "/")
   except (TypeError, ValueError):
     return ""
 
 
-def pytest_collection_modifyitems(config, items):  # noqa: ARG001
+def pytest_collection_modifyitems(config, items):
   for item in items:
     info = getattr(item, "_fixtureinfo", None)
     if info is None:
@@ -79,9 +80,8 @@ def pytest_collection_modifyitems(config, items):  # noqa: ARG001
         break
 
 
-def pytest_report_header(config):  # noqa: ARG001
+def pytest_report_header(config):
   """The versions the run tests (CI runs two lanes: the newest TensorFlow and the one Cloud TPUs run)."""
-  from importlib import metadata  # noqa: PLC0415
   found = []
   for name in ("tensorflow", "tensorflow-tpu", "keras", "tensorboard", "numpy", "protobuf", "ml-dtypes",
                "tensorflow-datasets"):

@@ -8,6 +8,8 @@ import runpy
 import pytest
 import setuptools
 
+from dvd_gan import experiments
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -60,7 +62,6 @@ def test_console_commands_exist(setup_kwargs):
 def test_experiments_ship_as_a_package(setup_kwargs):
   """experiments/ (kept at the top of the repository) is installed as the package that dvd_gan.experiments
   falls back to outside a source checkout."""
-  from dvd_gan import experiments  # noqa: PLC0415
   assert experiments.PACKAGE in setup_kwargs["packages"]
   assert setup_kwargs["package_dir"][experiments.PACKAGE] == "experiments"
   assert os.path.isfile(os.path.join(ROOT, "experiments", "__init__.py"))
@@ -95,7 +96,6 @@ def test_tensorflow_distribution_is_chosen_by_the_environment(distribution, monk
   """DVD_GAN_TENSORFLOW names the distribution that provides the tensorflow module (the TPU build on TPU
   VMs, so that pip never installs the CPU build over it), with requirements.txt's floor; without it the
   requirement is plain `tensorflow`; an unknown name is one `error:` line."""
-  import setuptools  # noqa: PLC0415
   def requirements():
     captured = {}
     monkeypatch.setattr(setuptools, "setup", lambda **kw: captured.update(kw))

@@ -10,7 +10,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def _training():
   if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-  from benchmarks.perf import training  # noqa: PLC0415
+  from benchmarks.perf import training  # noqa: PLC0415 - after ROOT is put on sys.path just above
   return training
 
 

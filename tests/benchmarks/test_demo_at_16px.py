@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 
+from dvd_gan import experiments
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -32,7 +34,6 @@ def test_missing_run_and_16px_run_are_one_line_errors(tmp_path, capsys):
   assert len(err) == 1 and err[0].startswith("error: ") and "config.json" in err[0]
   run = tmp_path / "run16"
   run.mkdir()
-  from dvd_gan import experiments  # noqa: PLC0415
   (run / "config.json").write_text(json.dumps(experiments.load("tiny").to_dict()))
   assert script.main(["demo_at_16px", f"--workdirs={run}"]) == 2
   err = capsys.readouterr().err.strip().splitlines()

@@ -2,6 +2,7 @@
 2, before any measurement starts; the table printer shows targets as PASS / MISS."""
 import importlib.util
 import os
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -40,10 +41,9 @@ def test_table_shows_pass_and_miss(capsys):
 def test_paper_memory_estimates_from_two_batch_sizes():
   """The memory-per-video row: a straight line through the peaks at batch 1 and 2; a batch that cannot fit
   even one video says so instead of a negative batch; a failed batch 2 is reported as measured, batch 1."""
-  import sys  # noqa: PLC0415
   if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-  from benchmarks.perf import common, training  # noqa: PLC0415
+  from benchmarks.perf import common, training  # noqa: PLC0415 - after ROOT is put on sys.path just above
   gib = common.GIB
   assert training.largest_batch(fixed=10 * gib, per_video=3 * gib, budget=24 * gib) == 4
   assert training.largest_batch(fixed=17 * gib, per_video=1 * gib, budget=16 * gib) == 0
@@ -52,4 +52,5 @@ def test_paper_memory_estimates_from_two_batch_sizes():
   row = training._paper_memory_row("m", 17 * gib, 17.5 * gib, None, 22.0)
   assert "in 16 GiB (TPU v3 core) none (batch 1 needs 17.00 GiB)" in row["note"]
   row = training._paper_memory_row("m", 14 * gib, None, "exit 1: out of memory", 22.0)
-  assert row["value"] is None and "batch 2 failed" in row["note"] and "largest batch in 24 GiB 1 (measured)" in row["note"]
+  assert (row["value"] is None and "batch 2 failed" in row["note"]
+          and "largest batch in 24 GiB 1 (measured)" in row["note"])

@@ -7,7 +7,7 @@ import ml_collections
 import pytest
 from absl import flags
 
-from dvd_gan import experiments
+from dvd_gan import experiments, train
 from eval.command import UsageError
 from dvd_gan.errors import UserError
 
@@ -24,7 +24,6 @@ def test_names_are_the_files_of_experiments():
 def test_the_demo_is_tiny_at_32x32():
   """experiments/demo.py (the default of dvd_gan.train) differs from tiny.py only in its size (32x32 frames,
   G's channel multipliers: one more upsampling stage) and its number of steps (3600)."""
-  from dvd_gan import train  # noqa: PLC0415
   assert train.DEFAULT_CONFIG == "demo"
   demo, tiny = experiments.load("demo").to_dict(), experiments.load("tiny").to_dict()
   assert (demo["resolution"], tiny["resolution"]) == (32, 16)

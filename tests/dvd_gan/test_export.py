@@ -18,6 +18,7 @@ import tensorflow as tf
 from dvd_gan import export as export_lib
 from dvd_gan import run_folder
 from dvd_gan.config import base_config
+from dvd_gan.models import build
 from dvd_gan.models.build import build_models
 from dvd_gan.training import checkpointing
 from dvd_gan.training.loop import train
@@ -262,7 +263,6 @@ def test_checkpoint_missing_g_ema_variables_is_refused(run_dir, tmp_path, capsys
 def test_unconditional_model_signatures(tmp_path):
   """An unconditional generator (num_classes 0) exports `sample(z)` without y, equal to G_ema(z, None) to
   1e-5, and `sample_random` without a "y" output and no `sample_random_labels`."""
-  from dvd_gan.models import build  # noqa: PLC0415
   config = tiny_config()
   config.train.conditional = False
   config.resolution, config.model.g_multipliers = 8, (4, 2)  # a smaller G than the run's: only signatures

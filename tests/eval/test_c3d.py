@@ -64,7 +64,7 @@ def _chainer_weights(seed=0):
   """Random C3D arrays in the layout of TGAN's conv3d_deepnetA_ucf.npz (Chainer: W [out, in, ...])."""
   rng = np.random.default_rng(seed)
   arrays, c_in = {}, 3
-  for name, c_out in c3d._CONVS:  # pylint: disable=protected-access
+  for name, c_out in c3d._CONVS:
     std = np.sqrt(2.0 / (27 * c_in))
     arrays[f"{name}/W"] = (rng.standard_normal((c_out, c_in, 3, 3, 3)) * std).astype(np.float32)
     arrays[f"{name}/b"] = (rng.standard_normal(c_out) * 0.01).astype(np.float32)

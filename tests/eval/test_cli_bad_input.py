@@ -1,5 +1,5 @@
-"""Every bad input of docs/eval.md ("Bad input") through the command line: one `error: ...` line on stderr naming the problem,
-exit status 2, no traceback, and no output file (nor a temporary one) left behind.
+"""Every bad input of docs/eval.md ("Bad input") through the command line: one `error: ...` line on stderr
+naming the problem, exit status 2, no traceback, and no output file (nor a temporary one) left behind.
 
 Most cases run `eval.cli.main` in-process with the tiny network of conftest.py; a few run `python -m eval`
 in a subprocess (cases that fail before any network is built, and missing weights).

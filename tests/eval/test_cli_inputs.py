@@ -6,7 +6,9 @@ import re
 
 import numpy as np
 import pytest
+import tensorflow_datasets as tfds
 
+import eval as video_eval
 from eval.stats import METADATA_KEYS, FeatureStats
 
 
@@ -114,7 +116,6 @@ def test_statistics_file_metadata(run, tmp_path, make_videos, tiny_network):
   """A `stats` file loads with allow_pickle=False and records network, weights sha256, layer, resolution,
   frames, stride, number of videos, dataset, split and package version, each with the value of the run; its
   mean and covariance are those of the features of the videos used."""
-  import eval as video_eval
   videos = make_videos(5, t=9, h=10, w=12)
   np.save(tmp_path / "v.npy", videos)
   out = tmp_path / "s.npz"
@@ -139,7 +140,6 @@ def test_tfds_mock_ucf101_end_to_end(run, tmp_path, tiny_network):
   """`stats --tfds=ucf101:train` on tfds.testing.mock_data (random videos of 5 to 49 frames, 256x256) gives
   the statistics of the network's features of the first 5 frames of every example, with dataset and split in
   the metadata; that file then serves as --real of `fvd`, equal to fvd on the same videos saved as arrays."""
-  import tensorflow_datasets as tfds  # noqa: PLC0415 - a dependency of dvd-gan
   with tfds.testing.mock_data(num_examples=3):
     code, _, err = run("stats", "--tfds=ucf101:train", "--frames=5", f"--out={tmp_path / 's.npz'}")
     assert code == 0, err

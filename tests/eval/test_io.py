@@ -2,6 +2,7 @@
 import os
 import uuid
 
+import numpy as np
 import pytest
 
 from eval import io as eio
@@ -100,7 +101,6 @@ def test_publish_dir_overwrite_replaces_the_whole_folder(root):
 def test_write_npz_round_trip_and_isfile(root):
   """write_npz builds the archive in memory (object-store files cannot seek while written) and np.load
   reads it back through eio.open; isfile is true for the file, false for its folder and a missing name."""
-  import numpy as np  # noqa: PLC0415
   path = eio.join(root, "s", "a.npz")
   eio.write_npz(path, {"x": np.arange(5, dtype=np.int64), "y": np.ones([2, 3], np.float32)})
   with eio.open(path, "rb") as f, np.load(f, allow_pickle=False) as data:

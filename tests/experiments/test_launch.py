@@ -7,6 +7,7 @@ for real in bash on this machine, with a stand-in training job.
 """
 import glob
 import importlib.util
+from importlib import metadata
 import json
 import os
 import re
@@ -17,6 +18,8 @@ import textwrap
 import time
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _LAUNCH = os.path.join(_REPO, "experiments", "launch")
@@ -148,7 +151,7 @@ def test_cleanup_runs_when_a_step_fails(monkeypatch, capsys):
   started, is not stopped); the failure is one `error:` line and exit status 1."""
   ran = []
 
-  def fake_run(cmd, check=False):  # noqa: ARG001
+  def fake_run(cmd, check=False):
     ran.append(cmd)
     return subprocess.CompletedProcess(cmd, 128 if cmd[0] == "git" else 0)
   monkeypatch.setattr(subprocess, "run", fake_run)
@@ -182,7 +185,8 @@ def test_remote_job_start_stream_and_stop_in_bash(tmp_path):
   job's status; the stop command sends SIGTERM and waits until the job has exited."""
   (tmp_path / "dvd-gan").mkdir()
   (tmp_path / "job.py").write_text(_JOB)
-  env = "TF_CONFIG='" + json.dumps({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}) + "'"
+  env = ("TF_CONFIG='" + json.dumps({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}})
+         + "'")
   start = launch_lib.start_command([sys.executable, str(tmp_path / "job.py"), "3", "7", "--x=(1, 2)"], env=env)
   assert _bash(start, tmp_path).returncode == 0
   streamed = _bash(launch_lib.stream_command(), tmp_path)
@@ -226,7 +230,6 @@ def test_tpu_install_plan_pins_agree_with_the_tpu_constraints(capsys, nothing_ru
   tensorflow-tpu and tensorflow have one version, tensorflow-tpu's requirements (numpy, protobuf,
   tensorboard, keras, ml_dtypes, libtpu) are met, and requirements.txt's tensorflow floor is that version
   (the oldest TensorFlow CI passes with is the one TPUs run)."""
-  from packaging.specifiers import SpecifierSet  # noqa: PLC0415
   for accelerator, image in (("v3-8", "tpu-ubuntu2204-base"), ("v4-32", "tpu-ubuntu2204-base"),
                              ("v6e-8", "v2-alpha-tpuv6e"), ("v5litepod-16", "v2-alpha-tpuv5-lite")):
     code = tpu_vm.main(["tpu_vm.py", f"--config={_REPO}/experiments/tiny.py", "--name=dvd",
@@ -261,9 +264,6 @@ def test_the_constraints_of_the_installed_tensorflow_meet_its_requirements():
   constraints.txt in the newest lane) meets every requirement that TensorFlow's metadata declares of a
   package it pins. tensorflow and tensorflow-tpu of one version declare the same requirements, so in the TPU
   lane this is what pip resolves on the TPU hosts."""
-  from importlib import metadata  # noqa: PLC0415
-
-  from packaging.requirements import Requirement  # noqa: PLC0415
   installed = metadata.version("tensorflow")
   files = [f for f in ("constraints-tpu.txt", "constraints.txt")
            if launch_lib.constraint_pins(f).get("tensorflow") == installed]

@@ -5,7 +5,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from dvd_gan.config import base_config
-from dvd_gan.data import make_dataset, num_classes
+from dvd_gan.data import make_dataset, num_classes, synthetic
 
 FRAME_STEP = 8  # frame k of a mocked clip is a constant image of value FRAME_STEP * k
 
@@ -177,7 +177,6 @@ def test_deterministic_given_seed_and_distinct_per_replica():
 
 def test_synthetic_dispatch_with_context():
   """data.name = "synthetic" goes through synthetic.synthetic_dataset: batched, C + T frames split."""
-  from dvd_gan.data import synthetic  # noqa: PLC0415
   c = _config("synthetic", num_frames=3, resolution=8, stride=1, batch_size=2, context=2)
   b = next(make_dataset(c, split="train", training=True).as_numpy_iterator())
   assert b["video"].shape == (2, 3, 8, 8, 3) and b["context"].shape == (2, 2, 8, 8, 3)

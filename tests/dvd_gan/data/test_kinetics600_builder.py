@@ -7,14 +7,18 @@ zero padding), official-style annotation CSVs, one corrupt file, one missing fil
 import csv
 import logging as py_logging
 import os
+import uuid
 
 import av
 import numpy as np
 import pytest
+import tensorflow as tf
 from absl import logging
 import tensorflow_datasets as tfds
 
-from dvd_gan.data import kinetics600
+from dvd_gan.config import base_config
+from dvd_gan.data import kinetics600, make_dataset, pipeline
+from eval import io as eio
 
 # Real Kinetics class names, deliberately listed out of order: label indices must follow the sorted order.
 CLASSES = ["zumba", "abseiling", "playing cricket", "air drumming"]
@@ -216,7 +220,7 @@ def test_beam_direct_runner_matches_local(prepared, tmp_path):
 
   apache-beam is in the test extra (and the beam extra, see docs/data.md): a missing one is a failure.
   """
-  import apache_beam as beam  # noqa: PLC0415
+  import apache_beam as beam  # noqa: PLC0415 - optional dependency (beam/test extras): absent, only this test fails
   local_builder, _, _ = prepared
   root = str(tmp_path / "manual")
   _make_fixture(root)
@@ -238,9 +242,6 @@ def test_beam_direct_runner_matches_local(prepared, tmp_path):
 def test_make_dataset_on_prepared_kinetics(prepared):
   """make_dataset reads the prepared builder: Kinetics prediction batches (5 context + 11 frames, stride 1)
   have the right shapes and labels; two input pipelines read disjoint halves covering every clip once."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from dvd_gan.config import base_config  # pylint: disable=g-import-not-at-top
-  from dvd_gan.data import make_dataset  # pylint: disable=g-import-not-at-top
   _, data_dir, _ = prepared
   c = base_config()
   c.num_frames, c.resolution, c.batch_size = 11, 32, 2
@@ -263,8 +264,6 @@ def test_cached_and_encoded_paths_agree(prepared):
   """cache="auto" caches the small fixture's decoded clips (its recorded size fits) and cache_max_bytes=1
   does not; the cached path (decode whole clips once) and the uncached path (decode only the chosen JPEG
   frames) give identical evaluation batches."""
-  from dvd_gan.config import base_config  # pylint: disable=g-import-not-at-top
-  from dvd_gan.data import make_dataset, pipeline  # pylint: disable=g-import-not-at-top
   builder, data_dir, _ = prepared
   c = base_config()
   c.num_frames, c.resolution, c.batch_size = 6, 24, 2
@@ -296,8 +295,6 @@ def test_builder_readers_on_a_non_local_filesystem(tmp_path):
   from it equal those read from the local copy (paths aside), and the builder's generators, decoding in
   process (num_workers=1: spawned workers cannot see an in-process filesystem), yield every good clip with
   its frames and label and skip the missing, corrupt and too-short ones; nothing lands on the local disk."""
-  import uuid  # pylint: disable=g-import-not-at-top
-  from eval import io as eio  # pylint: disable=g-import-not-at-top
   local = tmp_path / "manual"
   _make_fixture(str(local))
   remote = f"ram://kinetics_{uuid.uuid4().hex}"
@@ -309,7 +306,7 @@ def test_builder_readers_on_a_non_local_filesystem(tmp_path):
   index_local, index_remote = kinetics600.index_clip_files(str(local)), kinetics600.index_clip_files(remote)
   assert set(index_remote) == set(index_local) and all(p.startswith(remote) for p in index_remote.values())
   builder = kinetics600.Kinetics600(config="64", data_dir=str(tmp_path / "tfds"), num_workers=1)
-  generators = builder._split_generators(_ManualDirOnly(remote))  # pylint: disable=protected-access
+  generators = builder._split_generators(_ManualDirOnly(remote))
   examples = {split: dict(gen) for split, gen in generators.items()}
   good = {"train": GOOD_TRAIN, "validation": GOOD_VAL}
   for split, clips in good.items():

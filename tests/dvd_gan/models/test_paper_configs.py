@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from dvd_gan import experiments
+from dvd_gan.errors import UserError
 from dvd_gan.models.build import (build_from_shapes, build_generator_from_shapes, count_parameters, fast_init,
                                   make_models)
 from tests.dvd_gan.models.conftest import model_variables
@@ -126,7 +127,7 @@ def test_biggan_deep_variant_differs_only_in_the_residual_blocks():
   n = counts("kinetics600_12f_64")
   assert count_parameters(g) - blocks == n["G"] - n["G_blocks"]
   assert (round(blocks / 1e5), round(n["G_blocks"] / 1e5)) == (169, 1172)
-  with pytest.raises(ValueError, match="ablation_g_block"):
+  with pytest.raises(UserError, match="ablation_g_block"):
     load_config("ablation_g_block", "resnet")
 
 
@@ -175,7 +176,7 @@ def test_ablations_change_only_k_or_phi(ablation, settings):
     build_from_shapes(g, ds, dt, c)
   assert (count_parameters(ds), count_parameters(dt)) == (counts("kinetics600_12f_64")["DS"],
                                                           counts("kinetics600_12f_64")["DT"])
-  with pytest.raises(ValueError, match="ablation"):
+  with pytest.raises(UserError, match="ablation"):
     load_config(ablation, "3")
 
 

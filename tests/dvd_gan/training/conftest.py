@@ -1,9 +1,14 @@
 """Fixtures of the training tests: a config far smaller than experiments/tiny.py (4 frames of 16x16, ch 4)."""
+import os
 import socket
+import uuid
 
 import pytest
+import tensorflow as tf
 
 from dvd_gan.config import base_config
+from dvd_gan.models.build import build_models
+from dvd_gan.training.loop import train
 
 
 def make_tiny_config(**train_overrides):
@@ -38,7 +43,6 @@ class CheckpointReader:
   """Reads the variables of one model ("G", "DS", "DT", "G_ema") out of a checkpoint prefix."""
 
   def __init__(self, prefix):
-    import tensorflow as tf  # noqa: PLC0415
     self.reader = tf.train.load_checkpoint(prefix)
     self.keys = sorted(self.reader.get_variable_to_shape_map())
 
@@ -59,8 +63,6 @@ def checkpoint_reader():
 def run_recording_initial(config, workdir, **kwargs):
   """`loop.train(config, workdir, **kwargs)` that also returns the models' variables right after building:
   {"result": train's result, "initial": {"G"|"DS"|"DT": [numpy arrays of trainable variables]}}."""
-  from dvd_gan.models.build import build_models  # noqa: PLC0415
-  from dvd_gan.training.loop import train  # noqa: PLC0415
   initial = {}
 
   def recording_build(cfg):
@@ -95,9 +97,6 @@ def ram_run(tmp_path_factory):
 
   Returns {"workdir", "cwd" (that folder), "first", "second" (train's results), "log" (second call's lines)}.
   """
-  import os  # noqa: PLC0415
-  import uuid  # noqa: PLC0415
-  from dvd_gan.training.loop import train  # noqa: PLC0415
   cwd = tmp_path_factory.mktemp("ram_run_cwd")
   workdir = f"ram://dvd_gan_tests_{uuid.uuid4().hex}/run"
   previous = os.getcwd()

@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
 
 from dvd_gan.training import checkpointing
 
@@ -72,7 +73,6 @@ def test_default_strategy_run(default_run, checkpoint_reader):
 def test_tensorboard_shows_losses_and_samples(default_run):
   """TensorBoard's own reader (EventAccumulator) finds the run's `losses/*` scalars (d_loss, g_loss, DS/DT on
   real and fake) at the logged steps and the EMA sample grid as an image, each under its plugin."""
-  from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator  # noqa: PLC0415
   acc = EventAccumulator(os.path.join(default_run["workdir"], "tensorboard"))
   acc.Reload()
   scalars = set(acc.PluginTagToContent("scalars"))

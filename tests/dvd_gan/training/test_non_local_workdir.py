@@ -25,7 +25,7 @@ class _MeanStdNetwork:
   min_frames = 1
   frames = None
 
-  def features(self, videos, layer):  # noqa: ARG002
+  def features(self, videos, layer):
     x = tf.cast(videos, tf.float32)
     return tf.concat([tf.reduce_mean(x, [1, 2, 3]), tf.math.reduce_std(x, [1, 2, 3])], axis=1)
 

@@ -12,11 +12,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from PIL import Image
 
 from dvd_gan import data as data_lib
+from dvd_gan.evaluation.scorer import GeneratorScorer
 from dvd_gan.models.build import build_models
-from dvd_gan.training.loop import resolve_config
+from dvd_gan.training.loop import resolve_config, train
 from dvd_gan.training.trainer import build_trainer
+from eval.protocols import get_protocol
 from eval.weights import i3d_sources
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -133,7 +136,6 @@ def test_loop_trains_the_fp_model_on_mock_bair(tmp_path, tiny_config, run_loop):
              if np.max(np.abs(before - v.numpy())) > 0]
   assert any("conditioning_network" in n for n in changed) and any("skip_conv" in n for n in changed)
   assert os.listdir(tmp_path / "checkpoints")
-  from PIL import Image  # noqa: PLC0415
   grid = np.asarray(Image.open(tmp_path / "samples" / "samples_0000002.png"))
   assert grid.shape[1] == 2 * (4 * 17 - 1)  # 4 frames of 16 px, 1 px apart, upscaled x2
   with open(tmp_path / "config.json") as f:
@@ -156,7 +158,6 @@ def test_tiny_fp_demo_path_writes_prediction_json(tmp_path):
   nearer the truth (MSE) than an untrained generator. The paper's protocol (fvd_k400 of the registry, through
   the run's scorer and `prediction_fvd`) on the same G_ema, cut to 2 draws of 2 clips: two different FVDs,
   their mean and std."""
-  from dvd_gan.training.loop import train  # noqa: PLC0415
   c = _load_experiment("tiny_fp")
   c.train.num_steps, c.train.checkpoint_every, c.train.sample_every = 2, 2, 2
   c.eval.num_videos, c.eval.batch_size = 4, 4
@@ -175,8 +176,6 @@ def test_tiny_fp_demo_path_writes_prediction_json(tmp_path):
   assert any(line.startswith("FVD of [conditioning; predicted]") for line in lines)
   # The paper's protocol through the one registry: the run's scorer routes a frame-conditional run to
   # prediction_eval.prediction_fvd (fvd_k400's settings, cut here to 2 draws of 2 clips).
-  from dvd_gan.evaluation.scorer import GeneratorScorer  # noqa: PLC0415
-  from eval.protocols import get_protocol  # noqa: PLC0415
   trainer = result["trainer"]
   small = dataclasses.replace(get_protocol("fvd_k400"), name="fvd_k400_small", num_fake=2, num_real=2,
                               repeats=2, frames=12)

@@ -3,10 +3,10 @@
 Options: `train.fused_adam` (one fused kernel per variable update), `model.remat` (residual blocks recomputed
 in the backward pass); and the layers' fast evaluation, always on, against the equations as written
 (`_reference_layers`: the ConvGRU's three gate convolutions of concatenations at every step, batch norm as
-x_hat, then the affine). Two trainers start from the same weights, seed-generator state and real batches; one runs with every
-optimisation off (Keras's Adam), the other with the option under test. After one training step (a D step and a G step) every
-variable must agree: G, DS, DT and G_ema weights including the spectral-norm vectors `u` and the batch-norm
-moving statistics, and the optimisers' moments and step counters.
+x_hat, then the affine). Two trainers start from the same weights, seed-generator state and real batches; one
+runs with every optimisation off (Keras's Adam), the other with the option under test. After one training step
+(a D step and a G step) every variable must agree: G, DS, DT and G_ema weights including the spectral-norm
+vectors `u` and the batch-norm moving statistics, and the optimisers' moments and step counters.
 
 Tolerance: the spectral-norm vectors and the moving statistics within 1e-4 relative; weights and optimiser
 slots within 1e-4 relative on 99% of their entries (the rest, weights whose exact gradient is 0, see

@@ -8,12 +8,13 @@ import pytest
 import tensorflow as tf
 
 from dvd_gan.training import checkpointing
+from dvd_gan.errors import UserError
 from dvd_gan.training.loop import check_schedule, train
 
 
 def test_intervals_must_be_multiples_of_steps_per_loop(tiny_config, tmp_path):
   """log_every, checkpoint_every, sample_every or eval.every_steps not multiples of steps_per_loop (or
-  steps_per_loop < 1) are a one-line ValueError naming the key, raised before anything is built or written."""
+  steps_per_loop < 1) are a one-line user error naming the key, raised before anything is built or written."""
   assert check_schedule(tiny_config(steps_per_loop=2).train) == 2
   for overrides, key in (({"steps_per_loop": 2, "log_every": 3}, "log_every"),
                          ({"steps_per_loop": 2, "checkpoint_every": 7}, "checkpoint_every"),
@@ -23,7 +24,7 @@ def test_intervals_must_be_multiples_of_steps_per_loop(tiny_config, tmp_path):
     eval_every = overrides.pop("eval_every", 0)
     config = tiny_config(**overrides)
     config.eval.every_steps = eval_every
-    with pytest.raises(ValueError, match=key) as e:
+    with pytest.raises(UserError, match=key) as e:
       train(config, str(tmp_path / "run"), log=lambda s: None)
     assert "\n" not in str(e.value)
   assert not (tmp_path / "run").exists()

@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 
 from dvd_gan import data as data_lib
+from dvd_gan.models.build import build_models
 from dvd_gan.training import checkpointing
 from dvd_gan.training.loop import NonFiniteLossError, train
 
@@ -102,7 +103,6 @@ def test_sigterm_saves_exits_zero_and_resumes(tiny_config, default_run, tmp_path
 def test_signal_during_start_up_exits_cleanly_without_saving(tiny_config, tmp_path):
   """SIGTERM while train() is still building its models (before the first step) is handled, not fatal:
   train returns stopped_by=SIGTERM at step 0 with a message, and writes no checkpoint (nothing new to save)."""
-  from dvd_gan.models.build import build_models  # noqa: PLC0415
 
   def build_and_signal(cfg):
     handler = signal.getsignal(signal.SIGTERM)
