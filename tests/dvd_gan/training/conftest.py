@@ -1,6 +1,9 @@
 """Fixtures of the training tests: a config far smaller than experiments/tiny.py (4 frames of 16x16, ch 4)."""
+import json
 import os
 import socket
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -123,3 +126,30 @@ def free_ports():
       for s in socks:
         s.close()
   return find
+
+
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+@pytest.fixture
+def start_workers(free_ports):
+  """`start_workers(config_path, workdir, n=2)`: n processes of `python -m dvd_gan.train --config=config_path
+  --workdir=workdir --strategy=multi_worker`, a local cluster on 127.0.0.1 (TF_CONFIG per process, worker 0
+  the chief), stdout / stderr piped as text; the processes still running at the end of the test are killed."""
+  started = []
+
+  def start(config_path, workdir, n=2):
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(n)]}
+    for i in range(n):
+      env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}),
+                 TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+      started.append(subprocess.Popen(
+          [sys.executable, "-m", "dvd_gan.train", f"--config={config_path}", f"--workdir={workdir}",
+           "--strategy=multi_worker"], cwd=_REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+          text=True))
+    return started[-n:]
+  yield start
+  for p in started:
+    if p.poll() is None:
+      p.kill()
+      p.wait()

@@ -9,8 +9,6 @@ import json
 import math
 import os
 import re
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -20,7 +18,6 @@ from tensorboard.backend.event_processing.plugin_event_accumulator import EventA
 
 from dvd_gan.training import checkpointing
 
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -111,7 +108,7 @@ def get_config():
 
 
 @pytest.mark.slow
-def test_multi_worker_strategy_run(tmp_path, checkpoint_reader, free_ports):
+def test_multi_worker_strategy_run(tmp_path, checkpoint_reader, start_workers):
   """MultiWorkerMirroredStrategy, 2 worker processes on 127.0.0.1 (`python -m dvd_gan.train
   --strategy=multi_worker`, TF_CONFIG per process): both exit 0 with finite logged losses; the chief writes
   checkpoints, TensorBoard and samples with the EMA / variable-change properties; the other worker leaves
@@ -119,27 +116,11 @@ def test_multi_worker_strategy_run(tmp_path, checkpoint_reader, free_ports):
   config_path = tmp_path / "worker_config.py"
   config_path.write_text(_WORKER_CONFIG.format(here=_HERE))
   workdir = tmp_path / "run"
-  ports = free_ports(2)
-  cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-  procs = []
-  try:
-    for i in range(2):
-      env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}),
-                 TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-      procs.append(subprocess.Popen(
-          [sys.executable, "-m", "dvd_gan.train", f"--config={config_path}", f"--workdir={workdir}",
-           "--strategy=multi_worker"], cwd=_REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-          text=True))
-    deadline = time.time() + 420
-    outputs = []
-    for p in procs:
-      out, err = p.communicate(timeout=max(deadline - time.time(), 1))
-      outputs.append((p.returncode, out, err))
-  finally:
-    for p in procs:
-      if p.poll() is None:
-        p.kill()
-        p.wait()
+  deadline = time.time() + 420
+  outputs = []
+  for p in start_workers(config_path, workdir):
+    out, err = p.communicate(timeout=max(deadline - time.time(), 1))
+    outputs.append((p.returncode, out, err))
   for code, out, err in outputs:
     assert code == 0, err[-3000:]
   chief_log = outputs[0][1]

@@ -1,11 +1,8 @@
 """A real SIGTERM to one of two worker processes (MultiWorkerMirroredStrategy on 127.0.0.1): both workers save
 the same step and exit 0, and a resume continues from that step (dvd_gan.training.preemption, loop.train)."""
-import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -14,7 +11,6 @@ import tensorflow as tf
 from dvd_gan.training import checkpointing
 from dvd_gan.training.loop import train
 
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _NUM_STEPS = 40  # far more than run before the signal: the stop comes from the signal, not the end
 
@@ -31,7 +27,7 @@ def get_config():
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_sigterm_to_one_worker_both_save_the_same_step_exit_0_and_resume(tmp_path, free_ports, tiny_config):
+def test_sigterm_to_one_worker_both_save_the_same_step_exit_0_and_resume(tmp_path, start_workers, tiny_config):
   """Two `python -m dvd_gan.train --strategy=multi_worker` processes; once worker 1 (not the chief) has logged
   step 2, it alone gets SIGTERM. Worker 1 says it received signal 15, the chief that another worker did; both
   save at the same step N (>= 2, before the end) and exit 0. The chief's latest checkpoint is step N, no
@@ -39,33 +35,18 @@ def test_sigterm_to_one_worker_both_save_the_same_step_exit_0_and_resume(tmp_pat
   config_path = tmp_path / "worker_config.py"
   config_path.write_text(_CONFIG.format(here=_HERE, num_steps=_NUM_STEPS))
   workdir = tmp_path / "run"
-  ports = free_ports(2)
-  cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-  procs, seen = [], []
-  try:
-    for i in range(2):
-      env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}),
-                 TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-      procs.append(subprocess.Popen(
-          [sys.executable, "-m", "dvd_gan.train", f"--config={config_path}", f"--workdir={workdir}",
-           "--strategy=multi_worker"], cwd=_REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-          text=True))
-    deadline = time.time() + 420
-    for line in procs[1].stdout:  # log_every=1: one line per step (flushed); the signal after step 2
-      seen.append(line)
-      if line.startswith("step 2/"):
-        procs[1].send_signal(signal.SIGTERM)
-        break
-      assert time.time() < deadline, seen
-    outputs = []
-    for p in procs:
-      out, err = p.communicate(timeout=max(deadline - time.time(), 1))
-      outputs.append((p.returncode, out, err))
-  finally:
-    for p in procs:
-      if p.poll() is None:
-        p.kill()
-        p.wait()
+  procs, seen = start_workers(config_path, workdir), []
+  deadline = time.time() + 420
+  for line in procs[1].stdout:  # log_every=1: one line per step (flushed); the signal after step 2
+    seen.append(line)
+    if line.startswith("step 2/"):
+      procs[1].send_signal(signal.SIGTERM)
+      break
+    assert time.time() < deadline, seen
+  outputs = []
+  for p in procs:
+    out, err = p.communicate(timeout=max(deadline - time.time(), 1))
+    outputs.append((p.returncode, out, err))
   outputs[1] = (outputs[1][0], "".join(seen) + outputs[1][1], outputs[1][2])
   for code, out, err in outputs:
     assert code == 0, out[-2000:] + err[-3000:]
