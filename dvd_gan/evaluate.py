@@ -20,9 +20,9 @@ import sys
 
 from absl import flags
 
+from dvd_gan import errors
 from eval import command, io
 from eval.errors import EvalError
-from dvd_gan import errors
 from eval.protocols import get_protocol
 
 

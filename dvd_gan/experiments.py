@@ -31,8 +31,6 @@ from ml_collections.config_flags import config_path
 PACKAGE = "dvd_gan_experiments"
 
 
-
-
 def _checkout_dir() -> Optional[str]:
   """`experiments/` beside the running `dvd_gan` package when that is a source checkout (setup.py there)."""
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,7 +48,7 @@ def experiments_dir() -> str:
   spec = importlib.util.find_spec(PACKAGE)
   if spec is None or not spec.submodule_search_locations:
     raise UserError(f"the experiment files are not installed (no source checkout and no package "
-                          f"{PACKAGE}): reinstall dvd-gan, or pass --config=PATH/TO/FILE.py")
+                    f"{PACKAGE}): reinstall dvd-gan, or pass --config=PATH/TO/FILE.py")
   return list(spec.submodule_search_locations)[0]
 
 
@@ -116,8 +114,8 @@ def load(spec: str) -> ml_collections.ConfigDict:
 
 
 class _Parser(flags.ArgumentParser):
-  """The config flag's parser: a spec -> the locked ConfigDict (UserError, a ValueError, on failure:
-  absl turns it into `flag --config=SPEC: <message>`)."""
+  """The config flag's parser: a spec -> the locked ConfigDict (UserError on failure; DEFINE_config has
+  already loaded the spec of the command line and reported a bad one as `--config: <message>`)."""
 
   def __init__(self, lock_config: bool = True):
     self._lock_config = lock_config

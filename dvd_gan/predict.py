@@ -39,8 +39,6 @@ FORMATS = ("mp4", "npy", "gif")
 MANIFEST = "predictions.json"
 
 
-
-
 def define_flags(fv, argv):
   del argv
   flags.DEFINE_string("workdir", None, "Training run folder (config.json, checkpoints/) of a DVD-GAN-FP run.",
@@ -84,15 +82,12 @@ def load_from_workdir(workdir: str) -> _Model:
   """G_ema of the newest checkpoint of a DVD-GAN-FP run, behind the export's `predict` function."""
   from dvd_gan import generators, run_folder  # noqa: PLC0415 - TensorFlow loads after the flags are checked
   import tensorflow as tf  # noqa: PLC0415 - TensorFlow loads after the flags are checked
-  try:
-    config = run_folder.load_config(workdir)
-    num_context = run_folder.num_conditioning_frames(config)
-    if num_context < 1:
-      raise UserError(f"{workdir} is not a DVD-GAN-FP run (data.num_conditioning_frames = 0): it synthesises "
-                         "videos without conditioning frames; use python -m dvd_gan.sample / export instead")
-    run = run_folder.open_run(workdir, "last", config=config)
-  except UserError as e:
-    raise UserError(str(e)) from None
+  config = run_folder.load_config(workdir)
+  num_context = run_folder.num_conditioning_frames(config)
+  if num_context < 1:
+    raise UserError(f"{workdir} is not a DVD-GAN-FP run (data.num_conditioning_frames = 0): it synthesises "
+                    "videos without conditioning frames; use python -m dvd_gan.sample / export instead")
+  run = run_folder.open_run(workdir, "last", config=config)
   checkpoint, step = run.checkpoint, run.step
   predictor = generators.Predictor(run.generator)
   fn = tf.function(predictor.predict)
@@ -115,7 +110,7 @@ def load_from_saved_model(path: str) -> _Model:
     raise UserError(f"cannot read {meta_path}: {command.one_line(e)}") from None
   if int(meta.get("num_conditioning_frames", 0) or 0) < 1 or "predict" not in meta.get("signatures", {}):
     raise UserError(f"{path} is not an export of a DVD-GAN-FP run (no `predict` signature): it synthesises "
-                       "videos without conditioning frames")
+                    "videos without conditioning frames")
   import tensorflow as tf  # noqa: PLC0415 - TensorFlow loads after the flags are checked
   try:
     loaded = tf.saved_model.load(path)

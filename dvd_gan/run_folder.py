@@ -134,7 +134,7 @@ def resolve_checkpoint(workdir: str, which: Optional[str]) -> tuple:
   if which == "best":
     if best is None:
       raise UserError(f"no best checkpoint in {best_dir(workdir)}: the run had no evaluation during "
-                           "training (eval.every_steps); use --checkpoint=last")
+                      "training (eval.every_steps); use --checkpoint=last")
     return best, "best"
   if which == "last":
     if last is None:
@@ -150,7 +150,7 @@ def resolve_checkpoint(workdir: str, which: Optional[str]) -> tuple:
                   for f in (eio.glob(eio.join(folder, "ckpt-*.index")) if eio.isdir(folder) else [])
                   for m in [re.search(r"ckpt-([0-9]+)\.index$", f)] if m})
   raise UserError(f"no checkpoint of step {which} in {workdir}; steps available: "
-                       f"{', '.join(map(str, steps)) or 'none'}")
+                  f"{', '.join(map(str, steps)) or 'none'}")
 
 
 def checkpoint_step(checkpoint_path: str) -> int:
@@ -209,7 +209,7 @@ def restore_ema_generator(config, checkpoint_path: str):
     status.assert_existing_objects_matched()
   except (AssertionError, ValueError, tf.errors.OpError) as e:
     raise UserError(f"the checkpoint's G_ema does not match the config's generator ({checkpoint_path}): "
-                         f"{str(e).splitlines()[0][:300]}") from None
+                    f"{str(e).splitlines()[0][:300]}") from None
   return generator
 
 

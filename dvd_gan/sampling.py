@@ -162,7 +162,7 @@ def load_saved_model(path: str) -> Model:
     raise UserError(f"{path} is a DVD-GAN-FP export: it continues given frames; use python -m dvd_gan.predict")
   if "latents" not in sigs or not hasattr(loaded, "resolution"):
     raise UserError(f"{path} was exported by an older dvd_gan (no 'latents' signature): export it again "
-                      "with python -m dvd_gan.export")
+                    "with python -m dvd_gan.export")
   names = [n.decode("utf-8") for n in loaded.class_names.numpy()]
   return Model(signatures={k: sigs[k] for k in ("latents", "sample", "sample_mixed") if k in sigs},
                resolution=int(loaded.resolution.numpy()), num_frames=int(loaded.num_frames.numpy()),

@@ -27,9 +27,11 @@ import time
 
 import tensorflow as tf
 
+from dvd_gan import data as data_lib
 from dvd_gan import errors, legacy, random_streams
 from dvd_gan.config import resolve_config
 from dvd_gan.evaluation import end_of_run
+from dvd_gan.evaluation import prediction as prediction_eval
 from dvd_gan.evaluation.periodic import PeriodicEvaluator
 from dvd_gan.training import checkpointing, summaries
 from dvd_gan.training.preemption import StopFlag, make_stop_sync
@@ -37,8 +39,6 @@ from dvd_gan.training.config import check_schedule
 from dvd_gan.training.strategy import apply_thread_settings, make_strategy
 from dvd_gan.training.trainer import build_trainer
 from eval import io as eio
-from dvd_gan import data as data_lib
-from dvd_gan.evaluation import prediction as prediction_eval
 
 
 class NonFiniteLossError(RuntimeError):
@@ -119,7 +119,6 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
 
   skip = start_step * trainer.batches_per_step
   if dataset_fn is None:
-
     def dataset_fn(cfg, ctx, n):
       return data_lib.make_dataset(cfg, split="train", training=True, input_context=ctx).skip(n)
   with errors.config_errors(FileNotFoundError):  # e.g. a dataset not prepared in data.data_dir
