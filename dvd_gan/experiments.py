@@ -23,7 +23,7 @@ from typing import Optional, Sequence
 import ml_collections
 from absl import flags
 
-from eval.command import UsageError
+from eval.command import UsageError, first_line
 from dvd_gan.errors import UserError
 from ml_collections import config_flags
 from ml_collections.config_flags import config_path
@@ -89,15 +89,10 @@ def _load_module(path: str):
   try:
     spec.loader.exec_module(module)
   except Exception as e:
-    raise UserError(f"cannot load {path}: {type(e).__name__}: {_first_line(e)}") from None
+    raise UserError(f"cannot load {path}: {type(e).__name__}: {first_line(e)}") from None
   if not callable(getattr(module, "get_config", None)):
     raise UserError(f"{path} has no get_config()")
   return module
-
-
-def _first_line(e: BaseException) -> str:
-  lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-  return lines[0] if lines else ""
 
 
 def load(spec: str) -> ml_collections.ConfigDict:
@@ -107,7 +102,7 @@ def load(spec: str) -> ml_collections.ConfigDict:
   try:
     config = module.get_config(arg[1:]) if arg else module.get_config()
   except Exception as e:
-    raise UserError(f"{spec}: get_config failed: {type(e).__name__}: {_first_line(e)}") from None
+    raise UserError(f"{spec}: get_config failed: {type(e).__name__}: {first_line(e)}") from None
   if config is None:
     raise UserError(f"{path}: get_config() returned None")
   return config

@@ -76,7 +76,7 @@ def read_class_names(path: str) -> list:
   try:
     return [line.strip() for line in eio.read_text(path).splitlines() if line.strip()]
   except (UnicodeDecodeError, *eio.io_errors()) as e:
-    raise UserError(f"cannot read --class_names {path}: {run_folder.first_line(e)}") from None
+    raise UserError(f"cannot read --class_names {path}: {command.first_line(e)}") from None
 
 
 # ---- export ----------------------------------------------------------------------------------------------

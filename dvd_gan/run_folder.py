@@ -19,6 +19,7 @@ import ml_collections
 import tensorflow as tf
 
 from eval import io as eio
+from eval.command import first_line
 from dvd_gan.errors import UserError
 from dvd_gan import legacy
 from dvd_gan import standing_stats
@@ -35,13 +36,6 @@ BEST_DIR = "checkpoints_best"
 CHECKPOINT_CHOICES = ("last", "best")
 
 
-
-
-def first_line(e: BaseException) -> str:
-  """The first non-empty line of an exception's message (its type name when it has none)."""
-  text = getattr(e, "message", None) or str(e)
-  lines = [line for line in str(text).splitlines() if line.strip()]
-  return lines[0] if lines else type(e).__name__
 
 
 # ---- config ----------------------------------------------------------------------------------------------

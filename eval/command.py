@@ -44,6 +44,14 @@ def one_line(e: BaseException) -> str:
   return text or type(e).__name__
 
 
+def first_line(e: BaseException) -> str:
+  """The first non-empty line of an exception's message (TensorFlow's OpError: its `message`, without the
+  traceback of the op that TensorFlow appends), stripped; its type name when it has no message."""
+  text = getattr(e, "message", None) or str(e)
+  lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+  return lines[0] if lines else type(e).__name__
+
+
 def fail(message: str) -> int:
   """Prints `error: <message>` (one line) on stderr and returns 2, the exit status of a user error."""
   print(f"error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)

@@ -1,6 +1,7 @@
 """What an install carries (read from setup.py without building anything): console commands that exist, the
 experiment configs as a package, and declared dependencies whose floors constraints.txt has tested."""
 import importlib
+import importlib.util
 import os
 import re
 import runpy
@@ -29,19 +30,18 @@ def setup_kwargs():
   return captured
 
 
-def _pins(constraints="constraints.txt"):
-  pins = {}
-  with open(os.path.join(ROOT, constraints)) as f:
-    for line in f:
-      line = line.split("#")[0].strip()
-      if line:
-        name, version = line.split("==")
-        pins[_canonical(name)] = version
-  return pins
+def _launch_lib():
+  """experiments/launch/launch_lib.py (a folder of scripts, not a package): its constraints-file reader is
+  the one the launchers install with."""
+  spec = importlib.util.spec_from_file_location("launch_lib", os.path.join(ROOT, "experiments", "launch",
+                                                                          "launch_lib.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
 
 
-def _canonical(name):
-  return re.sub(r"[-_.]+", "-", name).lower()
+_LAUNCH_LIB = _launch_lib()
+_pins, _canonical = _LAUNCH_LIB.constraint_pins, _LAUNCH_LIB.canonical_name
 
 
 def _version_tuple(v):

@@ -112,6 +112,11 @@ def local_tarball(name: str) -> str:
   return os.path.join(tempfile.gettempdir(), f"dvd-gan-src-{name}.tar.gz")
 
 
+def canonical_name(name: str) -> str:
+  """A distribution's name as pip compares them (PEP 503: runs of -_. as one -, lower case)."""
+  return re.sub(r"[-_.]+", "-", name.strip()).lower()
+
+
 def constraint_pins(constraints: str) -> dict:
   """{canonical name: version} of a constraints file of the repository (`name==version` lines)."""
   pins = {}
@@ -120,7 +125,7 @@ def constraint_pins(constraints: str) -> dict:
       line = line.split("#")[0].strip()
       if line:
         name, _, version = line.partition("==")
-        pins[re.sub(r"[-_.]+", "-", name).lower()] = version.strip()
+        pins[canonical_name(name)] = version.strip()
   return pins
 
 
