@@ -22,7 +22,7 @@ _END = object()
 # Attribute of a network object holding {layer: tf.function}: its forward is traced once per input shape
 # across calls of extract_features (a training loop evaluating every N steps must not re-trace I3D each
 # time); the functions live and die with the network.
-_FORWARDS_ATTR = "_eval_features_forwards"
+FORWARDS_ATTR = "_eval_features_forwards"
 
 
 def iter_named_videos(source, name: str = "video"):
@@ -121,11 +121,11 @@ def _forward(network, layers: tuple):
   """`{layer: network.features(x, layer)}` for `layers` as ONE tf.function per (network, layers), reused
   across calls. A network with `all_features` (eval.networks) runs its forward once for all layers."""
   import tensorflow as tf  # noqa: PLC0415 - TensorFlow loads when features are computed, not at `import eval`
-  per_layers = getattr(network, _FORWARDS_ATTR, None)
+  per_layers = getattr(network, FORWARDS_ATTR, None)
   if per_layers is None:
     per_layers = {}
     try:
-      setattr(network, _FORWARDS_ATTR, per_layers)
+      setattr(network, FORWARDS_ATTR, per_layers)
     except AttributeError:  # an object that takes no attributes: no reuse across calls
       pass
   if layers not in per_layers:

@@ -6,13 +6,21 @@
 
 `features` is a pure TF function of its input (usable inside a tf.function); the forward pass itself is a
 tf.function traced once per input shape.
+
+On a CPU whose ops each run on one thread (`tf.config.threading` intra-op threads = 1, as the training configs
+set it for their small ops), one forward pass would keep one core busy: the batch is then split into as many
+parts as there are inter-op threads (at most the cores), forwarded side by side in the same graph, and the
+features concatenated (`cpu_parts`). Every video's features are those of the whole batch's forward (each
+video is computed on its own; tests/eval/test_networks.py checks it).
 """
+import copy
 import os
 
 import numpy as np
 import tensorflow as tf
 
 from eval import c3d as c3d_lib
+from eval import features
 from eval import io as eio
 from eval import i3d as i3d_lib
 from eval.errors import EvalError
@@ -47,10 +55,25 @@ class FeatureNetwork:
   frames = None
   source = ""
 
-  def __init__(self, model, jit_compile=False):
+  def __init__(self, model, jit_compile=False, parts=None):
     self.model = model
-    self._forward = tf.function(lambda x: self.model(x, training=False), jit_compile=jit_compile,
-                                reduce_retracing=True)
+    self.parts = cpu_parts() if parts is None else max(1, int(parts))
+    self._forward = tf.function(self._forward_parts, jit_compile=jit_compile, reduce_retracing=True)
+
+  def in_parts(self, parts: int):
+    """This network (the same model and weights) forwarding its batches in `parts` parts."""
+    other = copy.copy(self)
+    other.__dict__.pop(features.FORWARDS_ATTR, None)  # the traced forwards call `self`, not the copy
+    FeatureNetwork.__init__(other, self.model, parts=parts)
+    return other
+
+  def _forward_parts(self, x):
+    """The model's outputs for x [B, ...], its batch forwarded in `self.parts` independent parts."""
+    sizes = part_sizes(x.shape[0], self.parts)
+    if len(sizes) <= 1:
+      return self.model(x, training=False)
+    outputs = [self.model(part, training=False) for part in tf.split(x, sizes)]
+    return {layer: tf.concat([o[layer] for o in outputs], 0) for layer in outputs[0]}
 
   def preprocess(self, videos):
     raise NotImplementedError
@@ -82,6 +105,26 @@ class FeatureNetwork:
     return f"FeatureNetwork({self.name}, weights sha256 {self.weights_sha256[:12]}, {self.source})"
 
 
+def cpu_parts() -> int:
+  """How many independent parts a forward pass is split into: the inter-op threads (at most the usable cores)
+  when TensorFlow runs each op on one thread on a CPU-only host; else 1 (the ops use the cores themselves)."""
+  if tf.config.threading.get_intra_op_parallelism_threads() != 1:
+    return 1
+  if tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"):
+    return 1
+  cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+  inter = tf.config.threading.get_inter_op_parallelism_threads()
+  return max(1, min(cores, inter or cores))
+
+
+def part_sizes(batch, parts: int) -> list:
+  """Sizes of `parts` near-equal parts of a batch of `batch` rows ([batch] when unknown or too small)."""
+  if batch is None or parts <= 1 or batch < 2:
+    return [batch]
+  parts = min(parts, batch)
+  return [batch // parts + (1 if i < batch % parts else 0) for i in range(parts)]
+
+
 def resize_bilinear_tf1(frames, size):
   """TF1 `resize_bilinear` (align_corners=False, half_pixel_centers=False): [N, H, W, C] -> [N, s, s, C]."""
   return tf.raw_ops.ResizeBilinear(images=frames, size=[size, size], align_corners=False,
@@ -97,14 +140,14 @@ class I3DNetwork(FeatureNetwork):
   layers = ("logits", "avgpool")
   min_frames = i3d_lib.i3d_min_frames()
 
-  def __init__(self, name, weights_dict, sha256, source, jit_compile=False, fold_batch_norm=True):
+  def __init__(self, name, weights_dict, sha256, source, jit_compile=False, fold_batch_norm=True, parts=None):
     self.name = name
     self.num_classes = i3d_lib.i3d_num_classes(weights_dict)
     model = i3d_lib.build_i3d(self.num_classes, fold_batch_norm=fold_batch_norm)
     i3d_lib.assign_i3d_weights(model, weights_dict, source)
     self.weights_sha256 = sha256
     self.source = source
-    super().__init__(model, jit_compile=jit_compile)
+    super().__init__(model, jit_compile=jit_compile, parts=parts)
 
   def preprocess(self, videos):
     """[B, T, H, W, 3] in [0, 255] -> [B, T, 224, 224, 3] in [-1, 1] (TF1 bilinear resize of every frame)."""

@@ -5,12 +5,13 @@ import tensorflow as tf
 
 from eval import i3d
 from eval.errors import EvalError
-from eval.networks import NETWORK_NAMES, I3DNetwork, class_names, resize_bilinear_tf1, top_classes
+from eval.networks import (NETWORK_NAMES, I3DNetwork, class_names, cpu_parts, part_sizes, resize_bilinear_tf1,
+                           top_classes)
 
 
 @pytest.fixture(scope="module")
-def net():
-  """An I3D network with seeded random weights (the contract does not depend on the weights' values)."""
+def random_weights():
+  """Seeded random I3D weights (the contract does not depend on the weights' values)."""
   rng = np.random.default_rng(0)
   weights = {}
   for name, var in i3d.i3d_variable_map(i3d.build_i3d(400)).items():
@@ -21,7 +22,12 @@ def net():
       weights[name] = (rng.standard_normal(shape) * np.sqrt(2.0 / np.prod(shape[:-1]))).astype(np.float32)
     else:
       weights[name] = np.zeros(shape, np.float32)
-  return I3DNetwork("i3d-kinetics-400", weights, "0" * 64, "random")
+  return weights
+
+
+@pytest.fixture(scope="module")
+def net(random_weights):
+  return I3DNetwork("i3d-kinetics-400", random_weights, "0" * 64, "random")
 
 
 def _tf1_bilinear_reference(image, size):
@@ -70,6 +76,20 @@ def test_features_are_float32_per_layer_and_traceable_in_tf_function(net):
     net.features(video, "fc7")
   with pytest.raises(EvalError, match=r"expects videos \[B, T, H, W, 3\]"):
     net.features(np.zeros([9, 112, 112, 3], np.uint8), "logits")
+
+
+def test_forward_in_parts_gives_each_video_the_features_of_the_whole_batch(net, random_weights):
+  """A batch forwarded in 3 parts side by side (CPU, one thread per op) equals the one-part forward per video."""
+  built = I3DNetwork("i3d-kinetics-400", random_weights, "0" * 64, "random", parts=3)
+  assert built.parts == 3 and net.parts == cpu_parts()
+  video = tf.cast(tf.random.stateless_uniform([5, 9, 64, 64, 3], seed=[3, 4], maxval=255.0), tf.uint8)
+  whole = net.in_parts(1).all_features(video)
+  split = net.in_parts(3).all_features(video)
+  assert net.in_parts(3).model is net.model
+  for layer in ("logits", "avgpool"):
+    assert split[layer].shape == whole[layer].shape
+    np.testing.assert_allclose(split[layer].numpy(), whole[layer].numpy(), rtol=1e-4, atol=1e-5)
+  assert part_sizes(5, 3) == [2, 2, 1] and part_sizes(2, 3) == [1, 1] and part_sizes(1, 2) == [1]
 
 
 def test_contract_attributes():
