@@ -160,6 +160,7 @@ class WorkdirLock:
     self.settle_seconds = float(settle_seconds)
     self.lost = False
     self.record = None
+    self._created = False  # a local workdir this lock created: removed again at release when left empty
     self._stop = threading.Event()
     self._thread = None
     self._warned = False
@@ -307,6 +308,7 @@ class WorkdirLock:
 
   def acquire(self) -> "WorkdirLock":
     if self.local:  # os only: a process can take a local lock without loading TensorFlow
+      self._created = not os.path.isdir(self.workdir)
       os.makedirs(self.workdir, exist_ok=True)
     else:
       eio.makedirs(self.workdir)
@@ -332,6 +334,9 @@ class WorkdirLock:
           current = self._read()
           if current and current.get("token") == token:
             os.remove(self.path)
+        if self._created:  # a run that stopped before writing anything leaves no empty folder behind
+          with contextlib.suppress(OSError):
+            os.rmdir(self.workdir)
       else:
         current = self._read()
         if current and current.get("token") == token:
