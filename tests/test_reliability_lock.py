@@ -218,6 +218,13 @@ def test_lock_only_the_chief_takes_it(strategy, tf_config, chief):
   assert workdir_lock.is_chief_task(strategy, json.dumps(tf_config) if tf_config else "") == chief
 
 
+def test_lock_on_a_workdir_that_cannot_be_written_is_a_user_error(tmp_path):
+  """A workdir that cannot be created (its parent is a file) is the user's error: one line, no traceback."""
+  (tmp_path / "file").write_text("")
+  with pytest.raises(UserError, match="cannot take the lock"):
+    workdir_lock.WorkdirLock(str(tmp_path / "file" / "run")).acquire()
+
+
 def test_lock_held_while_train_runs_and_released_when_it_raises(tmp_path):
   """train() holds the lock (this process's pid) while it builds the models, and removes it when it ends with
   an exception."""

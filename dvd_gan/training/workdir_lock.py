@@ -307,15 +307,17 @@ class WorkdirLock:
           self._warned = True
 
   def acquire(self) -> "WorkdirLock":
-    if self.local:  # os only: a process can take a local lock without loading TensorFlow
-      self._created = not os.path.isdir(self.workdir)
-      os.makedirs(self.workdir, exist_ok=True)
-    else:
-      eio.makedirs(self.workdir)
-    if self.local:
-      self._acquire_local()
-    else:
-      self._acquire_gfile()
+    """Takes the lock (UserError, one line, when a live trainer holds it or the workdir cannot be written)."""
+    try:
+      if self.local:  # os only: a process can take a local lock without loading TensorFlow
+        self._created = not os.path.isdir(self.workdir)
+        os.makedirs(self.workdir, exist_ok=True)
+        self._acquire_local()
+      else:
+        eio.makedirs(self.workdir)
+        self._acquire_gfile()
+    except eio.io_errors() as e:  # e.g. a read-only folder or bucket: the user's workdir
+      raise UserError(f"cannot take the lock {self.path}: {' '.join(str(e).split()) or type(e).__name__}") from e
     self._thread = threading.Thread(target=self._beat, name="workdir-lock-heartbeat", daemon=True)
     self._thread.start()
     return self
