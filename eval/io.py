@@ -218,6 +218,40 @@ def append_line(path: str, line: str) -> None:
   write_bytes(path, old + line.rstrip("\n").encode("utf-8") + b"\n")
 
 
+RETRY_ATTEMPTS = 3  # tries of a write that may hit a passing storage error
+RETRY_DELAY_SECONDS = 0.5  # before the second try; doubled before each further one
+
+
+def retry(fn, *, attempts: int | None = None, delay: float | None = None, sleep=None):
+  """`fn()`, tried up to `attempts` times while it raises a storage error (`io_errors()`: an object store's
+  passing failure, a full or flaky disk), waiting `delay`, 2 * `delay`, ... seconds in between; the last
+  error propagates. Only for writes that can simply be done again (whole files written through a temporary
+  name). Defaults: RETRY_ATTEMPTS, RETRY_DELAY_SECONDS."""
+  import time  # noqa: PLC0415 - only writers that retry need it
+  sleep = time.sleep if sleep is None else sleep
+  attempts = RETRY_ATTEMPTS if attempts is None else int(attempts)
+  delay = RETRY_DELAY_SECONDS if delay is None else float(delay)
+  for attempt in range(attempts):
+    try:
+      return fn()
+    except io_errors():
+      if attempt == attempts - 1:
+        raise
+      sleep(delay * 2 ** attempt)
+  return None
+
+
+def best_effort(fn, what: str, log=print, **retry_kwargs):
+  """`retry(fn)`; when every try fails, logs one line `warning: <what> failed (N tries), skipped: <error>` and
+  returns None instead of raising. For outputs a run can go on without (sample videos, TensorBoard events)."""
+  try:
+    return retry(fn, **retry_kwargs)
+  except io_errors() as e:
+    attempts = retry_kwargs.get("attempts") or RETRY_ATTEMPTS
+    log(f"warning: {what} failed ({attempts} tries), skipped: {' '.join(str(e).split()) or type(e).__name__}")
+    return None
+
+
 def _json_default(value):
   item = getattr(value, "item", None)  # numpy scalars
   if callable(item):

@@ -4,7 +4,7 @@ At every step that is a multiple of `eval.every_steps` (> 0), the chief scores G
 `eval.protocols` (eval.protocols names; dvd_gan.evaluation.scorer), then
 
   - writes the figures to TensorBoard (`eval/<protocol>/<metric>`, `eval/seconds`, `eval/d_margin`);
-  - appends one JSON line to `<workdir>/metrics.jsonl`:
+  - appends one JSON line to `<workdir>/metrics.jsonl` (retried on storage errors, `append_record`):
       {"step": 600, "demo_fvd/fvd": 412.7, "seconds": 21.3, "d_margin": 1.2[, "best": true][, "collapse": why]}
   - keeps the checkpoint of the best main metric (`eval.main_metric`) in `<workdir>/checkpoints_best/` with
     `<workdir>/best.json` (dvd_gan.evaluation.best_checkpoint);
@@ -39,6 +39,14 @@ def read_metrics(workdir: str) -> list:
   if not io.exists(path):
     return []
   return [json.loads(line) for line in io.read_text(path).splitlines() if line.strip()]
+
+
+def append_record(workdir: str, record: dict) -> None:
+  """Appends one JSON line to `<workdir>/metrics.jsonl`, retried on storage errors (eval.io.retry); an error
+  that persists propagates: the evaluations, the best checkpoint and the collapse rule are replayed from
+  this file on resume, so a run never goes on with a line missing."""
+  line = json.dumps(record)
+  io.retry(lambda: io.append_line(io.join(workdir, METRICS_FILE), line))
 
 
 def stats_dir(config, workdir: str) -> str:
@@ -165,14 +173,14 @@ class PeriodicEvaluator:
         record["collapse"] = reason
         stop = self.action == "stop"
         notes.append(f"COLLAPSE: {reason}; " + ("stopping" if stop else "continuing (eval.collapse.action)"))
-    io.append_line(io.join(self.workdir, METRICS_FILE), json.dumps(record))
+    append_record(self.workdir, record)
     with self.writer.as_default():
       for key, v in figures.items():
         summaries.scalar(f"eval/{key}", v, step)
       summaries.scalar("eval/seconds", seconds, step)
       if margin is not None:
         summaries.scalar("eval/d_margin", margin, step)
-    self.writer.flush()
+    summaries.flush(self.writer, self.log)
     shown = "  ".join(f"{k} {v:.4g}" for k, v in figures.items())
     self.log(f"eval step {step}: {shown}  ({seconds:.1f} s, {cpu:.1f} CPU s)"
              f"{'; ' + '; '.join(notes) if notes else ''}")

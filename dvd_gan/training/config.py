@@ -35,6 +35,9 @@ def train_config() -> ml_collections.ConfigDict:
   t.log_every = 50               # console progress line and scalar summaries
   t.sample_every = 1000          # sample grid (TensorBoard + PNG/GIF in workdir/samples)
   t.num_sample_videos = 16
+  # Keys a resumed run may change although they change the run (shapes, data order, optimisation):
+  # comma-separated, e.g. "batch_size,train.g_lr" (dvd_gan.training.config_changes; docs/training.md).
+  t.allow_config_change = ""
   return t
 
 

@@ -33,7 +33,7 @@ from dvd_gan.config import resolve_config
 from dvd_gan.evaluation import end_of_run
 from dvd_gan.evaluation import prediction as prediction_eval
 from dvd_gan.evaluation.periodic import PeriodicEvaluator
-from dvd_gan.training import checkpointing, summaries
+from dvd_gan.training import checkpointing, config_changes, summaries, workdir_lock
 from dvd_gan.training.preemption import StopFlag, make_stop_sync
 from dvd_gan.training.config import check_schedule
 from dvd_gan.training.strategy import apply_thread_settings, make_strategy
@@ -85,9 +85,11 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
     {"step", "trainer", "stopped_by" (None | signal number | "peer": another worker's signal | "max_steps" |
      "collapse"), "last_metrics" (metrics of the last step run), "eval"}.
   """
+  chief = _is_chief(strategy) if strategy is not None else workdir_lock.is_chief_task(config.train.strategy)
   with StopFlag():  # first thing: the loop's own flag (below) inherits a signal received before it
-    return _train(config, workdir, strategy=strategy, build_models=build_models, dataset_fn=dataset_fn,
-                  log=log, max_steps=max_steps, metric_fn=metric_fn)
+    with workdir_lock.for_run(str(workdir), chief, log):  # before anything is written to the workdir
+      return _train(config, workdir, strategy=strategy, build_models=build_models, dataset_fn=dataset_fn,
+                    log=log, max_steps=max_steps, metric_fn=metric_fn)
 
 
 def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_steps, metric_fn) -> dict:
@@ -101,6 +103,7 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
     tf.config.experimental.enable_op_determinism()
   with errors.config_errors():
     config = legacy.keep_run_generator(resolve_config(config), str(workdir), log)
+  config_changes.check_resume(config, str(workdir), log)
   workdir = str(workdir)
   eio.makedirs(workdir)
   with errors.config_errors():
@@ -115,7 +118,7 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   if restored:
     log(f"resumed from {restored} at step {start_step}")
   if chief:
-    eio.write_json(eio.join(workdir, "config.json"), config.to_dict())
+    config_changes.write_config(workdir, config, log)
 
   skip = start_step * trainer.batches_per_step
   if dataset_fn is None:
@@ -139,7 +142,7 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
     if not chief:
       return
     videos = trainer.sample(z_fixed, y_fixed, context_fixed).numpy()
-    out = summaries.write_samples(samples_dir, f"samples_{step:07d}", videos)
+    out = summaries.write_samples(samples_dir, f"samples_{step:07d}", videos, log=log)
     with writer.as_default():
       summaries.image("samples/ema_frame_grid", out["grid"], step)
 
@@ -157,7 +160,7 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
     if stop_everywhere(stop.signal is not None):  # before the first step: nothing new to save
       log(f"received signal {stop.signal if stop.signal is not None else 'on another worker'} before the "
           "first step: nothing new to save; exiting")
-      writer.flush()
+      summaries.flush(writer, log)
       return {"step": step, "trainer": trainer, "stopped_by": stop.signal if stop.signal is not None else "peer",
               "last_metrics": {}, "eval": None}
     while step < num_steps:
@@ -215,7 +218,7 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
     last_metrics = {k: float(v) for k, v in metrics.items()}
   if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
     manager.save(checkpoint_number=step)
-  writer.flush()
+  summaries.flush(writer, log)
   if not chief:  # a non-chief worker's saves only took part in the collective save: drop them
     eio.remove(manager.directory)
     try:  # tmp_worker_checkpoints/, once no other worker uses it

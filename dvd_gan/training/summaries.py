@@ -1,34 +1,57 @@
 """Sample videos for people: frame grids (TensorBoard image summaries, PNG), animated GIFs and mp4 grids.
 
 The files are written by `eval.video_writer` (any filesystem; a temporary name, then a rename, so a reader
-never sees a half-written file).
+never sees a half-written file). A run goes on without them: each file and each flush of the TensorBoard
+events is retried a few times (`eval.io.retry`), then logged in one line and skipped (`eval.io.best_effort`).
 """
+import functools
+
 import numpy as np
 
 from eval import video_writer
-from eval.io import join
+from eval import io as eio
+from eval.io import best_effort, io_errors, join, retry, write_bytes
 from eval.video_writer import frame_grid, to_uint8, video_tiles
 
 
-def write_samples(folder: str, name: str, videos, columns: int = 8, scale: int = 2) -> dict:
+def write_samples(folder: str, name: str, videos, columns: int = 8, scale: int = 2, log=print) -> dict:
   """Writes `<name>.png` (frame grid: a row per video) and `<name>.gif` and `<name>.mp4` (all videos tiled,
-  `columns` per row, animated; the mp4 is H.264 and lossy: for people, not for scoring).
+  `columns` per row, animated; the mp4 is H.264 and lossy: for people, not for scoring). A file whose write
+  keeps failing is skipped; one line through `log` names the skipped files (module docstring).
 
   Args:
     folder: output folder (created).
     name: file stem, e.g. "samples_000500".
     videos: [B, T, H, W, 3] float in [-1, 1].
   Returns:
-    {"png": path, "gif": path, "mp4": path, "grid": uint8 grid image [H', W', 3]}.
+    {"png": path, "gif": path, "mp4": path, "grid": uint8 grid image [H', W', 3]}; a skipped file's path is
+    None.
   """
   v = to_uint8(videos)
   grid = frame_grid(v)
   tiles = video_tiles(v, columns=min(columns, v.shape[0]))
   paths = {ext: join(folder, f"{name}.{ext}") for ext in ("png", "gif", "mp4")}
-  video_writer.write_png(paths["png"], grid, scale=scale)
-  video_writer.write_video(paths["gif"], tiles, fps=6, scale=scale)
-  video_writer.write_video(paths["mp4"], tiles, fps=6, scale=scale)
+  big = video_writer.upscale(tiles, scale)
+  encoders = {"png": lambda: video_writer.encode_png(video_writer.upscale(grid, scale)),
+              "gif": lambda: video_writer.encode_gif(big, fps=6),
+              "mp4": lambda: video_writer.encode_mp4(big, fps=6)}
+  failed = {}
+  for ext, encode in encoders.items():
+    data = encode()  # once: only the write is retried
+    try:
+      retry(functools.partial(write_bytes, paths[ext], data))
+    except io_errors() as e:
+      failed[ext] = " ".join(str(e).split()) or type(e).__name__
+      paths[ext] = None
+  if failed:
+    log(f"warning: samples {join(folder, name)}.{{{','.join(failed)}}} not written ({eio.RETRY_ATTEMPTS} tries "
+        f"each), skipped: {next(iter(failed.values()))}")
   return {**paths, "grid": grid}
+
+
+def flush(writer, log=print) -> None:
+  """Flushes a tf.summary writer's pending events, retried; skipped with one line when it keeps failing."""
+  best_effort(lambda: writer.flush() or True, "writing TensorBoard events", log)
 
 
 # ---- TensorBoard (the tensorboard package, a dependency, provides tf.summary.scalar / image) ------------------
