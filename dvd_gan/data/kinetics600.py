@@ -190,10 +190,10 @@ def decoded_bytes(example: Dict[str, object]) -> int:
   return len(frames) * height * width * 3
 
 
-def _beam_process(item, *, split, size, min_frames, jpeg_quality):
+def _beam_process(item, *, split, **kwargs):
   """Beam FlatMap body: yields (key, example) and counts skips (and decoded bytes) in Beam counters."""
   import apache_beam as beam  # noqa: PLC0415 - optional dependency (the beam extra)
-  key, status, example, error = process_clip(item, size=size, min_frames=min_frames, jpeg_quality=jpeg_quality)
+  key, status, example, error = process_clip(item, **kwargs)
   beam.metrics.Metrics.counter(BEAM_NAMESPACE, f"{split}/{status}").inc()
   if example is None:
     logging.warning("kinetics600 %s: skipped %s (%s): %s", split, key, status, error)
