@@ -299,7 +299,7 @@ class Kinetics600(tfds.core.GeneratorBasedBuilder):
       results = worker_pool.imap_ordered(
           fn, items, workers=workers, timeout_s=self._clip_timeout_s,
           on_failure=lambda item, message: (item["key"], clips_lib.UNREADABLE, None, message),
-          log=lambda message: logging.warning("kinetics600 %s: %s", split, message))
+          log=lambda item, message: logging.warning("kinetics600 %s: %s: %s", split, item["key"], message))
     else:
       results = map(fn, items)
     try:

@@ -108,7 +108,7 @@ def imap_ordered(fn: Callable, items: Sequence, *, workers: int, timeout_s: floa
     timeout_s: the most seconds one item may run.
     on_failure: `(item, message) -> result` yielded for an item that crashed its worker twice or ran over
       the limit.
-    log: `message -> None` for each crash and timeout (None: silent).
+    log: `(item, message) -> None` for each crash and timeout (None: silent).
   """
   exit_if_reimported_main()
   todo = collections.deque(range(len(items)))  # never submitted, or innocent bystanders of a timeout
@@ -126,10 +126,10 @@ def imap_ordered(fn: Callable, items: Sequence, *, workers: int, timeout_s: floa
         continue
       if pool is None:
         pool = _Pool(workers, fn)
-      retrying = any(i in retried for i, _ in in_flight.values())
       if suspects and not in_flight:  # a retry runs alone
         i = suspects.popleft()
         in_flight[pool.submit(fn, items[i])] = (i, time.monotonic() + timeout_s)
+      retrying = any(i in retried for i, _ in in_flight.values())
       while not suspects and not retrying and todo and len(in_flight) < workers:
         i = todo.popleft()
         in_flight[pool.submit(fn, items[i])] = (i, time.monotonic() + timeout_s)
@@ -155,7 +155,7 @@ def imap_ordered(fn: Callable, items: Sequence, *, workers: int, timeout_s: floa
             suspects.append(i)
             message = "a decoder process crashed with this item in flight: retrying it alone"
           if log:
-            log(f"item {i}: {message}")
+            log(items[i], message)
         in_flight.clear()
         continue
       now = time.monotonic()
@@ -165,9 +165,10 @@ def imap_ordered(fn: Callable, items: Sequence, *, workers: int, timeout_s: floa
         pool = None
         for future, (i, _) in sorted(in_flight.items(), key=lambda kv: -kv[1][0]):
           if future in late:
-            results[i] = on_failure(items[i], f"decoding ran over the time limit of {timeout_s:g} s")
+            message = f"ran over the time limit of {timeout_s:g} s"
+            results[i] = on_failure(items[i], message)
             if log:
-              log(f"item {i}: over the time limit of {timeout_s:g} s")
+              log(items[i], message)
           elif i in retried:
             suspects.appendleft(i)
           else:
