@@ -3,6 +3,8 @@ and a Kinetics build whose decoder workers crash or hang.
 
 Each test damages one thing and checks the documented outcome (docs/reliability.md): a one-line error that
 names the file, a refusal before any allocation, or a clip counted as unreadable while the build goes on.
+The serving tests share one export of a tiny generator (building it and the first call of each signature are
+most of their time: slow), and the main-guard test runs a script whose workers import TensorFlow (slow).
 """
 import csv
 import importlib
@@ -26,7 +28,7 @@ from dvd_gan.config import base_config
 from dvd_gan.data import kinetics600
 from dvd_gan.models import build
 from dvd_gan.training import checkpointing
-from eval import cli, npz, video_io
+from eval import cli, npz, video_io, video_writer
 from eval.errors import EvalError
 from eval.stats import FeatureStats
 from eval.weights import files as weight_files
@@ -207,6 +209,7 @@ def _io_call_refused(fn, match, **inputs):
   return time.perf_counter() - start
 
 
+@pytest.mark.slow  # with the export fixture: see the module docstring
 def test_export_refuses_batches_over_its_maximum_before_allocating(_io_export, _io_signatures):
   """The export records max_batch_size / max_latents (constants and export_meta.json); sample_random for 2**30
   videos, latents for 2**30 rows, and sample / sample_random_labels / sample_mixed one row over the maximum are
@@ -232,6 +235,7 @@ def test_export_refuses_batches_over_its_maximum_before_allocating(_io_export, _
   assert max(seconds) < 0.5, seconds
 
 
+@pytest.mark.slow  # with the export fixture: see the module docstring
 def test_export_refuses_non_finite_inputs(_io_signatures):
   """A NaN or inf in z (sample, sample_mixed), alpha (sample_mixed) or truncation (sample_random, latents,
   sample_random_labels) is an InvalidArgumentError naming the input, never a NaN video."""
@@ -255,19 +259,22 @@ def test_export_refuses_non_finite_inputs(_io_signatures):
                      truncation=t, truncation_mode=tf.constant("resample"))
 
 
-def test_sample_command_batches_requests_to_the_maximum(_io_export, tmp_path, capsys):
+@pytest.mark.slow  # with the export fixture: see the module docstring
+def test_sample_command_batches_requests_to_the_maximum(_io_export, _io_signatures, tmp_path, capsys):
   """`python -m dvd_gan.sample --saved_model` asking for more videos per call than the export serves
   (--batch_size=16 > 4; 2 classes x 3 = 6 videos) runs them in batches of the maximum and writes them all,
-  equal to the videos sampled one batch at a time; more latents in one draw than max_latents is one
+  equal to the export's own sample() of the same latents; more latents in one draw than max_latents is one
   `error:` line, exit status 2."""
   out = tmp_path / "out"
-  args = ["sample", f"--saved_model={_io_export}", "--classes=1,2", "--num=3", "--format=npy", "--seed=5",
-          "--truncation=1", "--batch_size=16", "--noprogress"]
-  assert sample_cmd.main(args + [f"--out={out}"]) == 0
+  assert sample_cmd.main(["sample", f"--saved_model={_io_export}", "--classes=1,2", "--num=3", "--format=npy",
+                          "--seed=5", "--truncation=1", "--batch_size=16", "--noprogress", f"--out={out}"]) == 0
   videos = np.load(out / "videos.npy")
-  assert videos.shape[0] == 6
-  assert sample_cmd.main(args[:-2] + ["--batch_size=1", "--noprogress", f"--out={tmp_path / 'one'}"]) == 0
-  np.testing.assert_array_equal(videos, np.load(tmp_path / "one" / "videos.npy"))
+  _, sigs = _io_signatures
+  z = sigs["latents"](batch_size=tf.constant(3), seed=tf.constant(5, tf.int64), truncation=tf.constant(1.0),
+                      truncation_mode=tf.constant("scale"))["z"].numpy()
+  zz, y = np.tile(z, [2, 1]), np.repeat(np.array([1, 2], np.int32), 3)
+  expected = np.concatenate([sigs["sample"](z=zz[s], y=y[s])["video"].numpy() for s in (slice(0, 4), slice(4, 6))])
+  np.testing.assert_array_equal(videos, video_writer.to_uint8(expected))
   capsys.readouterr()
   assert sample_cmd.main(["sample", f"--saved_model={_io_export}", f"--num={_IO_MAX_LATENTS + 1}",
                           "--noprogress", f"--out={tmp_path / 'many'}"]) == 2
@@ -358,6 +365,7 @@ print("built")
 '''
 
 
+@pytest.mark.slow  # a script and its 2 workers each import TensorFlow
 def test_kinetics_build_without_main_guard_ends_with_one_line(tmp_path):
   """A script that calls download_and_prepare at its top level (no `if __name__ == "__main__":`), whose
   spawned workers re-run it, ends with one line (the last of stderr) saying what to add; the workers print
