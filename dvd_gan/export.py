@@ -1,7 +1,7 @@
 """Exports the EMA generator of a training run as a self-contained SavedModel that serves samples.
 
     dvd-gan-export --workdir=DIR --out=EXPORT_DIR [--overwrite] [--class_names=FILE] [--xla]
-                   [--standing_stats_batches=N]
+                   [--standing_stats_batches=N] [--max_batch_size=256] [--max_latents=65536]
                    [--config=NAME_OR_FILE --config.key=value ...]       (or python -m dvd_gan.export)
 
 It restores only `G_ema` from the newest checkpoint of DIR/checkpoints (written by dvd_gan.training.loop,
@@ -39,12 +39,17 @@ DVD-GAN-FP runs (data.num_conditioning_frames = C > 0; `Predictor`) have one sig
       the seed as sample_random's; a pure function of (frames, seed, truncation).
   serving_default = predict.
 
+Serving bounds: a call of a video signature (sample, sample_mixed, sample_random, sample_random_labels,
+predict) for more than --max_batch_size videos, a call of latents for more than --max_latents rows, and a
+non-finite z, alpha or truncation are refused with tf.errors.InvalidArgumentError before anything of the
+batch's size is allocated.
 The loaded object also carries the constants `format_version`, `resolution`, `num_frames`, `num_classes`,
-`z_dim` and `class_names` (string [C], empty when unknown) as variables (DVD-GAN-FP exports also
-`num_conditioning_frames`). Input checks run outside the
+`z_dim`, `max_batch_size`, `max_latents` and `class_names` (string [C], empty when unknown) as variables
+(DVD-GAN-FP exports also `num_conditioning_frames`). Input checks run outside the
 generator's function, which `--xla` XLA-compiles (XLA drops Assert ops). The export folder also holds
 export_meta.json (format version, step, checkpoint, resolved config, class names when known, the
-signatures, and "standing_stats": {"batches" (0 = off), "batch_size", "seed", "truncation"}). Loading needs
+signatures, "max_batch_size", "max_latents", and "standing_stats": {"batches" (0 = off), "batch_size", "seed",
+"truncation"}). Loading needs
 TensorFlow only (`tf.saved_model.load`), not dvd_gan.
 --workdir and --out may be on any filesystem TensorFlow knows (`gs://...`). The SavedModel is written to a
 temporary folder next to --out and then published (`eval.io.publish_dir`): renamed into place on a local
@@ -59,7 +64,8 @@ import ml_collections
 import tensorflow as tf
 
 from dvd_gan import run_folder
-from dvd_gan.generators import FORMAT, FORMAT_VERSION, META_FILE, make_served_module
+from dvd_gan.generators import (DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_LATENTS, FORMAT, FORMAT_VERSION, META_FILE,
+                                make_served_module)
 from dvd_gan.errors import UserError
 from eval import command
 from eval import io as eio
@@ -102,7 +108,8 @@ def _absolute(path: str) -> str:
 
 def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
            class_names: Optional[Sequence[str]] = None, xla: bool = False,
-           standing_stats_batches: Optional[int] = None, log=print) -> dict:
+           standing_stats_batches: Optional[int] = None, max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+           max_latents: int = DEFAULT_MAX_LATENTS, log=print) -> dict:
   """Writes the SavedModel of the run's latest G_ema to `out`; returns the export metadata.
 
   Args:
@@ -113,12 +120,17 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
     class_names: names in label order; None: `default_class_names(config)`.
     xla: XLA-compile the generator's function (the input checks stay outside it; see `Sampler`).
     standing_stats_batches: replaces the config's `eval.standing_stats_batches` (0 = off); None: keep it.
+    max_batch_size: the most videos one call of a video signature serves (more: InvalidArgumentError).
+    max_latents: the most rows one call of `latents` draws.
     log: function printing one line.
 
   Raises:
     UserError: a one-line problem with the inputs (no checkpoint, --out not empty, config mismatch, ...).
   """
   _check_out(out, overwrite)
+  for name, value in (("max_batch_size", max_batch_size), ("max_latents", max_latents)):
+    if int(value) < 1:
+      raise UserError(f"--{name} must be >= 1, got {value}")
   checkpoint_path = run_folder.latest_checkpoint(workdir)
   if config is None:
     config = run_folder.load_config(workdir)
@@ -141,7 +153,8 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
   standing = standing_stats.settings(config)
   generator = run_folder.sampling_generator(run_folder.restore_ema_generator(config, checkpoint_path), config,
                                             log=log)
-  sampler = make_served_module(generator, config, class_names, xla=xla)
+  sampler = make_served_module(generator, config, class_names, xla=xla, max_batch_size=int(max_batch_size),
+                               max_latents=int(max_latents))
   signatures = sampler.signatures()
   meta = {
       "format": FORMAT, "format_version": FORMAT_VERSION,
@@ -152,6 +165,7 @@ def export(workdir: str, out: str, *, config=None, overwrite: bool = False,
       "class_names": list(class_names) if class_names is not None else None,
       "dtype": "float32", "xla": bool(xla), "tensorflow_version": tf.__version__,
       "standing_stats": standing,
+      "max_batch_size": int(max_batch_size), "max_latents": int(max_latents),
       "signatures": {name: _describe(fn) for name, fn in signatures.items()},
       "config": config.to_dict(),
   }
@@ -186,6 +200,11 @@ def define_flags(fv, argv) -> None:
   flags.DEFINE_integer("standing_stats_batches", None,
                        "Standing statistics of G_ema over this many batches (0 = off); default: the config's "
                        "eval.standing_stats_batches.", flag_values=fv)
+  flags.DEFINE_integer("max_batch_size", DEFAULT_MAX_BATCH_SIZE,
+                       "Most videos one call of a signature serves; a larger batch is refused before anything "
+                       "is allocated.", lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer("max_latents", DEFAULT_MAX_LATENTS,
+                       "Most rows one call of the latents signature draws.", lower_bound=1, flag_values=fv)
   experiments.DEFINE_config(
       fv, argv, help_string="Experiment (a name or a .py file) replacing <workdir>/config.json, with "
                             "--config.key=value overrides.")
@@ -195,7 +214,8 @@ def body(fv, args) -> None:
   command.require(fv, "workdir", "out")
   names = read_class_names(fv.class_names) if fv.class_names else None
   export(fv.workdir, fv.out, config=fv.config, overwrite=fv.overwrite, class_names=names, xla=fv.xla,
-         standing_stats_batches=fv.standing_stats_batches, log=lambda s: print(s, flush=True))
+         standing_stats_batches=fv.standing_stats_batches, max_batch_size=fv.max_batch_size,
+         max_latents=fv.max_latents, log=lambda s: print(s, flush=True))
 
 
 def main(argv=None) -> int:

@@ -17,8 +17,13 @@ from dvd_gan import random_streams
 from dvd_gan import truncation as truncation_lib
 
 FORMAT = "dvd-gan-sampler"
-FORMAT_VERSION = 2  # 2: signatures latents and sample_mixed, constants on the module, --xla
+FORMAT_VERSION = 3  # 2: signatures latents and sample_mixed, constants on the module, --xla; 3: serving bounds
 META_FILE = "export_meta.json"
+# Serving bounds (dvd_gan.export --max_batch_size / --max_latents): a signature asked for more refuses before
+# allocating anything. A video costs B * T * H * W * 3 floats plus the generator's activations; a row of
+# `latents` only z_dim floats, so latents get a larger bound (sampling.py draws all of a request's z at once).
+DEFAULT_MAX_BATCH_SIZE = 256
+DEFAULT_MAX_LATENTS = 65536
 
 
 def to_uint8(video):
@@ -44,17 +49,22 @@ class Sampler(tf.Module):
   ("resample"; dvd_gan.truncation).
 
   The input checks (tf.debugging asserts) run in the signature functions, before and outside the one function
-  that runs the generator (`G_ema.generate`). With `xla=True` only that function is XLA-compiled: XLA drops
-  Assert ops, so checks inside it would silently vanish (and XLA's gather clamps an out-of-range label
-  instead of failing).
+  that runs the generator (`G_ema.generate`). They refuse, with tf.errors.InvalidArgumentError and before any
+  tensor of the batch's size is made, a batch above `max_batch_size` (`latents`: above `max_latents`), and a
+  non-finite z, alpha or truncation (which would give NaN videos). With `xla=True` only that function is
+  XLA-compiled: XLA drops Assert ops, so checks inside it would silently vanish (and XLA's gather clamps an
+  out-of-range label instead of failing).
 
   Args:
     generator: the restored G_ema (a dvd_gan Generator).
     class_names: names in label order, or None.
     xla: XLA-compile (jit_compile) the generator's function.
+    max_batch_size: the most videos one call of a video signature serves.
+    max_latents: the most rows one call of `latents` draws.
   """
 
-  def __init__(self, generator, class_names=None, *, xla: bool = False):
+  def __init__(self, generator, class_names=None, *, xla: bool = False,
+               max_batch_size: int = DEFAULT_MAX_BATCH_SIZE, max_latents: int = DEFAULT_MAX_LATENTS):
     super().__init__(name="dvd_gan_sampler")
     # The Keras model itself is kept out of the SavedModel's object graph (saving a Keras 3 model as a
     # tf.Module child makes TF trace its default call signature). `signatures()` tracks the tf.Variables its
@@ -66,6 +76,9 @@ class Sampler(tf.Module):
     self._z_dim = int(generator.z_dim)
     self._cond_dim = self._z_dim + (int(generator.embed_dim) if self._num_classes > 0 else 0)
     self._xla = bool(xla)
+    if int(max_batch_size) < 1 or int(max_latents) < 1:
+      raise ValueError(f"max_batch_size and max_latents must be >= 1, got {max_batch_size}, {max_latents}")
+    self._max_batch, self._max_latents = int(max_batch_size), int(max_latents)
     names = [str(n) for n in class_names] if class_names else []
     if names and len(names) != self._num_classes:
       raise ValueError(f"{len(names)} class names for a model with {self._num_classes} classes")
@@ -78,6 +91,8 @@ class Sampler(tf.Module):
     self.num_frames = constant("num_frames", int(generator.num_frames), tf.int32)
     self.num_classes = constant("num_classes", self._num_classes, tf.int32)
     self.z_dim = constant("z_dim", self._z_dim, tf.int32)
+    self.max_batch_size = constant("max_batch_size", self._max_batch, tf.int32)
+    self.max_latents = constant("max_latents", self._max_latents, tf.int32)
     self.class_names = tf.Variable(tf.constant(names, tf.string, shape=[len(names)]), trainable=False,
                                    name="class_names")
     self._video_fn = None
@@ -100,6 +115,24 @@ class Sampler(tf.Module):
 
   # -- checked inputs (outside the generator's function) --
 
+  def _batch_check(self, batch, name, limit=None, flag="max_batch_size"):
+    """batch <= the served maximum; the limit is a constant of the traced function (fixed per export)."""
+    limit = self._max_batch if limit is None else limit
+    return tf.debugging.assert_less_equal(
+        tf.cast(batch, tf.int64), tf.constant(limit, tf.int64),
+        message=f"{name} is above this model's maximum of {limit} per call ({flag} of python -m "
+                f"dvd_gan.export): split the request into batches")
+
+  @staticmethod
+  def _finite(x, name):
+    """x, after a check that it holds no NaN or inf (CheckNumerics: InvalidArgumentError naming `name`)."""
+    return tf.debugging.assert_all_finite(x, message=f"{name} must be finite (it holds NaN or inf)")
+
+  def _checked_z(self, z):
+    """z [B, z_dim] after the batch bound and the finiteness check (before anything of size B is made)."""
+    with tf.control_dependencies([self._batch_check(tf.shape(z)[0], "the batch (rows of z)")]):
+      return self._finite(tf.identity(z), "z")
+
   def _label_checks(self, y, batch, name):
     c = self._num_classes
     return [tf.debugging.assert_equal(tf.shape(y)[0], batch, message=f"{name} must have one label per row of z"),
@@ -112,15 +145,18 @@ class Sampler(tf.Module):
     return self.generator.class_embedding(y, training=False)
 
   def _sample(self, z, y=None):
+    z = self._checked_z(z)
     if self._num_classes == 0:
       return self._video(self.generator.conditioning(z))
     e = self._embedding(y, self._label_checks(y, tf.shape(z)[0], "y"))
     return self._video(self.generator.conditioning(z, embedding=e))
 
-  def _latents(self, batch_size, seed, truncation, truncation_mode="scale"):
-    t = tf.cast(truncation, tf.float32)
+  def _latents(self, batch_size, seed, truncation, truncation_mode="scale", *, limit=None, flag="max_batch_size"):
     checks = [tf.debugging.assert_positive(batch_size, message="batch_size must be >= 1"),
-              tf.debugging.assert_non_negative(t, message="truncation must be >= 0")]
+              self._batch_check(batch_size, "batch_size", limit, flag)]
+    with tf.control_dependencies(checks):
+      t = self._finite(tf.cast(truncation, tf.float32), "truncation")
+    checks.append(tf.debugging.assert_non_negative(t, message="truncation must be >= 0"))
     resample = None
     if not isinstance(truncation_mode, str):
       resample = tf.equal(truncation_mode, "resample")
@@ -153,17 +189,19 @@ class Sampler(tf.Module):
 
   def sample_mixed(self, z, y0, y1, alpha):
     """G_ema with the class embedding (1 - alpha) e(y0) + alpha e(y1): alpha [B] float32 (0 -> y0, 1 -> y1)."""
+    z = self._checked_z(z)
     batch = tf.shape(z)[0]
     checks = (self._label_checks(y0, batch, "y0") + self._label_checks(y1, batch, "y1") +
               [tf.debugging.assert_equal(tf.shape(alpha)[0], batch,
                                          message="alpha must have one value per row of z")])
     with tf.control_dependencies(checks):
-      a = tf.identity(alpha)[:, None]
+      a = self._finite(tf.identity(alpha), "alpha")[:, None]
     e = (1.0 - a) * self._embedding(y0, checks) + a * self._embedding(y1, checks)
     return {"video": self._video(self.generator.conditioning(z, embedding=e))}
 
   def latents(self, batch_size, seed, truncation, truncation_mode):
-    z, y = self._latents(batch_size, seed, truncation, truncation_mode)
+    z, y = self._latents(batch_size, seed, truncation, truncation_mode, limit=self._max_latents,
+                         flag="max_latents")
     return {"z": z, "y": y} if self._num_classes > 0 else {"z": z}
 
   def sample_random(self, batch_size, seed, truncation):
@@ -218,8 +256,8 @@ class Predictor(Sampler):
   """tf.Module around a DVD-GAN-FP G_ema: the `predict` signature (dvd_gan/export.py's docstring), and the constants of
   `Sampler` plus `num_conditioning_frames`. With `xla=True` only the generator's function is XLA-compiled."""
 
-  def __init__(self, generator, *, xla: bool = False):
-    super().__init__(generator, None, xla=xla)
+  def __init__(self, generator, *, xla: bool = False, max_batch_size: int = DEFAULT_MAX_BATCH_SIZE):
+    super().__init__(generator, None, xla=xla, max_batch_size=max_batch_size)
     self._num_context = int(generator.num_conditioning_frames)
     self._resolution = int(generator.resolution)
     self.num_conditioning_frames = tf.Variable(tf.constant(self._num_context, tf.int32), trainable=False,
@@ -239,6 +277,8 @@ class Predictor(Sampler):
 
   def predict(self, frames, seed, truncation):
     frames = tf.convert_to_tensor(frames)
+    with tf.control_dependencies([self._batch_check(tf.shape(frames)[0], "the batch (videos of frames)")]):
+      frames = tf.identity(frames)
     context = tf.cast(frames, tf.float32) / 127.5 - 1.0
     z, _ = self._latents(tf.shape(frames)[0], seed, truncation)
     predicted = self._prediction(z, context)
@@ -260,8 +300,9 @@ class Predictor(Sampler):
     return signatures
 
 
-def make_served_module(generator, config, class_names=None, *, xla: bool = False):
+def make_served_module(generator, config, class_names=None, *, xla: bool = False,
+                       max_batch_size: int = DEFAULT_MAX_BATCH_SIZE, max_latents: int = DEFAULT_MAX_LATENTS):
   """The tf.Module whose functions become the export's signatures: `Predictor` for DVD-GAN-FP, else `Sampler`."""
   if int(config.data.get("num_conditioning_frames", 0)) > 0:
-    return Predictor(generator, xla=xla)
-  return Sampler(generator, class_names, xla=xla)
+    return Predictor(generator, xla=xla, max_batch_size=max_batch_size)
+  return Sampler(generator, class_names, xla=xla, max_batch_size=max_batch_size, max_latents=max_latents)

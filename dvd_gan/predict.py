@@ -70,6 +70,7 @@ class _Model:
     self.num_conditioning_frames = int(meta["num_conditioning_frames"])
     self.resolution = int(meta["resolution"])
     self.stride = int(meta.get("stride", 1))
+    self.max_batch_size = meta.get("max_batch_size")  # None: an export that predates the bound
 
   def predict(self, frames, seed: int, truncation: float):
     import tensorflow as tf  # noqa: PLC0415 - TensorFlow loads after the flags are checked
@@ -92,6 +93,7 @@ def load_from_workdir(workdir: str) -> _Model:
   predictor = generators.Predictor(run.generator)
   fn = tf.function(predictor.predict)
   meta = {"source": os.path.abspath(workdir) if not eio.has_scheme(workdir) else workdir, "step": step,
+          "max_batch_size": int(predictor.max_batch_size.numpy()),
           "checkpoint": checkpoint, "num_conditioning_frames": num_context,
           "num_frames": int(config.num_frames), "resolution": int(config.resolution),
           "stride": int(config.data.stride)}
@@ -120,7 +122,8 @@ def load_from_saved_model(path: str) -> _Model:
   config = meta.get("config", {})
   info = {"source": path, "step": meta.get("step"), "checkpoint": meta.get("checkpoint"),
           "num_conditioning_frames": int(meta["num_conditioning_frames"]), "num_frames": int(meta["num_frames"]),
-          "resolution": int(meta["resolution"]), "stride": int(config.get("data", {}).get("stride", 1))}
+          "resolution": int(meta["resolution"]), "stride": int(config.get("data", {}).get("stride", 1)),
+          "max_batch_size": meta.get("max_batch_size")}
   model = _Model(fn, info)
   model._loaded = loaded  # keeps the SavedModel's variables alive
   return model
@@ -167,6 +170,10 @@ def predict_videos(model: _Model, videos: str, out: str, *, num=None, seed=0, tr
 
   if eio.exists(out) and not overwrite:
     raise UserError(f"--out {out} exists (pass --overwrite to replace it)")
+  if model.max_batch_size is not None and int(batch_size) > int(model.max_batch_size):
+    # Not split silently: batch j draws z from seed + j, so the batch size is part of what the videos are.
+    raise UserError(f"--batch_size {batch_size} is above the model's maximum of {model.max_batch_size} videos "
+                    "per call (python -m dvd_gan.export --max_batch_size)")
   tmp = eio.temporary_dir(out)
   eio.makedirs(tmp)
   entries = []

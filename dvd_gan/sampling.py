@@ -47,6 +47,10 @@ class Model:
     resolution, num_frames, num_classes, z_dim: the model's constants.
     class_names: names in label order, or [] when unknown.
     source: where it came from (for messages and samples.json).
+    max_batch_size: the most videos one signature call serves (`sample` and `sample_mixed` run in batches of
+      at most this many); None for exports that predate the bound.
+    max_latents: the most rows one call of `latents` draws (a larger request is a UserError: the z of
+      latents(n, seed) are one draw, which batches would change); None for exports that predate the bound.
   """
   signatures: dict
   resolution: int
@@ -56,6 +60,8 @@ class Model:
   class_names: list = field(default_factory=list)
   source: str = ""
   keep_alive: object = None  # the loaded SavedModel object, which owns the signatures' variables
+  max_batch_size: Optional[int] = None
+  max_latents: Optional[int] = None
 
   @property
   def conditional(self) -> bool:
@@ -69,15 +75,24 @@ class Model:
   def latents(self, num: int, seed: int, truncation: float = 1.0, mode: str = "scale"):
     """z float32 [num, z_dim] and y int32 [num] (None if unconditional), a pure function of the arguments."""
     check_truncation(truncation, mode)
+    if self.max_latents is not None and int(num) > self.max_latents:
+      raise UserError(f"{num} latents asked for in one draw; {self.source} serves at most {self.max_latents} "
+                      "(python -m dvd_gan.export --max_latents): ask for fewer videos")
     out = self.signatures["latents"](batch_size=tf.constant(int(num), tf.int32),
                                      seed=tf.constant(int(seed), tf.int64),
                                      truncation=tf.constant(float(truncation), tf.float32),
                                      truncation_mode=tf.constant(mode))
     return out["z"].numpy(), (out["y"].numpy() if "y" in out else None)
 
+  def _batch(self, batch_size: int) -> int:
+    """`batch_size`, capped at the model's max_batch_size: larger requests run as more calls."""
+    return min(int(batch_size), self.max_batch_size) if self.max_batch_size else int(batch_size)
+
   def sample(self, z, y=None, *, batch_size: int = 16, progress: bool = False) -> np.ndarray:
-    """G(z, y) float32 [N, T, H, W, 3], run in batches of `batch_size` (a progress bar with `progress`)."""
+    """G(z, y) float32 [N, T, H, W, 3], run in batches of `batch_size` (at most max_batch_size; a progress
+    bar with `progress`)."""
     z = np.asarray(z, np.float32)
+    batch_size = self._batch(batch_size)
     if self.conditional:
       y = np.asarray(y, np.int32)
       return _batched(lambda s: self.signatures["sample"](z=z[s], y=y[s]), len(z), batch_size, progress)
@@ -88,6 +103,7 @@ class Model:
     if not self.conditional:
       raise UserError("class interpolation needs a class-conditional model; this one is unconditional")
     z, alpha = np.asarray(z, np.float32), np.asarray(alpha, np.float32)
+    batch_size = self._batch(batch_size)
     y0, y1 = np.asarray(y0, np.int32), np.asarray(y1, np.int32)
     return _batched(lambda s: self.signatures["sample_mixed"](z=z[s], y0=y0[s], y1=y1[s], alpha=alpha[s]),
                     len(z), batch_size, progress)
@@ -164,10 +180,11 @@ def load_saved_model(path: str) -> Model:
     raise UserError(f"{path} was exported by an older dvd_gan (no 'latents' signature): export it again "
                     "with python -m dvd_gan.export")
   names = [n.decode("utf-8") for n in loaded.class_names.numpy()]
+  bounds = {k: int(getattr(loaded, k).numpy()) for k in ("max_batch_size", "max_latents") if hasattr(loaded, k)}
   return Model(signatures={k: sigs[k] for k in ("latents", "sample", "sample_mixed") if k in sigs},
                resolution=int(loaded.resolution.numpy()), num_frames=int(loaded.num_frames.numpy()),
                num_classes=int(loaded.num_classes.numpy()), z_dim=int(loaded.z_dim.numpy()),
-               class_names=names, source=str(path), keep_alive=loaded)
+               class_names=names, source=str(path), keep_alive=loaded, **bounds)
 
 
 def load_workdir(workdir: str, *, xla: bool = False) -> Model:
@@ -190,7 +207,8 @@ def load_workdir(workdir: str, *, xla: bool = False) -> Model:
                resolution=int(generator.resolution), num_frames=int(generator.num_frames),
                num_classes=num_classes, z_dim=int(generator.z_dim),
                class_names=[n.decode("utf-8") for n in sampler.class_names.numpy()],
-               source=f"{workdir} ({checkpoint})", keep_alive=sampler)
+               source=f"{workdir} ({checkpoint})", keep_alive=sampler,
+               max_batch_size=int(sampler.max_batch_size.numpy()), max_latents=int(sampler.max_latents.numpy()))
 
 
 def load(*, workdir: Optional[str] = None, saved_model: Optional[str] = None) -> Model:

@@ -200,7 +200,7 @@ def write_text(path: str, text: str, **kwargs) -> str:
 
 def write_npz(path: str, arrays: dict, **kwargs) -> str:
   """`np.savez` of the dict `arrays` to `path`, atomically (the archive is built in memory: object-store
-  files cannot seek while being written). Read it back with `np.load(eio.open(path, "rb"))`."""
+  files cannot seek while being written). Read it back with `eval.npz.load(path)`."""
   buffer = _io.BytesIO()
   np.savez(buffer, **arrays)
   return write_bytes(path, buffer.getvalue(), **kwargs)

@@ -6,7 +6,7 @@ shards computed on different hosts merge exactly (`merge`) into the statistics o
 themselves ([N, D] float32) are kept only when asked (`store_features=True`): the Inception Score and the
 kernel distance need them, the Fréchet distance only needs mean and covariance.
 
-A statistics file (`save` / `load`, `np.load(allow_pickle=False)` safe) holds:
+A statistics file (`save` / `load`, read through eval.npz: no pickles, every member CRC-checked) holds:
   __eval_stats__  int, format version of the file
   num_items       int64, N
   sum             float64 [D], sum of the features
@@ -22,6 +22,7 @@ import sys
 import numpy as np
 
 from eval import io as eio
+from eval import npz
 from eval.errors import EvalError
 
 FORMAT_VERSION = 1
@@ -156,38 +157,35 @@ class FeatureStats:
   @classmethod
   def load(cls, path: str) -> "FeatureStats":
     """Reads a statistics file written by `save`; an EvalError if it is not one."""
+    data = npz.load(path, "statistics file")
+    if MARKER_KEY not in data:
+      raise EvalError(f"{path} is not a statistics file of this package (no '{MARKER_KEY}' entry)")
     try:
-      with eio.open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
-        if MARKER_KEY not in data.files:
-          raise EvalError(f"{path} is not a statistics file of this package (no '{MARKER_KEY}' entry)")
-        version = int(data[MARKER_KEY])
-        if version > FORMAT_VERSION:
-          raise EvalError(f"{path} has statistics format {version}; this package reads up to {FORMAT_VERSION}")
-        metadata = json.loads(str(data["metadata_json"]))
-        stats = cls(store_features="features" in data.files, metadata=metadata)
-        stats.num_items = int(data["num_items"])
-        stats._sum = np.array(data["sum"], np.float64)
-        stats._sum_outer = np.array(data["sum_outer"], np.float64)
-        stats.dim = stats._sum.shape[0]
-        if stats.store_features:
-          stats._features = [np.array(data["features"], np.float32)]
+      version = int(data[MARKER_KEY])
+      if version > FORMAT_VERSION:
+        raise EvalError(f"{path} has statistics format {version}; this package reads up to {FORMAT_VERSION}")
+      metadata = json.loads(str(data["metadata_json"]))
+      stats = cls(store_features="features" in data, metadata=metadata)
+      stats.num_items = int(data["num_items"])
+      stats._sum = np.array(data["sum"], np.float64)
+      stats._sum_outer = np.array(data["sum_outer"], np.float64)
+      stats.dim = stats._sum.shape[0]
+      if stats.store_features:
+        stats._features = [np.array(data["features"], np.float32)]
     except EvalError:
       raise
-    except (ValueError, KeyError, EOFError, *eio.io_errors()) as e:
+    except (ValueError, TypeError, KeyError, IndexError) as e:
       raise EvalError(f"cannot read statistics file {path}: {_one_line(e)}") from None
     stats.metadata.setdefault("source", path)
     return stats
 
 
 def is_stats_file(path: str) -> bool:
-  """True if `path` is an .npz file holding statistics (rather than video arrays)."""
+  """True if `path` is an .npz file holding statistics (rather than video arrays); an EvalError naming the
+  file if it is an .npz that cannot be read (truncated, not a zip archive), which is no set of videos either."""
   if not (str(path).endswith(".npz") and eio.isfile(path)):
     return False
-  try:
-    with eio.open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
-      return MARKER_KEY in data.files
-  except (ValueError, EOFError, *eio.io_errors()):
-    return False
+  return MARKER_KEY in npz.member_names(path, ".npz file")
 
 
 def check_comparable(a: FeatureStats, b: FeatureStats, what: str = "statistics") -> None:

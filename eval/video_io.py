@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from eval import io as eio
+from eval import npz
 from eval.errors import EvalError
 
 CONTAINER_EXTENSIONS = (".mp4", ".avi", ".webm", ".mov", ".mkv", ".m4v")
@@ -175,8 +176,7 @@ def read_arrays(path: str):
       with eio.open(path, "rb") as f:
         arrays = [("", np.load(f, allow_pickle=False))]
     else:
-      with _source(path) as source, np.load(source, allow_pickle=False) as data:
-        arrays = [(key, data[key]) for key in data.files]
+      arrays = list(npz.load(path, "array file").items())
   except (ValueError, EOFError, *eio.io_errors()) as e:
     raise EvalError(f"cannot read array file {path}: {' '.join(str(e).split()) or type(e).__name__}") from None
   if not arrays:

@@ -10,12 +10,20 @@ Builder configs ("64", "128", "256"): the shorter side of the stored frames; eve
 of class names of the training annotations (the official Kinetics-600 class order).
 
 Clips whose file is missing, cannot be decoded or has fewer than `min_frames` frames are skipped and counted,
-never crash the build; the counts (and the skipped clip ids) are logged and stored in
+never crash the build; so are annotation rows with a blank youtube_id, time_start or time_end
+("bad_annotation", keyed `<csv name>:<line>`), clips whose decoder kills its worker process (a segfault in
+FFmpeg: the clips in flight are retried once, each alone, and one that crashes again is "unreadable") and
+clips that decode for longer than `clip_timeout_s` (default 300 s; "unreadable" at once, no retry; the
+other clips of the killed pool are decoded again) -- dvd_gan/data/worker_pool.py. The crash and time limit
+handling needs worker processes (num_workers >= 2): in-process decoding cannot survive or stop its decoder.
+The counts (and the skipped clip ids) are logged and stored in
 `builder.info.metadata["skipped"]` / `["skipped_clips"]`. `["decoded_bytes"][split]` holds the uint8 size
 of the split's decoded frames (sum of T * H * W * 3), used by the input pipeline to decide whether the decoded
 clips fit in the in-memory cache.
 
-Generation is parallel: a process pool over `num_workers` local processes (default: all cores), or, with
+Generation is parallel: a process pool over `num_workers` local processes (default: all cores; they are
+spawned and re-import the main module, so a script must call download_and_prepare under
+`if __name__ == "__main__":`, else the build ends with one UserError saying so), or, with
 `Kinetics600(use_beam=True)` and a `DownloadConfig(beam_runner=...)/beam_options`, an Apache Beam pipeline
 (DirectRunner locally, Dataflow/Flink/Spark for the full dataset).
 
@@ -25,11 +33,9 @@ Decoding runs in worker processes, which open the files themselves: real `gs://`
 filesystem (`ram://`) does not (build from it with num_workers=1 and no Beam).
 """
 import collections
-import concurrent.futures
 import csv
 import functools
 import io
-import multiprocessing
 import os
 import re
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -39,6 +45,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from dvd_gan.data import clips as clips_lib
+from dvd_gan.data.kinetics600_clips import BAD_ANNOTATION, UNKNOWN_LABEL, process_clip
+from dvd_gan.data import worker_pool
 from eval import io as eio
 from PIL import Image
 
@@ -53,7 +61,8 @@ MAX_DEPTH = 6  # annotation CSVs and clips are found up to this many folder leve
 _FILENAME_RE = re.compile(r"^(?P<youtube_id>.+)_(?P<start>\d+)_(?P<end>\d+)\.(?:mp4|webm|mkv)$", re.IGNORECASE)
 _SPLIT_NAMES = {"train": "train", "training": "train", "validate": "validation", "validation": "validation",
                 "val": "validation", "valid": "validation", "test": "test", "testing": "test"}
-UNKNOWN_LABEL = "unknown_label"
+DEFAULT_CLIP_TIMEOUT_S = 300.0  # a 10 s Kinetics clip decodes in seconds; minutes mean a hung decoder
+_REQUIRED_FIELDS = ("youtube_id", "time_start", "time_end")
 
 MANUAL_DOWNLOAD_INSTRUCTIONS = """\
 Kinetics-600 cannot be downloaded automatically (the clips are YouTube videos). Put in `manual_dir`:
@@ -89,7 +98,9 @@ def config_name(size: int) -> str:
 def read_annotations(manual_dir: str) -> Dict[str, List[Dict[str, object]]]:
   """Rows of every annotation CSV under `manual_dir`, grouped by TFDS split name.
 
-  Each row: {"label": str or None, "youtube_id": str, "time_start": int, "time_end": int}.
+  Each row: {"label": str or None, "youtube_id": str, "time_start": int, "time_end": int}. A row with a
+  blank (or unparsable) youtube_id, time_start or time_end is kept as {"key": "<csv name>:<line>",
+  "error": what is wrong, ...} and counted as BAD_ANNOTATION by the build.
   """
   rows = collections.defaultdict(list)
   seen = set()
@@ -104,15 +115,30 @@ def read_annotations(manual_dir: str) -> Dict[str, List[Dict[str, object]]]:
         split = _SPLIT_NAMES.get((row.get("split") or file_split).strip().lower())
         if split is None:
           raise ValueError(f"{path}: unknown split {row.get('split')!r} (expected train/validate/test)")
-        clip = (row["youtube_id"].strip(), int(float(row["time_start"])), int(float(row["time_end"])))
+        label = (row.get("label") or "").strip() or None
+        clip, error = _clip_fields(row)
+        if error:
+          rows[split].append({"key": f"{eio.basename(path)}:{reader.line_num}", "error": error, "label": label,
+                              "youtube_id": "", "time_start": None, "time_end": None})
+          continue
         if (split,) + clip in seen:
           continue
         seen.add((split,) + clip)
-        label = (row.get("label") or "").strip() or None
         rows[split].append({"label": label, "youtube_id": clip[0], "time_start": clip[1], "time_end": clip[2]})
   if not rows:
     raise FileNotFoundError(f"no annotation CSV with a youtube_id column found under {manual_dir}")
   return dict(rows)
+
+
+def _clip_fields(row):
+  """((youtube_id, time_start, time_end), None), or (None, what is wrong) for a blank or bad field."""
+  blank = [k for k in _REQUIRED_FIELDS if not (row.get(k) or "").strip()]
+  if blank:
+    return None, "blank " + ", ".join(blank)
+  try:
+    return (row["youtube_id"].strip(), int(float(row["time_start"])), int(float(row["time_end"]))), None
+  except (ValueError, OverflowError):
+    return None, f"time_start {row['time_start']!r} / time_end {row['time_end']!r} are not numbers"
 
 
 def class_names(annotations: Dict[str, List[Dict[str, object]]]) -> List[str]:
@@ -152,19 +178,6 @@ def clip_key(youtube_id: str, start: int, end: int) -> str:
   return f"{youtube_id}_{start:06d}_{end:06d}"
 
 
-def process_clip(item: Dict[str, object], *, size: int, min_frames: int, jpeg_quality: int
-                 ) -> Tuple[str, str, Optional[Dict[str, object]], str]:
-  """One annotation item -> (key, status, example or None, error). Runs in worker processes (no TF)."""
-  if item["label_index"] is None:
-    return item["key"], UNKNOWN_LABEL, None, f"label {item['label']!r} not in the class list"
-  clip = clips_lib.load_clip(item["path"], size, min_frames, jpeg_quality)
-  if clip.status != clips_lib.OK:
-    return item["key"], clip.status, None, clip.error
-  example = {"video": clip.frames, "label": item["label_index"], "youtube_id": item["youtube_id"],
-             "time_start": item["time_start"], "time_end": item["time_end"], "fps": np.float32(clip.fps)}
-  return item["key"], clip.status, example, ""
-
-
 DECODED_BYTES = "decoded_bytes"
 
 
@@ -177,10 +190,10 @@ def decoded_bytes(example: Dict[str, object]) -> int:
   return len(frames) * height * width * 3
 
 
-def _beam_process(item, *, split, size, min_frames, jpeg_quality):
+def _beam_process(item, *, split, **kwargs):
   """Beam FlatMap body: yields (key, example) and counts skips (and decoded bytes) in Beam counters."""
   import apache_beam as beam  # noqa: PLC0415 - optional dependency (the beam extra)
-  key, status, example, error = process_clip(item, size=size, min_frames=min_frames, jpeg_quality=jpeg_quality)
+  key, status, example, error = process_clip(item, **kwargs)
   beam.metrics.Metrics.counter(BEAM_NAMESPACE, f"{split}/{status}").inc()
   if example is None:
     logging.warning("kinetics600 %s: skipped %s (%s): %s", split, key, status, error)
@@ -200,15 +213,27 @@ class Kinetics600(tfds.core.GeneratorBasedBuilder):
                         description=f"Shorter side {s} pixels, all frames, JPEG.") for s in RESOLUTIONS
   ]
 
-  def __init__(self, *, num_workers: Optional[int] = None, use_beam: bool = False, **kwargs):
+  def __init__(self, *, num_workers: Optional[int] = None, use_beam: bool = False,
+               clip_timeout_s: float = DEFAULT_CLIP_TIMEOUT_S, **kwargs):
     """num_workers: local processes decoding clips (None: os.cpu_count(); <= 1: in-process).
+
+    clip_timeout_s: a clip still decoding after this many seconds is skipped as unreadable (worker processes
+    only).
 
     use_beam: make `_generate_examples` return a Beam PTransform (pass beam_runner / beam_options in the
     DownloadConfig); needs apache-beam.
     """
     self._num_workers = os.cpu_count() if num_workers is None else num_workers
     self._use_beam = use_beam
+    self._clip_timeout_s = float(clip_timeout_s)
+    self._load_clip = clips_lib.load_clip  # the decoder each worker runs (kinetics600_clips.process_clip)
     super().__init__(**kwargs)
+
+  def download_and_prepare(self, *args, **kwargs):
+    # A spawned decoder worker re-imports the main module: a script that builds at its top level (no main
+    # guard) reaches this line inside every worker; the worker ends quietly and the parent says what to add.
+    worker_pool.exit_if_reimported_main()
+    return super().download_and_prepare(*args, **kwargs)
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
@@ -240,6 +265,10 @@ class Kinetics600(tfds.core.GeneratorBasedBuilder):
     for split, rows in sorted(annotations.items()):
       items = []
       for r in rows:
+        if r.get("error"):
+          items.append({"key": r["key"], "error": r["error"], "path": None, "label": r["label"],
+                        "label_index": None})
+          continue
         key = clip_key(r["youtube_id"], r["time_start"], r["time_end"])
         items.append({"key": key, "path": files.get((r["youtube_id"], r["time_start"], r["time_end"])),
                       "label": r["label"], "label_index": label_index.get(r["label"]),
@@ -249,7 +278,8 @@ class Kinetics600(tfds.core.GeneratorBasedBuilder):
 
   def _generate_examples(self, items, split):
     cfg = self.builder_config
-    kwargs = dict(size=cfg.size, min_frames=cfg.min_frames, jpeg_quality=cfg.jpeg_quality)
+    kwargs = dict(size=cfg.size, min_frames=cfg.min_frames, jpeg_quality=cfg.jpeg_quality,
+                  load_clip=self._load_clip)
     if self._use_beam:
       beam = tfds.core.lazy_imports.apache_beam
       return (f"Create{split}" >> beam.Create(items)
@@ -257,7 +287,8 @@ class Kinetics600(tfds.core.GeneratorBasedBuilder):
     return self._generate_locally(items, split, kwargs)
 
   def _generate_locally(self, items, split, kwargs) -> Iterator[Tuple[str, Dict[str, object]]]:
-    """Decodes clips in a process pool (spawned workers: no forked TF state), yields in annotation order."""
+    """Decodes clips in a process pool (spawned workers: no forked TF state; a crashed or hung decoder costs
+    its clip, dvd_gan.data.worker_pool), yields in annotation order."""
     fn = functools.partial(process_clip, **kwargs)
     counts = collections.Counter()
     skipped = []
@@ -265,10 +296,11 @@ class Kinetics600(tfds.core.GeneratorBasedBuilder):
     logging.info("kinetics600 %s: decoding %d clips with %d worker process(es)", split, len(items),
                  max(workers, 1))
     if workers > 1:
-      executor = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-      results = executor.map(fn, items, chunksize=max(1, min(16, len(items) // (4 * workers))))
+      results = worker_pool.imap_ordered(
+          fn, items, workers=workers, timeout_s=self._clip_timeout_s,
+          on_failure=lambda item, message: (item["key"], clips_lib.UNREADABLE, None, message),
+          log=lambda item, message: logging.warning("kinetics600 %s: %s: %s", split, item["key"], message))
     else:
-      executor = None
       results = map(fn, items)
     try:
       for key, status, example, error in results:
@@ -281,12 +313,14 @@ class Kinetics600(tfds.core.GeneratorBasedBuilder):
         counts[DECODED_BYTES] += decoded_bytes(example)
         yield key, example
     finally:
-      if executor is not None:
-        executor.shutdown(cancel_futures=True)
+      close = getattr(results, "close", None)
+      if close is not None:
+        close()  # stops the worker processes of an abandoned build
     self._record_counts(split, counts, skipped)
 
   def _record_counts(self, split: str, counts, skipped=None):
-    summary = {s: int(counts.get(s, 0)) for s in (clips_lib.OK,) + clips_lib.SKIP_STATUSES + (UNKNOWN_LABEL,)}
+    summary = {s: int(counts.get(s, 0))
+               for s in (clips_lib.OK,) + clips_lib.SKIP_STATUSES + (UNKNOWN_LABEL, BAD_ANNOTATION)}
     self.info.metadata["skipped"][split] = {k: v for k, v in summary.items() if k != clips_lib.OK}
     self.info.metadata[DECODED_BYTES][split] = int(counts.get(DECODED_BYTES, 0))
     if skipped is not None:
@@ -313,5 +347,6 @@ def decoded_size(builder: tfds.core.DatasetBuilder, split: str) -> Optional[int]
 
 
 def skip_counts(builder: tfds.core.DatasetBuilder) -> Dict[str, Dict[str, int]]:
-  """{split: {"missing": n, "unreadable": n, "too_short": n, "unknown_label": n}} of a prepared builder."""
+  """{split: {"missing": n, "unreadable": n, "too_short": n, "unknown_label": n, "bad_annotation": n}} of a
+  prepared builder."""
   return dict(builder.info.metadata.get("skipped", {})) if builder.info.metadata else {}

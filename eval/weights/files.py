@@ -2,9 +2,8 @@
 import hashlib
 import os
 
-import numpy as np
-
 from eval import io as eio
+from eval import npz
 from eval.errors import EvalError
 
 CACHE_ENV = "VIDEO_EVAL_CACHE"
@@ -42,12 +41,9 @@ def cache_dir():
 
 
 def load_npz(path):
-  """Reads an .npz of plain arrays (pickles refused) into a dict; EvalError if unreadable."""
-  try:
-    with eio.open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
-      return {k: data[k] for k in data.files}
-  except (ValueError, EOFError, *eio.io_errors()) as e:
-    raise EvalError(f"cannot read weights file {path}: {_reason(e)}") from None
+  """Reads an .npz of plain arrays (pickles refused, every member CRC-checked) into a dict; EvalError if
+  unreadable (eval.npz)."""
+  return npz.load(path, "weights file")
 
 
 def _reason(e: BaseException) -> str:

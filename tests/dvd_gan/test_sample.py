@@ -83,16 +83,16 @@ def _even(n):
 
 def test_export_carries_constants_and_sampling_signatures(export_dir):
   """The loaded SavedModel exposes resolution, frames, classes, z size and class names as constants (no
-  metadata file needed), the format version 2, and the signatures latents and sample_mixed."""
+  metadata file needed), the format version 3, and the signatures latents and sample_mixed."""
   loaded = tf.saved_model.load(export_dir)
   assert (int(loaded.resolution), int(loaded.num_frames), int(loaded.num_classes), int(loaded.z_dim)) == (
       RES, T, C, Z_DIM)
   assert [n.decode() for n in loaded.class_names.numpy()] == list(synthetic.CLASS_NAMES)
-  assert int(loaded.format_version) == export_lib.FORMAT_VERSION == 2
+  assert int(loaded.format_version) == export_lib.FORMAT_VERSION == 3
   assert set(loaded.signatures) == {"sample", "sample_mixed", "latents", "sample_random",
                                     "sample_random_labels", "serving_default"}
   with open(os.path.join(export_dir, export_lib.META_FILE)) as f:
-    assert json.load(f)["format_version"] == 2
+    assert json.load(f)["format_version"] == 3
 
 
 def test_sample_mixed_mixes_the_class_embeddings(model, run):

@@ -128,8 +128,9 @@ def test_counts_and_bad_files_reported(prepared):
   assert builder.info.splits["train"].num_examples == len(GOOD_TRAIN)
   assert builder.info.splits["validation"].num_examples == len(GOOD_VAL)
   skipped = kinetics600.skip_counts(builder)
-  assert skipped["train"] == {"missing": 1, "unreadable": 1, "too_short": 1, "unknown_label": 0}
-  assert skipped["validation"] == {"missing": 0, "unreadable": 0, "too_short": 0, "unknown_label": 0}
+  assert skipped["train"] == {"missing": 1, "unreadable": 1, "too_short": 1, "unknown_label": 0, "bad_annotation": 0}
+  assert skipped["validation"] == {"missing": 0, "unreadable": 0, "too_short": 0, "unknown_label": 0,
+                                   "bad_annotation": 0}
   reasons = {s["key"]: s["reason"] for s in builder.info.metadata["skipped_clips"]["train"]}
   assert reasons == {"corruptcorr_000000_000010": "unreadable", "missingmiss_000000_000010": "missing",
                      "shortshort1_000000_000010": "too_short"}
@@ -315,5 +316,5 @@ def test_builder_readers_on_a_non_local_filesystem(tmp_path):
       ex = examples[split][kinetics600.clip_key(c[0], c[1], c[2])]
       assert len(ex["video"]) == c[6] and ex["label"] == sorted(CLASSES).index(c[3])
   assert builder.info.metadata["skipped"]["train"] == {"missing": 1, "unreadable": 1, "too_short": 1,
-                                                       "unknown_label": 0}
+                                                       "unknown_label": 0, "bad_annotation": 0}
   assert not any(name.startswith("ram") for name in os.listdir(os.getcwd()))
