@@ -13,6 +13,7 @@ A statistics file (`save` / `load`, `np.load(allow_pickle=False)` safe) holds:
   sum_outer       float64 [D, D], sum of x x^T
   mu, sigma       float64 [D], [D, D]: mean and unbiased covariance (for readers of the file; absent if N < 2)
   features        float32 [N, D], only when stored
+  labels          str [N], the class label of each video, only when known (with the features)
   metadata_json   str, a JSON object: network, weights_sha256, layer, resolution, frames, stride, num_videos,
                   dataset, split, version (see METADATA_KEYS)
 """
@@ -48,6 +49,14 @@ class FeatureStats:
     self._sum = None
     self._sum_outer = None
     self._features = []  # list of [B, D] float32 chunks
+    self.labels = None   # str [N] class labels (per-class scores), when known
+
+  def set_labels(self, labels) -> None:
+    """Attaches the class label of every video so far (strings; ints become their str), in order."""
+    labels = np.asarray([str(v) for v in labels])
+    if labels.shape != (self.num_items,):
+      raise EvalError(f"{labels.shape[0]} class labels for {self.num_items} videos")
+    self.labels = labels
 
   def append(self, features) -> None:
     """Adds a batch of feature vectors `[B, D]` (any float dtype; accumulated in float64)."""
@@ -88,6 +97,8 @@ class FeatureStats:
     self._sum += other._sum
     self._sum_outer += other._sum_outer
     self.store_features = keep
+    both = self.labels is not None and other.labels is not None
+    self.labels = np.concatenate([self.labels, other.labels]) if keep and both else None
     self._features = self._features + other._features if keep else []
     for key, value in other.metadata.items():
       self.metadata.setdefault(key, value)
@@ -148,6 +159,8 @@ class FeatureStats:
       arrays["sigma"] = self.cov
     if self.store_features:
       arrays["features"] = self.features
+      if self.labels is not None:
+        arrays["labels"] = np.asarray(self.labels, str)
     try:
       eio.write_npz(path, arrays, make_parents=eio.has_scheme(path))
     except FileNotFoundError:
@@ -171,6 +184,8 @@ class FeatureStats:
         stats.dim = stats._sum.shape[0]
         if stats.store_features:
           stats._features = [np.array(data["features"], np.float32)]
+          if "labels" in data.files:
+            stats.labels = np.array(data["labels"]).astype(str)
     except EvalError:
       raise
     except (ValueError, KeyError, EOFError, *eio.io_errors()) as e:
