@@ -154,14 +154,16 @@ class _Context:
       raise EvalError(f"--shard_index={shard['shard_index']} must be below --num_shards={shard['num_shards']}")
     kwargs = dict(frames=frames, stride=fv.stride, min_frames=getattr(net, "min_frames", 1),
                   num_videos=fv.num_videos, **shard)
-    if labels and (role == "tfds" or not eio.isdir(source)):
-      raise EvalError(f"class labels of videos come from class subfolders: {source} is not a directory")
-    names = []
+    if labels and role == "tfds":
+      raise EvalError("class labels come from class subfolders of a video directory, not from --tfds")
+    classes = []
     if role == "tfds":
       videos = video_io.iter_tfds_videos(source, data_dir=fv.tfds_data_dir, key=fv.tfds_key, **kwargs)
       total = fv.num_videos
     else:
-      videos = _recording(video_io.iter_videos(source, **kwargs), names)
+      videos = video_io.iter_videos(source, **kwargs)
+      if labels:
+        videos = video_io.with_classes(videos, source, classes)
       total = fv.num_videos or (None if any(f.endswith(video_io.ARRAY_EXTENSIONS) for f in files)
                                 else len(files) // shard["num_shards"])
     metadata = {"stride": fv.stride, "dataset": dataset, "split": split, "source": source}
@@ -170,15 +172,8 @@ class _Context:
     stats = extract_features(videos, net, layer, batch_size=fv.batch_size, store_features=store_features,
                              metadata=metadata, progress=fv.progress, total=total, name=source)
     if labels:
-      stats.set_labels([video_io.class_folder(source, name) for name in names[:stats.num_items]])
+      stats.set_labels(classes[:stats.num_items])
     return stats
-
-
-def _recording(videos, names: list):
-  """Yields the (name, video) pairs of `videos`, appending each name to `names` (in order)."""
-  for name, video in videos:
-    names.append(name)
-    yield name, video
 
 
 def _cmd_extract(fv, command: str) -> None:

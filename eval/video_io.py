@@ -203,6 +203,16 @@ def class_folder(root: str, name: str) -> str:
   return parts[0]
 
 
+def with_classes(videos, root: str, classes: list):
+  """Yields the (name, video) pairs of `videos` (read from the directory `root`), appending the class
+  subfolder of each to `classes`, in order (for per-class scores)."""
+  if not eio.isdir(root):
+    raise EvalError(f"class labels of videos come from class subfolders: {root} is not a directory")
+  for name, video in videos:
+    classes.append(class_folder(root, name))
+    yield name, video
+
+
 def read_file(path: str, max_frames: int | None = None):
   """Yields (name, raw video) for every video of one file."""
   ext = os.path.splitext(path)[1].lower()

@@ -19,6 +19,7 @@ from eval.metrics.kvd import kernel_distance, kernel_distance_metric, mmd2_unbia
 from eval.metrics.extrapolation import frechet_inf, frechet_inf_metric
 from eval.metrics.per_class import per_class_metric
 from eval.metrics.prdc import DEFAULT_K, prdc_metric
+from eval.metrics.prdc import NAMES as PRDC_NAMES
 from eval.metrics.prdc import prdc as prdc_figures
 from eval.metrics.result import MetricResult
 
@@ -38,6 +39,13 @@ class MetricSpec:
   fixed_network: bool = False
   fixed_layer: bool = False
   needs_labels: bool = False
+  components: tuple = ()
+  figure_prefix: str = ""
+
+  def figure_names(self) -> tuple:
+    """Names of the figures this metric logs under a protocol (`<protocol>/<name>`): its components
+    (prefixed, e.g. intra_precision), else its own name."""
+    return tuple(self.figure_prefix + c for c in self.components) or (self.name,)
 
   def check(self, network: str | None, layer: str | None) -> None:
     """An EvalError if the metric is not defined on this network / layer."""
@@ -107,14 +115,15 @@ register_metric(MetricSpec("kvd", "KVD", "i3d-kinetics-400", "logits", two_sets=
                            compute=_kvd))
 
 register_metric(MetricSpec("prdc", "PRDC", "i3d-kinetics-400", "avgpool", two_sets=True, needs_features=True,
-                           compute=_prdc))
+                           compute=_prdc, components=PRDC_NAMES))
 register_metric(MetricSpec("intra_fvd", "intra-FVD", "i3d-kinetics-400", "logits", two_sets=True,
                            needs_features=True, compute=_intra_frechet("FVD"), fixed_network=True,
                            fixed_layer=True, needs_labels=True))
 register_metric(MetricSpec("intra_fid", "intra-FID", "i3d-kinetics-400", "avgpool", two_sets=True,
                            needs_features=True, compute=_intra_frechet("FID"), needs_labels=True))
 register_metric(MetricSpec("intra_prdc", "intra-PRDC", "i3d-kinetics-400", "avgpool", two_sets=True,
-                           needs_features=True, compute=_intra_prdc, needs_labels=True))
+                           needs_features=True, compute=_intra_prdc, needs_labels=True, components=PRDC_NAMES,
+                           figure_prefix="intra_"))
 register_metric(MetricSpec("fvd_inf", "FVD_inf", "i3d-kinetics-400", "logits", two_sets=True, needs_features=True,
                            compute=_frechet_inf, fixed_network=True, fixed_layer=True))
 register_metric(MetricSpec("fid_inf", "FID_inf", "i3d-kinetics-400", "avgpool", two_sets=True,
@@ -124,6 +133,11 @@ register_metric(MetricSpec("fid_inf", "FID_inf", "i3d-kinetics-400", "avgpool", 
 PER_CLASS = {"fvd": "intra_fvd", "fid": "intra_fid", "prdc": "intra_prdc"}
 # Figures that improve upwards (everything else: lower is better).
 HIGHER_IS_BETTER = ("is", "precision", "recall", "density", "coverage")
+
+
+def higher_is_better(figure: str) -> bool:
+  """Whether the figure `figure` (a metric or component name, e.g. recall, intra_precision) improves upwards."""
+  return figure.removeprefix("intra_") in HIGHER_IS_BETTER
 
 METRIC_NAMES = tuple(_REGISTRY)
 
