@@ -79,7 +79,7 @@ def main_metric(config, protocols=None) -> str:
     name, _, metric = chosen.partition("/")
     protocol = get_protocol(name)
     if metric not in protocol.figures:
-      raise EvalError(f"eval.main_metric {chosen!r}: protocol {name} has figures {', '.join(protocol.figures)}")
+      raise EvalError(f"eval.main_metric {chosen!r}: protocol {name} has metrics {', '.join(protocol.figures)}")
     if name not in protocols:
       raise EvalError(f"eval.main_metric {chosen!r}: {name} is not one of eval.protocols {protocols}")
     return chosen
