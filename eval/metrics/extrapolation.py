@@ -5,7 +5,9 @@ amount that depends on the generator: two models compared at one N can swap plac
 Chong and Forsyth, the distance is computed on random subsets of the fake set at several sizes N_i (evenly
 spaced from `min_size` to all of them; each against the full real statistics), a least-squares line
 value = intercept + slope / N is fitted to the points, and its intercept, the value at N = infinity, is the
-figure. Only the fake side's bias is removed: the real statistics enter every point unchanged.
+figure. Only the fake side's bias is removed: the real statistics enter every point unchanged. The bias is
+linear in 1/N only for N well above the feature dimension (400 logits, 1024 avgpool): a warning row says so
+when the smallest subset is not above twice the dimension.
 """
 import numpy as np
 
@@ -72,6 +74,9 @@ def frechet_inf_metric(real: FeatureStats, fake: FeatureStats, *, num_points: in
   points = out["points"]
   rows = [f"N = {p['size']}: {p['value']:.4f}" for p in points]
   rows.append(f"fit: {out['value']:.4f} + {out['slope']:.4f} / N")
+  if points[0]["size"] <= 2 * fake.dim:
+    rows.append(f"warning: the smallest subset ({points[0]['size']} videos) is not well above the {fake.dim} "
+                "feature dimensions, where the bias is not yet linear in 1/N: raise --min_size")
   return MetricResult(value=out["value"], num_real=real.num_items, num_fake=fake.num_items, rows=rows,
                       details={"points": points, "slope": out["slope"], "intercept": out["value"]},
                       note=f"line in 1/N through {len(points)} subset sizes, {max(1, int(draws))} draw(s) each")
