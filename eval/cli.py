@@ -67,7 +67,8 @@ def _define_flags(command: str, fv: flags.FlagValues) -> flags.FlagValues:
     flags.DEFINE_string("tfds", None, "A TFDS dataset NAME:SPLIT (prepared in --tfds_data_dir).", **d)
     flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory.", **d)
     flags.DEFINE_string("tfds_key", None, "Video feature of the TFDS examples (default: the first video).", **d)
-    flags.DEFINE_boolean("store_features", False, "Also store the per-video features (IS and KVD need them).",
+    flags.DEFINE_boolean("store_features", False, "Also store the per-video features (IS, KVD, PRDC, FVD_inf and "
+                         "per-class scores need them).",
                          **d)
   if command in TWO_SET_COMMANDS:
     flags.DEFINE_string("real", None, "Real videos (directory, file, glob) or statistics file (.npz).", **d)
