@@ -1,4 +1,5 @@
-"""eval: a standalone evaluation package for any set of videos (FVD, FID, IS, KVD with I3D / C3D features).
+"""eval: a standalone evaluation package for any set of videos (FVD, FID, IS, KVD, precision and recall, with
+I3D / C3D features).
 
 Library use (arrays [N, T, H, W, 3] uint8, iterables of batches, or precomputed FeatureStats):
 
@@ -7,7 +8,8 @@ Library use (arrays [N, T, H, W, 3] uint8, iterables of batches, or precomputed 
     eval.compute_fid(real_videos, fake_videos), eval.compute_is(fake_videos), eval.compute_kvd(...)
     eval.compute_metric("fvd", real_stats, fake_videos)   # MetricResult: value, std over draws, counts
 
-Command line: `python -m eval {features,stats,fvd,fid,is,kvd,merge,protocols,score} --help` (docs/eval.md);
+Command line: `python -m eval {features,stats,fvd,fid,is,kvd,prdc,fvd_inf,fid_inf,merge,protocols,score}
+--help` (docs/eval.md);
 named protocols (network, frames, numbers of videos, repeats fixed by name): `eval.protocols`, `eval.scoring`.
 Importing this package does not import TensorFlow; it is imported when features are computed.
 """

@@ -5,13 +5,19 @@
   fvd      --real=PATH|S.npz --fake=PATH|S.npz [--json=F --repeats=10 --subset_size=M] (last line `FVD: x`)
   fid      --real=PATH|S.npz --fake=PATH|S.npz [--network=i3d-kinetics-600 --weights=W]  (last line `FID: x`)
   kvd      --real=PATH|S.npz --fake=PATH|S.npz [--num_subsets=100]                     (last line `KVD: x`)
+  prdc     --real=PATH|F.npz --fake=PATH|F.npz [--k=5 --layer=avgpool|logits]
+           (last four lines `precision: x`, `recall: x`, `density: x`, `coverage: x`)
+  fvd_inf  --real=PATH|S.npz --fake=PATH|F.npz [--num_points=15 --min_size=M --draws=1]  (last line `FVD_inf: x`)
+  fid_inf  the same on avgpool features                                              (last line `FID_inf: x`)
   is       --fake=PATH|F.npz [--real=PATH|F.npz --splits=10 --network=c3d-ucf101]      (last line `IS: x`)
   merge    --out=S.npz SHARD.npz SHARD.npz ...   (statistics of shards computed on several hosts)
   protocols                                      (the named protocols: network, frames, counts, repeats)
   score    --protocol=NAME --fake=PATH [--real=PATH|S.npz --stats_dir=DIR]   (every metric of a protocol)
 
 PATH: a directory of videos (mp4, avi, webm, mov, mkv, gif, npy, npz; searched recursively), one file, or a
-glob. `is` scores --fake (alias --videos; with --real, the real set's IS is printed too). The +- line
+glob. `fvd`, `fid`, `prdc --per_class`: one row per class (class subfolders of a video directory, or the
+labels of a features file), then `intra-FVD: x` (`intra-FID: x`; prdc: the four means over classes).
+`is` scores --fake (alias --videos; with --real, the real set's IS is printed too). The +- line
 before the figure gives mean +- std over --repeats (alias --draws) resamplings and the number of videos.
 Bad input ends with `error: <one line>` on stderr and exit status 2, and writes no output file.
 `main(argv)` runs in-process and returns the exit status; `run()` is the console entry point.
@@ -24,9 +30,10 @@ from eval import __version__, api, command, protocol_cli, video_io
 from eval import io as eio
 from eval.errors import EvalError
 from eval.features import check_layer, extract_features
-from eval.metrics import get_metric
+from eval.metrics import PER_CLASS, get_metric
 from eval.stats import FeatureStats, is_stats_file
 
+TWO_SET_COMMANDS = ("fvd", "fid", "kvd", "prdc", "fvd_inf", "fid_inf")
 USAGE = __doc__.split("\n\n")[0] + "\n" + __doc__.split("\n\n")[1]
 
 
@@ -54,13 +61,16 @@ def _define_flags(command: str, fv: flags.FlagValues) -> flags.FlagValues:
     flags.DEFINE_string("split", None, "Dataset split recorded in the metadata.", **d)
     flags.DEFINE_integer("shard_index", 0, "This host's shard (every num_shards-th video).", lower_bound=0, **d)
     flags.DEFINE_integer("num_shards", 1, "Number of shards; merge them with `merge`.", lower_bound=1, **d)
+    flags.DEFINE_boolean("class_folders", False, "Label every video with its class subfolder of --videos "
+                         "(stored with the features, for --per_class).", **d)
   if command == "stats":
     flags.DEFINE_string("tfds", None, "A TFDS dataset NAME:SPLIT (prepared in --tfds_data_dir).", **d)
     flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory.", **d)
     flags.DEFINE_string("tfds_key", None, "Video feature of the TFDS examples (default: the first video).", **d)
-    flags.DEFINE_boolean("store_features", False, "Also store the per-video features (IS and KVD need them).",
+    flags.DEFINE_boolean("store_features", False, "Also store the per-video features (IS, KVD, PRDC, FVD_inf and "
+                         "per-class scores need them).",
                          **d)
-  if command in ("fvd", "fid", "kvd"):
+  if command in TWO_SET_COMMANDS:
     flags.DEFINE_string("real", None, "Real videos (directory, file, glob) or statistics file (.npz).", **d)
     flags.DEFINE_string("fake", None, "Generated videos (directory, file, glob) or statistics file (.npz).", **d)
   if command == "is":
@@ -71,6 +81,19 @@ def _define_flags(command: str, fv: flags.FlagValues) -> flags.FlagValues:
   if command in ("fvd", "fid"):
     flags.DEFINE_integer("draws", 10, "Resamplings of the fake set for the +- (0: none).", lower_bound=0, **d)
     flags.DEFINE_alias("repeats", "draws", flag_values=fv)
+  if command in PER_CLASS:
+    flags.DEFINE_boolean("per_class", False, "One row per class present in both sets (class subfolders of a "
+                         "video directory, or labels stored in a features file) and their mean.", **d)
+  if command in ("prdc",):
+    flags.DEFINE_integer("k", 5, "Nearest neighbours defining the balls of the k-NN manifolds.", lower_bound=1,
+                         **d)
+  if command in ("fvd_inf", "fid_inf"):
+    flags.DEFINE_integer("num_points", 15, "Subset sizes of the fit, evenly spaced from --min_size to all.",
+                         lower_bound=2, **d)
+    flags.DEFINE_integer("min_size", None, "Smallest subset (default: a tenth of the fake videos).",
+                         lower_bound=2, **d)
+    flags.DEFINE_integer("draws", 1, "Random subsets per size (their mean is the point).", lower_bound=1, **d)
+    flags.DEFINE_integer("seed", 0, "Seed of the subsets.", **d)
   if command in ("fvd", "fid", "kvd"):
     flags.DEFINE_integer("subset_size", None, "fvd/fid: draws are subsets of this size without replacement "
                          "(default: bootstrap of the whole set); kvd: subset size (default min(1000, N)).",
@@ -78,7 +101,7 @@ def _define_flags(command: str, fv: flags.FlagValues) -> flags.FlagValues:
     flags.DEFINE_integer("seed", 0, "Seed of the draws.", **d)
   if command == "kvd":
     flags.DEFINE_integer("num_subsets", 100, "Random subsets (mean +- std over them).", lower_bound=1, **d)
-  if command in ("fvd", "fid", "kvd", "is"):
+  if command in TWO_SET_COMMANDS + ("is",):
     flags.DEFINE_string("json", None, "Also write the figure and the metadata to this JSON file.", **d)
   return fv
 
@@ -118,8 +141,10 @@ class _Context:
     return self._networks[name]
 
   def video_stats(self, source: str, network: str, layer: str, frames: int | None, store_features: bool,
-                  role: str, dataset: str | None = None, split: str | None = None) -> "FeatureStats":
-    """Streams the videos of `source` (path or TFDS NAME:SPLIT) through the network into statistics."""
+                  role: str, dataset: str | None = None, split: str | None = None,
+                  labels: bool = False) -> "FeatureStats":
+    """Streams the videos of `source` (path or TFDS NAME:SPLIT) through the network into statistics;
+    `labels`: each video's class subfolder of `source` becomes its label."""
     fv = self.fv
     files = None if role == "tfds" else video_io.list_video_files(source)  # bad paths fail before TF loads
     net = self.network(network)
@@ -130,18 +155,26 @@ class _Context:
       raise EvalError(f"--shard_index={shard['shard_index']} must be below --num_shards={shard['num_shards']}")
     kwargs = dict(frames=frames, stride=fv.stride, min_frames=getattr(net, "min_frames", 1),
                   num_videos=fv.num_videos, **shard)
+    if labels and role == "tfds":
+      raise EvalError("class labels come from class subfolders of a video directory, not from --tfds")
+    classes = []
     if role == "tfds":
       videos = video_io.iter_tfds_videos(source, data_dir=fv.tfds_data_dir, key=fv.tfds_key, **kwargs)
       total = fv.num_videos
     else:
       videos = video_io.iter_videos(source, **kwargs)
+      if labels:
+        videos = video_io.with_classes(videos, source, classes)
       total = fv.num_videos or (None if any(f.endswith(video_io.ARRAY_EXTENSIONS) for f in files)
                                 else len(files) // shard["num_shards"])
     metadata = {"stride": fv.stride, "dataset": dataset, "split": split, "source": source}
     if shard["num_shards"] > 1:
       metadata["shard"] = [shard["shard_index"], shard["num_shards"]]
-    return extract_features(videos, net, layer, batch_size=fv.batch_size, store_features=store_features,
-                            metadata=metadata, progress=fv.progress, total=total, name=source)
+    stats = extract_features(videos, net, layer, batch_size=fv.batch_size, store_features=store_features,
+                             metadata=metadata, progress=fv.progress, total=total, name=source)
+    if labels:
+      stats.set_labels(classes[:stats.num_items])
+    return stats
 
 
 def _cmd_extract(fv, command: str) -> None:
@@ -154,6 +187,8 @@ def _cmd_extract(fv, command: str) -> None:
   network = fv.network or "i3d-kinetics-400"
   layer = fv.layer or "logits"
   store = command == "features" or fv.store_features
+  if fv.class_folders and not store:
+    raise EvalError("--class_folders labels the stored features: give --store_features too")
   if has_tfds:
     if ":" not in fv.tfds:
       raise EvalError(f"--tfds must be NAME:SPLIT, got {fv.tfds}")
@@ -161,7 +196,8 @@ def _cmd_extract(fv, command: str) -> None:
     stats = ctx.video_stats(fv.tfds, network, layer, fv.frames, store, "tfds", fv.dataset or name,
                             fv.split or split)
   else:
-    stats = ctx.video_stats(fv.videos, network, layer, fv.frames, store, "videos", fv.dataset, fv.split)
+    stats = ctx.video_stats(fv.videos, network, layer, fv.frames, store, "videos", fv.dataset, fv.split,
+                            labels=fv.class_folders)
   stats.metadata.pop("source", None)
   stats.save(fv.out)
   print(f"wrote {'features' if store else 'statistics'} of {stats.num_items} videos "
@@ -173,7 +209,7 @@ def _load_or_compute(ctx: _Context, source: str, spec, network: str, layer: str,
   if is_stats_file(source):
     stats = FeatureStats.load(source)
   else:
-    stats = ctx.video_stats(source, network, layer, frames, True, role)
+    stats = ctx.video_stats(source, network, layer, frames, True, role, labels=spec.needs_labels)
   stats.metadata["source"] = source
   spec.check(stats.metadata.get("network"), stats.metadata.get("layer"))
   if spec.needs_features and not stats.has_features:
@@ -182,7 +218,7 @@ def _load_or_compute(ctx: _Context, source: str, spec, network: str, layer: str,
 
 
 def _cmd_metric(fv, command: str) -> None:
-  spec = get_metric(command)
+  spec = get_metric(PER_CLASS[command] if getattr(fv, "per_class", False) else command)
   if spec.two_sets:
     sources = {"real": fv.real, "fake": fv.fake}
   else:  # is: scores --fake (or --videos); an optional --real is scored too, for reference
@@ -208,13 +244,16 @@ def _cmd_metric(fv, command: str) -> None:
   spec.check(network, layer)
   ctx = _Context(fv)
   sets = {role: _load_or_compute(ctx, src, spec, network, layer, frames, role) for role, src in sources.items()}
-  options = {k: getattr(fv, k) for k in ("draws", "subset_size", "seed", "splits", "num_subsets") if k in fv}
+  options = {k: getattr(fv, k) for k in ("draws", "subset_size", "seed", "splits", "num_subsets", "k",
+                                         "num_points", "min_size") if k in fv}
   result = spec.compute(sets.get("real"), sets["fake"], **options)
   real_result = None
   if not spec.two_sets and "real" in sets:
     real_result = spec.compute(None, sets["real"], **options)
     print(f"{spec.label} of the real videos, mean +- std over {real_result.draw_kind}: "
           f"{real_result.draw_mean:.4f} +- {real_result.std:.4f} ({sets['real'].num_items} real videos)")
+  for row in result.rows:
+    print(row)
   print(result.summary(spec.label))
   if fv.json:
     record = {"metric": spec.label, **result.to_dict(), "version": __version__,
@@ -224,7 +263,8 @@ def _cmd_metric(fv, command: str) -> None:
       record["real_result"] = real_result.to_dict()
     text = json.dumps(record, indent=2, sort_keys=True, default=str)
     eio.write_text(fv.json, text, make_parents=eio.has_scheme(fv.json))
-  print(f"{spec.label}: {result.value:.4f}")
+  for name, value in result.figures(spec.label).items():
+    print(f"{name}: {value:.4f}")
 
 
 def _cmd_merge(fv, paths: list[str]) -> None:
@@ -249,7 +289,7 @@ def _command(name: str, body) -> dict:
 COMMANDS = {
     **{name: _command(name, lambda fv, args, name=name: _cmd_extract(fv, name)) for name in ("features", "stats")},
     **{name: _command(name, lambda fv, args, name=name: _cmd_metric(fv, name))
-       for name in ("fvd", "fid", "is", "kvd")},
+       for name in ("fvd", "fid", "is", "kvd", "prdc", "fvd_inf", "fid_inf")},
     "merge": _command("merge", _cmd_merge),
     **protocol_cli.COMMANDS,
 }

@@ -69,19 +69,28 @@ def _real_stats(fv, protocol, network, frames, stride):
   dataset, split = fv.dataset or protocol.dataset or "videos", fv.split or protocol.split
   min_frames = getattr(network, "min_frames", 1)
 
+  classes = []
+
   def videos():
-    return video_io.iter_videos(fv.real, frames=frames, stride=stride, min_frames=min_frames)
+    classes.clear()
+    found = video_io.iter_videos(fv.real, frames=frames, stride=stride, min_frames=min_frames)
+    return video_io.with_classes(found, fv.real, classes) if protocol.needs_labels else found
 
   if fv.stats_dir:
     first = next(iter(videos()))[1]  # frames and resolution name the cached file
     return real_stats.load_or_compute(fv.stats_dir, protocol, network, dataset=dataset, split=split,
                                       frames=first.shape[0], stride=stride, resolution=list(first.shape[1:3]),
                                       videos_fn=videos, batch_size=fv.batch_size, progress=fv.progress,
-                                      log=lambda s: print(s, file=sys.stderr))
+                                      log=lambda s: print(s, file=sys.stderr),
+                                      labels=classes if protocol.needs_labels else None)
   vids = videos() if protocol.num_real is None else take(videos(), protocol.num_real, "real videos")
-  return extract_layers(vids, network, (protocol.real_layer,), batch_size=fv.batch_size, progress=fv.progress,
-                        name=fv.real, metadata={"stride": stride, "dataset": dataset, "split": split,
-                                                "source": fv.real})[protocol.real_layer]
+  stats = extract_layers(vids, network, (protocol.real_layer,), batch_size=fv.batch_size, progress=fv.progress,
+                         name=fv.real, store_features=protocol.needs_real_features,
+                         metadata={"stride": stride, "dataset": dataset, "split": split,
+                                   "source": fv.real})[protocol.real_layer]
+  if protocol.needs_labels:
+    stats.set_labels(classes[:stats.num_items])
+  return stats
 
 
 def _score(fv, args):
@@ -98,8 +107,12 @@ def _score(fv, args):
   if frames is None and real is not None:
     frames = real.metadata.get("frames")
   fake_videos = video_io.iter_videos(fv.fake, frames=frames, min_frames=getattr(network, "min_frames", 1))
+  classes = None
+  if protocol.needs_labels:
+    classes = []
+    fake_videos = video_io.with_classes(fake_videos, fv.fake, classes)
   fake = scoring.fake_features(protocol, fake_videos, network, batch_size=fv.batch_size, progress=fv.progress,
-                               metadata={"source": fv.fake})
+                               metadata={"source": fv.fake}, labels=classes)
   result = scoring.score_features(protocol, fake, real)
   for line in result.lines():
     print(line)

@@ -19,7 +19,7 @@ protocol's `notes`.
 import dataclasses
 
 from eval.errors import EvalError
-from eval.metrics import get_metric
+from eval.metrics import get_metric, higher_is_better
 
 # How each network brings a video to its input size (the protocol's "resolution handling").
 RESOLUTION_HANDLING = {
@@ -37,9 +37,9 @@ class Protocol:
     name: registry key; metric figures are reported as `<name>/<metric>`.
     description: one line.
     network: feature network name (eval.networks.NETWORK_NAMES).
-    metrics: names of eval.metrics (fvd, fid, is, kvd); each runs on its metric's layer (FID: avgpool;
-      FVD, IS, KVD: logits). The metrics that compare with real videos must share one layer (one real
-      statistics file per protocol).
+    metrics: names of eval.metrics (fvd, fid, is, kvd, prdc, intra_fvd, fvd_inf, ...); each runs on its
+      metric's layer (FID, PRDC: avgpool; FVD, IS, KVD: logits) unless `metric_layers` says otherwise. The
+      metrics that compare with real videos must share one layer (one real statistics file per protocol).
     frames: frames T per video (None: the videos' own length, e.g. the run's num_frames).
     stride: frame stride of the real videos (None: the dataset's, e.g. the run's data.stride).
     num_real: real videos in the statistics (None: the whole split).
@@ -51,6 +51,8 @@ class Protocol:
     main_metric: the metric that decides "better" (best checkpoint, collapse); default the first.
     reference: where the protocol comes from (paper / table).
     notes: our choices where the reference is silent.
+    metric_layers: ((metric, layer), ...) for metrics run on another layer than their default (e.g.
+      (("prdc", "logits"),) to share FVD's real statistics).
   """
   name: str
   description: str
@@ -68,29 +70,38 @@ class Protocol:
   main_metric: str | None = None
   reference: str = ""
   notes: str = ""
+  metric_layers: tuple = ()
+
+  def layer_of(self, metric: str) -> str:
+    """The layer `metric` runs on: `metric_layers` ((metric, layer) pairs) when it names it, else the
+    metric's default (eval.metrics)."""
+    return dict(self.metric_layers).get(metric, get_metric(metric).layer)
 
   def __post_init__(self):
     if not self.metrics:
       raise ValueError(f"protocol {self.name}: no metrics")
     for metric in self.metrics:
-      get_metric(metric).check(self.network, None)
+      get_metric(metric).check(self.network, self.layer_of(metric))
+    for metric, _ in self.metric_layers:
+      if metric not in self.metrics:
+        raise ValueError(f"protocol {self.name}: metric_layers names {metric!r}, not one of {self.metrics}")
     if len(self.real_layers) > 1:
       raise ValueError(f"protocol {self.name}: metrics against real videos use several layers "
                        f"{self.real_layers}; split it into one protocol per layer")
-    if self.main_metric is not None and self.main_metric not in self.metrics:
-      raise ValueError(f"protocol {self.name}: main_metric {self.main_metric!r} is not one of {self.metrics}")
+    if self.main_metric is not None and self.main_metric not in self.figures:
+      raise ValueError(f"protocol {self.name}: main_metric {self.main_metric!r} is not one of {self.figures}")
     if self.num_fake < 2 or (self.num_real is not None and self.num_real < 2):
       raise ValueError(f"protocol {self.name}: at least 2 real and 2 fake videos are needed")
 
   @property
   def layers(self) -> tuple:
     """Feature layers of the fake videos (union over the metrics, in order)."""
-    return tuple(dict.fromkeys(get_metric(m).layer for m in self.metrics))
+    return tuple(dict.fromkeys(self.layer_of(m) for m in self.metrics))
 
   @property
   def real_layers(self) -> tuple:
     """Layers the real statistics are needed at (metrics comparing two sets)."""
-    return tuple(dict.fromkeys(get_metric(m).layer for m in self.metrics if get_metric(m).two_sets))
+    return tuple(dict.fromkeys(self.layer_of(m) for m in self.metrics if get_metric(m).two_sets))
 
   @property
   def real_layer(self) -> str | None:
@@ -107,21 +118,40 @@ class Protocol:
     return any(get_metric(m).needs_features for m in self.metrics) or self.repeats > 1
 
   @property
+  def needs_real_features(self) -> bool:
+    """Whether the real set's per-video features are needed (PRDC, KVD, per-class scores)."""
+    return any(get_metric(m).two_sets and get_metric(m).needs_features for m in self.metrics)
+
+  @property
+  def needs_labels(self) -> bool:
+    """Whether both sets need class labels (per-class scores)."""
+    return any(get_metric(m).needs_labels for m in self.metrics)
+
+  @property
+  def figures(self) -> tuple:
+    """Names of every figure the protocol reports (`<protocol>/<figure>`): prdc gives precision, recall,
+    density, coverage."""
+    return tuple(f for m in self.metrics for f in get_metric(m).figure_names())
+
+  @property
   def main(self) -> str:
-    """The metric deciding "better", e.g. "fvd"."""
-    return self.main_metric or self.metrics[0]
+    """The figure deciding "better", e.g. "fvd" (default: the first figure)."""
+    return self.main_metric or self.figures[0]
 
   def key(self, metric: str) -> str:
     """`<protocol>/<metric>`, the name of a figure in logs, metrics.jsonl and TensorBoard."""
     return f"{self.name}/{metric}"
 
   def higher_is_better(self, metric: str) -> bool:
-    return metric == "is"
+    """`metric`: a metric or figure name (is, recall, intra_precision: higher is better; FVD, ...: lower)."""
+    return higher_is_better(metric)
 
   def metric_options(self, metric: str) -> dict:
     """The options of `eval.metrics` spec.compute for `metric` (the CLI flags they correspond to)."""
     if metric in ("fvd", "fid"):
       return {"draws": self.repeats, "subset_size": None, "seed": 0}
+    if metric in ("fvd_inf", "fid_inf"):
+      return {"draws": max(1, self.repeats), "seed": 0}
     if metric == "is":
       return {"splits": self.splits}
     return {"seed": 0}
@@ -134,7 +164,8 @@ class Protocol:
     """Every setting, for listings and JSON records."""
     out = dataclasses.asdict(self)
     out["metrics"] = list(self.metrics)
-    out["layers"] = {m: get_metric(m).layer for m in self.metrics}
+    out["layers"] = {m: self.layer_of(m) for m in self.metrics}
+    out["metric_layers"] = [list(pair) for pair in self.metric_layers]
     out["resolution_handling"] = self.resolution_handling
     out["main_metric"] = self.main
     return out
@@ -168,7 +199,7 @@ def protocol_names() -> tuple:
 
 def format_protocol(p: Protocol) -> str:
   """A few lines describing `p` (the listing of `python -m eval protocols`)."""
-  layers = ", ".join(f"{m.upper()} on {get_metric(m).layer}" for m in p.metrics)
+  layers = ", ".join(f"{m.upper()} on {p.layer_of(m)}" for m in p.metrics)
   real = ("no real videos" if not p.needs_real else
           f"real: {p.num_real if p.num_real else 'all'} videos of {p.dataset or 'the dataset'}:{p.split}")
   spread = []
@@ -181,7 +212,7 @@ def format_protocol(p: Protocol) -> str:
       f"    network {p.network}: {layers}; {p.resolution_handling}",
       f"    frames: {p.frames or 'as the videos'}; stride: {p.stride or 'as the dataset'}; "
       f"fake: {p.num_fake} videos, truncation {p.truncation}; {real}",
-      f"    +-: {', '.join(spread)}; main metric {p.main}",
+      f"    +-: {', '.join(spread) or 'none'}; main metric {p.main}",
   ]
   if p.reference:
     lines.append(f"    reference: {p.reference}")
@@ -226,5 +257,14 @@ register_protocol(Protocol(
     notes="256 real and 256 fake videos with 10 bootstrap repeats for the +- (the paper gives neither); "
           "the split (train or test, Table 3) is chosen when scoring; prediction videos are scored whole "
           "(conditioning + predicted frames)"))
+
+register_protocol(Protocol(
+    name="prdc_k400",
+    description="precision, recall, density, coverage on Kinetics-400 I3D avgpool features, k = 5",
+    network="i3d-kinetics-400", metrics=("prdc",), num_fake=10_000, num_real=10_000, repeats=0,
+    dataset=None, split="train",
+    reference="Kynkäänniemi et al. 2019 (precision, recall); Naeem et al. 2020 (density, coverage, k = 5, "
+              "10,000 real and fake samples)",
+    notes="not in the DVD-GAN paper; the pooled I3D features stand for the image papers' Inception/VGG ones"))
 
 PAPER_PROTOCOLS = ("k600_fid_is", "k600_is_truncated", "ucf101_is_c3d", "fvd_k400")

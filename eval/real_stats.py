@@ -71,7 +71,8 @@ def save(stats: FeatureStats, path: str) -> None:
 
 
 def load_or_compute(stats_dir: str, protocol, network, *, dataset: str, split: str, frames: int, stride: int,
-                    resolution, videos_fn, batch_size: int = 8, progress: bool = False, log=None) -> FeatureStats:
+                    resolution, videos_fn, batch_size: int = 8, progress: bool = False, log=None,
+                    labels: list | None = None) -> FeatureStats:
   """The real statistics for this protocol: loaded from `stats_dir` when there, else computed and saved.
 
   Args:
@@ -82,6 +83,8 @@ def load_or_compute(stats_dir: str, protocol, network, *, dataset: str, split: s
     dataset, split, frames, stride, resolution: what the real videos are; recorded and checked.
     videos_fn: `() -> videos` (anything eval.features accepts), called only when the statistics are computed.
     log: optional `str -> None` for one line saying what happened.
+    labels: for protocols with per-class scores, a list that the iterator of `videos_fn()` fills with the
+      class of each video it yields, in order (read once the videos are consumed).
   Raises:
     EvalError: the cached file exists but was made differently (the differences are named).
   """
@@ -94,6 +97,10 @@ def load_or_compute(stats_dir: str, protocol, network, *, dataset: str, split: s
   if io.exists(path):
     stats = load(path)
     diffs = mismatches(stats.metadata, expected)
+    if p.needs_real_features and not stats.has_features:
+      diffs.append("the file holds no per-video features, which this protocol's metrics need")
+    if p.needs_labels and stats.labels is None:
+      diffs.append("the file holds no class labels, which this protocol's per-class scores need")
     if diffs:
       raise EvalError(f"refusing the real statistics {path}: " + "; ".join(diffs) +
                       " (delete the file or use another statistics folder)")
@@ -104,7 +111,12 @@ def load_or_compute(stats_dir: str, protocol, network, *, dataset: str, split: s
   if p.num_real is not None:
     videos = take(videos, p.num_real, f"real videos of {dataset}:{split}")
   stats = extract_layers(videos, network, (p.real_layer,), batch_size=batch_size, progress=progress,
-                         total=p.num_real, name=f"{dataset}:{split}", metadata=dict(expected))[p.real_layer]
+                         total=p.num_real, name=f"{dataset}:{split}", metadata=dict(expected),
+                         store_features=p.needs_real_features)[p.real_layer]
+  if p.needs_labels:
+    if labels is None or len(labels) < stats.num_items:
+      raise EvalError(f"protocol {p.name} scores per class: the real videos of {dataset}:{split} need labels")
+    stats.set_labels(labels[:stats.num_items])
   diffs = mismatches(stats.metadata, expected)
   if diffs:  # the videos were not what the caller said (e.g. another resolution)
     raise EvalError(f"the real videos of {dataset}:{split} do not match the evaluation: " + "; ".join(diffs))

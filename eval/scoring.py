@@ -28,20 +28,30 @@ class ProtocolResult:
   fake: dict | None = None
 
   def values(self) -> dict:
-    """{"<protocol>/<metric>": value} (IS: the mean over splits)."""
-    return {self.protocol.key(m): float(r.value) for m, r in self.results.items()}
+    """{"<protocol>/<figure>": value} (IS: the mean over splits; prdc: precision, recall, density, coverage)."""
+    return {self.protocol.key(name): float(v) for m, r in self.results.items()
+            for name, v in _figures(m, r).items()}
 
   def stds(self) -> dict:
-    return {self.protocol.key(m): r.std for m, r in self.results.items()}
+    return {self.protocol.key(name): (r.std if name == m else None) for m, r in self.results.items()
+            for name in _figures(m, r)}
 
   def lines(self) -> list:
-    """One "mean +- std" line per metric, as the metric commands print them."""
-    return [r.summary(f"{self.protocol.key(m)} ({get_metric(m).label})", "the protocol has no repeats")
-            for m, r in self.results.items()]
+    """The per-class rows, then one "mean +- std" line per metric, as the metric commands print them."""
+    return [line for m, r in self.results.items() for line in
+            [*r.rows, r.summary(f"{self.protocol.key(m)} ({get_metric(m).label})", "the protocol has no repeats")]]
 
   def to_dict(self) -> dict:
     return {"protocol": self.protocol.describe(), "values": self.values(),
             "results": {m: r.to_dict() for m, r in self.results.items()}, "real": self.real, "fake": self.fake}
+
+
+def _figures(metric: str, result: MetricResult) -> dict:
+  """{figure name: value} of one metric's result (components under the spec's prefixed names)."""
+  spec = get_metric(metric)
+  if spec.components and result.components:
+    return {spec.figure_prefix + name: v for name, v in result.components.items()}
+  return {metric: result.value}
 
 
 def cut_frames(videos, frames: int | None):
@@ -68,14 +78,20 @@ def take(videos, n: int, what: str = "fake videos"):
 
 
 def fake_features(protocol, videos, network, *, batch_size: int = 8, progress: bool = False,
-                  metadata: dict | None = None) -> dict:
+                  metadata: dict | None = None, labels=None) -> dict:
   """{layer: FeatureStats} of the first `protocol.num_fake` videos of `videos`, at the protocol's layers,
-  cut to `protocol.frames` (with the per-video features when the protocol needs them)."""
+  cut to `protocol.frames` (with the per-video features when the protocol needs them). `labels`: the class
+  of each video (at least num_fake, e.g. the classes a generator was asked for), attached to the features."""
   protocol = get_protocol(protocol)
   meta = {"protocol": protocol.name, "truncation": protocol.truncation, **(metadata or {})}
-  return extract_layers(take(cut_frames(videos, protocol.frames), protocol.num_fake), network, protocol.layers,
-                        batch_size=batch_size, store_features=protocol.needs_features, metadata=meta,
-                        progress=progress, total=protocol.num_fake, name="fake")
+  stats = extract_layers(take(cut_frames(videos, protocol.frames), protocol.num_fake), network, protocol.layers,
+                         batch_size=batch_size, store_features=protocol.needs_features, metadata=meta,
+                         progress=progress, total=protocol.num_fake, name="fake")
+  if labels is not None:
+    for s in stats.values():
+      if s.has_features:
+        s.set_labels(list(labels)[:s.num_items])
+  return stats
 
 
 def score_features(protocol, fake: dict, real: FeatureStats | None = None) -> ProtocolResult:
@@ -94,9 +110,10 @@ def score_features(protocol, fake: dict, real: FeatureStats | None = None) -> Pr
   results = {}
   for metric in protocol.metrics:
     spec = get_metric(metric)
-    if spec.layer not in fake:
-      raise EvalError(f"protocol {protocol.name}: {spec.label} needs the fake set's {spec.layer} features")
-    fake_stats = fake[spec.layer]
+    layer = protocol.layer_of(metric)
+    if layer not in fake:
+      raise EvalError(f"protocol {protocol.name}: {spec.label} needs the fake set's {layer} features")
+    fake_stats = fake[layer]
     spec.check(fake_stats.metadata.get("network"), fake_stats.metadata.get("layer"))
     real_stats = real if spec.two_sets else None
     if real_stats is not None:
@@ -128,7 +145,7 @@ def score(protocol, fake, *, real=None, network=None, weights: str | None = None
     if protocol.num_real is not None:
       videos = take(videos, protocol.num_real, "real videos")
     real = extract_layers(videos, net, (protocol.real_layer,), batch_size=batch_size, progress=progress,
-                          name="real")[protocol.real_layer]
+                          store_features=protocol.needs_real_features, name="real")[protocol.real_layer]
   return score_features(protocol, fake, real if protocol.needs_real else None)
 
 

@@ -13,6 +13,7 @@ A statistics file (`save` / `load`, read through eval.npz: no pickles, every mem
   sum_outer       float64 [D, D], sum of x x^T
   mu, sigma       float64 [D], [D, D]: mean and unbiased covariance (for readers of the file; absent if N < 2)
   features        float32 [N, D], only when stored
+  labels          str [N], the class label of each video, only when known (with the features)
   metadata_json   str, a JSON object: network, weights_sha256, layer, resolution, frames, stride, num_videos,
                   dataset, split, version (see METADATA_KEYS)
 """
@@ -49,6 +50,14 @@ class FeatureStats:
     self._sum = None
     self._sum_outer = None
     self._features = []  # list of [B, D] float32 chunks
+    self.labels = None   # str [N] class labels (per-class scores), when known
+
+  def set_labels(self, labels) -> None:
+    """Attaches the class label of every video so far (strings; ints become their str), in order."""
+    labels = np.asarray([str(v) for v in labels])
+    if labels.shape != (self.num_items,):
+      raise EvalError(f"{labels.shape[0]} class labels for {self.num_items} videos")
+    self.labels = labels
 
   def append(self, features) -> None:
     """Adds a batch of feature vectors `[B, D]` (any float dtype; accumulated in float64)."""
@@ -89,6 +98,8 @@ class FeatureStats:
     self._sum += other._sum
     self._sum_outer += other._sum_outer
     self.store_features = keep
+    both = self.labels is not None and other.labels is not None
+    self.labels = np.concatenate([self.labels, other.labels]) if keep and both else None
     self._features = self._features + other._features if keep else []
     for key, value in other.metadata.items():
       self.metadata.setdefault(key, value)
@@ -119,7 +130,8 @@ class FeatureStats:
     if not self.store_features:
       raise EvalError(
           f"the statistics of {self.metadata.get('source', 'this set')} hold no per-video features "
-          "(needed by IS and KVD); recompute them with `python -m eval features` or `stats --store_features`")
+          "(needed by IS, KVD, PRDC, FVD_inf and per-class scores); recompute them with `python -m eval features` "
+          "or `stats --store_features`")
     self._require(1)
     if len(self._features) > 1:
       self._features = [np.concatenate(self._features, axis=0)]
@@ -149,6 +161,8 @@ class FeatureStats:
       arrays["sigma"] = self.cov
     if self.store_features:
       arrays["features"] = self.features
+      if self.labels is not None:
+        arrays["labels"] = np.asarray(self.labels, str)
     try:
       eio.write_npz(path, arrays, make_parents=eio.has_scheme(path))
     except FileNotFoundError:
@@ -172,6 +186,8 @@ class FeatureStats:
       stats.dim = stats._sum.shape[0]
       if stats.store_features:
         stats._features = [np.array(data["features"], np.float32)]
+        if "labels" in data:
+          stats.labels = np.array(data["labels"]).astype(str)
     except EvalError:
       raise
     except (ValueError, TypeError, KeyError, IndexError) as e:

@@ -190,6 +190,29 @@ def read_arrays(path: str):
       yield base, array
 
 
+def class_folder(root: str, name: str) -> str:
+  """The class of the video `name` (a file path, or `path[i]` of an array file) under the directory `root`:
+  the first folder below `root` on its path; an EvalError for a video directly in `root`."""
+  root = str(root).rstrip("/") if eio.has_scheme(root) else os.path.normpath(os.path.expanduser(str(root)))
+  path = str(name) if eio.has_scheme(name) else os.path.normpath(os.path.expanduser(str(name)))
+  rel = path[len(root):].lstrip("/" + os.sep) if path.startswith(root) else None
+  parts = None if rel is None else rel.replace(os.sep, "/").split("/")
+  if not parts or len(parts) < 2:
+    raise EvalError(f"{name} is not in a class subfolder of {root} (per-class scores need one subfolder "
+                    "per class)")
+  return parts[0]
+
+
+def with_classes(videos, root: str, classes: list):
+  """Yields the (name, video) pairs of `videos` (read from the directory `root`), appending the class
+  subfolder of each to `classes`, in order (for per-class scores)."""
+  if not eio.isdir(root):
+    raise EvalError(f"class labels of videos come from class subfolders: {root} is not a directory")
+  for name, video in videos:
+    classes.append(class_folder(root, name))
+    yield name, video
+
+
 def read_file(path: str, max_frames: int | None = None):
   """Yields (name, raw video) for every video of one file."""
   ext = os.path.splitext(path)[1].lower()

@@ -1,10 +1,12 @@
 """Which `eval.protocols` a run is scored with, and the paper's figures to print beside ours.
 
-dvd_gan registers its own protocol here, through eval's one registry:
+dvd_gan registers its own protocols here, through eval's one registry:
 
   demo_fvd   the synthetic demos (experiments/demo.py, tiny.py): FVD (Kinetics-400 I3D logits) of 32 samples of G_ema
              against the first 64 videos of the synthetic `test` split, cheap enough to run every 300 steps on
              2 CPU cores. Its real set is the end-of-run figures' reference set (dvd_gan.evaluation.figures).
+  demo_fvd_pr  the same samples and real videos, with precision, recall, density, coverage (a falling recall
+             is an early sign of mode collapse, docs/training.md) and the intra-FVD over the classes.
 
 A run's protocols: `eval.protocols` during training; `eval.final_protocols`, else the paper's for its dataset
 (`paper_protocols`), for `python -m dvd_gan.evaluate`. Frame-conditional runs (data.num_conditioning_frames
@@ -20,6 +22,17 @@ DEMO_PROTOCOL = register_protocol(Protocol(
     dataset="synthetic", split="test",
     reference="dvd_gan demo (experiments/demo.py, tiny.py); not a paper protocol",
     notes="32 fake videos give a biased but consistent FVD: compare it only with itself across steps"))
+
+DEMO_PR_PROTOCOL = register_protocol(Protocol(
+    name="demo_fvd_pr",
+    description="the synthetic demo: demo_fvd's FVD, plus precision, recall, density, coverage and the "
+                "intra-FVD over its classes (all on I3D logits)",
+    network="i3d-kinetics-400", metrics=("fvd", "prdc", "intra_fvd"), metric_layers=(("prdc", "logits"),),
+    num_fake=32, num_real=64, repeats=10, dataset="synthetic", split="test", main_metric="fvd",
+    reference="dvd_gan demo; precision/recall: Kynkäänniemi et al. 2019; density/coverage: Naeem et al. 2020",
+    notes="the same samples and real videos as demo_fvd (its FVD is demo_fvd's); k = 5 nearest neighbours of "
+          "32 and 64 videos, on logits so that one real statistics file serves every metric; per-class rows "
+          "from about 4 samples per class are rough (compare them only across steps)"))
 
 # The paper's figures (docs/paper.md, "Results", Tables 1-3), keyed by what identifies the config's row.
 TABLE1 = {  # Kinetics-600 synthesis: (frames, resolution) -> FID, IS, IS truncated
@@ -65,8 +78,8 @@ def main_metric(config, protocols=None) -> str:
   if chosen:
     name, _, metric = chosen.partition("/")
     protocol = get_protocol(name)
-    if metric not in protocol.metrics:
-      raise EvalError(f"eval.main_metric {chosen!r}: protocol {name} has metrics {', '.join(protocol.metrics)}")
+    if metric not in protocol.figures:
+      raise EvalError(f"eval.main_metric {chosen!r}: protocol {name} has metrics {', '.join(protocol.figures)}")
     if name not in protocols:
       raise EvalError(f"eval.main_metric {chosen!r}: {name} is not one of eval.protocols {protocols}")
     return chosen
@@ -96,6 +109,8 @@ def real_split(config, protocol) -> str:
 def check_protocol(config, protocol) -> Protocol:
   """The protocol, or an EvalError when it cannot score this run (other dataset, frames or stride)."""
   p = get_protocol(protocol)
+  if p.needs_labels and int(config.get("num_classes", 0) or 0) == 0:
+    raise EvalError(f"protocol {p.name} scores per class; this run is not class-conditional")
   if p.dataset is not None and p.dataset != config.data.name:
     raise EvalError(f"protocol {p.name} compares with {p.dataset} statistics; this run's data is "
                     f"{config.data.name}")

@@ -108,28 +108,35 @@ class ReplicaNetwork:
     return self.all_features(videos)[layer]
 
 
-def sample_batches(sample_fn, config, num_videos: int, batch_size: int, seed: int, truncation: float = 1.0):
+def sample_batches(sample_fn, config, num_videos: int, batch_size: int, seed: int, truncation: float = 1.0,
+                   classes: list | None = None):
   """Yields uint8 [batch_size, T, H, W, 3] batches of `sample_fn(z, y)` (see `sample_function`) from the
   latents `latents(config, N, seed, truncation)`, N = num_videos rounded up to full batches (every batch has
-  the same shape, so G is traced once); callers keep the first num_videos."""
+  the same shape, so G is traced once); callers keep the first num_videos. `classes`: a list that receives
+  the class y asked for, of every video, when the run is class-conditional."""
   _check_unconditioned(config)
   batch_size = int(batch_size)
   total = -(-int(num_videos) // batch_size) * batch_size
   z, y = latents(config, total, seed, truncation)
+  if classes is not None and y is not None:
+    classes.extend(int(c) for c in y.numpy())
   for i in range(0, total, batch_size):
     yb = y[i:i + batch_size] if y is not None else None
     yield to_uint8_numpy(sample_fn(z[i:i + batch_size], yb))
 
 
-def real_video_batches(config, split: str, batch_size: int):
+def real_video_batches(config, split: str, batch_size: int, classes: list | None = None):
   """Yields uint8 [b, C + T, H, W, 3] batches of real videos of `split` (evaluation mode; the conditioning
-  frames first when the run has them), until the split ends (synthetic splits never end: take what you need)."""
+  frames first when the run has them), until the split ends (synthetic splits never end: take what you need).
+  `classes`: a list that receives the class label of every video yielded."""
   cfg = config.copy_and_resolve_references()
   cfg.batch_size = int(batch_size)
   for batch in data_lib.make_dataset(cfg, split=split, training=False):
     video = batch["video"]
     if "context" in batch:
       video = tf.concat([batch["context"], video], axis=1)
+    if classes is not None:
+      classes.extend(int(c) for c in batch["label"].numpy())
     yield to_uint8_numpy(video)
 
 
@@ -194,11 +201,13 @@ class GeneratorScorer:
     p = run_protocols.check_protocol(self.config, protocol)
     if p.name not in self._real:
       split = run_protocols.real_split(self.config, p)
+      classes = [] if p.needs_labels else None  # the real videos' labels, for per-class scores
       self._real[p.name] = real_stats.load_or_compute(
           self.stats_dir, p, self.network(p.network), dataset=self.config.data.name, split=split,
           frames=self.frames(p), stride=p.stride or int(self.config.data.stride),
           resolution=int(self.config.resolution), batch_size=self.batch_size, progress=self.real_progress,
-          videos_fn=lambda: real_video_batches(self.config, split, self.batch_size), log=self.log)
+          videos_fn=lambda: real_video_batches(self.config, split, self.batch_size, classes), log=self.log,
+          labels=classes)
     return self._real[p.name]
 
   def cached_real_stats(self, protocol_name: str):
@@ -212,9 +221,11 @@ class GeneratorScorer:
     meta = {"source": f"generator samples (eval.seed {self.seed})", "seed": self.seed}
     sample_fn = self._function(("sample", id(generator)), lambda: sample_function(
         generator, self.strategy if self.on_replicas else None))
-    batches = sample_batches(sample_fn, self.config, p.num_fake, self.batch_size, self.seed, p.truncation)
+    classes = []  # the class asked for, of every sample: the generated set carries its labels
+    batches = sample_batches(sample_fn, self.config, p.num_fake, self.batch_size, self.seed, p.truncation,
+                             classes=classes)
     return scoring.fake_features(p, batches, net, batch_size=self.batch_size, progress=self.progress,
-                                 metadata=meta)
+                                 metadata=meta, labels=classes if int(self.config.num_classes) > 0 else None)
 
   def score(self, generator, protocol):
     """eval.scoring.ProtocolResult of `generator` under `protocol`."""
