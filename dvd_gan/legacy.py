@@ -61,12 +61,12 @@ def keep_run_generator(config, workdir: str, log=print):
   that file's `model.g_block` replaces the given one (a config.json written before the key existed means
   "biggan_deep", the only block then), so an old run resumed with today's experiment file still restores.
   """
-  import tensorflow as tf  # noqa: PLC0415 - the TensorFlow-free config modules import this one
-
   from dvd_gan import run_folder  # noqa: PLC0415 - it imports the models, which import this module
+  from dvd_gan.training import checkpointing  # noqa: PLC0415 - with run_folder, above
   from eval import io as eio  # noqa: PLC0415 - with run_folder, above
   path = eio.join(workdir, run_folder.CONFIG_FILE)
-  if tf.train.latest_checkpoint(run_folder.checkpoint_dir(workdir)) is None or not eio.isfile(path):
+  # Checkpoint files, whatever the state file says (a garbled one is the resume's to report).
+  if not checkpointing.checkpoint_numbers(run_folder.checkpoint_dir(workdir)) or not eio.isfile(path):
     return config
   stored = eio.read_json(path).get("model", {})
   block = stored.get("g_block", G_BLOCK_BEFORE_KEY)

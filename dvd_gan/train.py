@@ -5,9 +5,9 @@
     dvd-gan-train --config=path/to/file.py ...      # any experiment file
     dvd-gan-train --config=... --workdir=gs://... --strategy=tpu --tpu=local
 (`python -m dvd_gan.train` is the same command.) Running again with the same --workdir resumes from its last
-checkpoint. SIGTERM / SIGINT save and exit 0. Bad flags or input, a workdir another trainer holds, or a resume
-whose config changes the run (docs/training.md): one line `error: ...`, exit 2; a NaN/Inf loss:
-`error: non-finite loss ...`, exit 1.
+checkpoint. SIGTERM / SIGINT save and exit 0. Bad flags or input, a workdir another trainer holds, a resume
+whose config changes the run (docs/training.md), or a workdir whose checkpoints all fail to restore: one line
+`error: ...`, exit 2; a NaN/Inf loss or variable: `error: non-finite ...`, exit 1.
 """
 import os
 import sys
@@ -33,6 +33,7 @@ def body(fv: flags.FlagValues, args) -> int:
   from dvd_gan.training.preemption import StopFlag  # noqa: PLC0415 - light: TensorFlow not imported yet
   with StopFlag():  # a signal while TensorFlow loads is handed to the loop, which then exits 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from dvd_gan.training.finite_state import NonFiniteVariableError  # noqa: PLC0415 - as the loop, below
     from dvd_gan.training.loop import NonFiniteLossError, train  # noqa: PLC0415 - heavy: after the flags
     config = fv.config
     if fv.tpu:
@@ -42,7 +43,7 @@ def body(fv: flags.FlagValues, args) -> int:
       config.train.strategy = fv.strategy
     try:
       result = train(config, fv.workdir, log=lambda s: print(s, flush=True))
-    except NonFiniteLossError as e:
+    except (NonFiniteLossError, NonFiniteVariableError) as e:
       print(f"error: {command.one_line(e)}", file=sys.stderr, flush=True)
       return 1
   if result["stopped_by"] is not None and result["stopped_by"] != "max_steps":
@@ -54,7 +55,8 @@ def body(fv: flags.FlagValues, args) -> int:
 
 
 def main(argv=None) -> int:
-  """`dvd-gan-train` / `python -m dvd_gan.train`: returns the exit status (0, 1 NaN loss, 2 bad input)."""
+  """`dvd-gan-train` / `python -m dvd_gan.train`: returns the exit status (0, 1 NaN loss or variable, 2 bad
+  input)."""
   return command.main(argv, define_flags=define_flags, body=body, usage=__doc__)
 
 

@@ -8,10 +8,18 @@ it like any training checkpoint. The values are copied to host variables first, 
 alone, whatever the strategy (no collective save as with the full-state checkpoints).
 
 `best.json` ({"step", "metric", "value"}) is written after the checkpoint, atomically (eval.io).
+
+A resumed run restarts at its restored step: a best found after that step belongs to training that is redone,
+so `roll_back` drops it (its checkpoint too) and falls back to the best evaluation at or before that step
+(metrics.jsonl, as dvd_gan.evaluation.periodic keeps it) when its checkpoint is still there, or can be made
+again from the restored G_ema (the evaluation of the restored step itself); else the run has no best yet.
 """
+import time
+
 import tensorflow as tf
 
 from dvd_gan.run_folder import BEST_DIR, best_checkpoint_path, best_dir  # noqa: F401 - the run folder's layout
+from dvd_gan.training import checkpointing
 from dvd_gan.training.checkpointing import model_variables
 from eval import io
 
@@ -68,3 +76,37 @@ class BestCheckpoint:
     io.write_json(io.join(self.workdir, BEST_JSON), self.best)
     return True
 
+
+  def roll_back(self, step: int, records, log=print) -> None:
+    """best.json and checkpoints_best/ as of training step `step`, the restored step of a resumed run, from
+    `records` (metrics.jsonl's records up to `step`); see the module docstring. The G_ema of the trainer must
+    be that of step `step`."""
+    current = read_best(self.workdir)
+    if current is None or int(current.get("step", -1)) <= int(step):
+      return
+    best = None
+    for r in sorted(records, key=lambda r: int(r["step"])):  # as update() chose them, in order
+      value = r.get(self.metric)
+      if value is not None and int(r["step"]) <= int(step) and is_better(
+          float(value), None if best is None else best["value"], self.higher_is_better):
+        best = {"step": int(r["step"]), "metric": self.metric, "value": float(value)}
+    folder = best_dir(self.workdir)
+    keep = None if best is None else io.join(folder, f"ckpt-{best['step']}")
+    for n, names in checkpointing.checkpoint_numbers(folder).items():  # all but the one of the best kept
+      if best is None or n != best["step"]:
+        for name in names:
+          io.remove(io.join(folder, name))
+    self.best, self._manager = None, None
+    if keep is not None and io.exists(keep + ".index"):
+      checkpointing.write_state(folder, [keep], [time.time()], time.time() - 1.0)
+      self.best = best
+      io.write_json(io.join(self.workdir, BEST_JSON), best)
+    elif best is not None and best["step"] == int(step):
+      io.remove(io.join(folder, checkpointing.STATE_FILE))
+      self.update(best["step"], best["value"])
+    else:
+      io.remove(io.join(folder, checkpointing.STATE_FILE))
+      io.remove(io.join(self.workdir, BEST_JSON))
+    log(f"best.json: dropped the best of step {current['step']} (after step {step}, where training resumes); "
+        + (f"best is step {self.best['step']} ({self.metric} {self.best['value']:.6g})" if self.best else
+           "no best before it"))

@@ -14,7 +14,8 @@ At every step that is a multiple of `eval.every_steps` (> 0), the chief scores G
 
 `metric_fn(step, trainer) -> {"<protocol>/<metric>": value}` replaces the scoring (tests script the figures
 with it). On resume, the lines of metrics.jsonl after the restored step are dropped (that stretch of
-training is redone) and the rest is replayed into the collapse rule, so it continues where it was.
+training is redone), so is a best checkpoint found after it (BestCheckpoint.roll_back), and the rest is
+replayed into the collapse rule, so it continues where it was.
 """
 import json
 import resource
@@ -119,6 +120,8 @@ class PeriodicEvaluator:
       io.write_text(io.join(self.workdir, METRICS_FILE), "".join(json.dumps(r) + "\n" for r in kept))
       self.log(f"metrics.jsonl: dropped {len(records) - len(kept)} evaluation(s) after step {start_step} "
                "(training resumes from there)")
+    if self.best is not None:
+      self.best.roll_back(start_step, kept, self.log)
     if self.rule is not None:
       for r in kept:
         self.rule.update(int(r["step"]), r.get(self.main), r.get("d_margin"))

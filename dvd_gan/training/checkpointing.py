@@ -11,11 +11,18 @@ for DVD-GAN-FP, whose G update reads a batch of its own: `Trainer.batches_per_st
 resumed run skips that many batches of its (deterministic, seeded) input pipeline.
 
 Paths may be on any filesystem TensorFlow knows (`gs://...`): the manager writes through tf.io.gfile.
+
+The state file `checkpoints/checkpoint` (the manager's list of kept checkpoints, newest last) is read and
+written here too (`read_state`, `write_state`), apart from TensorFlow's reader, which answers "no checkpoint"
+for a garbled file instead of saying so; `checkpoint_numbers` finds the checkpoints by their files.
 """
+import logging
 import os
+import re
 
 import tensorflow as tf
 
+from dvd_gan.training import worker_dirs
 from eval import io as eio
 
 
@@ -48,22 +55,75 @@ def checkpoint_dir(workdir: str) -> str:
   return eio.join(workdir, "checkpoints")
 
 
-def make_manager(checkpoint, workdir: str, keep: int, is_chief: bool = True) -> tf.train.CheckpointManager:
+def make_manager(checkpoint, workdir: str, keep: int, is_chief: bool = True,
+                 task: str | None = None) -> tf.train.CheckpointManager:
   """CheckpointManager in `<workdir>/checkpoints`; non-chief workers write to a private temporary folder
-  (MultiWorkerMirroredStrategy needs every worker to take part in the save)."""
+  (MultiWorkerMirroredStrategy needs every worker to take part in the save), named by their task
+  (`worker_dirs.worker_dir`; the process id when the task is not known)."""
   directory = checkpoint_dir(workdir)
   if not is_chief:
-    directory = eio.join(workdir, "tmp_worker_checkpoints", str(os.getpid()))
+    directory = worker_dirs.worker_dir(workdir, task or str(os.getpid()))
   return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=int(keep))
 
 
-def restore_latest(checkpoint, workdir: str):
-  """Restores the newest checkpoint of `workdir` (returns its path) or returns None for a fresh run."""
-  latest = tf.train.latest_checkpoint(checkpoint_dir(workdir))
-  if latest is None:
-    return None
-  checkpoint.restore(latest).assert_existing_objects_matched()
-  return latest
+# ---- the checkpoints folder: files and state file ---------------------------------------------------------
+
+STATE_FILE = "checkpoint"
+_FILE = re.compile(r"^ckpt-([0-9]+)\.(index|data-[0-9]+-of-[0-9]+)$")
+
+
+def checkpoint_numbers(directory: str) -> dict:
+  """{N: sorted file names} of the checkpoints `ckpt-N` with at least one file (`.index` or a data shard) in
+  `directory` ({} when there is none or no folder). Temporary files of an unfinished save do not count."""
+  try:
+    paths = eio.glob(eio.join(directory, "ckpt-*"))
+  except eio.io_errors():
+    return {}
+  out = {}
+  for path in paths:
+    m = _FILE.match(eio.basename(path))
+    if m:
+      out.setdefault(int(m.group(1)), []).append(m.group(0))
+  return {n: sorted(names) for n, names in out.items()}
+
+
+def number(prefix: str) -> int | None:
+  """N of a checkpoint path prefix `.../ckpt-N` (None for another name)."""
+  m = re.fullmatch(r"ckpt-([0-9]+)", eio.basename(prefix))
+  return int(m.group(1)) if m else None
+
+
+def read_state(directory: str):
+  """(state, problem) of `<directory>/checkpoint`: (tf.train.CheckpointState with full paths, None), or
+  (None, why it gives no checkpoint: "is missing" | "is unreadable (...)" | "names no checkpoint")."""
+  path = eio.join(directory, STATE_FILE)
+  if not eio.exists(path):
+    return None, "is missing"
+  logger = tf.get_logger()
+  level = logger.level
+  logger.setLevel(logging.ERROR)  # its own warnings about a garbled file: the caller says it in one line
+  try:
+    state = tf.train.get_checkpoint_state(directory)
+  except (ValueError, *eio.io_errors()) as e:  # ValueError: an empty state; UnicodeDecodeError: binary bytes
+    return None, f"is unreadable ({' '.join(str(e).split())[:120]})"
+  finally:
+    logger.setLevel(level)
+  if state is None:
+    return None, "is unreadable (not a checkpoint state)"
+  return state, None
+
+
+def write_state(directory: str, prefixes, timestamps, last_preserved: float) -> None:
+  """Writes `<directory>/checkpoint` (atomically) naming `prefixes` (oldest first; the last one is the
+  latest) as the kept checkpoints, with their save times `timestamps`: what tf.train.CheckpointManager reads
+  to know which checkpoint is the latest and which ones it may delete (those saved after
+  `last_preserved`)."""
+  here = eio.dirname(eio.join(directory, STATE_FILE))
+  names = [eio.basename(p) if eio.dirname(p) == here else p for p in prefixes]  # relative, as the manager's
+  proto = tf.compat.v1.train.generate_checkpoint_state_proto(
+      "/", names[-1], all_model_checkpoint_paths=list(names),  # "/": names are kept as given (relative)
+      all_model_checkpoint_timestamps=[float(t) for t in timestamps], last_preserved_timestamp=float(last_preserved))
+  eio.write_text(eio.join(directory, STATE_FILE), str(proto))
 
 
 def read_checkpoint(prefix: str):

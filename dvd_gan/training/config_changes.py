@@ -117,12 +117,11 @@ def _shown(changed) -> str:
 
 
 def is_resume(workdir: str) -> bool:
-  """Whether `workdir` holds a run to resume: a checkpoint and a config.json."""
-  import tensorflow as tf  # noqa: PLC0415 - the rest of the module reads JSON only
-
-  from dvd_gan.training import checkpointing  # noqa: PLC0415 - it imports TensorFlow, as above
+  """Whether `workdir` holds a run to resume: checkpoint files (found by their names, as the resume finds them
+  when the state file is unreadable) and a config.json."""
+  from dvd_gan.training import checkpointing  # noqa: PLC0415 - it imports TensorFlow; the rest reads JSON only
   return (eio.isfile(eio.join(workdir, CONFIG_FILE))
-          and tf.train.latest_checkpoint(checkpointing.checkpoint_dir(workdir)) is not None)
+          and bool(checkpointing.checkpoint_numbers(checkpointing.checkpoint_dir(workdir))))
 
 
 def check_resume(config, workdir: str, log=print) -> list:

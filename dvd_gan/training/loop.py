@@ -33,7 +33,8 @@ from dvd_gan.config import resolve_config
 from dvd_gan.evaluation import end_of_run
 from dvd_gan.evaluation import prediction as prediction_eval
 from dvd_gan.evaluation.periodic import PeriodicEvaluator
-from dvd_gan.training import checkpointing, config_changes, summaries, workdir_lock
+from dvd_gan.training import checkpointing, config_changes, finite_state, resume, summaries, worker_dirs
+from dvd_gan.training import workdir_lock
 from dvd_gan.training.preemption import StopFlag, make_stop_sync
 from dvd_gan.training.config import check_schedule
 from dvd_gan.training.strategy import apply_thread_settings, make_strategy
@@ -112,8 +113,11 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   with errors.config_errors():
     trainer = build_trainer(config, strategy, build_models)
   checkpoint = checkpointing.make_checkpoint(trainer)
-  manager = checkpointing.make_manager(checkpoint, workdir, t.keep_checkpoints, is_chief=chief)
-  restored = checkpointing.restore_latest(checkpoint, workdir)
+  # Before anything is written: a workdir whose checkpoints all fail to restore stays as it is (UserError).
+  restored = resume.restore_newest(checkpoint, workdir, chief=chief, log=log)
+  task = worker_dirs.remove_leftovers(workdir, strategy, chief=chief, log=log)
+  manager = checkpointing.make_manager(checkpoint, workdir, t.keep_checkpoints, is_chief=chief, task=task)
+  guard = finite_state.FiniteGuard(trainer)  # no checkpoint with a NaN / Inf variable
   start_step = int(trainer.step.numpy())
   if restored:
     log(f"resumed from {restored} at step {start_step}")
@@ -198,7 +202,7 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
           summaries.scalar("speed/examples_per_sec", steps_per_sec * examples_per_step, step)
         window_start, window_steps = time.time(), 0
       if step % int(t.checkpoint_every) == 0:
-        manager.save(checkpoint_number=step)
+        guard.save(manager, step)
       if step % int(t.sample_every) == 0:
         write_samples(step)
       if values is not None:
@@ -217,7 +221,7 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   if metrics is not None:
     last_metrics = {k: float(v) for k, v in metrics.items()}
   if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
-    manager.save(checkpoint_number=step)
+    guard.save(manager, step)
   summaries.flush(writer, log)
   if not chief:  # a non-chief worker's saves only took part in the collective save: drop them
     eio.remove(manager.directory)
