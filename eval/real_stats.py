@@ -71,7 +71,8 @@ def save(stats: FeatureStats, path: str) -> None:
 
 
 def load_or_compute(stats_dir: str, protocol, network, *, dataset: str, split: str, frames: int, stride: int,
-                    resolution, videos_fn, batch_size: int = 8, progress: bool = False, log=None) -> FeatureStats:
+                    resolution, videos_fn, batch_size: int = 8, progress: bool = False, log=None,
+                    should_stop=None) -> FeatureStats:
   """The real statistics for this protocol: loaded from `stats_dir` when there, else computed and saved.
 
   Args:
@@ -82,6 +83,8 @@ def load_or_compute(stats_dir: str, protocol, network, *, dataset: str, split: s
     dataset, split, frames, stride, resolution: what the real videos are; recorded and checked.
     videos_fn: `() -> videos` (anything eval.features accepts), called only when the statistics are computed.
     log: optional `str -> None` for one line saying what happened.
+    should_stop: `() -> bool` checked between batches; True raises eval.interrupt.Interrupted and nothing
+      is saved (the file is written only once every video is in).
   Raises:
     EvalError: the cached file exists but was made differently (the differences are named).
   """
@@ -104,7 +107,8 @@ def load_or_compute(stats_dir: str, protocol, network, *, dataset: str, split: s
   if p.num_real is not None:
     videos = take(videos, p.num_real, f"real videos of {dataset}:{split}")
   stats = extract_layers(videos, network, (p.real_layer,), batch_size=batch_size, progress=progress,
-                         total=p.num_real, name=f"{dataset}:{split}", metadata=dict(expected))[p.real_layer]
+                         total=p.num_real, name=f"{dataset}:{split}", metadata=dict(expected),
+                         should_stop=should_stop)[p.real_layer]
   diffs = mismatches(stats.metadata, expected)
   if diffs:  # the videos were not what the caller said (e.g. another resolution)
     raise EvalError(f"the real videos of {dataset}:{split} do not match the evaluation: " + "; ".join(diffs))

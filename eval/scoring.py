@@ -68,14 +68,15 @@ def take(videos, n: int, what: str = "fake videos"):
 
 
 def fake_features(protocol, videos, network, *, batch_size: int = 8, progress: bool = False,
-                  metadata: dict | None = None) -> dict:
+                  metadata: dict | None = None, should_stop=None) -> dict:
   """{layer: FeatureStats} of the first `protocol.num_fake` videos of `videos`, at the protocol's layers,
-  cut to `protocol.frames` (with the per-video features when the protocol needs them)."""
+  cut to `protocol.frames` (with the per-video features when the protocol needs them). `should_stop`:
+  see eval.interrupt."""
   protocol = get_protocol(protocol)
   meta = {"protocol": protocol.name, "truncation": protocol.truncation, **(metadata or {})}
   return extract_layers(take(cut_frames(videos, protocol.frames), protocol.num_fake), network, protocol.layers,
                         batch_size=batch_size, store_features=protocol.needs_features, metadata=meta,
-                        progress=progress, total=protocol.num_fake, name="fake")
+                        progress=progress, total=protocol.num_fake, name="fake", should_stop=should_stop)
 
 
 def score_features(protocol, fake: dict, real: FeatureStats | None = None) -> ProtocolResult:
