@@ -4,6 +4,7 @@ A SIGTERM / first SIGINT stops them at their next batch (dvd_gan.training.preemp
 `should_stop` callback of eval.interrupt), the run saves the step it is at and returns `stopped_by` = the
 signal, and nothing of the stopped work is written; a second SIGINT raises KeyboardInterrupt at once.
 """
+import dataclasses
 import json
 import os
 import resource
@@ -14,13 +15,17 @@ import time
 
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 import eval as video_eval
+from eval import real_stats
+from eval.interrupt import Interrupted
+from eval.protocols import get_protocol
 from dvd_gan import train as train_command
-from dvd_gan.training import checkpointing, loop, preemption
+from dvd_gan.training import checkpointing, loop, preemption, summaries
 from dvd_gan.training.loop import train
 from tests.dvd_gan.training.conftest import make_tiny_config
-from tests.eval.conftest import TinyNetwork
+from tests.eval.conftest import TinyNetwork, random_videos
 
 _SIG_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _SIG_BATCH_SECONDS = 2.0  # the stand-in network's time per batch: an evaluation of 12 batches takes > 20 s
@@ -110,7 +115,7 @@ def test_sigterm_during_periodic_evaluation_saves_within_20_seconds(tmp_path):
   assert proc.returncode == 0, out[-2000:] + err[-3000:]
   assert seconds < 20, (seconds, out)
   assert "stopped by signal 15 at step 1;" in out, out
-  assert "during the sample writing / evaluation of step 1" in out, out
+  assert "received signal 15 during the evaluation of step 1: stopped it" in out, out
   assert _sig_checkpoint_steps(workdir) == [1], out
   assert not os.path.exists(workdir / "metrics.jsonl"), (workdir / "metrics.jsonl").read_text()
   assert not os.path.exists(workdir / "best.json")
@@ -197,3 +202,39 @@ def test_second_sigint_exits_the_training_command_at_once_with_130(tmp_path, mon
   assert "error: interrupted" in err and "stopped by signal" not in out, out + err
   assert "after" not in timing and ended - timing["second"] < 5, timing
   assert signal.getsignal(signal.SIGINT) == before
+
+
+def _sig_stop_after(n):
+  """A `should_stop` that answers False `n` times, then True; `calls` counts the questions."""
+  def should_stop():
+    should_stop.calls += 1
+    return should_stop.calls > n
+  should_stop.calls = 0
+  return should_stop
+
+
+def test_real_statistics_stopped_between_batches_leave_no_cache_file(tmp_path):
+  """eval.real_stats.load_or_compute of 12 videos in batches of 4, asked to stop before the third batch:
+  Interrupted, and no statistics file (not even a temporary one) in the cache folder; without the callback
+  the same call writes the file of all 12 videos."""
+  net = TinyNetwork()
+  videos = random_videos(12, t=6, h=8, w=8, seed=1)
+  p = dataclasses.replace(get_protocol("fvd_k400"), name="sig_cache", num_real=12, frames=6)
+  kwargs = dict(dataset="toy", split="test", frames=6, stride=1, resolution=8, videos_fn=lambda: videos,
+                batch_size=4)
+  should_stop = _sig_stop_after(2)
+  with pytest.raises(Interrupted):
+    real_stats.load_or_compute(str(tmp_path), p, net, should_stop=should_stop, **kwargs)
+  assert should_stop.calls == 3 and os.listdir(tmp_path) == []
+  stats = real_stats.load_or_compute(str(tmp_path), p, net, **kwargs)
+  assert stats.num_items == 12 and os.listdir(tmp_path) == ["toy-test-sig_cache-logits-6f-8px.npz"]
+
+
+def test_sample_writing_stops_between_files(tmp_path):
+  """summaries.write_samples asked to stop after its PNG: Interrupted before the GIF and the mp4 are encoded;
+  the PNG is whole and no temporary file is left."""
+  videos = random_videos(2, t=4, h=8, w=8).astype("float32") / 127.5 - 1
+  with pytest.raises(Interrupted):
+    summaries.write_samples(str(tmp_path), "samples_0000002", videos, should_stop=_sig_stop_after(1))
+  assert os.listdir(tmp_path) == ["samples_0000002.png"]
+  assert Image.open(tmp_path / "samples_0000002.png").size == (2 * (4 * 9 - 1), 2 * (2 * 9 - 1))

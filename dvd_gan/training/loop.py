@@ -143,7 +143,11 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
     if not chief:
       return
     videos = trainer.sample(z_fixed, y_fixed, context_fixed).numpy()
-    out = summaries.write_samples(samples_dir, f"samples_{step:07d}", videos, should_stop=stop.requested)
+    try:
+      out = summaries.write_samples(samples_dir, f"samples_{step:07d}", videos, should_stop=stop.requested)
+    except Interrupted:  # the caller goes on to its next stop check (no collective skipped on the chief)
+      log(f"received signal {stop.signal} while writing the samples of step {step}: stopped")
+      return
     with writer.as_default():
       summaries.image("samples/ema_frame_grid", out["grid"], step)
 
@@ -200,17 +204,17 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
         window_start, window_steps = time.time(), 0
       if step % int(t.checkpoint_every) == 0:
         manager.save(checkpoint_number=step)
+      if step % int(t.sample_every) == 0:
+        write_samples(step)
+      if values is not None:
+        periodic.observe(values)
       try:
-        if step % int(t.sample_every) == 0:
-          write_samples(step)
-        if values is not None:
-          periodic.observe(values)
         if periodic.maybe_evaluate(step):
           stopped_by = "collapse"
           break
       except Interrupted:  # only raised once stop.signal is set: the agreement below stops every worker
-        log(f"received signal {stop.signal} during the sample writing / evaluation of step {step}: stopped it "
-            "(nothing of it written)")
+        log(f"received signal {stop.signal} during the evaluation of step {step}: stopped it (nothing of it "
+            "written)")
       if stop_everywhere(stop.signal is not None):
         stopped_by = stop.signal if stop.signal is not None else "peer"
         log(f"received signal {stop.signal if stop.signal is not None else 'on another worker'}: saving at "
