@@ -32,6 +32,7 @@ import tensorflow as tf
 from dvd_gan import legacy, random_streams
 from dvd_gan.layers import BatchNorm, ClassConditionalBatchNorm
 from dvd_gan.models.build import build_generator_from_shapes
+from eval.interrupt import check as check_stop
 
 
 def batch_norm_layers(model) -> list:
@@ -73,9 +74,10 @@ def copy_generator(generator):
 
 
 def standing_stats_generator(generator, num_batches: int, batch_size: int, seed: int,
-                             truncation: float = 1.0, log=None):
+                             truncation: float = 1.0, log=None, should_stop=None):
   """A copy of `generator` whose batch norms' moving statistics are its standing statistics over
   `num_batches` batches of `batch_size` fresh (z, y) (module docstring). `generator` is only read.
+  `should_stop` (eval.interrupt) is checked before every batch: the copy is dropped when it says stop.
 
   Deterministic for a fixed (seed, num_batches, batch_size, truncation) and weights on one device.
   """
@@ -100,6 +102,7 @@ def standing_stats_generator(generator, num_batches: int, batch_size: int, seed:
     bn.momentum = 0.0  # a training call then stores the batch's own moments as the moving statistics
   try:
     for i in range(int(num_batches)):  # eagerly: no trace to pay for; the convolutions dominate anyway
+      check_stop(should_stop, "standing statistics")
       z, y = batch_latents(seed, i, int(batch_size), z_dim, num_classes, truncation)
       copy(z, y, training=True)
       for (m, v), (sm, sv) in zip(moving, sums):
@@ -118,9 +121,9 @@ def standing_stats_generator(generator, num_batches: int, batch_size: int, seed:
   return copy
 
 
-def sampling_generator(generator, config, log=None):
+def sampling_generator(generator, config, log=None, should_stop=None):
   """The generator that samples for `config`: `generator` itself when `eval.standing_stats_batches` is 0,
-  else `standing_stats_generator` of it with the settings of `settings(config)`."""
+  else `standing_stats_generator` of it with the settings of `settings(config)` (and `should_stop`)."""
   s = settings(config)
   if s["batches"] <= 0:
     return generator
@@ -128,4 +131,4 @@ def sampling_generator(generator, config, log=None):
     log(f"standing statistics of the EMA generator: {s['batches']} batches of {s['batch_size']} "
         f"(truncation {s['truncation']}, seed {s['seed']})")
   return standing_stats_generator(generator, s["batches"], s["batch_size"], s["seed"], s["truncation"],
-                                  log=log)
+                                  log=log, should_stop=should_stop)

@@ -5,9 +5,10 @@
     dvd-gan-train --config=path/to/file.py ...      # any experiment file
     dvd-gan-train --config=... --workdir=gs://... --strategy=tpu --tpu=local
 (`python -m dvd_gan.train` is the same command.) Running again with the same --workdir resumes from its last
-checkpoint. SIGTERM / SIGINT save and exit 0. Bad flags or input, a workdir another trainer holds, a resume
-whose config changes the run (docs/training.md), or a workdir whose checkpoints all fail to restore: one line
-`error: ...`, exit 2; a NaN/Inf loss or variable: `error: non-finite ...`, exit 1.
+checkpoint. SIGTERM / SIGINT save and exit 0 (a second SIGINT: `error: interrupted`, exit 130 at once). Bad
+flags or input, a workdir another trainer holds, a resume whose config changes the run (docs/training.md), or a
+workdir whose checkpoints all fail to restore: one line `error: ...`, exit 2; a NaN/Inf loss or variable:
+`error: non-finite ...`, exit 1.
 """
 import os
 import sys

@@ -28,13 +28,15 @@ def get_feature_network(network="i3d-kinetics-400", weights: str | None = None):
 
 def compute_stats(videos, *, network="i3d-kinetics-400", weights: str | None = None, layer: str = "logits",
                   batch_size: int = 8, store_features: bool = False, progress: bool = False,
-                  metadata: dict | None = None) -> FeatureStats:
-  """Streaming statistics (and optionally the features) of `videos` at `layer` of `network`."""
+                  metadata: dict | None = None, should_stop=None) -> FeatureStats:
+  """Streaming statistics (and optionally the features) of `videos` at `layer` of `network`.
+
+  should_stop: `() -> bool` checked between batches (eval.interrupt: True raises Interrupted)."""
   if isinstance(videos, FeatureStats):
     return videos
   net = get_feature_network(network, weights)
   return extract_features(videos, net, layer, batch_size=batch_size, store_features=store_features,
-                          progress=progress, metadata=metadata)
+                          progress=progress, metadata=metadata, should_stop=should_stop)
 
 
 def compute_metric(name: str, real, fake, *, network=None, weights: str | None = None, layer: str | None = None,

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from eval import __version__
 from eval.errors import EvalError
+from eval.interrupt import check as check_stop
 from eval.stats import FeatureStats
 from eval.video_io import check_video
 
@@ -149,21 +150,23 @@ def check_layer(network, layer: str) -> None:
 
 def extract_features(videos, network, layer: str, *, batch_size: int = 8, store_features: bool = False,
                      metadata: dict | None = None, progress: bool = True, total: int | None = None,
-                     prefetch: int = 2, name: str = "video") -> FeatureStats:
+                     prefetch: int = 2, name: str = "video", should_stop=None) -> FeatureStats:
   """Features of every video of `videos` at `layer` of `network`, accumulated into a `FeatureStats`.
 
   videos: see `iter_named_videos` (arrays, iterables of videos/batches, or `video_io.iter_videos(...)`).
   network: a FeatureNetwork (eval.networks); its `features(x [B, T, H, W, 3], layer) -> [B, D]` runs inside
   one tf.function (traced once per input shape). All videos must have the same number of frames T, at least
   `network.min_frames` (and exactly `network.frames` when the network fixes it).
+  should_stop: `() -> bool` checked before every batch: True raises eval.interrupt.Interrupted.
   """
   return extract_layers(videos, network, (layer,), batch_size=batch_size, store_features=store_features,
-                        metadata=metadata, progress=progress, total=total, prefetch=prefetch, name=name)[layer]
+                        metadata=metadata, progress=progress, total=total, prefetch=prefetch, name=name,
+                        should_stop=should_stop)[layer]
 
 
 def extract_layers(videos, network, layers, *, batch_size: int = 8, store_features: bool = False,
                    metadata: dict | None = None, progress: bool = True, total: int | None = None,
-                   prefetch: int = 2, name: str = "video") -> dict:
+                   prefetch: int = 2, name: str = "video", should_stop=None) -> dict:
   """`extract_features` at several layers in one pass over the videos: {layer: FeatureStats}."""
   import tensorflow as tf  # noqa: PLC0415 - TensorFlow loads when features are computed, not at `import eval`
   layers = tuple(dict.fromkeys(layers))
@@ -181,6 +184,7 @@ def extract_layers(videos, network, layers, *, batch_size: int = 8, store_featur
   with tqdm(total=total, unit="video", file=sys.stderr, disable=not progress, desc=desc,
             dynamic_ncols=True) as bar:
     for batch, n in batches:
+      check_stop(should_stop, f"features of {name}")  # the producer thread stops with the generator
       t = batch.shape[1]
       if frames is None:
         frames = t

@@ -72,7 +72,7 @@ def save(stats: FeatureStats, path: str) -> None:
 
 def load_or_compute(stats_dir: str, protocol, network, *, dataset: str, split: str, frames: int, stride: int,
                     resolution, videos_fn, batch_size: int = 8, progress: bool = False, log=None,
-                    labels: list | None = None) -> FeatureStats:
+                    labels: list | None = None, should_stop=None) -> FeatureStats:
   """The real statistics for this protocol: loaded from `stats_dir` when there, else computed and saved.
 
   Args:
@@ -85,6 +85,8 @@ def load_or_compute(stats_dir: str, protocol, network, *, dataset: str, split: s
     log: optional `str -> None` for one line saying what happened.
     labels: for protocols with per-class scores, a list that the iterator of `videos_fn()` fills with the
       class of each video it yields, in order (read once the videos are consumed).
+    should_stop: `() -> bool` checked between batches; True raises eval.interrupt.Interrupted and nothing
+      is saved (the file is written only once every video is in).
   Raises:
     EvalError: the cached file exists but was made differently (the differences are named).
   """
@@ -112,7 +114,7 @@ def load_or_compute(stats_dir: str, protocol, network, *, dataset: str, split: s
     videos = take(videos, p.num_real, f"real videos of {dataset}:{split}")
   stats = extract_layers(videos, network, (p.real_layer,), batch_size=batch_size, progress=progress,
                          total=p.num_real, name=f"{dataset}:{split}", metadata=dict(expected),
-                         store_features=p.needs_real_features)[p.real_layer]
+                         store_features=p.needs_real_features, should_stop=should_stop)[p.real_layer]
   if p.needs_labels:
     if labels is None or len(labels) < stats.num_items:
       raise EvalError(f"protocol {p.name} scores per class: the real videos of {dataset}:{split} need labels")

@@ -78,15 +78,17 @@ def take(videos, n: int, what: str = "fake videos"):
 
 
 def fake_features(protocol, videos, network, *, batch_size: int = 8, progress: bool = False,
-                  metadata: dict | None = None, labels=None) -> dict:
+                  metadata: dict | None = None, labels=None, should_stop=None) -> dict:
   """{layer: FeatureStats} of the first `protocol.num_fake` videos of `videos`, at the protocol's layers,
   cut to `protocol.frames` (with the per-video features when the protocol needs them). `labels`: the class
-  of each video (at least num_fake, e.g. the classes a generator was asked for), attached to the features."""
+  of each video (at least num_fake, e.g. the classes a generator was asked for), attached to the features.
+  `should_stop`: see eval.interrupt."""
   protocol = get_protocol(protocol)
   meta = {"protocol": protocol.name, "truncation": protocol.truncation, **(metadata or {})}
   stats = extract_layers(take(cut_frames(videos, protocol.frames), protocol.num_fake), network, protocol.layers,
                          batch_size=batch_size, store_features=protocol.needs_features, metadata=meta,
-                         progress=progress, total=protocol.num_fake, name="fake")
+                         progress=progress, total=protocol.num_fake, name="fake",
+                         should_stop=should_stop)
   if labels is not None:
     for s in stats.values():
       if s.has_features:

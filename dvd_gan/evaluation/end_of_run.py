@@ -21,7 +21,7 @@ class EndOfRunEvaluator:
   def __init__(self, config):
     self.config = config
 
-  def evaluate(self, trainer, *, build_models=None, log=print, periodic=None) -> dict:
+  def evaluate(self, trainer, *, build_models=None, log=print, periodic=None, should_stop=None) -> dict:
     """The figures of the run's trained `trainer` (G_ema at its last step).
 
     Args:
@@ -29,6 +29,8 @@ class EndOfRunEvaluator:
       build_models: `config -> (G, DS, DT)` of the run (the untrained generator's figures), None: the default.
       log: function printing one line.
       periodic: the run's PeriodicEvaluator (its cached real statistics are reused when they fit), or None.
+      should_stop: `() -> bool` checked between batches (eval.interrupt): True raises Interrupted and no
+        figures are returned (the caller writes no file).
     """
     raise NotImplementedError
 
@@ -38,14 +40,14 @@ class SynthesisFigures(EndOfRunEvaluator):
 
   file = "fvd.json"
 
-  def evaluate(self, trainer, *, build_models=None, log=print, periodic=None) -> dict:
+  def evaluate(self, trainer, *, build_models=None, log=print, periodic=None, should_stop=None) -> dict:
     from dvd_gan.evaluation import figures  # noqa: PLC0415 - imports eval's networks: only when scoring
     e = self.config.eval
     reference = None
     if periodic is not None:
       reference = periodic.reference_stats("test", int(e.num_videos), e.network)
     return figures.demo_figures(self.config, trainer, build_models=build_models, log=log,
-                                real_reference=reference)
+                                real_reference=reference, should_stop=should_stop)
 
 
 class PredictionFigures(EndOfRunEvaluator):
@@ -53,9 +55,10 @@ class PredictionFigures(EndOfRunEvaluator):
 
   file = "prediction.json"
 
-  def evaluate(self, trainer, *, build_models=None, log=print, periodic=None) -> dict:
+  def evaluate(self, trainer, *, build_models=None, log=print, periodic=None, should_stop=None) -> dict:
     del periodic  # its protocols score samples from latents; prediction figures condition on real frames
-    return prediction.demo_figures(self.config, trainer, build_models=build_models, log=log)
+    return prediction.demo_figures(self.config, trainer, build_models=build_models, log=log,
+                                   should_stop=should_stop)
 
 
 def evaluator(config):

@@ -29,15 +29,18 @@ from dvd_gan import data as data_lib
 from dvd_gan.data import synthetic
 from dvd_gan.models import build as build_lib
 import eval as video_eval
+from eval.interrupt import check as check_stop
 
 
-def real_videos(config, split: str, num_videos: int, batch_size: int) -> np.ndarray:
-  """uint8 [N, T, H, W, 3] real videos of `split` (dvd_gan.data.make_dataset, evaluation mode)."""
+def real_videos(config, split: str, num_videos: int, batch_size: int, should_stop=None) -> np.ndarray:
+  """uint8 [N, T, H, W, 3] real videos of `split` (dvd_gan.data.make_dataset, evaluation mode).
+  `should_stop` (eval.interrupt) is checked before every batch."""
   cfg = config.copy_and_resolve_references()
   cfg.batch_size = batch_size
   ds = data_lib.make_dataset(cfg, split=split, training=False)
   out, n = [], 0
   for batch in ds:
+    check_stop(should_stop, f"real videos of {split}")
     out.append(to_uint8(batch["video"].numpy()))
     n += out[-1].shape[0]
     if n >= num_videos:
@@ -49,9 +52,9 @@ def real_videos(config, split: str, num_videos: int, batch_size: int) -> np.ndar
 
 
 def generated_videos(generator, config, num_videos: int, batch_size: int, seed: int,
-                     truncation: float = 1.0):
+                     truncation: float = 1.0, should_stop=None):
   """Samples of `generator` (inference mode), z ~ N(0, truncation^2), y uniform: (uint8 [N, T, H, W, 3],
-  labels [N] int or None when unconditional)."""
+  labels [N] int or None when unconditional). `should_stop` (eval.interrupt) is checked before every batch."""
   z, y = scorer.latents(config, num_videos, seed, truncation)  # the scorer's latents (stream EVALUATION)
 
   @tf.function
@@ -60,6 +63,7 @@ def generated_videos(generator, config, num_videos: int, batch_size: int, seed: 
 
   out = []
   for i in range(0, num_videos, batch_size):
+    check_stop(should_stop, "samples")
     yb = y[i:i + batch_size] if y is not None else None
     out.append(to_uint8(sample(z[i:i + batch_size], yb).numpy()))
   return np.concatenate(out), (None if y is None else y.numpy())
@@ -77,11 +81,12 @@ def synthetic_class_cues(untrained_videos, untrained_labels, ema_videos, ema_lab
   return out
 
 
-def demo_figures(config, trainer, build_models=None, log=print, real_reference=None) -> dict:
+def demo_figures(config, trainer, build_models=None, log=print, real_reference=None, should_stop=None) -> dict:
   """Computes the three FVD figures of the module docstring; returns them with the settings as a dict.
 
   real_reference: the statistics (eval.FeatureStats, logits of e.network) of the reference set when they are
   already at hand (the periodic evaluation's cached real statistics of the same videos); else computed here.
+  should_stop: `() -> bool` checked between batches (eval.interrupt: True raises Interrupted, no figures).
   """
   e = config.eval
   n, bs = int(e.num_videos), int(e.batch_size)
@@ -89,17 +94,20 @@ def demo_figures(config, trainer, build_models=None, log=print, real_reference=N
   net = video_eval.get_feature_network(e.network, e.weights or None)
   if build_models is None:
     build_models = build_lib.build_models
+  check_stop(should_stop, "end-of-run figures")  # building a generator takes a while: not after a signal
   # The untrained generator's weights are a function of config.seed (Keras draws initialiser seeds from
   # its global generator), so that figure (a) is the same in every run of a config.
   keras.utils.set_random_seed(int(config.seed))
   with precision_lib.policy_scope(config.train.mixed_precision):
     untrained = build_models(config)[0]
-  untrained_videos, untrained_labels = generated_videos(untrained, config, n, bs, int(config.seed) + 2)
-  sampler = standing_stats.sampling_generator(trainer.G_ema, config, log=log)
-  ema_videos, ema_labels = generated_videos(sampler, config, n, bs, int(config.seed) + 2, float(e.truncation))
+  untrained_videos, untrained_labels = generated_videos(untrained, config, n, bs, int(config.seed) + 2,
+                                                        should_stop=should_stop)
+  sampler = standing_stats.sampling_generator(trainer.G_ema, config, log=log, should_stop=should_stop)
+  ema_videos, ema_labels = generated_videos(sampler, config, n, bs, int(config.seed) + 2, float(e.truncation),
+                                            should_stop=should_stop)
   sets = {
-      "real_reference": real_videos(config, "test", n, bs) if real_reference is None else None,
-      "real_second": real_videos(config, "validation", n, bs),
+      "real_reference": real_videos(config, "test", n, bs, should_stop) if real_reference is None else None,
+      "real_second": real_videos(config, "validation", n, bs, should_stop),
       "untrained_generator": untrained_videos,
       "ema_generator": ema_videos,
   }
@@ -113,7 +121,8 @@ def demo_figures(config, trainer, build_models=None, log=print, real_reference=N
     log(f"  I3D features of {n} videos: real_reference (cached real statistics {source})")
     del sets["real_reference"]
   for name, videos in sets.items():
-    stats[name] = video_eval.compute_stats(videos, network=net, batch_size=bs, store_features=True)
+    stats[name] = video_eval.compute_stats(videos, network=net, batch_size=bs, store_features=True,
+                                           should_stop=should_stop)
     log(f"  I3D features of {n} videos: {name} ({time.time() - t0:.0f} s)")
 
   def fvd(name):

@@ -16,6 +16,11 @@ At every step that is a multiple of `eval.every_steps` (> 0), the chief scores G
 with it). On resume, the lines of metrics.jsonl after the restored step are dropped (that stretch of
 training is redone), so is a best checkpoint found after it (BestCheckpoint.roll_back), and the rest is
 replayed into the collapse rule, so it continues where it was.
+
+`should_stop` (the loop's StopFlag.requested) is checked between the scoring's batches: when it says stop,
+`maybe_evaluate` raises eval.interrupt.Interrupted before anything of that evaluation is written (no line, no
+TensorBoard figure, best.json unchanged; real statistics are cached only once complete). In multi-worker
+training the workers still take part in the agreement on the collapse decision first.
 """
 import json
 import resource
@@ -29,6 +34,7 @@ from dvd_gan.evaluation import protocols as run_protocols
 from dvd_gan.training import summaries
 from dvd_gan.evaluation.best_checkpoint import BestCheckpoint
 from eval import io
+from eval.interrupt import Interrupted
 from dvd_gan.evaluation.scorer import GeneratorScorer
 
 METRICS_FILE = "metrics.jsonl"
@@ -77,7 +83,7 @@ class PeriodicEvaluator:
   eval.every_steps is 0; then `observe` and `maybe_evaluate` do nothing."""
 
   def __init__(self, config, workdir: str, trainer, *, strategy, chief: bool, writer, start_step: int,
-               log=print, metric_fn=None):
+               log=print, metric_fn=None, should_stop=None):
     e = config.eval
     self.every = int(e.get("every_steps", 0) or 0)
     self.enabled = self.every > 0
@@ -88,7 +94,7 @@ class PeriodicEvaluator:
       raise ValueError(f"eval.every_steps ({self.every}) must be a multiple of train.steps_per_loop "
                        f"({steps_per_loop})")
     self.config, self.workdir, self.trainer, self.strategy = config, workdir, trainer, strategy
-    self.chief, self.writer, self.log = chief, writer, log
+    self.chief, self.writer, self.log, self.should_stop = chief, writer, log, should_stop
     self.protocols = run_protocols.periodic_protocols(config)
     if metric_fn is None:
       if not self.protocols:
@@ -107,7 +113,8 @@ class PeriodicEvaluator:
           "keep_best", True) else None
       self._resume(start_step)
       if metric_fn is None:
-        self.scorer = GeneratorScorer(config, stats_dir=stats_dir(config, workdir), strategy=strategy, log=log)
+        self.scorer = GeneratorScorer(config, stats_dir=stats_dir(config, workdir), strategy=strategy, log=log,
+                                      should_stop=should_stop)
         for name in self.protocols:  # missing weights fail now
           self.scorer.network(run_protocols.check_protocol(config, name).network)
         metric_fn = self._score
@@ -129,7 +136,8 @@ class PeriodicEvaluator:
   def _score(self, step: int, trainer) -> dict:
     del step
     # The generator that is scored: G_ema, or its copy with standing statistics (eval.standing_stats_batches).
-    generator = standing_stats.sampling_generator(trainer.G_ema, self.config, log=self.log)
+    generator = standing_stats.sampling_generator(trainer.G_ema, self.config, log=self.log,
+                                                  should_stop=self.should_stop)
     figures = {}
     for name in self.protocols:
       result = self.scorer.score(generator, name)
@@ -145,16 +153,22 @@ class PeriodicEvaluator:
     return self.enabled and step > 0 and step % self.every == 0
 
   def maybe_evaluate(self, step: int) -> bool:
-    """Evaluates at the steps that are due; returns True when the run must stop (collapse, action stop)."""
+    """Evaluates at the steps that are due; returns True when the run must stop (collapse, action stop).
+    Raises Interrupted when `should_stop` stopped the evaluation (module docstring)."""
     if not self.due(step):
       return False
-    stop = False
+    stop, interrupted = False, None
     margin = self.margin.take()
     if self.chief:
-      stop = self._evaluate(step, margin)
+      try:
+        stop = self._evaluate(step, margin)
+      except Interrupted as e:  # raised after the agreement below, which the other workers wait in
+        interrupted = e
     if self.multi_worker:  # every worker reaches this step: agree on the chief's decision
       flag = self.strategy.run(lambda: tf.constant(1.0 if stop else 0.0))
       stop = bool(self.strategy.reduce(tf.distribute.ReduceOp.SUM, flag, axis=None).numpy() > 0)  # no MAX op
+    if interrupted is not None:
+      raise interrupted
     return stop
 
   def _evaluate(self, step: int, margin) -> bool:

@@ -34,16 +34,19 @@ from dvd_gan import data as data_lib
 from dvd_gan.data import synthetic as synthetic_data
 from dvd_gan.models import build as build_lib
 import eval as video_eval
+from eval.interrupt import check as check_stop
 
-def clip_batches(config, split: str, num_videos: int, batch_size: int, *, training: bool, seed=None):
+def clip_batches(config, split: str, num_videos: int, batch_size: int, *, training: bool, seed=None,
+                 should_stop=None):
   """Yields `(context [b, C, H, W, 3], future [b, T, H, W, 3], labels [b])` float32 in [-1, 1] numpy batches
   of the first `num_videos` clips of `split` (dvd_gan.data.make_dataset with the given mode and seed; None:
-  config.seed)."""
+  config.seed). `should_stop` (eval.interrupt) is checked before every batch."""
   cfg = config.copy_and_resolve_references()
   cfg.batch_size = int(batch_size)
   ds = data_lib.make_dataset(cfg, split=split, training=training, seed=seed)
   n = 0
   for batch in ds:
+    check_stop(should_stop, f"clips of {split}")
     take = min(int(batch_size), num_videos - n)
     yield (batch["context"].numpy()[:take], batch["video"].numpy()[:take], batch["label"].numpy()[:take])
     n += take
@@ -53,9 +56,11 @@ def clip_batches(config, split: str, num_videos: int, batch_size: int, *, traini
                    f"{config.num_frames} frames, {num_videos} requested")
 
 
-def real_clips(config, split: str, num_videos: int, batch_size: int, *, training: bool = False, seed=None):
+def real_clips(config, split: str, num_videos: int, batch_size: int, *, training: bool = False, seed=None,
+               should_stop=None):
   """`(context, future, labels)` of the first `num_videos` clips of `split` (see `clip_batches`), all in memory."""
-  parts = list(clip_batches(config, split, num_videos, batch_size, training=training, seed=seed))
+  parts = list(clip_batches(config, split, num_videos, batch_size, training=training, seed=seed,
+                            should_stop=should_stop))
   return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
 
 
@@ -67,9 +72,10 @@ def fixed_contexts(config, num_videos: int) -> tf.Tensor:
   return tf.constant(context)
 
 
-def predict(generator, context, seed, truncation: float = 1.0, batch_size: int = 8) -> np.ndarray:
+def predict(generator, context, seed, truncation: float = 1.0, batch_size: int = 8,
+            should_stop=None) -> np.ndarray:
   """G(z, context) in inference mode: predicted frames float32 `[N, T, H, W, 3]`; batch i of `batch_size`
-  videos draws z ~ N(0, truncation^2 I) from the key [seed, i]."""
+  videos draws z ~ N(0, truncation^2 I) from the key [seed, i]. `should_stop`: eval.interrupt."""
   z_dim = int(generator.z_dim)
 
   @tf.function
@@ -78,6 +84,7 @@ def predict(generator, context, seed, truncation: float = 1.0, batch_size: int =
 
   out = []
   for i, start in enumerate(range(0, context.shape[0], batch_size)):
+    check_stop(should_stop, "predictions")
     ctx = tf.convert_to_tensor(context[start:start + batch_size], tf.float32)
     z, _ = random_streams.latents(tf.constant([int(seed), i], tf.int64), int(ctx.shape[0]), z_dim, 0,
                               truncation=truncation)
@@ -97,8 +104,9 @@ def per_frame_mse(predicted, future) -> np.ndarray:
   return np.mean(d * d, axis=(0, 2, 3, 4))
 
 
-def _stats(videos_uint8, net, batch_size):
-  return video_eval.compute_stats(videos_uint8, network=net, batch_size=batch_size, progress=False)
+def _stats(videos_uint8, net, batch_size, should_stop=None):
+  return video_eval.compute_stats(videos_uint8, network=net, batch_size=batch_size, progress=False,
+                                  should_stop=should_stop)
 
 
 def _fvd(real_stats, fake_stats, net) -> float:
@@ -107,7 +115,7 @@ def _fvd(real_stats, fake_stats, net) -> float:
 
 def prediction_fvd(generator, config, *, split: str, num_videos: int = 256, num_draws: int = 10, seed: int = 0,
                    truncation: float = 1.0, network="i3d-kinetics-400", weights=None, batch_size: int = 8,
-                   log=print) -> dict:
+                   log=print, should_stop=None) -> dict:
   """The paper's prediction FVD on `split` (module docstring): mean and std over `num_draws` draws.
 
   Args:
@@ -116,6 +124,7 @@ def prediction_fvd(generator, config, *, split: str, num_videos: int = 256, num_
     split: "train" or "test" (any split of the configured data).
     num_videos: clips per draw; num_draws: draws; seed: draw d uses seed + d for the clips and z.
     network, weights: the eval package's feature network (FVD: the Kinetics-400 I3D logits).
+    should_stop: `() -> bool` checked between batches (eval.interrupt: True raises Interrupted).
 
   Returns:
     {"fvd_mean", "fvd_std", "fvd_draws", "split", "num_videos", "num_draws", "seed", "truncation", "network",
@@ -129,11 +138,12 @@ def prediction_fvd(generator, config, *, split: str, num_videos: int = 256, num_
   for d in range(int(num_draws)):
     real_stats = fake_stats = None
     for i, (context, future, _) in enumerate(clip_batches(config, split, int(num_videos), batch_size,
-                                                          training=True, seed=int(seed) + d)):
+                                                          training=True, seed=int(seed) + d,
+                                                          should_stop=should_stop)):
       predicted = predict(generator, context, seed=(int(seed) + d) * 1_000_003 + i, truncation=truncation,
-                          batch_size=batch_size)
-      real = _stats(to_uint8(np.concatenate([context, future], axis=1)), net, batch_size)
-      fake = _stats(to_uint8(np.concatenate([context, predicted], axis=1)), net, batch_size)
+                          batch_size=batch_size, should_stop=should_stop)
+      real = _stats(to_uint8(np.concatenate([context, future], axis=1)), net, batch_size, should_stop)
+      fake = _stats(to_uint8(np.concatenate([context, predicted], axis=1)), net, batch_size, should_stop)
       real_stats = real if real_stats is None else real_stats.merge(real)
       fake_stats = fake if fake_stats is None else fake_stats.merge(fake)
     values.append(_fvd(real_stats, fake_stats, net))
@@ -148,36 +158,39 @@ def prediction_fvd(generator, config, *, split: str, num_videos: int = 256, num_
   }
 
 
-def demo_figures(config, trainer, build_models=None, log=print) -> dict:
+def demo_figures(config, trainer, build_models=None, log=print, should_stop=None) -> dict:
   """The tiny FP demo's figures (module docstring) as a dict; the keys `direction_accuracy_*`, `fvd_*`,
-  `mse_*` for `trained`, `untrained` and `copy_last` are an interface (README, docs/training.md)."""
+  `mse_*` for `trained`, `untrained` and `copy_last` are an interface (README, docs/training.md).
+  `should_stop` (eval.interrupt) is checked between batches."""
   e = config.eval
   n, bs = int(e.num_videos), int(e.batch_size)
   t0 = time.time()
   net = video_eval.get_feature_network(e.network, e.weights or None)
   if build_models is None:
     build_models = build_lib.build_models
+  check_stop(should_stop, "end-of-run figures")  # building a generator takes a while: not after a signal
   keras.utils.set_random_seed(int(config.seed))  # the untrained G's weights are a function of config.seed
   with precision_lib.policy_scope(config.train.mixed_precision):
     untrained = build_models(config)[0]
-  context, future, labels = real_clips(config, "test", n, bs, training=False)
+  context, future, labels = real_clips(config, "test", n, bs, training=False, should_stop=should_stop)
   t = future.shape[1]
   seed = int(config.seed) + 2
   predictions = {
-      "trained": predict(trainer.G_ema, context, seed, float(e.truncation), bs),
-      "untrained": predict(untrained, context, seed, 1.0, bs),
+      "trained": predict(trainer.G_ema, context, seed, float(e.truncation), bs, should_stop),
+      "untrained": predict(untrained, context, seed, 1.0, bs, should_stop),
       "copy_last": copy_last_frame(context, t),
   }
-  real_stats = _stats(to_uint8(np.concatenate([context, future], axis=1)), net, bs)
-  second_context, second_future, _ = real_clips(config, "validation", n, bs, training=False)
-  second_stats = _stats(to_uint8(np.concatenate([second_context, second_future], axis=1)), net, bs)
+  real_stats = _stats(to_uint8(np.concatenate([context, future], axis=1)), net, bs, should_stop)
+  second_context, second_future, _ = real_clips(config, "validation", n, bs, training=False,
+                                                should_stop=should_stop)
+  second_stats = _stats(to_uint8(np.concatenate([second_context, second_future], axis=1)), net, bs, should_stop)
   figures = {}
   synthetic = config.data.name == "synthetic"
   if synthetic:
     figures["direction_accuracy_real"] = synthetic_data.class_cues(future, labels)["direction_accuracy"]
   for name, predicted in predictions.items():
     videos = to_uint8(np.concatenate([context, predicted], axis=1))
-    figures[f"fvd_{name}"] = _fvd(real_stats, _stats(videos, net, bs), net)
+    figures[f"fvd_{name}"] = _fvd(real_stats, _stats(videos, net, bs, should_stop), net)
     mse = per_frame_mse(predicted, future)
     figures[f"mse_{name}"] = float(np.mean(mse))
     figures[f"mse_per_frame_{name}"] = [float(v) for v in mse]

@@ -162,11 +162,14 @@ class GeneratorScorer:
     get_network: `(name, weights) -> FeatureNetwork`; default eval.api.get_feature_network.
     log: one-line logger.
     progress, real_progress: progress bars (stderr) of the fake videos' and of the real statistics' features.
+    should_stop: `() -> bool` checked between the batches of every score (eval.interrupt): True raises
+      Interrupted, and neither the score nor half of the real statistics is kept.
   """
 
   def __init__(self, config, *, stats_dir: str, strategy=None, get_network=None, log=print,
-               progress: bool = False, real_progress: bool = True):
+               progress: bool = False, real_progress: bool = True, should_stop=None):
     self.config, self.stats_dir, self.strategy, self.log, self.progress = config, stats_dir, strategy, log, progress
+    self.should_stop = should_stop
     self.real_progress = real_progress  # the real statistics can take hours (a whole split): show a bar
     if get_network is None:
       get_network = eval_api.get_feature_network
@@ -207,7 +210,7 @@ class GeneratorScorer:
           frames=self.frames(p), stride=p.stride or int(self.config.data.stride),
           resolution=int(self.config.resolution), batch_size=self.batch_size, progress=self.real_progress,
           videos_fn=lambda: real_video_batches(self.config, split, self.batch_size, classes), log=self.log,
-          labels=classes)
+          labels=classes, should_stop=self.should_stop)
     return self._real[p.name]
 
   def cached_real_stats(self, protocol_name: str):
@@ -225,7 +228,8 @@ class GeneratorScorer:
     batches = sample_batches(sample_fn, self.config, p.num_fake, self.batch_size, self.seed, p.truncation,
                              classes=classes)
     return scoring.fake_features(p, batches, net, batch_size=self.batch_size, progress=self.progress,
-                                 metadata=meta, labels=classes if int(self.config.num_classes) > 0 else None)
+                                 metadata=meta, labels=classes if int(self.config.num_classes) > 0 else None,
+                                 should_stop=self.should_stop)
 
   def score(self, generator, protocol):
     """eval.scoring.ProtocolResult of `generator` under `protocol`."""
@@ -250,7 +254,7 @@ class GeneratorScorer:
     out = prediction_eval.prediction_fvd(
         generator, self.config, split=split, num_videos=protocol.num_fake, num_draws=max(1, protocol.repeats),
         seed=self.seed, truncation=protocol.truncation, network=self.network(protocol.network),
-        batch_size=self.batch_size, log=self.log)
+        batch_size=self.batch_size, log=self.log, should_stop=self.should_stop)
     result = MetricResult(value=out["fvd_mean"], std=out["fvd_std"], draw_mean=out["fvd_mean"],
                           draws=list(out["fvd_draws"]), num_real=protocol.num_fake, num_fake=protocol.num_fake,
                           draw_kind=f"{out['num_draws']} draws of {out['num_videos']} clips")

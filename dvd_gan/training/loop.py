@@ -35,7 +35,7 @@ from dvd_gan.evaluation import prediction as prediction_eval
 from dvd_gan.evaluation.periodic import PeriodicEvaluator
 from dvd_gan.training import checkpointing, config_changes, finite_state, resume, summaries, worker_dirs
 from dvd_gan.training import workdir_lock
-from dvd_gan.training.preemption import StopFlag, make_stop_sync
+from dvd_gan.training.preemption import Interrupted, StopFlag, make_stop_sync
 from dvd_gan.training.config import check_schedule
 from dvd_gan.training.strategy import apply_thread_settings, make_strategy
 from dvd_gan.training.trainer import build_trainer
@@ -69,7 +69,10 @@ def train(config, workdir: str, *, strategy=None, build_models=None, dataset_fn=
 
   SIGTERM / SIGINT are handled from the first line on: a signal during start-up or restore ends the run
   before its first step with nothing saved (nothing new to save; `stopped_by` = the signal); a signal during
-  training finishes the current call of steps, saves it and returns.
+  training finishes the current call of steps, saves it and returns. A signal during sample writing or an
+  evaluation stops them at their next batch (nothing of them is written), then saves and returns the same
+  way; during the end-of-run figures it stops them (no figures file; the checkpoint of the last step is
+  saved already): running again finishes them. A second SIGINT raises KeyboardInterrupt at once.
 
   Args:
     config: the top-level config (experiments/*.py).
@@ -136,8 +139,9 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   writer = tf.summary.create_file_writer(tb_dir) if chief else tf.summary.create_noop_writer()
   samples_dir = eio.join(workdir, "samples")
   z_fixed, y_fixed = sample_latents(config, int(t.num_sample_videos), int(config.seed) + 1)
+  stop = StopFlag()  # entered below; its `requested` stops sample writing and evaluations at their batches
   periodic = PeriodicEvaluator(config, workdir, trainer, strategy=strategy, chief=chief, writer=writer,
-                               start_step=start_step, log=log, metric_fn=metric_fn)
+                               start_step=start_step, log=log, metric_fn=metric_fn, should_stop=stop.requested)
   context_fixed = None
   if trainer.num_context and chief:
     context_fixed = prediction_eval.fixed_contexts(config, int(t.num_sample_videos))
@@ -146,7 +150,12 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
     if not chief:
       return
     videos = trainer.sample(z_fixed, y_fixed, context_fixed).numpy()
-    out = summaries.write_samples(samples_dir, f"samples_{step:07d}", videos, log=log)
+    try:
+      out = summaries.write_samples(samples_dir, f"samples_{step:07d}", videos, log=log,
+                                    should_stop=stop.requested)
+    except Interrupted:  # the caller goes on to its next stop check (no collective skipped on the chief)
+      log(f"received signal {stop.signal} while writing the samples of step {step}: stopped")
+      return
     with writer.as_default():
       summaries.image("samples/ema_frame_grid", out["grid"], step)
 
@@ -160,7 +169,7 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   done_this_run = 0
   window_start, window_steps = time.time(), 0
   metrics = None
-  with StopFlag() as stop:  # holds a signal received since train() started
+  with stop:  # holds a signal received since train() started
     if stop_everywhere(stop.signal is not None):  # before the first step: nothing new to save
       log(f"received signal {stop.signal if stop.signal is not None else 'on another worker'} before the "
           "first step: nothing new to save; exiting")
@@ -207,9 +216,13 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
         write_samples(step)
       if values is not None:
         periodic.observe(values)
-      if periodic.maybe_evaluate(step):
-        stopped_by = "collapse"
-        break
+      try:
+        if periodic.maybe_evaluate(step):
+          stopped_by = "collapse"
+          break
+      except Interrupted:  # only raised once stop.signal is set: the agreement below stops every worker
+        log(f"received signal {stop.signal} during the evaluation of step {step}: stopped it (nothing of it "
+            "written)")
       if stop_everywhere(stop.signal is not None):
         stopped_by = stop.signal if stop.signal is not None else "peer"
         log(f"received signal {stop.signal if stop.signal is not None else 'on another worker'}: saving at "
@@ -233,10 +246,17 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   result = {"step": step, "trainer": trainer, "stopped_by": stopped_by, "last_metrics": last_metrics,
             "eval": None}
   if stopped_by is None and step >= num_steps:
-    if step % int(t.sample_every):
-      write_samples(step)
     final = end_of_run.evaluator(config) if chief else None
-    if final is not None:
-      result["eval"] = final.evaluate(trainer, build_models=build_models, log=log, periodic=periodic)
-      eio.write_json(eio.join(workdir, final.file), result["eval"])
+    with stop:  # again: a signal now stops the figures (the checkpoint of this step is saved)
+      try:
+        if step % int(t.sample_every):
+          write_samples(step)
+        if final is not None:
+          result["eval"] = final.evaluate(trainer, build_models=build_models, log=log, periodic=periodic,
+                                          should_stop=stop.requested)
+          eio.write_json(eio.join(workdir, final.file), result["eval"])
+      except Interrupted:
+        result.update(stopped_by=stop.signal, eval=None)
+        log(f"received signal {stop.signal} during the end-of-run figures: stopped them (nothing written); "
+            f"step {step} is saved: run the same command to finish them")
   return result

@@ -1,8 +1,12 @@
 """Stopping on SIGTERM / SIGINT (preemption, Ctrl-C), agreed on by every worker of a multi-worker run.
 
 The training loop checks the flag between calls of `train.steps_per_loop` steps, then saves a checkpoint and
-exits. `StopFlag` is the process's only SIGTERM handler: tf.distribute.experimental.PreemptionCheckpointHandler
-is not used (docs/training.md, "Preemption", gives the evidence).
+exits. Evaluation, sample writing and the end-of-run figures check it between their batches through
+`StopFlag.requested` (a `should_stop` callback: eval.interrupt), which makes them raise `Interrupted`; the loop
+catches it, drops what they had not written yet, saves and exits. A second SIGINT while the flag already
+holds a signal raises KeyboardInterrupt at once (Ctrl-C twice: exit now, without saving). `StopFlag` is the
+process's only SIGTERM handler: tf.distribute.experimental.PreemptionCheckpointHandler is not used
+(docs/training.md, "Preemption", gives the evidence).
 
 Importing this module does not import TensorFlow: `dvd-gan-train` enters a StopFlag before it loads
 TensorFlow, so a signal at any time of the start-up is recorded rather than fatal. Flags nest: a StopFlag
@@ -12,12 +16,17 @@ holds one from its first line; the loop's own flag takes it over).
 import signal
 import threading
 
+from eval.interrupt import Interrupted  # noqa: F401 - what the loops raise when `requested` says stop
+
 
 class StopFlag:
   """`with StopFlag() as stop:` turns SIGTERM / SIGINT into `stop.signal` (the signal number, else None).
 
   Installed only in the main thread (signal handlers cannot be set elsewhere); the previous handlers are put
-  back on exit. Entered while another StopFlag handles the signals, it starts with that flag's signal.
+  back on exit. Entered while another StopFlag handles the signals, it starts with that flag's signal, and
+  hands its own back to it on exit. A flag may be entered again after its exit (it keeps its signal). A
+  SIGINT received while the flag already holds a signal raises KeyboardInterrupt in the main thread: the
+  second Ctrl-C does not wait for a save.
   """
 
   def __init__(self):
@@ -34,10 +43,19 @@ class StopFlag:
     return self
 
   def _handle(self, signum, frame):
+    if signum == signal.SIGINT and self.signal is not None:
+      raise KeyboardInterrupt
     self.signal = signum
+
+  def requested(self) -> bool:
+    """Whether a signal was received: the `should_stop` callback of the loops that stop at batch boundaries."""
+    return self.signal is not None
 
   def __exit__(self, *exc):
     for sig, handler in self._previous.items():
+      outer = getattr(handler, "__self__", None)
+      if self.signal is not None and isinstance(outer, StopFlag) and outer.signal is None:
+        outer.signal = self.signal  # so that a second Ctrl-C during what follows (the save) still exits
       signal.signal(sig, handler)
     self._previous = {}
 

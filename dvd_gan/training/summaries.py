@@ -10,11 +10,13 @@ import numpy as np
 
 from eval import video_writer
 from eval import io as eio
+from eval.interrupt import check as check_stop
 from eval.io import best_effort, io_errors, join, retry, write_bytes
 from eval.video_writer import frame_grid, to_uint8, video_tiles
 
 
-def write_samples(folder: str, name: str, videos, columns: int = 8, scale: int = 2, log=print) -> dict:
+def write_samples(folder: str, name: str, videos, columns: int = 8, scale: int = 2, log=print,
+                  should_stop=None) -> dict:
   """Writes `<name>.png` (frame grid: a row per video) and `<name>.gif` and `<name>.mp4` (all videos tiled,
   `columns` per row, animated; the mp4 is H.264 and lossy: for people, not for scoring). A file whose write
   keeps failing is skipped; one line through `log` names the skipped files (module docstring).
@@ -23,6 +25,8 @@ def write_samples(folder: str, name: str, videos, columns: int = 8, scale: int =
     folder: output folder (created).
     name: file stem, e.g. "samples_000500".
     videos: [B, T, H, W, 3] float in [-1, 1].
+    should_stop: `() -> bool` checked before each file (eval.interrupt: True raises Interrupted; the files
+      already written are whole).
   Returns:
     {"png": path, "gif": path, "mp4": path, "grid": uint8 grid image [H', W', 3]}; a skipped file's path is
     None.
@@ -37,6 +41,7 @@ def write_samples(folder: str, name: str, videos, columns: int = 8, scale: int =
               "mp4": lambda: video_writer.encode_mp4(big, fps=6)}
   failed = {}
   for ext, encode in encoders.items():
+    check_stop(should_stop, name)
     data = encode()  # once: only the write is retried
     try:
       retry(functools.partial(write_bytes, paths[ext], data))
