@@ -57,7 +57,7 @@ SLOW_FIXTURES = {
     ("tests/dvd_gan/test_export.py", "run_dir"),
     ("tests/dvd_gan/test_sample.py", "run"),
     ("tests/dvd_gan/test_predict.py", "run"),
-    ("tests/test_reliability_ckpt.py", "_ckpt_straight"),
+    ("tests/test_reliability.py", "_ckpt_straight"),
 }
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
