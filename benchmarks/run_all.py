@@ -14,6 +14,7 @@ processes), 5 replicas and the TPU v3 estimate, 6 sampling from the SavedModel v
 peak, dual, attention, step, memory and sampling, and skips XLA compilation, the paper-width memory runs and
 the full-width FLOP count; the full run takes well over an hour on 2 cores.
 """
+import importlib.util
 import json
 import os
 import sys
@@ -56,8 +57,10 @@ def define_flags(fv, argv):
                     "(full run only; minutes per child process).", flag_values=fv)
   flags.DEFINE_list("merge", [], "Print one table from these result files (runs of different sections) and "
                     "write it to --out.", flag_values=fv)
-  flags.DEFINE_list("step_parts", ["tiny", "checkout", "xla", "big"], "Parts of the step section: the tiny "
-                    "step and its profile, the older checkout, XLA on/off, the 12x64x64 step.", flag_values=fv)
+  flags.DEFINE_list("step_parts", ["tiny", "ops", "checkout", "xla", "big"], "Parts of the step section: the "
+                    "tiny step and its profile, ops and ms per step of the tiny and demo steps (with "
+                    "--baseline_checkout: that checkout's too, same threads), the older checkout, XLA on/off, the "
+                    "12x64x64 step.", flag_values=fv)
   flags.DEFINE_string("child", None, "Internal: run one measurement task (JSON) and print its RESULT.",
                       flag_values=fv)
 
@@ -111,8 +114,12 @@ def _log(msg):
 
 
 def _child(task_json):
-  # children loads TensorFlow and dvd_gan (maybe an older checkout's, first on the child's path): child only
-  from benchmarks.perf import children  # noqa: PLC0415 - TF start-up: the parent sets its devices first
+  # children loads TensorFlow and dvd_gan (maybe an older checkout's, first on the child's path): child only;
+  # this checkout's children.py, by path (an older checkout first on the path has its own, or none)
+  spec = importlib.util.spec_from_file_location("_run_all_children",
+                                                os.path.join(ROOT, "benchmarks", "perf", "children.py"))
+  children = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(children)
   result = children.run_task(json.loads(task_json))
   print("RESULT " + json.dumps(result), flush=True)
   return 0

@@ -5,6 +5,7 @@ twice (`"runs": 1` for the paper-width training steps, minutes each on a CPU) an
 "rss_before": resident bytes after building, "increase": peak - before (the step's memory, its tracing
 included), "seconds": the faster call}.
 """
+import importlib.util
 import os
 import sys
 import time
@@ -12,10 +13,22 @@ import time
 import tensorflow as tf
 
 import dvd_gan
-from benchmarks.perf import common
 from dvd_gan.models.build import fast_init
 from dvd_gan.training.loop import resolve_config
 from dvd_gan.training.trainer import build_trainer
+
+
+def _sibling(name):
+  """This checkout's benchmarks/perf/<name>.py, by path: an older checkout first on the path (whose dvd_gan a
+  child times) must not supply the benchmark code."""
+  spec = importlib.util.spec_from_file_location(f"_run_all_{name}", os.path.join(
+      os.path.dirname(os.path.abspath(__file__)), f"{name}.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+common = _sibling("common")
 
 
 def _models():
@@ -85,7 +98,8 @@ def _step_flops(task):
 
 
 def _tiny_step(task):
-  """Best time of `steps` training steps of experiments/tiny.py with whatever `dvd_gan` is on the path (the
+  """Best time of `steps` training steps of experiments/tiny.py (task["experiment"]: another experiments/ file,
+  e.g. "demo") with whatever `dvd_gan` is on the path (the
   parent puts an older checkout first to time the code before a change), the step's dense FLOPs counted by
   this checkout's counter and the models' parameter count (equal counts: the same model); only APIs every
   version has.
@@ -96,7 +110,8 @@ def _tiny_step(task):
   config's own `train.*_threads` are not applied; without it the checkout applies its config's settings.
   """
   root = os.path.dirname(os.path.dirname(os.path.abspath(dvd_gan.__file__)))
-  c = resolve_config(common.load_file("tiny", os.path.join(root, "experiments", "tiny.py")).get_config())
+  name = task.get("experiment", "tiny")
+  c = resolve_config(common.load_file(name, os.path.join(root, "experiments", f"{name}.py")).get_config())
   if task.get("g_block"):
     if "g_block" not in c.model:
       raise ValueError(f"g_block={task['g_block']!r} asked of a checkout without model.g_block ({root})")

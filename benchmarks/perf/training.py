@@ -86,6 +86,8 @@ def training_step(args, peak, log):
   tiny = models.experiment("tiny")
   if "tiny" in args.step_parts:
     _tiny_rows(args, peak, log, tiny, rows, out)
+  if "ops" in args.step_parts:
+    _ops_rows(args, log, rows, out)
   if "checkout" in args.step_parts and args.baseline_checkout:
     _checkout_rows(args, peak, log, rows, out)
   if "xla" in args.step_parts and args.xla:
@@ -127,6 +129,60 @@ def _tiny_rows(args, peak, log, tiny, rows, out):
                          f"{res['default']['gflops_per_s']:.1f} GFLOP/s, {res['default']['examples_per_s']:.0f} "
                          f"examples/s, {counts['default'].dense / 1e9:.2f} GFLOP/step"))
   del trainers, graphs
+
+
+OPS_TARGET = 6000  # executed ops per training step of the tiny config (the step is bound by their number)
+OPS_EXPERIMENTS = ("tiny", "demo")
+
+
+def _ops_rows(args, log, rows, out):
+  """Ops and ms per training step of experiments/tiny.py and demo.py, each in child processes with one
+  intra-op thread (the configs' setting, from the environment for every code alike); with
+  --baseline_checkout that checkout's code too, alternating, in the same run."""
+  threads = thread_settings(os.cpu_count())["one"]
+  sides = {"this checkout": None}
+  if args.baseline_checkout:
+    sides["baseline"] = args.baseline_checkout
+  log(f"[3] ops and ms per step: {', '.join(OPS_EXPERIMENTS)} ({', '.join(sides)}; threads {threads})")
+  best = {(e, side): {"seconds": float("inf")} for e in OPS_EXPERIMENTS for side in sides}
+  for _ in range(args.baseline_rounds if args.baseline_checkout else 1):
+    for e in OPS_EXPERIMENTS:
+      for side, path in sides.items():
+        r = common.run_child({"kind": "tiny_step", "experiment": e, "steps": args.step_repeats,
+                              "threads": "one"}, args.memory_limit_gib, args.child_timeout, log,
+                             first_path=path, env=threads)
+        log(f"  {e} / {side}: " + (f"{r['num_ops']} ops, {r['seconds'] * 1e3:.1f} ms/step" if "seconds" in r
+                                   else f"failed: {r.get('error')}"))
+        if r.get("seconds", float("inf")) <= best[(e, side)]["seconds"]:
+          best[(e, side)] = r
+  out["ops_per_step"] = {"threads": threads, "baseline": args.baseline_checkout,
+                         "best": {f"{e}/{side}": r for (e, side), r in best.items()}}
+  rows.extend(ops_rows(best, sides, args.baseline_checkout))
+
+
+def ops_rows(best, sides, checkout):
+  """Rows 'ops per step' (tiny: target <= OPS_TARGET) and 'ms per step' of each experiment, this checkout
+  against the baseline checkout when there is one (same run, same threads)."""
+  rows = []
+  for e in OPS_EXPERIMENTS:
+    new, old = best[(e, "this checkout")], best.get((e, "baseline"), {})
+    if "num_ops" not in new:
+      rows.append(common.row("3 step", f"{e}: ops per step", None, "ops", None, False,
+                             f"the child failed: {new.get('error')}"))
+      continue
+    ms = lambda r: f"{r['seconds'] * 1e3:.1f} ms" if r.get("seconds", float("inf")) < float("inf") else "failed"
+    base = (f"; {checkout}: {old['num_ops']} ops, {ms(old)} per step (same run, same threads)"
+            if "num_ops" in old else "")
+    target = OPS_TARGET if e == "tiny" else None
+    rows.append(common.row("3 step", f"{e}: ops per step", new["num_ops"], "ops",
+                           f"<= {target}" if target else None, new["num_ops"] <= target if target else None,
+                           f"{ms(new)} per step (best step, 1 intra-op thread){base}"))
+    if "seconds" in old and "seconds" in new:
+      rows.append(common.row("3 step", f"{e}: ms per step, baseline / this checkout", old["seconds"] /
+                             new["seconds"], "x", None, None,
+                             f"{ms(old)} -> {ms(new)}; CPU time per step {old['cpu_seconds'] * 1e3:.0f} -> "
+                             f"{new['cpu_seconds'] * 1e3:.0f} ms (not slowed by other processes' load)"))
+  return rows
 
 
 # The older checkout's comparison: one child process per (code, model, thread setting), alternating.
