@@ -13,7 +13,6 @@ import keras
 import tensorflow as tf
 
 from dvd_gan.layers.spectral_norm import SNDense
-from dvd_gan.layers.util import static_or_dynamic_shape
 
 _PACKAGE = "dvd_gan"
 
@@ -52,7 +51,7 @@ class SelfAttention(keras.layers.Layer):
     others = [a for a in (0, 1, 2, 3) if a not in self.axes]
     perm = others + list(self.axes) + [4]
     y = tf.transpose(y, perm)
-    shape = static_or_dynamic_shape(y)  # Python ints where static: no shape ops in the graph
+    shape = tf.shape(y)
     n = 1
     for i in range(len(others), 4):
       n *= shape[i]
@@ -68,7 +67,7 @@ class SelfAttention(keras.layers.Layer):
     beta = tf.cast(tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1), g.dtype)
     o = tf.matmul(beta, g)  # [B', N, C/2]
     o = tf.reshape(o, shape)
-    o = tf.transpose(o, [perm.index(i) for i in range(len(perm))])  # the inverse permutation
+    o = tf.transpose(o, tf.math.invert_permutation(perm))
     o = self.o(o, training=training)
     return x + tf.cast(self.gamma, x.dtype) * o
 

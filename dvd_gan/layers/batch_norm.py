@@ -32,35 +32,32 @@ def _reduction_axes(rank):
   raise ValueError(f"batch norm expects [B, T, H, W, C] or [N, H, W, C] input, got rank {rank}")
 
 
-def _reduce(x, axes, reduce_fn):
-  """`reduce_fn(x, axes)` (tf.reduce_sum or tf.reduce_mean); per-time-step reductions of a video (axes B, H, W
-  of [B, T, H, W, C]) are taken in two reductions TensorFlow has fast kernels for (over H*W of [B*T, H*W, C],
-  then over B of [B, T*C]) instead of one generic strided reduction, about 3x faster on CPU (the same up to
-  float rounding; a mean of equal-sized means is the mean)."""
+def _reduce_sum(x, axes):
+  """`tf.reduce_sum(x, axes)`; per-time-step sums of a video (axes B, H, W of [B, T, H, W, C]) are taken in two
+  reductions TensorFlow has fast kernels for (over H*W of [B*T, H*W, C], then over B of [B, T*C]) instead of
+  one generic strided reduction, about 3x faster on CPU (the sums are the same up to float rounding)."""
   if list(axes) == [0, 2, 3] and x.shape.rank == 5:
     b, t, h, w, c = util.static_or_dynamic_shape(x)
-    per_frame = reduce_fn(tf.reshape(x, [b * t, h * w, c]), axis=1)     # [B*T, C]
-    return reduce_fn(tf.reshape(per_frame, [b, t, c]), axis=0)           # [T, C]
-  return reduce_fn(x, axis=axes)
+    per_frame = tf.reduce_sum(tf.reshape(x, [b * t, h * w, c]), axis=1)     # [B*T, C]
+    return tf.reduce_sum(tf.reshape(per_frame, [b, t, c]), axis=0)           # [T, C]
+  return tf.reduce_sum(x, axis=axes)
 
 
 def moments(x, axes):
   """Cross-replica mean and biased variance of `x` (cast to float32) over `axes`.
 
   In a replica context of a multi-replica `tf.distribute` strategy, the per-replica sum, sum of squares and
-  element count are all-reduced (SUM) first, so the moments are those of the global batch. With one replica
-  they are means (`tf.reduce_mean`: no count, division and their gradients among the step's ops).
+  element count are all-reduced (SUM) first, so the moments are those of the global batch.
   """
   x = tf.cast(x, tf.float32)
+  local_sum = _reduce_sum(x, axes)
+  local_sum_sq = _reduce_sum(tf.square(x), axes)
+  shape = tf.shape(x)
+  count = tf.cast(tf.reduce_prod(tf.gather(shape, axes)), tf.float32)
   ctx = tf.distribute.get_replica_context()
-  if ctx is None or ctx.num_replicas_in_sync == 1:
-    mean = _reduce(x, axes, tf.reduce_mean)
-    mean_sq = _reduce(tf.square(x), axes, tf.reduce_mean)
-    return mean, tf.maximum(mean_sq - tf.square(mean), 0.0)
-  local_sum = _reduce(x, axes, tf.reduce_sum)
-  local_sum_sq = _reduce(tf.square(x), axes, tf.reduce_sum)
-  count = tf.cast(tf.reduce_prod(tf.gather(tf.shape(x), axes)), tf.float32)
-  local_sum, local_sum_sq, count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [local_sum, local_sum_sq, count])
+  if ctx is not None and ctx.num_replicas_in_sync > 1:
+    local_sum, local_sum_sq, count = ctx.all_reduce(
+        tf.distribute.ReduceOp.SUM, [local_sum, local_sum_sq, count])
   mean = local_sum / count
   variance = tf.maximum(local_sum_sq / count - tf.square(mean), 0.0)
   return mean, variance
@@ -126,14 +123,16 @@ class _PerStepBatchNorm(keras.layers.Layer):
     """
     mean, variance = self.statistics(x, training=training)
     inv = tf.math.rsqrt(variance + self.epsilon)        # [T, C] or [C]
-    c = x.shape[-1]
     if self._rank == 5:
-      inv, mean = tf.reshape(inv, [1, -1, 1, 1, c]), tf.reshape(mean, [1, -1, 1, 1, c])  # [1, T, 1, 1, C]
-    if scale.shape.rank == 2:                           # [B, 1, 1, 1, C] or [N, 1, 1, C]
-      per_item = [-1] + [1] * (self._rank - 2) + [c]
-      scale, offset = tf.reshape(scale, per_item), tf.reshape(offset, per_item)
-    a = inv * scale                                     # [B or 1, T, 1, 1, C], [N or 1, 1, 1, C] or [C]
+      inv, mean = inv[None], mean[None]                 # [1, T, C]
+      if scale.shape.rank == 2:
+        scale, offset = scale[:, None], offset[:, None]  # [B, 1, C]
+    a = inv * scale
     b = offset - mean * a
+    if self._rank == 5:
+      a, b = a[:, :, None, None], b[:, :, None, None]   # [B or 1, T, 1, 1, C]
+    elif a.shape.rank == 2:
+      a, b = a[:, None, None], b[:, None, None]         # [N, 1, 1, C]
     return tf.cast(x, tf.float32) * a + b
 
   def get_config(self):

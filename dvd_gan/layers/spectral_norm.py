@@ -20,19 +20,8 @@ Each layer exposes `normalized_kernel()` (W / sigma with the current u, no updat
 `spectral_kernel(training)` (the kernel a forward pass uses; updates u when `training` is true) for layers
 that apply one kernel many times per step (the ConvGRU applies it at every time step, but must run the
 power iteration once per step, not T times).
-
-A network with many spectrally normalised layers runs their power iterations together: inside
-`batched(layers)` (the models' `call`) the kernels and new `u` of all `layers` come from one computation
-(`normalize_together`: the same equations on the weights concatenated into one flat vector, a fixed number of
-ops whatever the number of layers, instead of ~35 ops per layer with the gradient), and each layer takes its
-own at its first use. The maths is the per-layer power iteration's, only the order of the float32 sums
-differs (tests/dvd_gan/layers/test_spectral_norm.py checks kernels, `u` and gradients against it).
 """
-import contextlib
-import threading
-
 import keras
-import numpy as np
 import tensorflow as tf
 
 from dvd_gan.layers import remat
@@ -61,116 +50,6 @@ def power_iteration(w_mat, u, sn_epsilon=1e-4):
     return tf.maximum(sigma, sn_epsilon), u_new
 
 
-def normalize_together(weights, us, sn_epsilons):
-  """`power_iteration` and `w / sigma` of several weights at once, in a number of ops that does not grow
-  with their number.
-
-  The weights are flattened and concatenated (`W` [N], row-major: element j lies in row r(j) of its layer's
-  `[-1, m]` matrix, column c(j)), the `u`s too (`[M]`); with segment sums over rows and over each layer's
-  entries, one power iteration of every layer is:
-    v = l2_normalize_per_layer(segment_sum(W * u[c(j)], r(j)))         (u W^T of each layer)
-    vw = unsorted_segment_sum(W * v[r(j)], c(j))                        (v W of each layer)
-    u_new = l2_normalize_per_layer(vw),  sigma = max(sum_per_layer(vw * u_new), sn_epsilon)
-  v and u_new are held under `stop_gradient`, as in `power_iteration`.
-
-  Args:
-    weights: float32 tensors, each `[..., m_i]` (a kernel, read as the matrix `[-1, m_i]`).
-    us: float32 `[1, m_i]`, the layers' current `u`.
-    sn_epsilons: floats, each layer's lower bound on sigma.
-
-  Returns:
-    `(kernels, u_news)`: `w_i / sigma_i` (the shape of `w_i`) and `[1, m_i]` (no gradient), per layer.
-  """
-  with tf.name_scope("power_iterations"):
-    cols = [int(w.shape[-1]) for w in weights]
-    sizes = [int(np.prod(w.shape)) for w in weights]
-    rows = [size // m for size, m in zip(sizes, cols)]
-    layer = np.arange(len(weights))
-    row_layer = np.repeat(layer, rows).astype(np.int32)                        # [R]
-    col_layer = np.repeat(layer, cols).astype(np.int32)                        # [M]
-    row_start = np.repeat(np.cumsum([0] + sizes[:-1]), rows) + np.concatenate(
-        [np.arange(r) * m for r, m in zip(rows, cols)]).astype(np.int64)      # [R] first element of each row
-    row_u = np.repeat(np.cumsum([0] + cols[:-1]), rows)                        # [R] where the row's u starts
-    n, num_rows = sum(sizes), len(row_layer)
-    w = tf.concat([tf.reshape(x, [-1]) for x in weights], axis=0)              # [N]
-    u = tf.reshape(tf.concat(list(us), axis=1), [-1])                          # [M]
-    # element j: its row (a running count of row starts) and the index of its column's u entry
-    starts = tf.scatter_nd(row_start[1:, None].astype(np.int32), tf.ones([num_rows - 1], tf.int32), [n])
-    row_of = tf.cumsum(starts)                                                 # [N]
-    col_of = tf.range(n) + tf.gather(tf.constant((row_u - row_start).astype(np.int32)), row_of)   # [N]
-
-    def l2_normalize(x, segments):  # tf.math.l2_normalize of each layer's entries
-      inv = tf.math.rsqrt(tf.maximum(tf.math.segment_sum(tf.square(x), segments), _NORMALIZE_EPS))
-      return x * tf.gather(inv, segments)
-
-    v = tf.math.segment_sum(w * tf.gather(u, col_of), row_of)                 # [R]
-    v = tf.stop_gradient(l2_normalize(v, row_layer))
-    vw = tf.math.unsorted_segment_sum(w * tf.gather(v, row_of), col_of, len(col_layer))    # [M]
-    u_new = tf.stop_gradient(l2_normalize(vw, col_layer))
-    sigma = tf.math.segment_sum(vw * u_new, col_layer)                         # [L]
-    sigma = tf.maximum(sigma, tf.constant(sn_epsilons, tf.float32))
-    kernels = tf.split(w / tf.gather(tf.gather(sigma, row_layer), row_of), sizes)
-    u_news = tf.split(tf.reshape(u_new, [1, -1]), cols, axis=1)
-    return [tf.reshape(k, x.shape) for k, x in zip(kernels, weights)], u_news
-
-
-_local = threading.local()
-
-
-def _contexts():
-  if not hasattr(_local, "contexts"):
-    _local.contexts = []
-  return _local.contexts
-
-
-def _take_batched(layer):
-  """(kernel, u_new) precomputed for `layer` by an enclosing `batched`, once (None after its first use, or
-  outside `batched`, or while a rematerialised block runs: remat replays the layer's own reads)."""
-  if remat._current() is not None:
-    return None
-  for pending in reversed(_contexts()):
-    if layer in pending:
-      return pending.pop(layer)
-  return None
-
-
-def spectral_layers(model):
-  """The built spectrally normalised layers of `model` (a Keras layer or model), in its layer order."""
-  return [layer for layer in model._flatten_layers(include_self=False, recursive=True)
-          if isinstance(layer, _SpectralNormLayer) and getattr(layer, "_sn_weight", None) is not None]
-
-
-@contextlib.contextmanager
-def batched(layers):
-  """Inside, each of `layers` takes its normalised kernel and new `u` from one `normalize_together` of all of
-  them (computed on entry from their current weights and `u`) at its first use; a second use in the same
-  block computes its own (reading the `u` the first use assigned, as without `batched`). Layers of an
-  enclosing `batched` are left to it. The kernels equal the layers' own up to float rounding."""
-  held = {id(layer) for pending in _contexts() for layer in pending}
-  layers = [layer for layer in layers if id(layer) not in held]
-  if not layers:
-    yield
-    return
-  weights = [tf.convert_to_tensor(layer._sn_weight.value) for layer in layers]
-  us = [remat.read_state(layer.u) for layer in layers]
-  kernels, u_news = normalize_together(weights, us, [layer.sn_epsilon for layer in layers])
-  pending = dict(zip(layers, zip(kernels, u_news)))
-  _contexts().append(pending)
-  try:
-    yield
-  finally:
-    _contexts().remove(pending)
-
-
-def batched_network(model, training=None):
-  """`batched` over every spectrally normalised layer of `model` (for its `call`), except in a training call
-  of a model that rematerialises its blocks (`model.remat`): their recomputation must read the kernels'
-  inputs itself (remat.py), so each layer then normalises its own kernel."""
-  if getattr(model, "remat", False) and training:
-    return contextlib.nullcontext()
-  return batched(spectral_layers(model))
-
-
 class _SpectralNormLayer(keras.layers.Layer):
   """Shared machinery: owns the raw weight, `u` and the normalisation. Subclasses set `_weight_name`."""
 
@@ -193,12 +72,6 @@ class _SpectralNormLayer(keras.layers.Layer):
         autocast=False, trainable=False, aggregation="only_first_replica")
 
   def _normalize(self, update_u):
-    precomputed = _take_batched(self)
-    if precomputed is not None:
-      kernel, u_new = precomputed
-      if update_u:
-        remat.assign_state(self.u, lambda: u_new)
-      return kernel
     w = tf.convert_to_tensor(self._sn_weight.value)
     w_mat = tf.reshape(w, [-1, w.shape[-1]])
     sigma, u_new = power_iteration(w_mat, remat.read_state(self.u), self.sn_epsilon)

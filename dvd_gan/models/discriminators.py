@@ -178,10 +178,9 @@ class SpatialDiscriminator(BuildByTracing, keras.Model):
     frames, _ = self.sample_frames(tf.convert_to_tensor(video), seed=seed)
     k = frames.shape[1]
     folded, b, _ = L.fold_time(frames)
-    with L.batched_network(self, training):  # all power iterations in a few ops (layers/spectral_norm.py)
-      h = self.frame_features(folded, training=training)                # [B*k, C]
-      h = tf.reshape(h, [b, k, h.shape[-1]])                            # [B, k, C]
-      return tf.reduce_sum(self.head(h, y, training=training), axis=1)  # sum of k frame scores: [B]
+    h = self.frame_features(folded, training=training)                  # [B*k, C]
+    h = tf.reshape(h, [b, k, h.shape[-1]])                              # [B, k, C]
+    return tf.reduce_sum(self.head(h, y, training=training), axis=1)    # sum of k frame scores: [B]
 
   def get_config(self):
     config = super().get_config()
@@ -261,11 +260,6 @@ class TemporalDiscriminator(BuildByTracing, keras.Model):
       raise ValueError(f"TemporalDiscriminator: T={t} cannot be halved {n_time_down} times "
                        "(dt_downsample_time=True)")
     h = tf.cast(self.preprocess(video, seed=seed), self.compute_dtype)
-    with L.batched_network(self, training):  # all power iterations in a few ops (layers/spectral_norm.py)
-      return self._score(h, y, training)
-
-  def _score(self, h, y, training):
-    """The blocks, sum pooling and head on phi(video) `[B, T, H', W', 3]` -> `[B]`."""
     attention = dict(zip(self.attention_blocks, self.attentions))
     for i, block in enumerate(self.blocks):
       if i < self.num_3d_blocks:

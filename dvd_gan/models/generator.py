@@ -190,8 +190,7 @@ class Generator(BuildByTracing, keras.Model):
     return self.frame_network(h, cond, training=training)
 
   def call(self, z, y=None, training=None):
-    with L.batched_network(self, training):  # all power iterations in a few ops (layers/spectral_norm.py)
-      return self.generate(self.conditioning(z, y, training=training), training=training)
+    return self.generate(self.conditioning(z, y, training=training), training=training)
 
   def get_config(self):
     config = super().get_config()

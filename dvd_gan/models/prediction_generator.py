@@ -218,9 +218,8 @@ class FramePredictionGenerator(Generator):
   def call(self, z, context, training=None):
     if context is None:
       raise ValueError("DVD-GAN-FP needs the conditioning frames: call(z, context [B, C, H, W, 3])")
-    with L.batched_network(self, training):  # all power iterations in a few ops (layers/spectral_norm.py)
-      state, features = self.conditioning_features(context, training=training)
-      return self.predict_from_features(z, state, features, training=training)
+    state, features = self.conditioning_features(context, training=training)
+    return self.predict_from_features(z, state, features, training=training)
 
   def build_from_config(self, config):
     if config and config.get("input_shape") is not None:

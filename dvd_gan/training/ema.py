@@ -17,8 +17,6 @@ from a copy of G_ema whose moving statistics are measured on G_ema itself (BigGA
 """
 import tensorflow as tf
 
-_MIN_STACKED = 3  # a stacked group costs ~6 ops plus 3 per pair, a pair alone ~6
-
 
 def _is_running_stat(variable) -> bool:
   """True for batch-norm moving means/variances (averaged); False for u vectors and counters (copied)."""
@@ -43,16 +41,6 @@ class EMA:
       raise ValueError("EMA model does not match the model's variables")
     self._pairs = list(zip(src, dst))
     self._averaged = [v.trainable or _is_running_stat(v) for v in src]
-    # The averaged pairs by (shape, dtype): a group of 3 or more is averaged in one stacked computation (a
-    # few ops for the group instead of ~6 per pair); the arithmetic per entry is the same.
-    groups = {}
-    for (v, e), averaged in zip(self._pairs, self._averaged):
-      if averaged:
-        groups.setdefault((tuple(e.shape), e.dtype), []).append((v, e))
-    self._stacked = [g for g in groups.values() if len(g) >= _MIN_STACKED]
-    stacked = {id(e) for g in self._stacked for _, e in g}
-    self._single = [(v, e, averaged) for (v, e), averaged in zip(self._pairs, self._averaged)
-                    if id(e) not in stacked]
 
   def copy(self):
     """G_ema <- G (all variables)."""
@@ -63,23 +51,9 @@ class EMA:
     """One EMA update after the G update of `step` (int64 scalar tensor or int)."""
     step = tf.cast(step, tf.float32)
     decay = tf.where(step >= float(self.start_step), self.decay, 0.0)
-    weights = {}  # (decay, 1 - decay) per dtype, computed once
-
-    def weights_of(dtype):
-      if dtype not in weights:
-        d = tf.cast(decay, dtype)
-        weights[dtype] = (d, 1.0 - d)
-      return weights[dtype]
-
-    for group in self._stacked:
-      d, rest = weights_of(group[0][1].dtype)
-      ema = tf.stack([tf.convert_to_tensor(e) for _, e in group])
-      new = tf.stack([tf.cast(v, e.dtype) for v, e in group])
-      for (_, e), value in zip(group, tf.unstack(d * ema + rest * new)):
-        e.assign(value)
-    for v, e, averaged in self._single:
+    for (v, e), averaged in zip(self._pairs, self._averaged):
       if averaged:
-        d, rest = weights_of(e.dtype)
-        e.assign(d * e + rest * tf.cast(v, e.dtype))
+        d = tf.cast(decay, e.dtype)
+        e.assign(d * e + (1.0 - d) * tf.cast(v, e.dtype))
       else:
         e.assign(v)

@@ -9,9 +9,7 @@ update in one op:
     alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t),   t = iterations + 1
     m += (g - m) * (1 - beta_1);   v += (g^2 - v) * (1 - beta_2);   w -= m * alpha / (sqrt(v) + epsilon)
 
-and the powers beta^t and the learning rate are computed (read) once per `apply_gradients`, not once per
-variable; with the default strategy (one replica) the gradients skip Keras's all-reduce, an identity op per
-gradient there. Same variables
+and the powers beta^t are computed once per `apply_gradients`, not once per variable. Same variables
 (momentums, velocities, iterations), so checkpoints are interchangeable with `keras.optimizers.Adam`;
 results are equal to it within float rounding (tests/dvd_gan/training/test_fused_adam.py). Variables that
 are not plain resource variables (or amsgrad, or a non-TensorFlow backend) take Keras's own update.
@@ -28,15 +26,8 @@ class FusedAdam(keras.optimizers.Adam):
     local_step = tf.cast(tf.convert_to_tensor(self.iterations) + 1, tf.float32)
     self._fused_powers = (tf.pow(tf.cast(self.beta_1, tf.float32), local_step),
                           tf.pow(tf.cast(self.beta_2, tf.float32), local_step))
-    # read once, not once per variable (the learning rate may be a variable)
-    learning_rate = tf.convert_to_tensor(learning_rate)
     try:
-      if tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
-        super()._backend_update_step(grads, trainable_variables, learning_rate)
-      else:  # the default strategy's one replica: its all-reduce of the gradients is one identity op each
-        variables = [v.value if isinstance(v, keras.Variable) else v for v in trainable_variables]
-        self._distributed_tf_update_step(tf.distribute.get_strategy(), list(zip(grads, variables)),
-                                         learning_rate)
+      super()._backend_update_step(grads, trainable_variables, learning_rate)
     finally:
       self._fused_powers = None
 

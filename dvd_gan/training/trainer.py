@@ -186,10 +186,7 @@ class Trainer:
     n = randomness.num_replicas()
     z, y, idx, _, dt_seed = self._draw(seed)
     context = batch["context"] if self.num_context else None
-    # Only G's variables are watched: D's weights get no gradient here, so the tape records none of the ops
-    # that depend on D's weights alone (D's power iterations): fewer ops, the same gradients of G.
-    with tf.GradientTape(watch_accessed_variables=False) as tape:
-      tape.watch([v.value if isinstance(v, keras.Variable) else v for v in self.g_vars])
+    with tf.GradientTape() as tape:
       fake = self._generate(z, y, context)
       ds_fake = tf.cast(self._ds(fake, y, idx), tf.float32)
       dt_fake = tf.cast(self._dt(fake, y, dt_seed), tf.float32)

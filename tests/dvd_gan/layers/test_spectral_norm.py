@@ -6,7 +6,6 @@ import pytest
 import tensorflow as tf
 
 from dvd_gan.layers import SNConv2D, SNConv3D, SNDense, SNEmbedding, power_iteration
-from dvd_gan.layers.spectral_norm import batched, normalize_together
 
 
 
@@ -174,70 +173,3 @@ def test_power_iteration_equals_the_textbook_formula_and_its_gradient():
   np.testing.assert_allclose(u_new.numpy(), u_ref.numpy(), rtol=1e-6, atol=1e-7)
   np.testing.assert_allclose(tape.gradient(sigma, w).numpy(), tape.gradient(sigma_ref, w).numpy(),
                              rtol=1e-6, atol=1e-7)
-
-
-def test_normalize_together_equals_each_layers_power_iteration_and_its_gradient():
-  """One `normalize_together` of weights of different shapes (a 1-row and a 1-column matrix among them) gives
-  every layer's own W / sigma and u_new of `power_iteration`, and the same gradient w.r.t. every W (through
-  sigma too: the loss weighs the kernels unequally)."""
-  rng = np.random.RandomState(6)
-  shapes = [(3, 3, 4, 8), (5, 1), (1, 7), (2, 2, 2, 3, 6), (10, 10)]
-  ws = [tf.constant(rng.randn(*s).astype("float32")) for s in shapes]
-  us = [tf.constant(rng.randn(1, s[-1]).astype("float32")) for s in shapes]
-  with tf.GradientTape(persistent=True) as tape:
-    tape.watch(ws)
-    kernels, u_news = normalize_together(ws, us, [1e-4] * len(ws))
-    want = []
-    for w, u in zip(ws, us):
-      sigma, u_new = power_iteration(tf.reshape(w, [-1, w.shape[-1]]), u)
-      want.append((w / sigma, u_new))
-    loss = sum(tf.reduce_sum(tf.sin(k) * (i + 1)) for i, k in enumerate(kernels))
-    loss_want = sum(tf.reduce_sum(tf.sin(k) * (i + 1)) for i, (k, _) in enumerate(want))
-  grads, grads_want = tape.gradient(loss, ws), tape.gradient(loss_want, ws)
-  for k, u, (k_want, u_want), g, g_want in zip(kernels, u_news, want, grads, grads_want):
-    assert k.shape == k_want.shape and u.shape == u_want.shape
-    np.testing.assert_allclose(k.numpy(), k_want.numpy(), rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(u.numpy(), u_want.numpy(), rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(g.numpy(), g_want.numpy(), rtol=1e-4, atol=1e-6)
-
-
-def test_normalize_together_clips_sigma_at_each_layers_epsilon():
-  """An all-zero weight gets sigma = its own sn_epsilon (a zero kernel, no NaN), next to a normal one."""
-  zero, w = tf.zeros([4, 3]), tf.constant(np.eye(3, dtype="float32") * 2.0)
-  kernels, _ = normalize_together([zero, w], [tf.ones([1, 3]), tf.ones([1, 3])], [1e-4, 1e-3])
-  np.testing.assert_array_equal(kernels[0].numpy(), 0.0)
-  np.testing.assert_allclose(kernels[1].numpy(), np.eye(3) * 2.0 / 2.0, rtol=1e-6)
-
-
-def _two_calls(batched_layers):
-  """(output, u of each layer, whether the traced step used `normalize_together`) of a training call of 3 SN
-  layers (one applied twice) in a tf.function, with `batched(batched_layers(layers))` around the call."""
-  keras.utils.set_random_seed(3)
-  a, b = SNDense(6, kernel_initializer=_gaussian(1)), SNDense(6, kernel_initializer=_gaussian(2))
-  c = SNConv2D(6, 3, kernel_initializer=_gaussian(3))
-  x = tf.constant(np.random.RandomState(1).randn(2, 4, 4, 6).astype("float32"))
-  for layer in (a, b, c):
-    layer(x)
-
-  @tf.function
-  def step(x):
-    with batched(batched_layers([a, b, c])):
-      h = a(x, training=True)
-      h = b(h, training=True) + a(h, training=True)  # a's second use: its own power iteration
-      return c(h, training=True)
-  out = step(x)
-  graph = step.get_concrete_function(x).graph
-  together = any(op.type == "UnsortedSegmentSum" for op in graph.get_operations())
-  return out.numpy(), [layer.u.numpy() for layer in (a, b, c)], together
-
-
-def test_batched_layers_equal_the_layers_as_written_with_u_updated_once_per_use():
-  """Inside `batched`, every layer gives the output and the u of the same calls without it, and a layer used
-  twice updates u twice, as it does alone (its second use reads the u its first use assigned)."""
-  out_want, u_want, together = _two_calls(lambda layers: [])
-  assert not together
-  out, u, together = _two_calls(lambda layers: layers)
-  assert together
-  np.testing.assert_allclose(out, out_want, rtol=1e-5, atol=1e-6)
-  for got, want in zip(u, u_want):
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)

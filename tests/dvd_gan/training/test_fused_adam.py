@@ -45,18 +45,6 @@ def test_fused_adam_builds_fewer_ops():
   assert fused_ops * 3 < keras_ops, (fused_ops, keras_ops)
 
 
-def test_fused_adam_is_one_op_per_variable():
-  """Each more variable adds its ResourceApplyAdam and nothing else (no per-variable read of the learning
-  rate, no identity op of a one-replica all-reduce)."""
-  def ops_of(n):
-    variables = [tf.Variable(tf.ones([4, 4])) for _ in range(n)]
-    opt = FusedAdam(learning_rate=1e-3)
-    opt.build(variables)
-    return flops.count_flops(lambda g: opt.apply_gradients(zip([g] * n, variables)),
-                             tf.TensorSpec([4, 4])).num_ops
-  assert ops_of(12) - ops_of(2) == 10
-
-
 def test_fused_adam_equals_keras_adam_on_two_replicas(mirrored_strategy):
   """Under MirroredStrategy (the update runs per device component, gradients all-reduced)."""
   strategy = mirrored_strategy()

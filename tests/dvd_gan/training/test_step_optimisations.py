@@ -3,8 +3,7 @@
 Options: `train.fused_adam` (one fused kernel per variable update), `model.remat` (residual blocks recomputed
 in the backward pass); and the layers' fast evaluation, always on, against the equations as written
 (`_reference_layers`: the ConvGRU's three gate convolutions of concatenations at every step, batch norm as
-x_hat, then the affine, every spectrally normalised layer's own power iteration instead of one for all the
-layers of a network). Two trainers start from the same weights, seed-generator state and real batches; one
+x_hat, then the affine). Two trainers start from the same weights, seed-generator state and real batches; one
 runs with every optimisation off (Keras's Adam), the other with the option under test. After one training step
 (a D step and a G step) every variable must agree: G, DS, DT and G_ema weights including the spectral-norm
 vectors `u` and the batch-norm moving statistics, and the optimisers' moments and step counters.
@@ -25,7 +24,6 @@ from tensorflow.python.framework import config as tf_config
 from dvd_gan import data as data_lib
 from dvd_gan.layers import batch_norm as batch_norm_lib
 from dvd_gan.layers import conv_gru as conv_gru_lib
-from dvd_gan.layers import spectral_norm as spectral_norm_lib
 from dvd_gan.training.loop import resolve_config
 from dvd_gan.training.trainer import build_trainer
 
@@ -157,7 +155,6 @@ def _reference_layers():
   with pytest.MonkeyPatch.context() as patch:
     patch.setattr(conv_gru_lib._ConvGRUBase, "call", _reference_conv_gru_call)
     patch.setattr(batch_norm_lib._PerStepBatchNorm, "normalize_affine", _reference_normalize_affine)
-    patch.setattr(spectral_norm_lib, "_take_batched", lambda layer: None)  # each layer's own power iteration
     yield
 
 
