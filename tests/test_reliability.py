@@ -312,7 +312,7 @@ def test_no_checkpoint_restores_error_exit_2_and_nothing_changes(_ckpt_straight,
   ckpt_dir = checkpointing.checkpoint_dir(workdir)
   _ckpt_truncate(_ckpt_data(workdir, 4))
   _ckpt_flip_byte(_ckpt_data(workdir, 2))
-  os.makedirs(os.path.join(workdir, worker_dirs._REPO, "4242"))
+  os.makedirs(os.path.join(workdir, worker_dirs.ROOT, "4242"))
   before = _ckpt_hashes(workdir)
   code, out, err = _ckpt_cli(tmp_path, workdir, capsys)
   assert code == 2, (out, err)
@@ -408,7 +408,7 @@ def test_leftover_worker_folders_are_removed_never_a_live_worker_s(tmp_path):
   (left by a killed earlier process of the same task), never worker-2's (live); the chief removes those of
   tasks outside the cluster (worker-5, a process-id folder) and keeps every task's of the cluster. A process
   outside a multi-worker cluster removes them all."""
-  root = tmp_path / worker_dirs._REPO
+  root = tmp_path / worker_dirs.ROOT
   names = ["worker-1", "worker-2", "worker-5", "4242"]
 
   def make():

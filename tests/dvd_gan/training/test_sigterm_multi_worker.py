@@ -63,6 +63,8 @@ def test_sigterm_to_one_worker_both_save_the_same_step_exit_0_and_resume(tmp_pat
 
   lines = []
   config = tiny_config(log_every=1, num_steps=_NUM_STEPS, checkpoint_every=20, sample_every=20)
+  # One process resumes the two workers' run: another strategy (data sharding) must be named to be accepted.
+  config.train.allow_config_change = "train.strategy"
   resumed = train(config, str(workdir), log=lines.append, max_steps=1)
   assert any(f"at step {step}" in line and line.startswith("resumed from") for line in lines), lines
   assert resumed["step"] == step + 1 and int(resumed["trainer"].step.numpy()) == step + 1
