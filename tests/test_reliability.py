@@ -49,18 +49,17 @@ and a Kinetics build whose decoder workers crash or hang.
 
 Each test damages one thing and checks the documented outcome (docs/reliability.md): a one-line error that
 names the file, a refusal before any allocation, or a clip counted as unreadable while the build goes on.
-The serving tests share one export of a tiny generator (building it and the first call of each signature are
-most of their time: slow), and the main-guard test runs a script whose workers import TensorFlow (slow).
+The serving tests use the export of a tiny generator that tests/dvd_gan/test_sample.py uses too
+(tests/generator_export.py: made once per test process; slow through it), and the main-guard test runs a
+script whose workers import TensorFlow (slow).
 """
 import csv
 import dataclasses
 import hashlib
 import importlib
-import importlib.util
 import json
 import os
 import pickle
-import resource
 import shutil
 import signal
 import socket
@@ -85,11 +84,10 @@ from dvd_gan.config import base_config, resolve_config
 from dvd_gan.data import kinetics600
 from dvd_gan.errors import UserError
 from dvd_gan.evaluation import best_checkpoint, periodic
-from dvd_gan.models import build
 from dvd_gan.training import checkpointing, config_changes, loop, preemption, summaries, worker_dirs, workdir_lock
 from dvd_gan.training.loop import train
-from dvd_gan.training.trainer import build_trainer
 import eval as video_eval
+from eval import api as eval_api
 from eval import cli, npz, video_io, video_writer
 from eval import io as eio
 from eval import real_stats
@@ -100,21 +98,33 @@ from eval.stats import FeatureStats
 from eval.weights import files as weight_files
 from tests.dvd_gan.training.conftest import make_tiny_config
 from tests.eval.conftest import TinyNetwork, random_videos
+from tests.generator_export import Z_DIM
 
 
 # ======== checkpoints =========================================================================================
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-_CKPT_CONFIG_FILE = """
+# The tiny config as a config file for `dvd-gan-train --config=FILE`, in this process or a new one.
+_CONFIG_FILE = """
 import sys
 sys.path.insert(0, {repo!r})
 from tests.dvd_gan.training.conftest import make_tiny_config
 
 
 def get_config():
-  return make_tiny_config()
+  c = make_tiny_config({train_overrides})
+{extra}  return c
 """
+
+
+def _config_file(folder, name="config.py", train_overrides="", extra="") -> str:
+  """Writes `folder/name`: make_tiny_config(**train_overrides) with `extra` lines (indented, ending in a newline)
+  applied to `c`; returns its path."""
+  path = os.path.join(str(folder), name)
+  with open(path, "w") as f:
+    f.write(_CONFIG_FILE.format(repo=_REPO, train_overrides=train_overrides, extra=extra))
+  return path
 
 
 def _ckpt_state(trainer) -> dict:
@@ -175,8 +185,7 @@ def _ckpt_flip_byte(path) -> None:
 
 def _ckpt_cli(tmp_path, workdir, capsys, *overrides) -> tuple:
   """`dvd-gan-train` in this process on the tiny config: (exit status, stdout lines, stderr lines)."""
-  config_path = tmp_path / "ckpt_config.py"
-  config_path.write_text(_CKPT_CONFIG_FILE.format(repo=_REPO))
+  config_path = _config_file(tmp_path, "ckpt_config.py")
   capsys.readouterr()
   code = train_cli.main(["dvd-gan-train", f"--config={config_path}", f"--workdir={workdir}", *overrides])
   out, err = capsys.readouterr()
@@ -436,38 +445,8 @@ def test_leftover_worker_folders_are_removed_never_a_live_worker_s(tmp_path):
 # ======== one trainer per workdir, config changes on resume, retried writes ===================================
 
 
-_TRAINING_CONFTEST = os.path.join(_REPO, "tests", "dvd_gan", "training", "conftest.py")
-
-
-def _lock_training_fixtures():
-  """tests/dvd_gan/training/conftest.py as a module (its `make_tiny_config`); loaded by path because the
-  name `conftest` belongs to tests/conftest.py in this process."""
-  spec = importlib.util.spec_from_file_location("_lock_training_conftest", _TRAINING_CONFTEST)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
-_lock_make_config = _lock_training_fixtures().make_tiny_config
-
-_LOCK_CONFIG_FILE = """
-import importlib.util
-
-_spec = importlib.util.spec_from_file_location("_lock_training_conftest", {conftest!r})
-_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_module)
-
-
-def get_config():
-  return _module.make_tiny_config()
-"""
-
-
 def _lock_config_file(folder) -> str:
-  path = os.path.join(str(folder), "lock_config.py")
-  with open(path, "w") as f:
-    f.write(_LOCK_CONFIG_FILE.format(conftest=_TRAINING_CONFTEST))
-  return path
+  return _config_file(folder, "lock_config.py")
 
 
 def _lock_env():
@@ -486,17 +465,15 @@ def _lock_files(folder) -> dict:
 
 
 @pytest.fixture(scope="module")
-def _lock_base_run(tmp_path_factory):
-  """{"folder": a run folder at its end: the tiny model's full state saved as ckpt-4 (train.num_steps = 4),
-  config.json (the resolved tiny config) and a metrics.jsonl line, made without training a step; "models":
-  its (G, DS, DT), which a resume may take instead of building its own (the checkpoint restores them)}."""
-  folder = str(tmp_path_factory.mktemp("lock_base_run"))
-  config = resolve_config(_lock_make_config())
-  trainer = build_trainer(config, tf.distribute.get_strategy())
-  trainer.step.assign(4)
-  checkpointing.make_manager(checkpointing.make_checkpoint(trainer), folder, 3).save(checkpoint_number=4)
-  eio.write_json(eio.join(folder, "config.json"), config.to_dict())
+def _lock_base_run(_ckpt_straight, tmp_path_factory):
+  """{"folder": a run folder at its end: the straight run's checkpoints (ckpt-4 at train.num_steps = 4) and
+  config.json (the resolved tiny config), no samples, and a metrics.jsonl line; "models": the straight run's
+  (G, DS, DT), which a resume may take instead of building its own (the checkpoint restores them)}."""
+  folder = str(tmp_path_factory.mktemp("lock_base_run") / "run")
+  shutil.copytree(_ckpt_straight["workdir"], folder)
+  shutil.rmtree(os.path.join(folder, "samples"))
   periodic.append_record(folder, {"step": 2, "demo_fvd/fvd": 1.0, "seconds": 0.1})
+  trainer = _ckpt_straight["trainer"]
   return {"folder": folder, "models": (trainer.G, trainer.DS, trainer.DT)}
 
 
@@ -642,7 +619,7 @@ def test_lock_held_while_train_runs_and_released_when_it_raises(tmp_path):
     raise RuntimeError("injected failure while building")
 
   with pytest.raises(RuntimeError, match="injected failure"):
-    train(_lock_make_config(), workdir, build_models=build_and_fail, log=lambda s: None)
+    train(make_tiny_config(), workdir, build_models=build_and_fail, log=lambda s: None)
   assert seen["pid"] == os.getpid() and seen["host"] == socket.gethostname()
   assert not os.path.exists(os.path.join(workdir, workdir_lock.LOCK_FILE))
 
@@ -682,7 +659,7 @@ def test_lock_unknown_key_counts_as_changing_the_run(_lock_run):
   with open(path, "w") as f:
     json.dump(stored, f)
   with pytest.raises(UserError, match=r"model.new_option 3 -> \"\(absent\)\""):
-    config_changes.check_resume(resolve_config(_lock_make_config()), _lock_run, log=lambda s: None)
+    config_changes.check_resume(resolve_config(make_tiny_config()), _lock_run, log=lambda s: None)
 
 
 def test_lock_allowed_and_schedule_changes_resume_keep_history_and_skip_failing_samples(_lock_run, _lock_base_run,
@@ -694,7 +671,7 @@ def test_lock_allowed_and_schedule_changes_resume_keep_history_and_skip_failing_
   every write of a sample file fails: one warning line, no sample file, and the run finishes normally."""
   earlier = _lock_files(_lock_run)["config.json"]
   failed = _lock_flaky_rename(monkeypatch, "samples_", None)
-  config = _lock_make_config(allow_config_change="batch_size", sample_every=3, log_every=1)
+  config = make_tiny_config(allow_config_change="batch_size", sample_every=3, log_every=1)
   config.batch_size = 8
   lines = []
   result = train(config, _lock_run, log=lines.append, build_models=lambda cfg: _lock_base_run["models"])
@@ -775,42 +752,30 @@ def test_lock_tensorboard_flush_retried_then_skipped(monkeypatch):
 
 _SIG_BATCH_SECONDS = 2.0  # the stand-in network's time per batch: an evaluation of 12 batches takes > 20 s
 
-# A training command whose feature network is a stand-in that takes _SIG_BATCH_SECONDS per batch (a
-# tf.py_function inside the forward: the main thread waits in TensorFlow as with a real I3D) and prints
-# "features batch" when a batch starts, so the test knows the evaluation is running.
-_SIG_SCRIPT = """
-import sys, time
-import tensorflow as tf
-from eval import api
-from dvd_gan import train
-from tests.eval.conftest import TinyNetwork
 
+class _SlowNetwork(TinyNetwork):
+  """A feature network that takes _SIG_BATCH_SECONDS per batch inside a tf.py_function (so the main thread
+  waits in TensorFlow, as with a real I3D) and calls `on_batch()` as each batch starts."""
 
-class SlowNetwork(TinyNetwork):
+  def __init__(self, on_batch):
+    super().__init__()
+    self.on_batch = on_batch
+
   def features(self, videos, layer):
     out = super().features(videos, layer)
+
     def slow(x):
-      print("features batch", flush=True)
-      time.sleep({seconds})
+      self.on_batch()
+      time.sleep(_SIG_BATCH_SECONDS)
       return x
     return tf.reshape(tf.py_function(slow, [out], tf.float32), tf.shape(out))
 
 
-net = SlowNetwork()
-api.get_feature_network = lambda name, weights=None: net
-sys.exit(train.main(["dvd_gan.train", "--config={config}", "--workdir={workdir}"]))
-"""
-
-_SIG_CONFIG = """
-from tests.dvd_gan.training.conftest import make_tiny_config
-
-
-def get_config():
-  c = make_tiny_config(log_every=1, num_steps=8, checkpoint_every=8, sample_every=8)
-  c.eval.every_steps = 1
-  c.eval.protocols = ("demo_fvd",)
-  return c
-"""
+def _sig_config_file(folder, num_steps=8) -> str:
+  """The tiny config with demo_fvd at every step."""
+  overrides = f"log_every=1, num_steps={num_steps}, checkpoint_every=8, sample_every=8"
+  extra = '  c.eval.every_steps = 1\n  c.eval.protocols = ("demo_fvd",)\n'
+  return _config_file(folder, "sig_config.py", overrides, extra)
 
 
 def _sig_checkpoint_steps(workdir) -> list:
@@ -819,63 +784,52 @@ def _sig_checkpoint_steps(workdir) -> list:
   return [] if state is None else [int(p.rsplit("-", 1)[1]) for p in state.all_model_checkpoint_paths]
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(900)  # the start-up and first step alone took 412 s on the 2-core machine at load 9
-def test_sigterm_during_periodic_evaluation_saves_within_20_seconds(tmp_path):
-  """`python -m dvd_gan.train` (tiny config, demo_fvd at every step, 12 feature batches of 2 s each): SIGTERM
-  once the evaluation of step 1 computes features. The process exits 0 within 20 s of the signal (the whole
-  evaluation alone would take > 24 s), saying it stopped at step 1; the checkpoint of step 1 exists (the
-  only one: checkpoint_every is 8), and the stopped evaluation left nothing: no metrics.jsonl line, no real
-  statistics file, no best.json."""
-  (tmp_path / "config.py").write_text(_SIG_CONFIG)
-  workdir = tmp_path / "run"
-  script = tmp_path / "run_slow_eval.py"
-  script.write_text(_SIG_SCRIPT.format(seconds=_SIG_BATCH_SECONDS, config=tmp_path / "config.py",
-                                       workdir=workdir))
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
-             PYTHONPATH=_REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-  proc = subprocess.Popen([sys.executable, str(script)], cwd=_REPO, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
-  seen = []
-  try:
-    deadline = time.time() + 720
-    for line in proc.stdout:
-      seen.append(line)
-      if line.startswith("features batch"):
-        proc.send_signal(signal.SIGTERM)
-        signalled = time.time()
-        break
-      assert time.time() < deadline, "".join(seen)
-    else:
-      pytest.fail("the run ended before its evaluation:\n" + "".join(seen) + proc.stderr.read()[-3000:])
-    out, err = proc.communicate(timeout=120)
-    seconds = time.time() - signalled
-    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
-  finally:
-    if proc.poll() is None:
-      proc.kill()
-      proc.wait()
-  out = "".join(seen) + out
-  print(f"SIGTERM during the periodic evaluation -> exit after {seconds:.1f} s; the run took "
-        f"{cpu.ru_utime + cpu.ru_stime:.0f} CPU s")
-  assert proc.returncode == 0, out[-2000:] + err[-3000:]
+def test_sigterm_during_periodic_evaluation_saves_within_20_seconds(_ckpt_straight, _ckpt_reuse, tmp_path,
+                                                                    monkeypatch, capsys):
+  """`dvd-gan-train` (in-process main) resumes the straight run at step 4 for one more step with demo_fvd at
+  every step; its feature network takes 2 s per batch (12 batches: the whole evaluation alone would take
+  > 20 s) and a real SIGTERM reaches the process as the evaluation of step 5 computes its first batch. The
+  command exits 0 within 20 s of the signal, saying it stopped at step 5; the checkpoint of step 5 is saved
+  (checkpoint_every is 8: only the stop saves it), and the stopped evaluation left nothing: no metrics.jsonl,
+  no real statistics file, no best.json. (The command runs in this process on the straight run's trainer:
+  the signal handling is the command's own; only the start-up of a new process is left out.)"""
+  workdir = _ckpt_copy(_ckpt_straight, tmp_path)
+  signalled = []
+
+  def signal_once():
+    if not signalled:
+      signalled.append(time.time())
+      os.kill(os.getpid(), signal.SIGTERM)
+
+  net = _SlowNetwork(signal_once)
+  monkeypatch.setattr(eval_api, "get_feature_network", lambda name="i3d-kinetics-400", weights=None: net)
+  before = signal.getsignal(signal.SIGTERM)
+  capsys.readouterr()
+  code = train_cli.main(["dvd-gan-train", f"--config={_sig_config_file(tmp_path, num_steps=5)}",
+                         f"--workdir={workdir}"])
+  ended = time.time()
+  out, err = capsys.readouterr()
+  assert signalled, out + err
+  seconds = ended - signalled[0]
+  print(f"SIGTERM during the periodic evaluation -> the command returned after {seconds:.1f} s")
+  assert code == 0, out[-2000:] + err[-3000:]
   assert seconds < 20, (seconds, out)
-  assert "stopped by signal 15 at step 1;" in out, out
-  assert "received signal 15 during the evaluation of step 1: stopped it" in out, out
-  assert _sig_checkpoint_steps(workdir) == [1], out
-  assert not os.path.exists(workdir / "metrics.jsonl"), (workdir / "metrics.jsonl").read_text()
-  assert not os.path.exists(workdir / "best.json")
-  stats = workdir / "real_stats"
-  assert not (stats.exists() and [f for f in os.listdir(stats) if f.endswith(".npz")]), os.listdir(stats)
+  assert "stopped by signal 15 at step 5;" in out, out
+  assert "received signal 15 during the evaluation of step 5: stopped it" in out, out
+  assert _sig_checkpoint_steps(workdir) == [2, 4, 5], out
+  assert not os.path.exists(os.path.join(workdir, "metrics.jsonl"))
+  assert not os.path.exists(os.path.join(workdir, "best.json"))
+  stats = os.path.join(workdir, "real_stats")
+  assert not (os.path.exists(stats) and [f for f in os.listdir(stats) if f.endswith(".npz")]), os.listdir(stats)
+  assert signal.getsignal(signal.SIGTERM) == before
 
 
-@pytest.mark.slow
-def test_sigterm_during_end_of_run_figures_stops_them_and_a_rerun_writes_them(tmp_path, monkeypatch):
-  """A run with fvd_at_end gets SIGTERM while the end-of-run figures load their feature network: train
-  returns stopped_by=15 with no figures, writes no fvd.json, the checkpoint of its last step is saved and the
-  signal handlers are put back. The same call again (the run is at num_steps) computes the figures and writes
-  fvd.json. (num_steps = 0: the run is at its end from the start, the figures are those of the initial G_ema,
-  and no training step has to be compiled: the end-of-run path is the same as after any number of steps.)"""
+def test_sigterm_during_end_of_run_figures_stops_them_and_a_rerun_writes_them(_ckpt_straight, _ckpt_reuse, tmp_path,
+                                                                              monkeypatch):
+  """The straight run (at its last step) with fvd_at_end gets SIGTERM while the end-of-run figures load their
+  feature network: train returns stopped_by=15 with no figures, writes no fvd.json, keeps the checkpoint of its
+  last step and puts the signal handlers back. The same call again computes the figures and writes fvd.json."""
+  workdir = _ckpt_copy(_ckpt_straight, tmp_path)
   net = TinyNetwork()
   calls = []
 
@@ -885,25 +839,25 @@ def test_sigterm_during_end_of_run_figures_stops_them_and_a_rerun_writes_them(tm
     return net
 
   monkeypatch.setattr(video_eval, "get_feature_network", network_then_signal)
-  c = make_tiny_config(num_steps=0)
+  c = make_tiny_config()
   c.eval.fvd_at_end = True
   c.eval.num_videos, c.eval.batch_size = 8, 4
   before = signal.getsignal(signal.SIGTERM)
   lines = []
-  first = train(c, str(tmp_path), log=lines.append)
+  first = train(c, workdir, log=lines.append)
   assert calls == ["i3d-kinetics-400"]
-  assert first["stopped_by"] == signal.SIGTERM and first["step"] == 0 and first["eval"] is None, first
+  assert first["stopped_by"] == signal.SIGTERM and first["step"] == 4 and first["eval"] is None, first
   assert any("during the end-of-run figures" in line for line in lines), lines
-  assert not os.path.exists(tmp_path / "fvd.json")
-  assert _sig_checkpoint_steps(tmp_path) == [0]
+  assert not os.path.exists(os.path.join(workdir, "fvd.json"))
+  assert _sig_checkpoint_steps(workdir) == [2, 4]
   assert signal.getsignal(signal.SIGTERM) == before
 
   monkeypatch.setattr(video_eval, "get_feature_network", lambda name="i3d-kinetics-400", weights=None: net)
-  second = train(c, str(tmp_path), log=lambda s: None)
-  assert second["stopped_by"] is None and second["step"] == 0
-  with open(tmp_path / "fvd.json") as f:
+  second = train(c, workdir, log=lambda s: None)
+  assert second["stopped_by"] is None and second["step"] == 4
+  with open(os.path.join(workdir, "fvd.json")) as f:
     assert json.load(f) == second["eval"]
-  assert second["eval"]["step"] == 0
+  assert second["eval"]["step"] == 4
 
 
 def test_stop_flag_second_sigint_raises_at_once_and_hands_its_signal_out():
@@ -929,7 +883,7 @@ def test_second_sigint_exits_the_training_command_at_once_with_130(tmp_path, mon
   """`dvd-gan-train` (in-process main) gets two SIGINTs while it builds its trainer: the first asks for a stop
   before the first step (start-up would go on), the second ends the command at once with `error:
   interrupted` and status 130, without the "stopped by signal" line of a saved stop."""
-  (tmp_path / "config.py").write_text(_SIG_CONFIG)
+  config_path = _sig_config_file(tmp_path)
   timing, build_trainer = {}, loop.build_trainer
 
   def build_trainer_with_two_sigints(*args, **kwargs):
@@ -941,8 +895,7 @@ def test_second_sigint_exits_the_training_command_at_once_with_130(tmp_path, mon
 
   monkeypatch.setattr(loop, "build_trainer", build_trainer_with_two_sigints)
   before = signal.getsignal(signal.SIGINT)
-  code = train_cli.main(["dvd_gan.train", f"--config={tmp_path / 'config.py'}",
-                             f"--workdir={tmp_path / 'run'}"])
+  code = train_cli.main(["dvd_gan.train", f"--config={config_path}", f"--workdir={tmp_path / 'run'}"])
   ended = time.time()
   out, err = capsys.readouterr()
   assert code == 130, out + err
@@ -1109,32 +1062,14 @@ def test_cli_truncated_stats_file_exit_2_one_error_line(tmp_path, capsys):
 
 # ---- serving bounds of an export -----------------------------------------------------------------------
 
-_IO_MAX_BATCH, _IO_MAX_LATENTS, _IO_Z_DIM = 4, 16, 8
+_IO_MAX_BATCH, _IO_MAX_LATENTS = export_lib.DEFAULT_MAX_BATCH_SIZE, export_lib.DEFAULT_MAX_LATENTS
 
 
 @pytest.fixture(scope="module")
-def _io_export(tmp_path_factory):
-  """An export (`python -m dvd_gan.export --max_batch_size=4 --max_latents=16`, in-process) of a tiny
-  4-frame 16x16 class-conditional generator with random weights, its checkpoint written directly."""
-  workdir = tmp_path_factory.mktemp("io_run") / "run"
-  (workdir / "checkpoints").mkdir(parents=True)
-  c = base_config()
-  c.num_frames, c.resolution, c.num_classes, c.batch_size = 4, 16, 8, 4
-  m = c.model
-  m.z_dim, m.embed_dim = _IO_Z_DIM, 8
-  m.g_ch, m.g_multipliers, m.g_blocks_per_stage = 4, (4, 2, 1), 1
-  m.d_ch, m.ds_multipliers, m.dt_multipliers, m.ds_k, m.dt_num_3d_blocks = 4, (1, 2), (1, 2), 2, 1
-  c.data.name, c.data.stride = "synthetic", 1
-  (workdir / "config.json").write_text(json.dumps(c.to_dict()))
-  with build.fast_init("normal", stddev=0.3, seed=3):
-    g = build.make_models(c)[0]
-    g(tf.zeros([1, _IO_Z_DIM]), tf.zeros([1], tf.int32), training=False)
-  ckpt = tf.train.Checkpoint(G_ema=checkpointing.model_variables(g), step=tf.Variable(1, dtype=tf.int64))
-  tf.train.CheckpointManager(ckpt, str(workdir / "checkpoints"), max_to_keep=1).save()
-  out = str(tmp_path_factory.mktemp("io_export") / "export")
-  assert export_lib.main(["export", f"--workdir={workdir}", f"--out={out}", f"--max_batch_size={_IO_MAX_BATCH}",
-                          f"--max_latents={_IO_MAX_LATENTS}"]) == 0
-  return out
+def _io_export(tiny_generator_export):
+  """tests/generator_export.py's export of a tiny 4-frame 16x16 class-conditional generator with random
+  weights, with the default bounds (`python -m dvd_gan.export` without --max_batch_size / --max_latents)."""
+  return tiny_generator_export
 
 
 @pytest.fixture(scope="module")
@@ -1143,7 +1078,7 @@ def _io_signatures(_io_export):
   seconds of graph optimisation that a refusal must not be charged for); returns (loaded, signatures)."""
   loaded = tf.saved_model.load(_io_export)
   sigs = loaded.signatures
-  z, y, seed, t = tf.zeros([2, _IO_Z_DIM]), tf.constant([1, 2]), tf.constant(0, tf.int64), tf.constant(1.0)
+  z, y, seed, t = tf.zeros([2, Z_DIM]), tf.constant([1, 2]), tf.constant(0, tf.int64), tf.constant(1.0)
   outputs = [sigs["sample"](z=z, y=y), sigs["sample_mixed"](z=z, y0=y, y1=y, alpha=tf.zeros([2])),
              sigs["sample_random_labels"](y=y, seed=seed, truncation=t),
              sigs["latents"](batch_size=tf.constant(2), seed=seed, truncation=t, truncation_mode=tf.constant("scale"))]
@@ -1162,7 +1097,6 @@ def _io_call_refused(fn, match, **inputs):
   return time.perf_counter() - start
 
 
-@pytest.mark.slow  # with the export fixture: see the module docstring
 def test_export_refuses_batches_over_its_maximum_before_allocating(_io_export, _io_signatures):
   """The export records max_batch_size / max_latents (constants and export_meta.json); sample_random for 2**30
   videos, latents for 2**30 rows, and sample / sample_random_labels / sample_mixed one row over the maximum are
@@ -1175,7 +1109,7 @@ def test_export_refuses_batches_over_its_maximum_before_allocating(_io_export, _
   assert (int(loaded.max_batch_size), int(loaded.max_latents)) == (_IO_MAX_BATCH, _IO_MAX_LATENTS)
   scalars = dict(seed=tf.constant(1, tf.int64), truncation=tf.constant(1.0))
   n = _IO_MAX_BATCH + 1
-  z, y = tf.zeros([n, _IO_Z_DIM]), tf.zeros([n], tf.int32)
+  z, y = tf.zeros([n, Z_DIM]), tf.zeros([n], tf.int32)
   seconds = [
       _io_call_refused(sigs["sample_random"], "max_batch_size", batch_size=tf.constant(2 ** 30), **scalars),
       _io_call_refused(sigs["serving_default"], "max_batch_size", batch_size=tf.constant(2 ** 30), **scalars),
@@ -1188,13 +1122,12 @@ def test_export_refuses_batches_over_its_maximum_before_allocating(_io_export, _
   assert max(seconds) < 0.5, seconds
 
 
-@pytest.mark.slow  # with the export fixture: see the module docstring
 def test_export_refuses_non_finite_inputs(_io_signatures):
   """A NaN or inf in z (sample, sample_mixed), alpha (sample_mixed) or truncation (sample_random, latents,
   sample_random_labels) is an InvalidArgumentError naming the input, never a NaN video."""
   _, sigs = _io_signatures
   y = tf.constant([1, 2], tf.int32)
-  good_z = tf.zeros([2, _IO_Z_DIM])
+  good_z = tf.zeros([2, Z_DIM])
   bad_z = tf.tensor_scatter_nd_update(good_z, [[1, 3]], [float("nan")])
   seed = tf.constant(0, tf.int64)
   _io_call_refused(sigs["sample"], "z must be finite", z=bad_z, y=y)
@@ -1212,21 +1145,24 @@ def test_export_refuses_non_finite_inputs(_io_signatures):
                      truncation=t, truncation_mode=tf.constant("resample"))
 
 
-@pytest.mark.slow  # with the export fixture: see the module docstring
 def test_sample_command_batches_requests_to_the_maximum(_io_export, _io_signatures, tmp_path, capsys):
   """`python -m dvd_gan.sample --saved_model` asking for more videos per call than the export serves
-  (--batch_size=16 > 4; 2 classes x 3 = 6 videos) runs them in batches of the maximum and writes them all,
-  equal to the export's own sample() of the same latents; more latents in one draw than max_latents is one
-  `error:` line, exit status 2."""
+  (--batch_size over max_batch_size; 2 classes x (max/2 + 1) videos) runs them in batches of the maximum and
+  writes them all, equal to the export's own sample() of the same latents; more latents in one draw than
+  max_latents is one `error:` line, exit status 2."""
   out = tmp_path / "out"
-  assert sample_cmd.main(["sample", f"--saved_model={_io_export}", "--classes=1,2", "--num=3", "--format=npy",
-                          "--seed=5", "--truncation=1", "--batch_size=16", "--noprogress", f"--out={out}"]) == 0
+  per_class = _IO_MAX_BATCH // 2 + 1
+  assert sample_cmd.main(["sample", f"--saved_model={_io_export}", "--classes=1,2", f"--num={per_class}",
+                          "--format=npy", "--seed=5", "--truncation=1", f"--batch_size={2 * _IO_MAX_BATCH}",
+                          "--noprogress", f"--out={out}"]) == 0
   videos = np.load(out / "videos.npy")
   _, sigs = _io_signatures
-  z = sigs["latents"](batch_size=tf.constant(3), seed=tf.constant(5, tf.int64), truncation=tf.constant(1.0),
+  z = sigs["latents"](batch_size=tf.constant(per_class), seed=tf.constant(5, tf.int64), truncation=tf.constant(1.0),
                       truncation_mode=tf.constant("scale"))["z"].numpy()
-  zz, y = np.tile(z, [2, 1]), np.repeat(np.array([1, 2], np.int32), 3)
-  expected = np.concatenate([sigs["sample"](z=zz[s], y=y[s])["video"].numpy() for s in (slice(0, 4), slice(4, 6))])
+  zz, y = np.tile(z, [2, 1]), np.repeat(np.array([1, 2], np.int32), per_class)
+  expected = np.concatenate([sigs["sample"](z=zz[s], y=y[s])["video"].numpy()
+                             for s in (slice(0, _IO_MAX_BATCH), slice(_IO_MAX_BATCH, 2 * per_class))])
+  assert videos.shape[0] == 2 * per_class == _IO_MAX_BATCH + 2
   np.testing.assert_array_equal(videos, video_writer.to_uint8(expected))
   capsys.readouterr()
   assert sample_cmd.main(["sample", f"--saved_model={_io_export}", f"--num={_IO_MAX_LATENTS + 1}",

@@ -1,8 +1,6 @@
 """Sampling for people: the export's sampling signatures, dvd_gan.sampling, the `dvd_gan.sample` command and
-notebooks/sample.ipynb, on one tiny exported model.
-
-The module's run folder holds a 4-frame 16x16 generator with 8 synthetic classes and random weights (no
-training: its checkpoint is written directly, as the training loop writes G_ema); it is exported once.
+notebooks/sample.ipynb, on one tiny exported model (tests/generator_export.py: a 4-frame 16x16 generator with 8
+synthetic classes and random weights, exported once per test process).
 """
 import json
 import os
@@ -18,51 +16,23 @@ from dvd_gan import export as export_lib
 from dvd_gan import generators, random_streams
 from dvd_gan import sample as sample_cmd
 from dvd_gan import sampling
-from dvd_gan.config import base_config
 from dvd_gan.data import synthetic
-from dvd_gan.models import build
-from dvd_gan.training import checkpointing
 from eval import video_io
 from dvd_gan.errors import UserError
+from tests.generator_export import C, RES, T, Z_DIM
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-Z_DIM, T, RES, C = 8, 4, 16, 8
-
-
-def tiny_config():
-  c = base_config()
-  c.num_frames, c.resolution, c.num_classes, c.batch_size = T, RES, C, 4
-  m = c.model
-  m.z_dim, m.embed_dim = Z_DIM, 8
-  m.g_ch, m.g_multipliers, m.g_blocks_per_stage = 4, (4, 2, 1), 1
-  m.d_ch, m.ds_multipliers, m.dt_multipliers, m.ds_k, m.dt_num_3d_blocks = 4, (1, 2), (1, 2), 2, 1
-  c.data.name, c.data.stride = "synthetic", 1
-  return c
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-  """(workdir, generator): a run folder whose checkpoint holds the generator's weights as G_ema."""
-  workdir = tmp_path_factory.mktemp("sample_run") / "run"
-  (workdir / "checkpoints").mkdir(parents=True)
-  config = tiny_config()
-  (workdir / "config.json").write_text(json.dumps(config.to_dict()))
-  with build.fast_init("normal", stddev=0.3, seed=3):
-    g = build.make_models(config)[0]
-    g(tf.zeros([1, Z_DIM]), tf.zeros([1], tf.int32), training=False)
-  ckpt = tf.train.Checkpoint(G_ema=checkpointing.model_variables(g), step=tf.Variable(5, dtype=tf.int64))
-  tf.train.CheckpointManager(ckpt, str(workdir / "checkpoints"), max_to_keep=1).save()
-  return str(workdir), g
+def run(tiny_generator_run):
+  """(workdir, generator): tests/generator_export.py's run folder of a tiny random-weight generator."""
+  return tiny_generator_run
 
 
 @pytest.fixture(scope="module")
-def export_dir(run, tmp_path_factory):
-  """The run exported to a folder whose parent does not exist yet (the README's `--out=exports/demo` in a
-  fresh clone): the export creates it."""
-  out = str(tmp_path_factory.mktemp("sample_export") / "exports" / "export")
-  export_lib.export(run[0], out, log=lambda s: None)
-  assert os.path.isfile(os.path.join(out, "saved_model.pb"))
-  return out
+def export_dir(tiny_generator_export):
+  return tiny_generator_export
 
 
 @pytest.fixture(scope="module")
