@@ -9,6 +9,7 @@ import dataclasses
 import glob
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -85,6 +86,16 @@ def test_loop_best_checkpoint_collapse_and_evaluate(tmp_path, tiny_config, tiny_
   assert float(lines[-1].split(": ")[1]) == pytest.approx(live["fvd"], rel=1e-4)
   assert any(line.startswith("| synthetic 4 / 16x16 | 4 | ") for line in lines)
   assert json.load(open(tmp_path / "eval.json"))["step"] == 4
+  # A protocol with precision and recall: their lines, each in [0, 1], among the last lines.
+  code = evaluate.main(["dvd_gan.evaluate", f"--workdir={workdir}", "--checkpoint=best", "--noprogress",
+                        "--protocol=demo_fvd_pr"])
+  out, err = capsys.readouterr()
+  assert code == 0, err
+  last = dict(line.split(": ", 1) for line in out.strip().splitlines() if re.match(r"demo_fvd_pr/\S+: ", line))
+  assert {"demo_fvd_pr/fvd", "demo_fvd_pr/precision", "demo_fvd_pr/recall", "demo_fvd_pr/density",
+          "demo_fvd_pr/coverage"} <= set(last), out
+  assert all(0 <= float(last[f"demo_fvd_pr/{k}"]) <= 1 for k in ("precision", "recall", "coverage")), last
+  assert out.strip().splitlines()[-1].startswith("demo_fvd_pr/"), out
   code = evaluate.main(["dvd_gan.evaluate", f"--workdir={workdir}", "--checkpoint=7"])
   err = capsys.readouterr().err.strip()
   assert code == 2 and err == f"error: no checkpoint of step 7 in {workdir}; steps available: 4, 10"
