@@ -81,6 +81,19 @@ def synthetic_class_cues(untrained_videos, untrained_labels, ema_videos, ema_lab
   return out
 
 
+def network_and_untrained_generator(config, build_models=None, should_stop=None) -> tuple:
+  """(the feature network of config.eval, a freshly initialised generator): what every set of demo figures
+  compares the trained generator with. The untrained generator's weights are a function of config.seed
+  (Keras draws initialiser seeds from its global generator), so its figures repeat from run to run."""
+  e = config.eval
+  net = video_eval.get_feature_network(e.network, e.weights or None)
+  check_stop(should_stop, "end-of-run figures")  # building a generator takes a while: not after a signal
+  keras.utils.set_random_seed(int(config.seed))
+  with precision_lib.policy_scope(config.train.mixed_precision):
+    untrained = (build_models or build_lib.build_models)(config)[0]
+  return net, untrained
+
+
 def demo_figures(config, trainer, build_models=None, log=print, real_reference=None, should_stop=None) -> dict:
   """Computes the three FVD figures of the module docstring; returns them with the settings as a dict.
 
@@ -91,15 +104,7 @@ def demo_figures(config, trainer, build_models=None, log=print, real_reference=N
   e = config.eval
   n, bs = int(e.num_videos), int(e.batch_size)
   t0 = time.time()
-  net = video_eval.get_feature_network(e.network, e.weights or None)
-  if build_models is None:
-    build_models = build_lib.build_models
-  check_stop(should_stop, "end-of-run figures")  # building a generator takes a while: not after a signal
-  # The untrained generator's weights are a function of config.seed (Keras draws initialiser seeds from
-  # its global generator), so that figure (a) is the same in every run of a config.
-  keras.utils.set_random_seed(int(config.seed))
-  with precision_lib.policy_scope(config.train.mixed_precision):
-    untrained = build_models(config)[0]
+  net, untrained = network_and_untrained_generator(config, build_models, should_stop)
   untrained_videos, untrained_labels = generated_videos(untrained, config, n, bs, int(config.seed) + 2,
                                                         should_stop=should_stop)
   sampler = standing_stats.sampling_generator(trainer.G_ema, config, log=log, should_stop=should_stop)

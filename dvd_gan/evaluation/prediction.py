@@ -23,16 +23,14 @@ predicted frames (pixels in [-1, 1]). Written by the training loop to `<workdir>
 """
 import time
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from dvd_gan.training import precision as precision_lib
 from dvd_gan import random_streams
 from eval.video_writer import to_uint8
 from dvd_gan import data as data_lib
 from dvd_gan.data import synthetic as synthetic_data
-from dvd_gan.models import build as build_lib
+from dvd_gan.evaluation.figures import network_and_untrained_generator
 import eval as video_eval
 from eval.interrupt import check as check_stop
 
@@ -165,13 +163,7 @@ def demo_figures(config, trainer, build_models=None, log=print, should_stop=None
   e = config.eval
   n, bs = int(e.num_videos), int(e.batch_size)
   t0 = time.time()
-  net = video_eval.get_feature_network(e.network, e.weights or None)
-  if build_models is None:
-    build_models = build_lib.build_models
-  check_stop(should_stop, "end-of-run figures")  # building a generator takes a while: not after a signal
-  keras.utils.set_random_seed(int(config.seed))  # the untrained G's weights are a function of config.seed
-  with precision_lib.policy_scope(config.train.mixed_precision):
-    untrained = build_models(config)[0]
+  net, untrained = network_and_untrained_generator(config, build_models, should_stop)
   context, future, labels = real_clips(config, "test", n, bs, training=False, should_stop=should_stop)
   t = future.shape[1]
   seed = int(config.seed) + 2
