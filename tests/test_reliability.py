@@ -86,7 +86,8 @@ from dvd_gan.data import kinetics600
 from dvd_gan.errors import UserError
 from dvd_gan.evaluation import best_checkpoint, periodic
 from dvd_gan.models import build
-from dvd_gan.training import checkpointing, config_changes, loop, preemption, summaries, worker_dirs, workdir_lock
+from dvd_gan.training import (checkpointing, config_changes, loop, preemption, resume, summaries, worker_dirs,
+                              workdir_lock)
 from dvd_gan.training.loop import train
 from dvd_gan.training.trainer import build_trainer
 import eval as video_eval
@@ -432,6 +433,58 @@ def test_leftover_worker_folders_are_removed_never_a_live_worker_s(tmp_path):
   assert worker_dirs.remove_leftovers(str(tmp_path), tf.distribute.get_strategy(), chief=True, log=lines.append) is None
   assert os.listdir(root) == []
   assert worker_dirs.worker_dir(str(tmp_path), "worker-1") == str(root / "worker-1")
+
+
+def _ckpt_unavailable(path):
+  return tf.errors.UnavailableError(None, None, f"{path}: injected: the storage does not answer")
+
+
+def test_storage_error_reading_the_state_file_exits_2_and_nothing_changes(_ckpt_straight, _ckpt_reuse, tmp_path,
+                                                                          capsys, monkeypatch):
+  """Reading `checkpoints/checkpoint` raises UnavailableError (storage that does not answer, not a garbled
+  file): `dvd-gan-train` ends with ONE line `error: cannot read <checkpoints folder>: UnavailableError: ...
+  nothing was changed ...`, exit 2, and every file is byte-identical (no fallback to the files, no rewritten
+  state file, no restart at step 0)."""
+  workdir = _ckpt_copy(_ckpt_straight, tmp_path)
+  ckpt_dir = checkpointing.checkpoint_dir(workdir)
+  read_text = eio.read_text
+
+  def failing_read(path):
+    if eio.basename(path) == checkpointing.STATE_FILE:
+      raise _ckpt_unavailable(path)
+    return read_text(path)
+  monkeypatch.setattr(eio, "read_text", failing_read)
+  before = _ckpt_hashes(workdir)
+  code, out, err = _ckpt_cli(tmp_path, workdir, capsys)
+  assert code == 2, (out, err)
+  assert len(err) == 1 and err[0].startswith(f"error: cannot read {ckpt_dir}: UnavailableError: "), err
+  assert "nothing was changed" in err[0], err
+  assert not [line for line in out if "looking for the checkpoints" in line or "resumed" in line], out
+  assert _ckpt_hashes(workdir) == before
+
+
+def test_storage_error_listing_the_checkpoints_exits_2_and_nothing_changes(_ckpt_straight, _ckpt_reuse, tmp_path,
+                                                                           capsys, monkeypatch):
+  """Listing `checkpoints/ckpt-*` raises UnavailableError: ONE line `error: cannot read <checkpoints folder>:
+  ...`, exit 2, every file byte-identical; never "no checkpoint" and a run from step 0 over the stored one."""
+  workdir = _ckpt_copy(_ckpt_straight, tmp_path)
+  ckpt_dir = checkpointing.checkpoint_dir(workdir)
+  glob = eio.glob
+
+  def failing_glob(pattern):
+    if eio.basename(pattern) == "ckpt-*":
+      raise _ckpt_unavailable(pattern)
+    return glob(pattern)
+  monkeypatch.setattr(eio, "glob", failing_glob)
+  before = _ckpt_hashes(workdir)
+  code, out, err = _ckpt_cli(tmp_path, workdir, capsys)
+  assert code == 2, (out, err)
+  assert len(err) == 1 and err[0].startswith(f"error: cannot read {ckpt_dir}: UnavailableError: "), err
+  assert _ckpt_hashes(workdir) == before
+  lines = []
+  with pytest.raises(UserError, match="cannot read .*UnavailableError.*nothing was changed"):
+    resume.restore_newest(None, workdir, log=lines.append)
+  assert lines == []
 
 # ======== one trainer per workdir, config changes on resume, retried writes ===================================
 

@@ -120,8 +120,12 @@ def is_resume(workdir: str) -> bool:
   """Whether `workdir` holds a run to resume: checkpoint files (found by their names, as the resume finds them
   when the state file is unreadable) and a config.json."""
   from dvd_gan.training import checkpointing  # noqa: PLC0415 - it imports TensorFlow; the rest reads JSON only
-  return (eio.isfile(eio.join(workdir, CONFIG_FILE))
-          and bool(checkpointing.checkpoint_numbers(checkpointing.checkpoint_dir(workdir))))
+  directory = checkpointing.checkpoint_dir(workdir)
+  try:
+    return eio.isfile(eio.join(workdir, CONFIG_FILE)) and bool(checkpointing.checkpoint_numbers(directory))
+  except eio.io_errors() as e:  # "no run here" would start at step 0 over the stored one
+    raise UserError(f"cannot read {directory}: {type(e).__name__}: {' '.join(str(e).split())[:200]}; nothing "
+                    "was changed: run again once the storage answers") from None
 
 
 def check_resume(config, workdir: str, log=print) -> list:

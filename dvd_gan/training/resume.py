@@ -107,8 +107,12 @@ def restore_newest(checkpoint, workdir: str, *, chief: bool = True, log=print) -
       storage does not answer.
   """
   directory = checkpointing.checkpoint_dir(workdir)
-  numbers = checkpointing.checkpoint_numbers(directory)
-  state, problem = checkpointing.read_state(directory)
+  try:
+    numbers = checkpointing.checkpoint_numbers(directory)
+    state, problem = checkpointing.read_state(directory)
+  except eio.io_errors() as e:  # not a missing or garbled file: the checkpoints may be fine
+    raise UserError(f"cannot read {directory}: {_why(e)}; nothing was changed: run again once the storage "
+                    "answers") from None
   if state is None and problem == "is missing" and not numbers:
     return None
   candidates = []
