@@ -486,6 +486,28 @@ def test_storage_error_listing_the_checkpoints_exits_2_and_nothing_changes(_ckpt
     resume.restore_newest(None, workdir, log=lines.append)
   assert lines == []
 
+
+def test_checkpoint_of_another_model_shape_is_a_user_error_not_a_fallback(tmp_path):
+  """The newest checkpoint (ckpt-2) holds a variable of shape [3] where the trainer's has shape [4] (a shape
+  key changed through train.allow_config_change): the resume ends at once with ONE UserError line saying the
+  checkpoint does not fit the model of this config, instead of skipping it as damaged, restoring the older
+  ckpt-1 (which fits) and rewriting the state file; every file stays byte-identical."""
+  workdir = str(tmp_path)
+  ckpt_dir = checkpointing.checkpoint_dir(workdir)
+  for n, size in ((1, 4), (2, 3)):
+    tf.train.CheckpointManager(tf.train.Checkpoint(v=tf.Variable(tf.zeros([size]))), ckpt_dir,
+                               max_to_keep=2).save(checkpoint_number=n)
+  before = _ckpt_hashes(workdir)
+  lines = []
+  with pytest.raises(UserError) as raised:
+    resume.restore_newest(tf.train.Checkpoint(v=tf.Variable(tf.ones([4]))), workdir, log=lines.append)
+  message = str(raised.value)
+  assert message.startswith(f"checkpoint {os.path.join(ckpt_dir, 'ckpt-2')} does not fit the model of this "
+                            "config (ValueError: "), message
+  assert message.endswith("remove the shape key from train.allow_config_change") and "\n" not in message
+  assert lines == []
+  assert _ckpt_hashes(workdir) == before
+
 # ======== one trainer per workdir, config changes on resume, retried writes ===================================
 
 

@@ -11,6 +11,10 @@ old one; and a truncated or bit-flipped data file fails the restore without a tr
   3. and when the folder holds checkpoint files (or a state file) of which none restores: UserError, with
      nothing written anywhere (the caller decides this before it writes anything into the workdir).
 
+Only damaged files (TensorFlow's read errors, a truncated file) make it try an older checkpoint: a
+checkpoint whose values do not fit the trainer's variables (another model shape) ends the resume at once with
+a UserError saying so, as every older checkpoint of the run would not fit either.
+
 After a fallback the chief rewrites the state file to name the restored checkpoint last, after the older ones
 it listed (their save times kept), so the CheckpointManager made afterwards continues from there: it never
 rotates a good older checkpoint away in favour of a broken newer one. The broken newer files are left for
@@ -41,9 +45,14 @@ def _unreachable_errors() -> tuple:
 
 def _broken_errors() -> tuple:
   """What a restore raises on broken files: TensorFlow's errors (a checksum mismatch, a truncated index, a
-  missing shard), IndexError ("Read less bytes than requested": a truncated data file), and AssertionError /
-  ValueError (values that do not fit the trainer's variables)."""
-  return (tf.errors.OpError, IndexError, AssertionError, ValueError)
+  missing shard) and IndexError ("Read less bytes than requested": a truncated data file)."""
+  return (tf.errors.OpError, IndexError)
+
+
+def _misfit_errors() -> tuple:
+  """What a restore raises on whole files that do not fit the trainer's variables (another shape, missing
+  objects): ValueError, AssertionError. An older checkpoint of the same run would not fit either."""
+  return (ValueError, AssertionError)
 
 
 def _why(e: BaseException) -> str:
@@ -67,6 +76,9 @@ def _try_restore(checkpoint, prefix: str) -> str | None:
                     "storage answers") from None
   except _broken_errors() as e:
     return _why(e)
+  except _misfit_errors() as e:
+    raise UserError(f"checkpoint {prefix} does not fit the model of this config ({_why(e)}); resume with the "
+                    "run's config.json values, or remove the shape key from train.allow_config_change") from None
   return None
 
 
