@@ -845,6 +845,32 @@ def test_lock_tensorboard_flush_retried_then_skipped(monkeypatch):
   assert writer.calls == eio.RETRY_ATTEMPTS
   assert len(lines) == 1 and lines[0].startswith("warning: writing TensorBoard events failed"), lines
 
+
+def test_lock_malformed_lock_file_is_taken_over_with_one_line(tmp_path):
+  """A lock file whose heartbeat is not a number ("soon") is unreadable, not a crash: the next trainer takes
+  it over with ONE warning line (holder described without the heartbeat age) and holds the lock."""
+  workdir = str(tmp_path)
+  path = os.path.join(workdir, workdir_lock.LOCK_FILE)
+  with open(path, "w") as f:
+    json.dump({"host": "elsewhere", "pid": 7, "since": "2026-01-01T00:00:00Z", "heartbeat": "soon"}, f)
+  lines = []
+  lock = workdir_lock.WorkdirLock(workdir, log=lines.append).acquire()
+  try:
+    assert lines == [f"warning: taking over the lock of workdir {workdir} held by host elsewhere, pid 7, since "
+                     "2026-01-01T00:00:00Z: the lock file is unreadable"], lines
+    assert json.load(open(path))["token"] == lock.record["token"]
+  finally:
+    lock.release()
+  assert workdir_lock.describe({"heartbeat": [1]}, 0.0) == "host ?, pid ?, since ?"
+
+
+@pytest.mark.parametrize("tf_config", ['{"task": {"type": "worker", "index": "first"}}', "[1, 2]",
+                                       '{"task": "worker"}', '{"task": {"type": "worker", "index": [0]}}'])
+def test_lock_malformed_tf_config_leaves_the_error_to_the_strategy(tf_config):
+  """A TF_CONFIG with a non-integer task index or a non-object JSON: `is_chief_task` answers True (the chief
+  takes the lock) instead of raising, so make_strategy reports the bad TF_CONFIG in its one line."""
+  assert workdir_lock.is_chief_task("multi_worker", tf_config) is True
+
 # ======== signals during evaluation, sample writing and the end-of-run figures ================================
 
 

@@ -60,12 +60,12 @@ def is_chief_task(strategy_name: str, tf_config: str | None = None) -> bool:
   if strategy_name != "multi_worker":
     return True
   text = os.environ.get("TF_CONFIG", "") if tf_config is None else tf_config
-  try:
+  try:  # a malformed TF_CONFIG: make_strategy reports it as the user's error
     spec = json.loads(text) if text else {}
-  except json.JSONDecodeError:  # make_strategy reports it as the user's error
+    task = spec.get("task", {}) or {}
+    kind, index = task.get("type"), int(task.get("index", 0) or 0)
+  except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
     return True
-  task = spec.get("task", {}) or {}
-  kind, index = task.get("type"), int(task.get("index", 0) or 0)
   return kind == "chief" or (kind == "worker" and index == 0 and "chief" not in (spec.get("cluster") or {}))
 
 
@@ -117,8 +117,10 @@ def _utc(seconds: float) -> str:
 
 def describe(record: dict, now: float) -> str:
   """"host H, pid P, since <UTC time> (last heartbeat N s ago)" of a lock record."""
-  beat = record.get("heartbeat")
-  age = f" (last heartbeat {max(now - float(beat), 0):.0f} s ago)" if beat is not None else ""
+  try:
+    age = f" (last heartbeat {max(now - float(record['heartbeat']), 0):.0f} s ago)"
+  except (KeyError, TypeError, ValueError):  # no or a malformed heartbeat: gone_reason says "unreadable"
+    age = ""
   return f"host {record.get('host', '?')}, pid {record.get('pid', '?')}, since {record.get('since', '?')}{age}"
 
 
