@@ -82,7 +82,7 @@ from dvd_gan import export as export_lib
 from dvd_gan import sample as sample_cmd
 from dvd_gan import train as train_cli
 from dvd_gan.config import base_config, resolve_config
-from dvd_gan.data import kinetics600
+from dvd_gan.data import kinetics600, worker_pool
 from dvd_gan.errors import UserError
 from dvd_gan.evaluation import best_checkpoint, periodic
 from dvd_gan.models import build
@@ -1412,7 +1412,7 @@ def test_kinetics_build_survives_crashing_and_hanging_decoders(tmp_path, monkeyp
 _IO_UNGUARDED_SCRIPT = '''
 import tensorflow_datasets as tfds
 from PIL import Image
-from dvd_gan.data import kinetics600
+from dvd_gan.data import kinetics600, worker_pool
 
 builder = kinetics600.Kinetics600(config="64", data_dir={data_dir!r}, num_workers=2)
 builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir={manual!r}))
@@ -1436,3 +1436,20 @@ def test_kinetics_build_without_main_guard_ends_with_one_line(tmp_path):
   assert proc.returncode != 0 and "built" not in proc.stdout, proc.stderr
   assert 'if __name__ == "__main__":' in last and "UserError" in last, proc.stderr
   assert "bootstrapping" not in proc.stderr and proc.stderr.count("Traceback") == 1, proc.stderr
+
+
+def _io_double(x):
+  return 2 * x
+
+
+def test_worker_pool_start_failure_of_ours_is_no_main_guard_advice(monkeypatch):
+  """Workers that fail to start for a reason other than an unguarded script (here: the function's module
+  cannot be imported in a worker) raise RuntimeError naming the exit codes, with the cause chained: a bug
+  keeps its traceback and is not reported as the user's missing `if __name__ == "__main__":`."""
+  module = types.ModuleType("_io_module_only_the_parent_has")
+  module._io_double = _io_double
+  monkeypatch.setitem(sys.modules, module.__name__, module)
+  monkeypatch.setattr(_io_double, "__module__", module.__name__)
+  with pytest.raises(RuntimeError, match=r"the 2 decoder worker processes did not start \(exit codes ") as raised:
+    worker_pool._Pool(2, _io_double)
+  assert not isinstance(raised.value, UserError) and raised.value.__cause__ is not None
