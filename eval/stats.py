@@ -130,8 +130,8 @@ class FeatureStats:
     if not self.store_features:
       raise EvalError(
           f"the statistics of {self.metadata.get('source', 'this set')} hold no per-video features "
-          "(needed by IS, KVD, PRDC, FVD_inf and per-class scores); recompute them with `python -m eval features` "
-          "or `stats --store_features`")
+          "(needed by IS, KVD, PRDC, the generated set of FVD_inf and per-class scores); recompute them with "
+          "`python -m eval features` or `stats --store_features`")
     self._require(1)
     if len(self._features) > 1:
       self._features = [np.concatenate(self._features, axis=0)]
