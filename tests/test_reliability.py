@@ -54,6 +54,8 @@ most of their time: slow), and the main-guard test runs a script whose workers i
 """
 import csv
 import dataclasses
+import errno
+import fcntl
 import hashlib
 import importlib
 import importlib.util
@@ -64,6 +66,7 @@ import resource
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -870,6 +873,61 @@ def test_lock_malformed_tf_config_leaves_the_error_to_the_strategy(tf_config):
   """A TF_CONFIG with a non-integer task index or a non-object JSON: `is_chief_task` answers True (the chief
   takes the lock) instead of raising, so make_strategy reports the bad TF_CONFIG in its one line."""
   assert workdir_lock.is_chief_task("multi_worker", tf_config) is True
+
+
+def test_lock_local_mutex_is_a_regular_file_opened_for_writing(tmp_path, monkeypatch):
+  """NFS clients emulate flock with fcntl byte-range locks, which need a file open for writing (EBADF on a
+  folder opened read-only): flock here raises EBADF as NFS would. Taking over a dead holder's lock, the
+  heartbeat's refresh and the release each lock a regular file opened read-write with lockf, and leave no
+  mutex file behind."""
+  def nfs_flock(fd, op):
+    raise OSError(9, "Bad file descriptor")  # what an NFS client answers for a folder opened read-only
+  monkeypatch.setattr(fcntl, "flock", nfs_flock)
+  lockf, locked = fcntl.lockf, []
+
+  def checked_lockf(fd, op, *args):
+    mode = os.fstat(fd).st_mode
+    locked.append((stat.S_ISREG(mode), fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDWR, op))
+    return lockf(fd, op, *args)
+  monkeypatch.setattr(fcntl, "lockf", checked_lockf)
+  workdir = str(tmp_path)
+  with open(os.path.join(workdir, workdir_lock.LOCK_FILE), "w") as f:  # a dead holder: heartbeat long ago
+    json.dump({"host": "elsewhere", "pid": 7, "since": "2026-01-01T00:00:00Z", "heartbeat": 0.0}, f)
+  lines = []
+  lock = workdir_lock.WorkdirLock(workdir, log=lines.append).acquire()
+  lock._refresh()
+  assert not lock.lost
+  lock.release()
+  assert len(lines) == 1 and lines[0].startswith("warning: taking over the lock"), lines
+  assert locked == [(True, True, fcntl.LOCK_EX)] * 3, locked  # takeover, refresh, release
+  assert os.listdir(workdir) == []
+
+
+def test_lock_without_hard_links_is_created_exclusively_and_read_when_complete(tmp_path, monkeypatch):
+  """A mount without hard links (gcsfuse: link(2) fails with EPERM / ENOTSUP): the lock is created with
+  O_EXCL, holds the complete record, and a second trainer is refused (the holder is live); a lock file found
+  empty (being written) is read again once, not called unreadable and taken over."""
+  def no_link(src, dst):
+    raise OSError(errno.EPERM, "Operation not permitted")
+  monkeypatch.setattr(os, "link", no_link)
+  workdir = str(tmp_path)
+  path = os.path.join(workdir, workdir_lock.LOCK_FILE)
+  lock = workdir_lock.WorkdirLock(workdir).acquire()
+  try:
+    assert json.load(open(path)) == lock.record
+    with pytest.raises(UserError, match="is in use by another trainer"):
+      workdir_lock.WorkdirLock(workdir).acquire()
+  finally:
+    lock.release()
+  assert not os.path.exists(path)
+  record = {"host": "elsewhere", "pid": 7, "since": "2026-01-01T00:00:00Z", "heartbeat": time.time()}
+  open(path, "w").close()
+
+  def writer_finishes(seconds):  # the O_EXCL creator writes its record during the reader's wait
+    with open(path, "w") as f:
+      json.dump(record, f)
+  monkeypatch.setattr(workdir_lock.time, "sleep", writer_finishes)
+  assert workdir_lock.WorkdirLock(workdir)._read() == record
 
 # ======== signals during evaluation, sample writing and the end-of-run figures ================================
 
