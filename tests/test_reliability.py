@@ -82,6 +82,8 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from dvd_gan import export as export_lib
+from dvd_gan import predict as predict_lib
+from dvd_gan import sampling
 from dvd_gan import sample as sample_cmd
 from dvd_gan import train as train_cli
 from dvd_gan.config import base_config, resolve_config
@@ -1511,3 +1513,36 @@ def test_worker_pool_start_failure_of_ours_is_no_main_guard_advice(monkeypatch):
   with pytest.raises(RuntimeError, match=r"the 2 decoder worker processes did not start \(exit codes ") as raised:
     worker_pool._Pool(2, _io_double)
   assert not isinstance(raised.value, UserError) and raised.value.__cause__ is not None
+
+
+def _io_no_call(**inputs):
+  raise AssertionError("the model must not be called")
+
+
+def test_predict_batch_size_above_the_model_s_maximum_is_refused_before_any_work(tmp_path):
+  """dvd_gan.predict with --batch_size 5 on a model serving at most 4 videos per call: a UserError (one line)
+  before any call or output folder, naming the export's flag for an export and the run folder's default
+  bound for a run folder (where the user gave no such flag)."""
+  meta = {"num_conditioning_frames": 2, "resolution": 16, "max_batch_size": 4}
+  exported, run = predict_lib._Model(_io_no_call, dict(meta)), predict_lib._Model(_io_no_call, dict(meta))
+  run.from_workdir = True
+  out = str(tmp_path / "out")
+  with pytest.raises(UserError, match=r"--batch_size 5 is above the model's maximum of 4 videos per call "
+                                      r"\(python -m dvd_gan.export --max_batch_size\)"):
+    predict_lib.predict_videos(exported, str(tmp_path), out, batch_size=5, progress=False)
+  with pytest.raises(UserError, match=r"maximum of 4 videos per call \(the bound a run folder is served with"):
+    predict_lib.predict_videos(run, str(tmp_path), out, batch_size=5, progress=False)
+  assert os.listdir(tmp_path) == []
+
+
+def test_sampling_latents_bound_of_a_run_folder_names_no_export_flag():
+  """More latents than a model draws in one call: a UserError naming --max_latents for an export, the run
+  folder's default bound for a run folder."""
+  model = sampling.Model(signatures={}, resolution=16, num_frames=3, num_classes=0, z_dim=8, source="run",
+                         max_latents=3)
+  with pytest.raises(UserError, match=r"4 latents asked for in one draw; run serves at most 3 \(python -m "
+                                      r"dvd_gan.export --max_latents\)"):
+    model.latents(4, seed=0)
+  model = dataclasses.replace(model, from_workdir=True)
+  with pytest.raises(UserError, match=r"serves at most 3 \(the bound a run folder is served with"):
+    model.latents(4, seed=0)
