@@ -78,7 +78,7 @@ def flatten(tree: dict, prefix: str = "") -> dict:
 
 def _as_json(config) -> dict:
   tree = config.to_dict() if hasattr(config, "to_dict") else config
-  return json.loads(json.dumps(tree, default=str))
+  return json.loads(json.dumps(tree, default=eio.json_default))  # as config.json is written (eio.write_json)
 
 
 def _defaults() -> dict:
