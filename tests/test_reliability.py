@@ -406,7 +406,9 @@ def test_best_json_without_a_kept_checkpoint_becomes_none(tmp_path):
   best.roll_back(3, [{"step": 2, "demo_fvd/fvd": 100.0}], log=lines.append)
   assert not os.path.exists(os.path.join(workdir, "best.json"))
   assert not os.listdir(best_dir) and best.best is None
-  assert lines == ["best.json: dropped the best of step 4 (after step 3, where training resumes); no best before it"]
+  assert lines == ["best.json: dropped the best of step 4 (after step 3, where training resumes); the best before it "
+                   "(step 2, demo_fvd/fvd 100) has no checkpoint left (checkpoints_best/ keeps one): no best until "
+                   "the next evaluation"]
 
 
 def test_leftover_worker_folders_are_removed_never_a_live_worker_s(tmp_path):
