@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from eval import video_writer
+from eval.errors import one_line
 from dvd_gan.errors import UserError
 from tqdm import tqdm
 
@@ -175,7 +176,7 @@ def load_saved_model(path: str) -> Model:
   try:
     loaded = tf.saved_model.load(path)
   except (OSError, tf.errors.OpError, ValueError) as e:
-    raise UserError(f"cannot load the SavedModel {path}: {' '.join(str(e).split())[:300]}") from None
+    raise UserError(f"cannot load the SavedModel {path}: {one_line(e, 300)}") from None
   sigs = loaded.signatures
   if "predict" in sigs:
     raise UserError(f"{path} is a DVD-GAN-FP export: it continues given frames; use python -m dvd_gan.predict")

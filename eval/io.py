@@ -22,6 +22,8 @@ import uuid
 
 import numpy as np
 
+from eval.errors import one_line
+
 COMPLETE_MARKER = "COMPLETE"
 
 
@@ -248,7 +250,7 @@ def best_effort(fn, what: str, log=print, **retry_kwargs):
     return retry(fn, **retry_kwargs)
   except io_errors() as e:
     attempts = retry_kwargs.get("attempts") or RETRY_ATTEMPTS
-    log(f"warning: {what} failed ({attempts} tries), skipped: {' '.join(str(e).split()) or type(e).__name__}")
+    log(f"warning: {what} failed ({attempts} tries), skipped: {one_line(e)}")
     return None
 
 

@@ -25,6 +25,7 @@ from google.protobuf import text_format
 
 from dvd_gan.training import worker_dirs
 from eval import io as eio
+from eval.errors import one_line
 
 
 def model_variables(model) -> dict:
@@ -113,12 +114,12 @@ def read_state(directory: str):
   except (tf.errors.NotFoundError, FileNotFoundError):
     return None, "is missing"
   except UnicodeDecodeError as e:
-    return None, f"is unreadable ({' '.join(str(e).split())[:120]})"
+    return None, f"is unreadable ({one_line(e, 120)})"
   state = _state_proto()
   try:
     text_format.Merge(text, state)
   except text_format.ParseError as e:
-    return None, f"is unreadable ({' '.join(str(e).split())[:120]})"
+    return None, f"is unreadable ({one_line(e, 120)})"
   if not state.model_checkpoint_path:
     return None, "is unreadable (it names no checkpoint)"
 

@@ -25,6 +25,7 @@ import json
 from dvd_gan import legacy
 from dvd_gan.errors import UserError
 from eval import io as eio
+from eval.errors import one_line
 
 CONFIG_FILE = "config.json"
 ALLOW_KEY = "train.allow_config_change"
@@ -124,7 +125,7 @@ def is_resume(workdir: str) -> bool:
   try:
     return eio.isfile(eio.join(workdir, CONFIG_FILE)) and bool(checkpointing.checkpoint_numbers(directory))
   except eio.io_errors() as e:  # "no run here" would start at step 0 over the stored one
-    raise UserError(f"cannot read {directory}: {type(e).__name__}: {' '.join(str(e).split())[:200]}; nothing "
+    raise UserError(f"cannot read {directory}: {type(e).__name__}: {one_line(e, 200)}; nothing "
                     "was changed: run again once the storage answers") from None
 
 
@@ -147,7 +148,7 @@ def check_resume(config, workdir: str, log=print) -> list:
   try:
     stored = eio.read_json(path)
   except (ValueError, *eio.io_errors()) as e:
-    raise UserError(f"cannot read {path} of the run to resume: {' '.join(str(e).split())}") from None
+    raise UserError(f"cannot read {path} of the run to resume: {one_line(e)}") from None
   changed = changes(stored, new)
   refused = [c for c in changed if c[0] not in SCHEDULE_KEYS and c[0] not in allowed]
   if refused:

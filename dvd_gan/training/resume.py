@@ -34,6 +34,7 @@ import tensorflow as tf
 from dvd_gan.errors import UserError
 from dvd_gan.training import checkpointing
 from eval import io as eio
+from eval.errors import one_line
 
 
 def _unreachable_errors() -> tuple:
@@ -56,12 +57,8 @@ def _misfit_errors() -> tuple:
 
 
 def _why(e: BaseException) -> str:
-  """A short one-line reason out of a restore error (TensorFlow's messages run over several lines)."""
-  text = getattr(e, "message", None) or str(e) or type(e).__name__
-  text = " ".join(text.split())
-  if text.startswith("{{function_node"):  # the op's name, before the message
-    text = text.split("}}", 1)[-1].strip()
-  return f"{type(e).__name__}: {text[:200]}"
+  """A short one-line reason out of a restore error, with its type (TensorFlow's run over several lines)."""
+  return f"{type(e).__name__}: {one_line(e, 200)}"
 
 
 def _try_restore(checkpoint, prefix: str) -> str | None:

@@ -52,6 +52,7 @@ import uuid
 
 from dvd_gan.errors import UserError
 from eval import io as eio
+from eval.errors import one_line
 
 LOCK_FILE = "train.lock"
 HEARTBEAT_SECONDS = 30.0  # how often a holder refreshes the lock
@@ -351,7 +352,7 @@ class WorkdirLock:
       except eio.io_errors() as e:  # a storage hiccup: the next beat tries again
         if not self._warned:
           self.log(f"warning: could not refresh the lock {self.path} (retrying every "
-                   f"{self.heartbeat_seconds:.0f} s): {' '.join(str(e).split())}")
+                   f"{self.heartbeat_seconds:.0f} s): {one_line(e)}")
           self._warned = True
 
   def acquire(self) -> "WorkdirLock":
@@ -365,7 +366,7 @@ class WorkdirLock:
         eio.makedirs(self.workdir)
         self._acquire_gfile()
     except eio.io_errors() as e:  # e.g. a read-only folder or bucket: the user's workdir
-      raise UserError(f"cannot take the lock {self.path}: {' '.join(str(e).split()) or type(e).__name__}") from e
+      raise UserError(f"cannot take the lock {self.path}: {one_line(e)}") from e
     self._thread = threading.Thread(target=self._beat, name="workdir-lock-heartbeat", daemon=True)
     self._thread.start()
     return self
@@ -392,7 +393,7 @@ class WorkdirLock:
         if current and current.get("token") == token:
           eio.remove(self.path)
     except eio.io_errors() as e:  # the next trainer finds a stale lock and takes it over
-      self.log(f"warning: could not remove the lock {self.path}: {' '.join(str(e).split())}")
+      self.log(f"warning: could not remove the lock {self.path}: {one_line(e)}")
 
   def __enter__(self):
     return self.acquire()
