@@ -515,6 +515,26 @@ def test_checkpoint_of_another_model_shape_is_a_user_error_not_a_fallback(tmp_pa
   assert lines == []
   assert _ckpt_hashes(workdir) == before
 
+
+def test_storage_error_looking_for_a_checkpoint_s_files_is_a_user_error(tmp_path, monkeypatch):
+  """Asking whether a checkpoint's `.index` exists raises UnavailableError: one UserError line (cannot read
+  checkpoint ...; nothing was changed), not a traceback and not "its files are missing"; files byte-identical."""
+  workdir = str(tmp_path)
+  ckpt_dir = checkpointing.checkpoint_dir(workdir)
+  tf.train.CheckpointManager(tf.train.Checkpoint(v=tf.Variable(tf.zeros([2]))), ckpt_dir,
+                             max_to_keep=1).save(checkpoint_number=1)
+  before = _ckpt_hashes(workdir)
+  exists = eio.exists
+
+  def failing_exists(path):
+    if str(path).endswith(".index"):
+      raise _ckpt_unavailable(path)
+    return exists(path)
+  monkeypatch.setattr(eio, "exists", failing_exists)
+  with pytest.raises(UserError, match=r"^cannot read checkpoint .*ckpt-1: UnavailableError: .*nothing was changed"):
+    resume.restore_newest(tf.train.Checkpoint(v=tf.Variable(tf.ones([2]))), workdir, log=lambda s: None)
+  assert _ckpt_hashes(workdir) == before
+
 # ======== one trainer per workdir, config changes on resume, retried writes ===================================
 
 

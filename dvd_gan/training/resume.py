@@ -63,9 +63,13 @@ def _why(e: BaseException) -> str:
 
 def _try_restore(checkpoint, prefix: str) -> str | None:
   """Restores `prefix` into `checkpoint`; None on success, else why it does not restore."""
-  if not eio.exists(prefix + ".index"):
-    found = checkpointing.checkpoint_numbers(eio.dirname(prefix + ".index")).get(checkpointing.number(prefix))
-    return "its .index file is missing" if found else "its files are missing"
+  try:
+    if not eio.exists(prefix + ".index"):
+      found = checkpointing.checkpoint_numbers(eio.dirname(prefix + ".index")).get(checkpointing.number(prefix))
+      return "its .index file is missing" if found else "its files are missing"
+  except eio.io_errors() as e:  # a storage error while looking for its files: they may be fine
+    raise UserError(f"cannot read checkpoint {prefix}: {_why(e)}; nothing was changed: run again once the "
+                    "storage answers") from None
   try:
     checkpoint.restore(prefix).assert_existing_objects_matched()
   except _unreachable_errors() as e:
