@@ -23,7 +23,7 @@ from typing import Optional, Sequence
 import ml_collections
 from absl import flags
 
-from eval.command import UsageError, first_line
+from eval.command import UsageError, first_line, one_line
 from dvd_gan.errors import UserError
 from ml_collections import config_flags
 from ml_collections.config_flags import config_path
@@ -182,5 +182,5 @@ def DEFINE_config(fv: flags.FlagValues, argv: Sequence[str], *, name: str = "con
   except UserError as e:
     raise UsageError(f"--{name}: {e}") from None
   except flags.Error as e:
-    raise UsageError(" ".join(str(e).split())) from None
+    raise UsageError(one_line(e)) from None
   return holder

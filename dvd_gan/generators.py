@@ -256,8 +256,10 @@ class Predictor(Sampler):
   """tf.Module around a DVD-GAN-FP G_ema: the `predict` signature (dvd_gan/export.py's docstring), and the constants of
   `Sampler` plus `num_conditioning_frames`. With `xla=True` only the generator's function is XLA-compiled."""
 
-  def __init__(self, generator, *, xla: bool = False, max_batch_size: int = DEFAULT_MAX_BATCH_SIZE):
-    super().__init__(generator, None, xla=xla, max_batch_size=max_batch_size)
+  def __init__(self, generator, *, xla: bool = False, max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+               max_latents: int = DEFAULT_MAX_LATENTS):
+    # max_latents bounds no signature of a predictor; it is kept so that its constant and export_meta.json agree
+    super().__init__(generator, None, xla=xla, max_batch_size=max_batch_size, max_latents=max_latents)
     self._num_context = int(generator.num_conditioning_frames)
     self._resolution = int(generator.resolution)
     self.num_conditioning_frames = tf.Variable(tf.constant(self._num_context, tf.int32), trainable=False,
@@ -304,5 +306,5 @@ def make_served_module(generator, config, class_names=None, *, xla: bool = False
                        max_batch_size: int = DEFAULT_MAX_BATCH_SIZE, max_latents: int = DEFAULT_MAX_LATENTS):
   """The tf.Module whose functions become the export's signatures: `Predictor` for DVD-GAN-FP, else `Sampler`."""
   if int(config.data.get("num_conditioning_frames", 0)) > 0:
-    return Predictor(generator, xla=xla, max_batch_size=max_batch_size)
+    return Predictor(generator, xla=xla, max_batch_size=max_batch_size, max_latents=max_latents)
   return Sampler(generator, class_names, xla=xla, max_batch_size=max_batch_size, max_latents=max_latents)

@@ -62,11 +62,10 @@ def keep_run_generator(config, workdir: str, log=print):
   "biggan_deep", the only block then), so an old run resumed with today's experiment file still restores.
   """
   from dvd_gan import run_folder  # noqa: PLC0415 - it imports the models, which import this module
-  from dvd_gan.training import checkpointing  # noqa: PLC0415 - with run_folder, above
+  from dvd_gan.training import config_changes  # noqa: PLC0415 - it imports this module
   from eval import io as eio  # noqa: PLC0415 - with run_folder, above
   path = eio.join(workdir, run_folder.CONFIG_FILE)
-  # Checkpoint files, whatever the state file says (a garbled one is the resume's to report).
-  if not checkpointing.checkpoint_numbers(run_folder.checkpoint_dir(workdir)) or not eio.isfile(path):
+  if not config_changes.is_resume(workdir):  # the one answer to "is this a resume", as the config check's
     return config
   stored = eio.read_json(path).get("model", {})
   block = stored.get("g_block", G_BLOCK_BEFORE_KEY)

@@ -71,6 +71,7 @@ class _Model:
     self.resolution = int(meta["resolution"])
     self.stride = int(meta.get("stride", 1))
     self.max_batch_size = meta.get("max_batch_size")  # None: an export that predates the bound
+    self.from_workdir = False  # a run folder: served with the export's default bound, no flag of the user's
 
   def predict(self, frames, seed: int, truncation: float):
     import tensorflow as tf  # noqa: PLC0415 - TensorFlow loads after the flags are checked
@@ -97,7 +98,9 @@ def load_from_workdir(workdir: str) -> _Model:
           "checkpoint": checkpoint, "num_conditioning_frames": num_context,
           "num_frames": int(config.num_frames), "resolution": int(config.resolution),
           "stride": int(config.data.stride)}
-  return _Model(fn, meta)
+  model = _Model(fn, meta)
+  model.from_workdir = True
+  return model
 
 
 def load_from_saved_model(path: str) -> _Model:
@@ -172,8 +175,10 @@ def predict_videos(model: _Model, videos: str, out: str, *, num=None, seed=0, tr
     raise UserError(f"--out {out} exists (pass --overwrite to replace it)")
   if model.max_batch_size is not None and int(batch_size) > int(model.max_batch_size):
     # Not split silently: batch j draws z from seed + j, so the batch size is part of what the videos are.
+    where = ("the bound a run folder is served with, the default of python -m dvd_gan.export" if model.from_workdir
+             else "python -m dvd_gan.export --max_batch_size")
     raise UserError(f"--batch_size {batch_size} is above the model's maximum of {model.max_batch_size} videos "
-                    "per call (python -m dvd_gan.export --max_batch_size)")
+                    f"per call ({where}): lower --batch_size")
   tmp = eio.temporary_dir(out)
   eio.makedirs(tmp)
   entries = []

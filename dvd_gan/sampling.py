@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from eval import video_writer
+from eval.errors import one_line
 from dvd_gan.errors import UserError
 from tqdm import tqdm
 
@@ -62,6 +63,7 @@ class Model:
   keep_alive: object = None  # the loaded SavedModel object, which owns the signatures' variables
   max_batch_size: Optional[int] = None
   max_latents: Optional[int] = None
+  from_workdir: bool = False  # a run folder: served with the export's default bounds, no flag of the user's
 
   @property
   def conditional(self) -> bool:
@@ -76,8 +78,10 @@ class Model:
     """z float32 [num, z_dim] and y int32 [num] (None if unconditional), a pure function of the arguments."""
     check_truncation(truncation, mode)
     if self.max_latents is not None and int(num) > self.max_latents:
+      where = ("the bound a run folder is served with, the default of python -m dvd_gan.export"
+               if self.from_workdir else "python -m dvd_gan.export --max_latents")
       raise UserError(f"{num} latents asked for in one draw; {self.source} serves at most {self.max_latents} "
-                      "(python -m dvd_gan.export --max_latents): ask for fewer videos")
+                      f"({where}): ask for fewer videos")
     out = self.signatures["latents"](batch_size=tf.constant(int(num), tf.int32),
                                      seed=tf.constant(int(seed), tf.int64),
                                      truncation=tf.constant(float(truncation), tf.float32),
@@ -172,7 +176,7 @@ def load_saved_model(path: str) -> Model:
   try:
     loaded = tf.saved_model.load(path)
   except (OSError, tf.errors.OpError, ValueError) as e:
-    raise UserError(f"cannot load the SavedModel {path}: {' '.join(str(e).split())[:300]}") from None
+    raise UserError(f"cannot load the SavedModel {path}: {one_line(e, 300)}") from None
   sigs = loaded.signatures
   if "predict" in sigs:
     raise UserError(f"{path} is a DVD-GAN-FP export: it continues given frames; use python -m dvd_gan.predict")
@@ -208,7 +212,8 @@ def load_workdir(workdir: str, *, xla: bool = False) -> Model:
                num_classes=num_classes, z_dim=int(generator.z_dim),
                class_names=[n.decode("utf-8") for n in sampler.class_names.numpy()],
                source=f"{workdir} ({checkpoint})", keep_alive=sampler,
-               max_batch_size=int(sampler.max_batch_size.numpy()), max_latents=int(sampler.max_latents.numpy()))
+               max_batch_size=int(sampler.max_batch_size.numpy()), max_latents=int(sampler.max_latents.numpy()),
+               from_workdir=True)
 
 
 def load(*, workdir: Optional[str] = None, saved_model: Optional[str] = None) -> Model:

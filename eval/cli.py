@@ -212,7 +212,7 @@ def _load_or_compute(ctx: _Context, source: str, spec, network: str, layer: str,
     stats = ctx.video_stats(source, network, layer, frames, True, role, labels=spec.needs_labels)
   stats.metadata["source"] = source
   spec.check(stats.metadata.get("network"), stats.metadata.get("layer"))
-  if spec.needs_features and not stats.has_features:
+  if spec.features_needed(role) and not stats.has_features:
     stats.features  # raises the EvalError that says how to get them
   return stats
 

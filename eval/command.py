@@ -29,6 +29,7 @@ from typing import Callable, Iterable
 
 from absl import flags
 
+from eval import errors
 from eval.errors import EvalError
 
 
@@ -36,12 +37,7 @@ class UsageError(EvalError):
   """Bad flags or arguments of a command (a one-line message; exit status 2)."""
 
 
-def one_line(e: BaseException) -> str:
-  """The exception's message folded onto one line (its type name when it has no message). Quotes in the
-  message are kept; a KeyError's key is shown without the quotes its str() adds."""
-  message = e.args[0] if isinstance(e, KeyError) and len(e.args) == 1 else e
-  text = " ".join(str(message).split())
-  return text or type(e).__name__
+one_line = errors.one_line  # the commands' name for it
 
 
 def first_line(e: BaseException) -> str:

@@ -22,6 +22,8 @@ import uuid
 
 import numpy as np
 
+from eval.errors import one_line
+
 COMPLETE_MARKER = "COMPLETE"
 
 
@@ -207,8 +209,8 @@ def write_npz(path: str, arrays: dict, **kwargs) -> str:
 
 
 def write_json(path: str, obj, **kwargs) -> str:
-  """Pretty JSON (sorted keys; numpy scalars and other objects through `str`)."""
-  return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", **kwargs)
+  """Pretty JSON (sorted keys; numpy values and other objects through `json_default`)."""
+  return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=json_default) + "\n", **kwargs)
 
 
 def append_line(path: str, line: str) -> None:
@@ -248,11 +250,14 @@ def best_effort(fn, what: str, log=print, **retry_kwargs):
     return retry(fn, **retry_kwargs)
   except io_errors() as e:
     attempts = retry_kwargs.get("attempts") or RETRY_ATTEMPTS
-    log(f"warning: {what} failed ({attempts} tries), skipped: {' '.join(str(e).split()) or type(e).__name__}")
+    log(f"warning: {what} failed ({attempts} tries), skipped: {one_line(e)}")
     return None
 
 
-def _json_default(value):
+def json_default(value):
+  """The `default` of json.dumps for every JSON this project writes: numpy scalars as their Python value,
+  numpy arrays as lists, anything else as `str`. One encoder, so that a value compares equal to itself once
+  written and read back (e.g. a config on resume)."""
   item = getattr(value, "item", None)  # numpy scalars
   if callable(item):
     try:

@@ -14,7 +14,7 @@ import zlib
 import numpy as np
 
 from eval import io as eio
-from eval.errors import EvalError
+from eval.errors import EvalError, one_line
 
 
 def load(path: str, what: str = "array file") -> dict:
@@ -36,7 +36,7 @@ def load(path: str, what: str = "array file") -> dict:
     except EvalError:
       raise
     except _read_errors() as e:
-      raise EvalError(f"cannot read {what} {path}: member {member!r} is corrupt ({_one_line(e)})") from None
+      raise EvalError(f"cannot read {what} {path}: member {member!r} is corrupt ({one_line(e)})") from None
 
 
 def member_names(path: str, what: str = "array file") -> list:
@@ -97,10 +97,7 @@ def _read_errors() -> tuple:
 
 def _open_reason(e: BaseException) -> str:
   if isinstance(e, (zipfile.BadZipFile, EOFError)):
-    return f"not a complete .npz archive (truncated, or another format): {_one_line(e)}"
-  return _one_line(e)
+    return f"not a complete .npz archive (truncated, or another format): {one_line(e)}"
+  return one_line(e)
 
 
-def _one_line(e: BaseException) -> str:
-  text = getattr(e, "message", None) if not str(e) else str(e)
-  return " ".join(str(text or "").split()) or type(e).__name__

@@ -120,7 +120,7 @@ class Protocol:
   @property
   def needs_real_features(self) -> bool:
     """Whether the real set's per-video features are needed (PRDC, KVD, per-class scores)."""
-    return any(get_metric(m).two_sets and get_metric(m).needs_features for m in self.metrics)
+    return any(get_metric(m).two_sets and get_metric(m).features_needed("real") for m in self.metrics)
 
   @property
   def needs_labels(self) -> bool:

@@ -24,7 +24,7 @@ import numpy as np
 
 from eval import io as eio
 from eval import npz
-from eval.errors import EvalError
+from eval.errors import EvalError, one_line
 
 FORMAT_VERSION = 1
 MARKER_KEY = "__eval_stats__"
@@ -130,8 +130,8 @@ class FeatureStats:
     if not self.store_features:
       raise EvalError(
           f"the statistics of {self.metadata.get('source', 'this set')} hold no per-video features "
-          "(needed by IS, KVD, PRDC, FVD_inf and per-class scores); recompute them with `python -m eval features` "
-          "or `stats --store_features`")
+          "(needed by IS, KVD, PRDC, the generated set of FVD_inf and per-class scores); recompute them with "
+          "`python -m eval features` or `stats --store_features`")
     self._require(1)
     if len(self._features) > 1:
       self._features = [np.concatenate(self._features, axis=0)]
@@ -191,7 +191,7 @@ class FeatureStats:
     except EvalError:
       raise
     except (ValueError, TypeError, KeyError, IndexError) as e:
-      raise EvalError(f"cannot read statistics file {path}: {_one_line(e)}") from None
+      raise EvalError(f"cannot read statistics file {path}: {one_line(e)}") from None
     stats.metadata.setdefault("source", path)
     return stats
 
@@ -231,5 +231,3 @@ def _jsonable(value):
   return value
 
 
-def _one_line(e: BaseException) -> str:
-  return " ".join(str(e).split()) or type(e).__name__

@@ -20,7 +20,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from eval import io as eio
 from eval import npz
-from eval.errors import EvalError
+from eval.errors import EvalError, one_line
 
 CONTAINER_EXTENSIONS = (".mp4", ".avi", ".webm", ".mov", ".mkv", ".m4v")
 GIF_EXTENSIONS = (".gif",)
@@ -49,7 +49,7 @@ def list_video_files(path: str) -> list[str]:
     try:
       files = [f for f in eio.glob(path) if eio.isfile(f) and not eio.basename(f).startswith(".")]
     except eio.io_errors() as e:
-      raise EvalError(f"cannot list {path}: {_one_line(e)}") from None
+      raise EvalError(f"cannot list {path}: {one_line(e)}") from None
     if not files:
       raise EvalError(f"no videos found: the pattern {path} matches no file")
   else:
@@ -79,8 +79,6 @@ class _source:
       self.file.close()
 
 
-def _one_line(e: BaseException) -> str:
-  return " ".join(str(getattr(e, "message", None) or e).split()) or type(e).__name__
 
 
 def check_video(video, name: str) -> np.ndarray:
@@ -143,7 +141,7 @@ def read_container(path: str, max_frames: int | None = None) -> np.ndarray:
   except EvalError:
     raise
   except Exception as e:  # PyAV raises many error types (InvalidDataError, ...)
-    raise EvalError(f"cannot decode video {path}: {' '.join(str(e).split()) or type(e).__name__}") from None
+    raise EvalError(f"cannot decode video {path}: {one_line(e)}") from None
   if not out:
     raise EvalError(f"no frames decoded from {path}")
   return np.stack(out)
@@ -163,7 +161,7 @@ def read_gif(path: str, max_frames: int | None = None) -> np.ndarray:
   except EvalError:
     raise
   except (UnidentifiedImageError, ValueError, *eio.io_errors()) as e:
-    raise EvalError(f"cannot decode GIF {path}: {' '.join(str(e).split()) or type(e).__name__}") from None
+    raise EvalError(f"cannot decode GIF {path}: {one_line(e)}") from None
   return np.stack(out)
 
 
@@ -178,7 +176,7 @@ def read_arrays(path: str):
     else:
       arrays = list(npz.load(path, "array file").items())
   except (ValueError, EOFError, *eio.io_errors()) as e:
-    raise EvalError(f"cannot read array file {path}: {' '.join(str(e).split()) or type(e).__name__}") from None
+    raise EvalError(f"cannot read array file {path}: {one_line(e)}") from None
   if not arrays:
     raise EvalError(f"no arrays in {path}")
   for key, array in arrays:
@@ -292,7 +290,7 @@ def iter_tfds_videos(spec: str, *, data_dir: str | None = None, key: str | None 
     raise
   except Exception as e:  # DatasetNotFoundError, AssertionError (not prepared), ValueError (bad split)
     raise EvalError(f"cannot open TFDS dataset {spec} (prepare it first with `tfds build {name}`"
-                    f"{' --data_dir=' + data_dir if data_dir else ''}): {' '.join(str(e).split())[:300]}") from None
+                    f"{' --data_dir=' + data_dir if data_dir else ''}): {one_line(e, 300)}") from None
   count = 0
   for index, example in enumerate(tfds.as_numpy(dataset)):
     if index % num_shards != shard_index:

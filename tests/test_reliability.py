@@ -55,6 +55,8 @@ script whose workers import TensorFlow (slow).
 """
 import csv
 import dataclasses
+import errno
+import fcntl
 import hashlib
 import importlib
 import json
@@ -63,6 +65,7 @@ import pickle
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -78,13 +81,16 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from dvd_gan import export as export_lib
+from dvd_gan import predict as predict_lib
+from dvd_gan import sampling
 from dvd_gan import sample as sample_cmd
 from dvd_gan import train as train_cli
 from dvd_gan.config import base_config, resolve_config
-from dvd_gan.data import kinetics600
+from dvd_gan.data import kinetics600, worker_pool
 from dvd_gan.errors import UserError
 from dvd_gan.evaluation import best_checkpoint, periodic
-from dvd_gan.training import checkpointing, config_changes, loop, preemption, summaries, worker_dirs, workdir_lock
+from dvd_gan.training import (checkpointing, config_changes, loop, preemption, resume, summaries, worker_dirs,
+                              workdir_lock)
 from dvd_gan.training.loop import train
 import eval as video_eval
 from eval import api as eval_api
@@ -409,7 +415,9 @@ def test_best_json_without_a_kept_checkpoint_becomes_none(tmp_path):
   best.roll_back(3, [{"step": 2, "demo_fvd/fvd": 100.0}], log=lines.append)
   assert not os.path.exists(os.path.join(workdir, "best.json"))
   assert not os.listdir(best_dir) and best.best is None
-  assert lines == ["best.json: dropped the best of step 4 (after step 3, where training resumes); no best before it"]
+  assert lines == ["best.json: dropped the best of step 4 (after step 3, where training resumes); the best before it "
+                   "(step 2, demo_fvd/fvd 100) has no checkpoint left (checkpoints_best/ keeps one): no best until "
+                   "the next evaluation"]
 
 
 def test_leftover_worker_folders_are_removed_never_a_live_worker_s(tmp_path):
@@ -441,6 +449,100 @@ def test_leftover_worker_folders_are_removed_never_a_live_worker_s(tmp_path):
   assert worker_dirs.remove_leftovers(str(tmp_path), tf.distribute.get_strategy(), chief=True, log=lines.append) is None
   assert os.listdir(root) == []
   assert worker_dirs.worker_dir(str(tmp_path), "worker-1") == str(root / "worker-1")
+
+
+def _ckpt_unavailable(path):
+  return tf.errors.UnavailableError(None, None, f"{path}: injected: the storage does not answer")
+
+
+def test_storage_error_reading_the_state_file_exits_2_and_nothing_changes(_ckpt_straight, _ckpt_reuse, tmp_path,
+                                                                          capsys, monkeypatch):
+  """Reading `checkpoints/checkpoint` raises UnavailableError (storage that does not answer, not a garbled
+  file): `dvd-gan-train` ends with ONE line `error: cannot read <checkpoints folder>: UnavailableError: ...
+  nothing was changed ...`, exit 2, and every file is byte-identical (no fallback to the files, no rewritten
+  state file, no restart at step 0)."""
+  workdir = _ckpt_copy(_ckpt_straight, tmp_path)
+  ckpt_dir = checkpointing.checkpoint_dir(workdir)
+  read_text = eio.read_text
+
+  def failing_read(path):
+    if eio.basename(path) == checkpointing.STATE_FILE:
+      raise _ckpt_unavailable(path)
+    return read_text(path)
+  monkeypatch.setattr(eio, "read_text", failing_read)
+  before = _ckpt_hashes(workdir)
+  code, out, err = _ckpt_cli(tmp_path, workdir, capsys)
+  assert code == 2, (out, err)
+  assert len(err) == 1 and err[0].startswith(f"error: cannot read {ckpt_dir}: UnavailableError: "), err
+  assert "nothing was changed" in err[0], err
+  assert not [line for line in out if "looking for the checkpoints" in line or "resumed" in line], out
+  assert _ckpt_hashes(workdir) == before
+
+
+def test_storage_error_listing_the_checkpoints_exits_2_and_nothing_changes(_ckpt_straight, _ckpt_reuse, tmp_path,
+                                                                           capsys, monkeypatch):
+  """Listing `checkpoints/ckpt-*` raises UnavailableError: ONE line `error: cannot read <checkpoints folder>:
+  ...`, exit 2, every file byte-identical; never "no checkpoint" and a run from step 0 over the stored one."""
+  workdir = _ckpt_copy(_ckpt_straight, tmp_path)
+  ckpt_dir = checkpointing.checkpoint_dir(workdir)
+  glob = eio.glob
+
+  def failing_glob(pattern):
+    if eio.basename(pattern) == "ckpt-*":
+      raise _ckpt_unavailable(pattern)
+    return glob(pattern)
+  monkeypatch.setattr(eio, "glob", failing_glob)
+  before = _ckpt_hashes(workdir)
+  code, out, err = _ckpt_cli(tmp_path, workdir, capsys)
+  assert code == 2, (out, err)
+  assert len(err) == 1 and err[0].startswith(f"error: cannot read {ckpt_dir}: UnavailableError: "), err
+  assert _ckpt_hashes(workdir) == before
+  lines = []
+  with pytest.raises(UserError, match="cannot read .*UnavailableError.*nothing was changed"):
+    resume.restore_newest(None, workdir, log=lines.append)
+  assert lines == []
+
+
+def test_checkpoint_of_another_model_shape_is_a_user_error_not_a_fallback(tmp_path):
+  """The newest checkpoint (ckpt-2) holds a variable of shape [3] where the trainer's has shape [4] (a shape
+  key changed through train.allow_config_change): the resume ends at once with ONE UserError line saying the
+  checkpoint does not fit the model of this config, instead of skipping it as damaged, restoring the older
+  ckpt-1 (which fits) and rewriting the state file; every file stays byte-identical."""
+  workdir = str(tmp_path)
+  ckpt_dir = checkpointing.checkpoint_dir(workdir)
+  for n, size in ((1, 4), (2, 3)):
+    tf.train.CheckpointManager(tf.train.Checkpoint(v=tf.Variable(tf.zeros([size]))), ckpt_dir,
+                               max_to_keep=2).save(checkpoint_number=n)
+  before = _ckpt_hashes(workdir)
+  lines = []
+  with pytest.raises(UserError) as raised:
+    resume.restore_newest(tf.train.Checkpoint(v=tf.Variable(tf.ones([4]))), workdir, log=lines.append)
+  message = str(raised.value)
+  assert message.startswith(f"checkpoint {os.path.join(ckpt_dir, 'ckpt-2')} does not fit the model of this "
+                            "config (ValueError: "), message
+  assert message.endswith("remove the shape key from train.allow_config_change") and "\n" not in message
+  assert lines == []
+  assert _ckpt_hashes(workdir) == before
+
+
+def test_storage_error_looking_for_a_checkpoint_s_files_is_a_user_error(tmp_path, monkeypatch):
+  """Asking whether a checkpoint's `.index` exists raises UnavailableError: one UserError line (cannot read
+  checkpoint ...; nothing was changed), not a traceback and not "its files are missing"; files byte-identical."""
+  workdir = str(tmp_path)
+  ckpt_dir = checkpointing.checkpoint_dir(workdir)
+  tf.train.CheckpointManager(tf.train.Checkpoint(v=tf.Variable(tf.zeros([2]))), ckpt_dir,
+                             max_to_keep=1).save(checkpoint_number=1)
+  before = _ckpt_hashes(workdir)
+  exists = eio.exists
+
+  def failing_exists(path):
+    if str(path).endswith(".index"):
+      raise _ckpt_unavailable(path)
+    return exists(path)
+  monkeypatch.setattr(eio, "exists", failing_exists)
+  with pytest.raises(UserError, match=r"^cannot read checkpoint .*ckpt-1: UnavailableError: .*nothing was changed"):
+    resume.restore_newest(tf.train.Checkpoint(v=tf.Variable(tf.ones([2]))), workdir, log=lambda s: None)
+  assert _ckpt_hashes(workdir) == before
 
 # ======== one trainer per workdir, config changes on resume, retried writes ===================================
 
@@ -746,6 +848,87 @@ def test_lock_tensorboard_flush_retried_then_skipped(monkeypatch):
   summaries.flush(writer, lines.append)
   assert writer.calls == eio.RETRY_ATTEMPTS
   assert len(lines) == 1 and lines[0].startswith("warning: writing TensorBoard events failed"), lines
+
+
+def test_lock_malformed_lock_file_is_taken_over_with_one_line(tmp_path):
+  """A lock file whose heartbeat is not a number ("soon") is unreadable, not a crash: the next trainer takes
+  it over with ONE warning line (holder described without the heartbeat age) and holds the lock."""
+  workdir = str(tmp_path)
+  path = os.path.join(workdir, workdir_lock.LOCK_FILE)
+  with open(path, "w") as f:
+    json.dump({"host": "elsewhere", "pid": 7, "since": "2026-01-01T00:00:00Z", "heartbeat": "soon"}, f)
+  lines = []
+  lock = workdir_lock.WorkdirLock(workdir, log=lines.append).acquire()
+  try:
+    assert lines == [f"warning: taking over the lock of workdir {workdir} held by host elsewhere, pid 7, since "
+                     "2026-01-01T00:00:00Z: the lock file is unreadable"], lines
+    assert json.load(open(path))["token"] == lock.record["token"]
+  finally:
+    lock.release()
+  assert workdir_lock.describe({"heartbeat": [1]}, 0.0) == "host ?, pid ?, since ?"
+
+
+@pytest.mark.parametrize("tf_config", ['{"task": {"type": "worker", "index": "first"}}', "[1, 2]",
+                                       '{"task": "worker"}', '{"task": {"type": "worker", "index": [0]}}'])
+def test_lock_malformed_tf_config_leaves_the_error_to_the_strategy(tf_config):
+  """A TF_CONFIG with a non-integer task index or a non-object JSON: `is_chief_task` answers True (the chief
+  takes the lock) instead of raising, so make_strategy reports the bad TF_CONFIG in its one line."""
+  assert workdir_lock.is_chief_task("multi_worker", tf_config) is True
+
+
+def test_lock_local_mutex_is_a_regular_file_opened_for_writing(tmp_path, monkeypatch):
+  """NFS clients emulate flock with fcntl byte-range locks, which need a file open for writing (EBADF on a
+  folder opened read-only): flock here raises EBADF as NFS would. Taking over a dead holder's lock, the
+  heartbeat's refresh and the release each lock a regular file opened read-write with lockf, and leave no
+  mutex file behind."""
+  def nfs_flock(fd, op):
+    raise OSError(9, "Bad file descriptor")  # what an NFS client answers for a folder opened read-only
+  monkeypatch.setattr(fcntl, "flock", nfs_flock)
+  lockf, locked = fcntl.lockf, []
+
+  def checked_lockf(fd, op, *args):
+    mode = os.fstat(fd).st_mode
+    locked.append((stat.S_ISREG(mode), fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDWR, op))
+    return lockf(fd, op, *args)
+  monkeypatch.setattr(fcntl, "lockf", checked_lockf)
+  workdir = str(tmp_path)
+  with open(os.path.join(workdir, workdir_lock.LOCK_FILE), "w") as f:  # a dead holder: heartbeat long ago
+    json.dump({"host": "elsewhere", "pid": 7, "since": "2026-01-01T00:00:00Z", "heartbeat": 0.0}, f)
+  lines = []
+  lock = workdir_lock.WorkdirLock(workdir, log=lines.append).acquire()
+  lock._refresh()
+  assert not lock.lost
+  lock.release()
+  assert len(lines) == 1 and lines[0].startswith("warning: taking over the lock"), lines
+  assert locked == [(True, True, fcntl.LOCK_EX)] * 3, locked  # takeover, refresh, release
+  assert os.listdir(workdir) == []
+
+
+def test_lock_without_hard_links_is_created_exclusively_and_read_when_complete(tmp_path, monkeypatch):
+  """A mount without hard links (gcsfuse: link(2) fails with EPERM / ENOTSUP): the lock is created with
+  O_EXCL, holds the complete record, and a second trainer is refused (the holder is live); a lock file found
+  empty (being written) is read again once, not called unreadable and taken over."""
+  def no_link(src, dst):
+    raise OSError(errno.EPERM, "Operation not permitted")
+  monkeypatch.setattr(os, "link", no_link)
+  workdir = str(tmp_path)
+  path = os.path.join(workdir, workdir_lock.LOCK_FILE)
+  lock = workdir_lock.WorkdirLock(workdir).acquire()
+  try:
+    assert json.load(open(path)) == lock.record
+    with pytest.raises(UserError, match="is in use by another trainer"):
+      workdir_lock.WorkdirLock(workdir).acquire()
+  finally:
+    lock.release()
+  assert not os.path.exists(path)
+  record = {"host": "elsewhere", "pid": 7, "since": "2026-01-01T00:00:00Z", "heartbeat": time.time()}
+  open(path, "w").close()
+
+  def writer_finishes(seconds):  # the O_EXCL creator writes its record during the reader's wait
+    with open(path, "w") as f:
+      json.dump(record, f)
+  monkeypatch.setattr(workdir_lock.time, "sleep", writer_finishes)
+  assert workdir_lock.WorkdirLock(workdir)._read() == record
 
 # ======== signals during evaluation, sample writing and the end-of-run figures ================================
 
@@ -1247,7 +1430,7 @@ def test_kinetics_build_survives_crashing_and_hanging_decoders(tmp_path, monkeyp
 _IO_UNGUARDED_SCRIPT = '''
 import tensorflow_datasets as tfds
 from PIL import Image
-from dvd_gan.data import kinetics600
+from dvd_gan.data import kinetics600, worker_pool
 
 builder = kinetics600.Kinetics600(config="64", data_dir={data_dir!r}, num_workers=2)
 builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir={manual!r}))
@@ -1271,3 +1454,53 @@ def test_kinetics_build_without_main_guard_ends_with_one_line(tmp_path):
   assert proc.returncode != 0 and "built" not in proc.stdout, proc.stderr
   assert 'if __name__ == "__main__":' in last and "UserError" in last, proc.stderr
   assert "bootstrapping" not in proc.stderr and proc.stderr.count("Traceback") == 1, proc.stderr
+
+
+def _io_double(x):
+  return 2 * x
+
+
+def test_worker_pool_start_failure_of_ours_is_no_main_guard_advice(monkeypatch):
+  """Workers that fail to start for a reason other than an unguarded script (here: the function's module
+  cannot be imported in a worker) raise RuntimeError naming the exit codes, with the cause chained: a bug
+  keeps its traceback and is not reported as the user's missing `if __name__ == "__main__":`."""
+  module = types.ModuleType("_io_module_only_the_parent_has")
+  module._io_double = _io_double
+  monkeypatch.setitem(sys.modules, module.__name__, module)
+  monkeypatch.setattr(_io_double, "__module__", module.__name__)
+  with pytest.raises(RuntimeError, match=r"the 2 decoder worker processes did not start \(exit codes ") as raised:
+    worker_pool._Pool(2, _io_double)
+  assert not isinstance(raised.value, UserError) and raised.value.__cause__ is not None
+
+
+def _io_no_call(**inputs):
+  raise AssertionError("the model must not be called")
+
+
+def test_predict_batch_size_above_the_model_s_maximum_is_refused_before_any_work(tmp_path):
+  """dvd_gan.predict with --batch_size 5 on a model serving at most 4 videos per call: a UserError (one line)
+  before any call or output folder, naming the export's flag for an export and the run folder's default
+  bound for a run folder (where the user gave no such flag)."""
+  meta = {"num_conditioning_frames": 2, "resolution": 16, "max_batch_size": 4}
+  exported, run = predict_lib._Model(_io_no_call, dict(meta)), predict_lib._Model(_io_no_call, dict(meta))
+  run.from_workdir = True
+  out = str(tmp_path / "out")
+  with pytest.raises(UserError, match=r"--batch_size 5 is above the model's maximum of 4 videos per call "
+                                      r"\(python -m dvd_gan.export --max_batch_size\)"):
+    predict_lib.predict_videos(exported, str(tmp_path), out, batch_size=5, progress=False)
+  with pytest.raises(UserError, match=r"maximum of 4 videos per call \(the bound a run folder is served with"):
+    predict_lib.predict_videos(run, str(tmp_path), out, batch_size=5, progress=False)
+  assert os.listdir(tmp_path) == []
+
+
+def test_sampling_latents_bound_of_a_run_folder_names_no_export_flag():
+  """More latents than a model draws in one call: a UserError naming --max_latents for an export, the run
+  folder's default bound for a run folder."""
+  model = sampling.Model(signatures={}, resolution=16, num_frames=3, num_classes=0, z_dim=8, source="run",
+                         max_latents=3)
+  with pytest.raises(UserError, match=r"4 latents asked for in one draw; run serves at most 3 \(python -m "
+                                      r"dvd_gan.export --max_latents\)"):
+    model.latents(4, seed=0)
+  model = dataclasses.replace(model, from_workdir=True)
+  with pytest.raises(UserError, match=r"serves at most 3 \(the bound a run folder is served with"):
+    model.latents(4, seed=0)

@@ -22,6 +22,7 @@ import collections
 import concurrent.futures as cf
 import multiprocessing
 import os
+import threading
 import time
 from typing import Callable, Iterator, Sequence
 
@@ -73,12 +74,13 @@ class _Pool:
     try:
       for future in ready:
         future.result(timeout=STARTUP_TIMEOUT_S + 60)
-    except (cf.process.BrokenProcessPool, cf.TimeoutError, OSError) as e:
+    except (cf.process.BrokenProcessPool, cf.TimeoutError, threading.BrokenBarrierError, OSError) as e:
       codes = self.kill()
       if MAIN_NOT_GUARDED_EXIT in codes:
         raise UserError(MAIN_GUARD_MESSAGE) from None
-      raise UserError(f"the {workers} decoder worker processes did not start (exit codes {codes}: "
-                      f"{type(e).__name__}); " + MAIN_GUARD_MESSAGE.split(": ", 1)[1]) from None
+      # Anything else (a function the workers cannot unpickle, a failing import, no memory) is not the
+      # user's script: it keeps its cause.
+      raise RuntimeError(f"the {workers} decoder worker processes did not start (exit codes {codes})") from e
 
   def submit(self, fn, item):
     return self.executor.submit(fn, item)

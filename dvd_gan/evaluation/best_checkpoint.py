@@ -10,9 +10,11 @@ alone, whatever the strategy (no collective save as with the full-state checkpoi
 `best.json` ({"step", "metric", "value"}) is written after the checkpoint, atomically (eval.io).
 
 A resumed run restarts at its restored step: a best found after that step belongs to training that is redone,
-so `roll_back` drops it (its checkpoint too) and falls back to the best evaluation at or before that step
-(metrics.jsonl, as dvd_gan.evaluation.periodic keeps it) when its checkpoint is still there, or can be made
-again from the restored G_ema (the evaluation of the restored step itself); else the run has no best yet.
+so `roll_back` drops it (its checkpoint too). The best evaluation at or before that step (metrics.jsonl, as
+dvd_gan.evaluation.periodic keeps it) becomes the best again only when its checkpoint can be had: made again
+from the restored G_ema when it is the evaluation of the restored step itself, or still in the folder. An
+earlier best's checkpoint is normally gone (the folder keeps one checkpoint: the dropped best replaced it), so
+otherwise the run has no best until its next evaluation, and the one line it logs says which case it was.
 """
 import time
 
@@ -76,7 +78,6 @@ class BestCheckpoint:
     io.write_json(io.join(self.workdir, BEST_JSON), self.best)
     return True
 
-
   def roll_back(self, step: int, records, log=print) -> None:
     """best.json and checkpoints_best/ as of training step `step`, the restored step of a resumed run, from
     `records` (metrics.jsonl's records up to `step`); see the module docstring. The G_ema of the trainer must
@@ -107,6 +108,12 @@ class BestCheckpoint:
     else:
       io.remove(io.join(folder, checkpointing.STATE_FILE))
       io.remove(io.join(self.workdir, BEST_JSON))
+    if self.best:
+      after = f"best is step {self.best['step']} ({self.metric} {self.best['value']:.6g})"
+    elif best is not None:
+      after = (f"the best before it (step {best['step']}, {self.metric} {best['value']:.6g}) has no checkpoint "
+               "left (checkpoints_best/ keeps one): no best until the next evaluation")
+    else:
+      after = "no best before it"
     log(f"best.json: dropped the best of step {current['step']} (after step {step}, where training resumes); "
-        + (f"best is step {self.best['step']} ({self.metric} {self.best['value']:.6g})" if self.best else
-           "no best before it"))
+        + after)

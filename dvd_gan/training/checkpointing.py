@@ -14,16 +14,18 @@ Paths may be on any filesystem TensorFlow knows (`gs://...`): the manager writes
 
 The state file `checkpoints/checkpoint` (the manager's list of kept checkpoints, newest last) is read and
 written here too (`read_state`, `write_state`), apart from TensorFlow's reader, which answers "no checkpoint"
-for a garbled file instead of saying so; `checkpoint_numbers` finds the checkpoints by their files.
+for a garbled file and for storage that does not answer alike; `checkpoint_numbers` finds the checkpoints by
+their files.
 """
-import logging
 import os
 import re
 
 import tensorflow as tf
+from google.protobuf import text_format
 
 from dvd_gan.training import worker_dirs
 from eval import io as eio
+from eval.errors import one_line
 
 
 def model_variables(model) -> dict:
@@ -77,7 +79,7 @@ def checkpoint_numbers(directory: str) -> dict:
   `directory` ({} when there is none or no folder). Temporary files of an unfinished save do not count."""
   try:
     paths = eio.glob(eio.join(directory, "ckpt-*"))
-  except eio.io_errors():
+  except (tf.errors.NotFoundError, FileNotFoundError):  # other storage errors propagate: "none" would restart
     return {}
   out = {}
   for path in paths:
@@ -93,23 +95,40 @@ def number(prefix: str) -> int | None:
   return int(m.group(1)) if m else None
 
 
+def _state_proto():
+  """An empty tf.train.CheckpointState (TensorFlow has no public name for its class)."""
+  return type(tf.compat.v1.train.generate_checkpoint_state_proto("/", "x"))()
+
+
 def read_state(directory: str):
   """(state, problem) of `<directory>/checkpoint`: (tf.train.CheckpointState with full paths, None), or
-  (None, why it gives no checkpoint: "is missing" | "is unreadable (...)" | "names no checkpoint")."""
+  (None, why it gives no checkpoint: "is missing" | "is unreadable (...)").
+
+  The file is read and parsed here, not by tf.train.get_checkpoint_state, which answers None for every
+  storage error too: a storage error (unavailable, permission denied, ...) is not a garbled file and
+  propagates (tf.errors.OpError / OSError) so that the caller changes nothing.
+  """
   path = eio.join(directory, STATE_FILE)
-  if not eio.exists(path):
-    return None, "is missing"
-  logger = tf.get_logger()
-  level = logger.level
-  logger.setLevel(logging.ERROR)  # its own warnings about a garbled file: the caller says it in one line
   try:
-    state = tf.train.get_checkpoint_state(directory)
-  except (ValueError, *eio.io_errors()) as e:  # ValueError: an empty state; UnicodeDecodeError: binary bytes
-    return None, f"is unreadable ({' '.join(str(e).split())[:120]})"
-  finally:
-    logger.setLevel(level)
-  if state is None:
-    return None, "is unreadable (not a checkpoint state)"
+    text = eio.read_text(path)
+  except (tf.errors.NotFoundError, FileNotFoundError):
+    return None, "is missing"
+  except UnicodeDecodeError as e:
+    return None, f"is unreadable ({one_line(e, 120)})"
+  state = _state_proto()
+  try:
+    text_format.Merge(text, state)
+  except text_format.ParseError as e:
+    return None, f"is unreadable ({one_line(e, 120)})"
+  if not state.model_checkpoint_path:
+    return None, "is unreadable (it names no checkpoint)"
+
+  def full(p):  # as tf.train.get_checkpoint_state: relative names are in `directory`
+    return p if eio.has_scheme(p) or os.path.isabs(p) else eio.join(directory, p)
+  state.model_checkpoint_path = full(state.model_checkpoint_path)
+  paths = [full(p) for p in state.all_model_checkpoint_paths]
+  del state.all_model_checkpoint_paths[:]
+  state.all_model_checkpoint_paths.extend(paths)
   return state, None
 
 

@@ -25,6 +25,7 @@ import json
 from dvd_gan import legacy
 from dvd_gan.errors import UserError
 from eval import io as eio
+from eval.errors import one_line
 
 CONFIG_FILE = "config.json"
 ALLOW_KEY = "train.allow_config_change"
@@ -78,7 +79,7 @@ def flatten(tree: dict, prefix: str = "") -> dict:
 
 def _as_json(config) -> dict:
   tree = config.to_dict() if hasattr(config, "to_dict") else config
-  return json.loads(json.dumps(tree, default=str))
+  return json.loads(json.dumps(tree, default=eio.json_default))  # as config.json is written (eio.write_json)
 
 
 def _defaults() -> dict:
@@ -120,8 +121,12 @@ def is_resume(workdir: str) -> bool:
   """Whether `workdir` holds a run to resume: checkpoint files (found by their names, as the resume finds them
   when the state file is unreadable) and a config.json."""
   from dvd_gan.training import checkpointing  # noqa: PLC0415 - it imports TensorFlow; the rest reads JSON only
-  return (eio.isfile(eio.join(workdir, CONFIG_FILE))
-          and bool(checkpointing.checkpoint_numbers(checkpointing.checkpoint_dir(workdir))))
+  directory = checkpointing.checkpoint_dir(workdir)
+  try:
+    return eio.isfile(eio.join(workdir, CONFIG_FILE)) and bool(checkpointing.checkpoint_numbers(directory))
+  except eio.io_errors() as e:  # "no run here" would start at step 0 over the stored one
+    raise UserError(f"cannot read {directory}: {type(e).__name__}: {one_line(e, 200)}; nothing "
+                    "was changed: run again once the storage answers") from None
 
 
 def check_resume(config, workdir: str, log=print) -> list:
@@ -143,7 +148,7 @@ def check_resume(config, workdir: str, log=print) -> list:
   try:
     stored = eio.read_json(path)
   except (ValueError, *eio.io_errors()) as e:
-    raise UserError(f"cannot read {path} of the run to resume: {' '.join(str(e).split())}") from None
+    raise UserError(f"cannot read {path} of the run to resume: {one_line(e)}") from None
   changed = changes(stored, new)
   refused = [c for c in changed if c[0] not in SCHEDULE_KEYS and c[0] not in allowed]
   if refused:

@@ -11,6 +11,10 @@ old one; and a truncated or bit-flipped data file fails the restore without a tr
   3. and when the folder holds checkpoint files (or a state file) of which none restores: UserError, with
      nothing written anywhere (the caller decides this before it writes anything into the workdir).
 
+Only damaged files (TensorFlow's read errors, a truncated file) make it try an older checkpoint: a
+checkpoint whose values do not fit the trainer's variables (another model shape) ends the resume at once with
+a UserError saying so, as every older checkpoint of the run would not fit either.
+
 After a fallback the chief rewrites the state file to name the restored checkpoint last, after the older ones
 it listed (their save times kept), so the CheckpointManager made afterwards continues from there: it never
 rotates a good older checkpoint away in favour of a broken newer one. The broken newer files are left for
@@ -30,6 +34,7 @@ import tensorflow as tf
 from dvd_gan.errors import UserError
 from dvd_gan.training import checkpointing
 from eval import io as eio
+from eval.errors import one_line
 
 
 def _unreachable_errors() -> tuple:
@@ -41,25 +46,30 @@ def _unreachable_errors() -> tuple:
 
 def _broken_errors() -> tuple:
   """What a restore raises on broken files: TensorFlow's errors (a checksum mismatch, a truncated index, a
-  missing shard), IndexError ("Read less bytes than requested": a truncated data file), and AssertionError /
-  ValueError (values that do not fit the trainer's variables)."""
-  return (tf.errors.OpError, IndexError, AssertionError, ValueError)
+  missing shard) and IndexError ("Read less bytes than requested": a truncated data file)."""
+  return (tf.errors.OpError, IndexError)
+
+
+def _misfit_errors() -> tuple:
+  """What a restore raises on whole files that do not fit the trainer's variables (another shape, missing
+  objects): ValueError, AssertionError. An older checkpoint of the same run would not fit either."""
+  return (ValueError, AssertionError)
 
 
 def _why(e: BaseException) -> str:
-  """A short one-line reason out of a restore error (TensorFlow's messages run over several lines)."""
-  text = getattr(e, "message", None) or str(e) or type(e).__name__
-  text = " ".join(text.split())
-  if text.startswith("{{function_node"):  # the op's name, before the message
-    text = text.split("}}", 1)[-1].strip()
-  return f"{type(e).__name__}: {text[:200]}"
+  """A short one-line reason out of a restore error, with its type (TensorFlow's run over several lines)."""
+  return f"{type(e).__name__}: {one_line(e, 200)}"
 
 
 def _try_restore(checkpoint, prefix: str) -> str | None:
   """Restores `prefix` into `checkpoint`; None on success, else why it does not restore."""
-  if not eio.exists(prefix + ".index"):
-    found = checkpointing.checkpoint_numbers(eio.dirname(prefix + ".index")).get(checkpointing.number(prefix))
-    return "its .index file is missing" if found else "its files are missing"
+  try:
+    if not eio.exists(prefix + ".index"):
+      found = checkpointing.checkpoint_numbers(eio.dirname(prefix + ".index")).get(checkpointing.number(prefix))
+      return "its .index file is missing" if found else "its files are missing"
+  except eio.io_errors() as e:  # a storage error while looking for its files: they may be fine
+    raise UserError(f"cannot read checkpoint {prefix}: {_why(e)}; nothing was changed: run again once the "
+                    "storage answers") from None
   try:
     checkpoint.restore(prefix).assert_existing_objects_matched()
   except _unreachable_errors() as e:
@@ -67,6 +77,9 @@ def _try_restore(checkpoint, prefix: str) -> str | None:
                     "storage answers") from None
   except _broken_errors() as e:
     return _why(e)
+  except _misfit_errors() as e:
+    raise UserError(f"checkpoint {prefix} does not fit the model of this config ({_why(e)}); resume with the "
+                    "run's config.json values, or remove the shape key from train.allow_config_change") from None
   return None
 
 
@@ -107,8 +120,12 @@ def restore_newest(checkpoint, workdir: str, *, chief: bool = True, log=print) -
       storage does not answer.
   """
   directory = checkpointing.checkpoint_dir(workdir)
-  numbers = checkpointing.checkpoint_numbers(directory)
-  state, problem = checkpointing.read_state(directory)
+  try:
+    numbers = checkpointing.checkpoint_numbers(directory)
+    state, problem = checkpointing.read_state(directory)
+  except eio.io_errors() as e:  # not a missing or garbled file: the checkpoints may be fine
+    raise UserError(f"cannot read {directory}: {_why(e)}; nothing was changed: run again once the storage "
+                    "answers") from None
   if state is None and problem == "is missing" and not numbers:
     return None
   candidates = []

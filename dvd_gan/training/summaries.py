@@ -10,6 +10,7 @@ import numpy as np
 
 from eval import video_writer
 from eval import io as eio
+from eval.errors import one_line
 from eval.interrupt import check as check_stop
 from eval.io import best_effort, io_errors, join, retry, write_bytes
 from eval.video_writer import frame_grid, to_uint8, video_tiles
@@ -46,7 +47,7 @@ def write_samples(folder: str, name: str, videos, columns: int = 8, scale: int =
     try:
       retry(functools.partial(write_bytes, paths[ext], data))
     except io_errors() as e:
-      failed[ext] = " ".join(str(e).split()) or type(e).__name__
+      failed[ext] = one_line(e)
       paths[ext] = None
   if failed:
     log(f"warning: samples {join(folder, name)}.{{{','.join(failed)}}} not written ({eio.RETRY_ATTEMPTS} tries "

@@ -15,11 +15,16 @@ after `STALE_SECONDS`. To go on sooner, delete the lock file (only when no train
 
 What each filesystem guarantees:
 
-  Local disks (a path without `scheme://`): the lock is created with a hard link from a complete temporary
-    file (link(2) fails if the name exists: an atomic create-if-absent, also on NFS v3+), so of two trainers
-    starting together exactly one gets it. Taking over a stale lock, refreshing it and releasing it happen
-    under flock(2) on the workdir folder, re-checking the lock's token first: a trainer never deletes or
-    overwrites a lock another trainer has just taken.
+  Local disks (a path without `scheme://`, NFS included): the lock is created with a hard link from a
+    complete temporary file (link(2) fails if the name exists: an atomic create-if-absent, also on NFS v3+),
+    so of two trainers starting together exactly one gets it. Taking over a stale lock, refreshing it and
+    releasing it happen under an exclusive lockf(3) on a regular file `MUTEX_FILE` in the workdir (fcntl
+    byte-range locks: what NFS clients support, through the NFS server's lock manager), re-checking the
+    lock's token first: a trainer never deletes or overwrites a lock another trainer has just taken.
+  Mounted filesystems without hard links (gcsfuse, FAT): the lock is created with open(O_CREAT | O_EXCL)
+    and then written; a reader that finds it empty reads again once before calling it unreadable. O_EXCL
+    and lockf are as atomic as the mount makes them: gcsfuse checks them only within one machine, so two
+    trainers on two machines sharing a bucket through gcsfuse should give the `gs://` path instead.
   gs:// and every other tf.io.gfile filesystem: gfile has no create-if-absent. A trainer reads the lock; if
     there is none (or a stale one) it writes its own record, waits `SETTLE_SECONDS`, reads the lock back
     and holds it only if it finds its own token (the last writer wins; the loser sees the winner's fresh
@@ -30,12 +35,13 @@ What each filesystem guarantees:
     refreshing (`lost`), but the run goes on. The same read-then-write race applies to taking over a stale
     lock and to a refresh racing a takeover.
 
-Local locks use the OS's own calls (link, flock, open; tf.io.gfile has neither link nor flock), so taking
+Local locks use the OS's own calls (link, lockf, open; tf.io.gfile has neither link nor locks), so taking
 one does not load TensorFlow. In multi-worker runs only the chief takes the lock (`is_chief_task`); the
 other workers write only their own temporary folders.
 """
 import contextlib
 import datetime
+import errno
 import fcntl
 import json
 import os
@@ -46,11 +52,15 @@ import uuid
 
 from dvd_gan.errors import UserError
 from eval import io as eio
+from eval.errors import one_line
 
 LOCK_FILE = "train.lock"
 HEARTBEAT_SECONDS = 30.0  # how often a holder refreshes the lock
 STALE_SECONDS = 600.0  # no refresh for this long: the holder is gone (20 missed heartbeats)
 SETTLE_SECONDS = 5.0  # object stores: the wait between writing a record and reading it back
+MUTEX_FILE = ".train.lock.mutex"  # local disks: lockf(3) on it serialises takeover, refresh and release
+EMPTY_RETRY_SECONDS = 0.5  # local disks without hard links: an empty lock file is read again after this
+_NO_HARD_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS)  # link(2) on gcsfuse, FAT, ...
 
 
 def is_chief_task(strategy_name: str, tf_config: str | None = None) -> bool:
@@ -60,12 +70,12 @@ def is_chief_task(strategy_name: str, tf_config: str | None = None) -> bool:
   if strategy_name != "multi_worker":
     return True
   text = os.environ.get("TF_CONFIG", "") if tf_config is None else tf_config
-  try:
+  try:  # a malformed TF_CONFIG: make_strategy reports it as the user's error
     spec = json.loads(text) if text else {}
-  except json.JSONDecodeError:  # make_strategy reports it as the user's error
+    task = spec.get("task", {}) or {}
+    kind, index = task.get("type"), int(task.get("index", 0) or 0)
+  except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
     return True
-  task = spec.get("task", {}) or {}
-  kind, index = task.get("type"), int(task.get("index", 0) or 0)
   return kind == "chief" or (kind == "worker" and index == 0 and "chief" not in (spec.get("cluster") or {}))
 
 
@@ -117,8 +127,10 @@ def _utc(seconds: float) -> str:
 
 def describe(record: dict, now: float) -> str:
   """"host H, pid P, since <UTC time> (last heartbeat N s ago)" of a lock record."""
-  beat = record.get("heartbeat")
-  age = f" (last heartbeat {max(now - float(beat), 0):.0f} s ago)" if beat is not None else ""
+  try:
+    age = f" (last heartbeat {max(now - float(record['heartbeat']), 0):.0f} s ago)"
+  except (KeyError, TypeError, ValueError):  # no or a malformed heartbeat: gone_reason says "unreadable"
+    age = ""
   return f"host {record.get('host', '?')}, pid {record.get('pid', '?')}, since {record.get('since', '?')}{age}"
 
 
@@ -175,11 +187,10 @@ class WorkdirLock:
   def _read(self):
     """The lock's record; None when there is no lock; {} when it cannot be parsed."""
     try:
-      if self.local:  # local only, as _create_local
-        with open(self.path, encoding="utf-8") as f:
-          text = f.read()
-      else:
-        text = eio.read_text(self.path)
+      text = self._read_text()
+      if self.local and not text:  # an O_EXCL-created lock being written (_create_exclusive)
+        time.sleep(EMPTY_RETRY_SECONDS)
+        text = self._read_text()
     except FileNotFoundError:
       return None
     except eio.io_errors():
@@ -191,6 +202,12 @@ class WorkdirLock:
     except json.JSONDecodeError:
       return {}
     return record if isinstance(record, dict) else {}
+
+  def _read_text(self) -> str:
+    if self.local:  # local only, as _create_local
+      with open(self.path, encoding="utf-8") as f:
+        return f.read()
+    return eio.read_text(self.path)
 
   def _busy(self, record: dict) -> UserError:
     return UserError(
@@ -206,16 +223,33 @@ class WorkdirLock:
 
   @contextlib.contextmanager
   def _folder_locked(self):
-    """flock(2) on the workdir folder: serialises takeover, refresh and release between local processes."""
-    fd = os.open(self.workdir, os.O_RDONLY)
-    try:
-      fcntl.flock(fd, fcntl.LOCK_EX)
-      yield
-    finally:
-      os.close(fd)  # closing releases the flock
+    """An exclusive lockf(3) on the regular file `<workdir>/MUTEX_FILE`, opened for writing (NFS clients
+    lock with fcntl byte-range locks, which a folder or a read-only file cannot take): serialises takeover,
+    refresh and release between local processes. The file exists only while a process is inside: it is
+    removed before the lock is let go, and a process that locked a removed file opens it again."""
+    path = eio.join(self.workdir, MUTEX_FILE)
+    while True:
+      fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+      try:
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        try:
+          current = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+          current = False
+        if current:
+          try:
+            yield
+          finally:
+            with contextlib.suppress(FileNotFoundError):
+              os.remove(path)
+          return
+      finally:
+        os.close(fd)  # closing releases the lock
 
   def _create_local(self, record: dict) -> bool:
-    """Publishes `record` as the lock if there is none: a complete temporary file hard-linked to the name."""
+    """Publishes `record` as the lock if there is none: a complete temporary file hard-linked to the name;
+    where the filesystem has no hard links (gcsfuse), a file created with O_EXCL and then written (a reader
+    that finds it empty retries once: `_read`)."""
     tmp = eio.join(self.workdir, f".{LOCK_FILE}-{record['token']}")
     with open(tmp, "w", encoding="utf-8") as f:  # local only: gfile has no link(2)
       json.dump(record, f)
@@ -226,8 +260,23 @@ class WorkdirLock:
       return True
     except FileExistsError:
       return False
+    except OSError as e:
+      if e.errno not in _NO_HARD_LINKS:
+        raise
     finally:
       os.remove(tmp)
+    return self._create_exclusive(record)
+
+  def _create_exclusive(self, record: dict) -> bool:
+    try:
+      fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+      return False
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+      json.dump(record, f)
+      f.flush()
+      os.fsync(f.fileno())
+    return True
 
   def _acquire_local(self) -> None:
     for _ in range(10):  # each round: a lock appears, vanishes or is taken over between our reads
@@ -303,7 +352,7 @@ class WorkdirLock:
       except eio.io_errors() as e:  # a storage hiccup: the next beat tries again
         if not self._warned:
           self.log(f"warning: could not refresh the lock {self.path} (retrying every "
-                   f"{self.heartbeat_seconds:.0f} s): {' '.join(str(e).split())}")
+                   f"{self.heartbeat_seconds:.0f} s): {one_line(e)}")
           self._warned = True
 
   def acquire(self) -> "WorkdirLock":
@@ -317,7 +366,7 @@ class WorkdirLock:
         eio.makedirs(self.workdir)
         self._acquire_gfile()
     except eio.io_errors() as e:  # e.g. a read-only folder or bucket: the user's workdir
-      raise UserError(f"cannot take the lock {self.path}: {' '.join(str(e).split()) or type(e).__name__}") from e
+      raise UserError(f"cannot take the lock {self.path}: {one_line(e)}") from e
     self._thread = threading.Thread(target=self._beat, name="workdir-lock-heartbeat", daemon=True)
     self._thread.start()
     return self
@@ -344,7 +393,7 @@ class WorkdirLock:
         if current and current.get("token") == token:
           eio.remove(self.path)
     except eio.io_errors() as e:  # the next trainer finds a stale lock and takes it over
-      self.log(f"warning: could not remove the lock {self.path}: {' '.join(str(e).split())}")
+      self.log(f"warning: could not remove the lock {self.path}: {one_line(e)}")
 
   def __enter__(self):
     return self.acquire()

@@ -28,7 +28,8 @@ from eval.metrics.result import MetricResult
 class MetricSpec:
   """name: CLI command; label: printed before the figure; network/layer: defaults; fixed_network/
   fixed_layer: the metric is only defined on those (FVD: Kinetics-400 I3D logits); two_sets: compares
-  real and fake; needs_features: needs the per-video features, not just mean/cov."""
+  real and fake; needs_features: needs the per-video features, not just mean/cov; needs_real_features: the same
+  for the real set, when it differs (None: as needs_features; FVD_inf needs the real mean/cov only)."""
   name: str
   label: str
   network: str
@@ -41,6 +42,13 @@ class MetricSpec:
   needs_labels: bool = False
   components: tuple = ()
   figure_prefix: str = ""
+  needs_real_features: bool | None = None
+
+  def features_needed(self, role: str) -> bool:
+    """Whether the set `role` ("real" | "fake") must carry per-video features."""
+    if role == "real" and self.needs_real_features is not None:
+      return self.needs_real_features
+    return self.needs_features
 
   def figure_names(self) -> tuple:
     """Names of the figures this metric logs under a protocol (`<protocol>/<name>`): its components
@@ -125,9 +133,9 @@ register_metric(MetricSpec("intra_prdc", "intra-PRDC", "i3d-kinetics-400", "avgp
                            needs_features=True, compute=_intra_prdc, needs_labels=True, components=PRDC_NAMES,
                            figure_prefix="intra_"))
 register_metric(MetricSpec("fvd_inf", "FVD_inf", "i3d-kinetics-400", "logits", two_sets=True, needs_features=True,
-                           compute=_frechet_inf, fixed_network=True, fixed_layer=True))
+                           compute=_frechet_inf, fixed_network=True, fixed_layer=True, needs_real_features=False))
 register_metric(MetricSpec("fid_inf", "FID_inf", "i3d-kinetics-400", "avgpool", two_sets=True,
-                           needs_features=True, compute=_frechet_inf))
+                           needs_features=True, compute=_frechet_inf, needs_real_features=False))
 
 # Per-class variants of the commands' --per_class flag.
 PER_CLASS = {"fvd": "intra_fvd", "fid": "intra_fid", "prdc": "intra_prdc"}

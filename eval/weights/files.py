@@ -4,7 +4,7 @@ import os
 
 from eval import io as eio
 from eval import npz
-from eval.errors import EvalError
+from eval.errors import EvalError, one_line
 
 CACHE_ENV = "VIDEO_EVAL_CACHE"
 
@@ -47,5 +47,5 @@ def load_npz(path):
 
 
 def _reason(e: BaseException) -> str:
-  text = getattr(e, "strerror", None) or getattr(e, "message", None) or str(e)
-  return " ".join(str(text).split()) or type(e).__name__
+  """OSError: its strerror alone (the message names the file already); else `one_line`."""
+  return " ".join(str(getattr(e, "strerror", None) or "").split()) or one_line(e)

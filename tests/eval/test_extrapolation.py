@@ -74,3 +74,24 @@ def test_fvd_inf_command(tmp_path, capsys):
   r = FeatureStats.load(real)
   expected = extrapolation.frechet_inf(r.mean, r.cov, FeatureStats.load(fake).features, num_points=5, draws=2)
   assert record["value"] == pytest.approx(expected["value"])
+
+
+@pytest.mark.parametrize("command, layer", [("fvd_inf", "logits"), ("fid_inf", "avgpool")])
+def test_frechet_inf_command_takes_real_statistics_without_features(tmp_path, capsys, command, layer):
+  """FVD_inf / FID_inf need only the real set's mean and covariance: a real statistics file written without
+  per-video features (`stats` without --store_features) is accepted and gives the figure of the library
+  (the fake set's features are still required)."""
+  rng = np.random.default_rng(6)
+  real = FeatureStats(metadata={"network": "i3d-kinetics-400", "layer": layer, "frames": 16})
+  real.append(rng.normal(size=(3000, 4)))
+  real.save(str(tmp_path / "r.npz"))
+  assert not FeatureStats.load(str(tmp_path / "r.npz")).has_features
+  fake = _stats_file(tmp_path / "f.npz", rng.normal(size=(1000, 4)) + 0.3)
+  stats = FeatureStats.load(fake)  # the same features under the metric's layer
+  stats.metadata["layer"] = layer
+  stats.save(fake)
+  assert cli.main(["eval", command, f"--real={tmp_path / 'r.npz'}", f"--fake={fake}", "--num_points=5"]) == 0
+  last = capsys.readouterr().out.strip().splitlines()[-1]
+  r = FeatureStats.load(str(tmp_path / "r.npz"))
+  expected = extrapolation.frechet_inf(r.mean, r.cov, FeatureStats.load(fake).features, num_points=5)
+  assert last == f"{command.upper().replace('_INF', '_inf')}: {expected['value']:.4f}"

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from eval import cli
+from eval.errors import EvalError
 from eval.metrics import prdc as prdc_lib
 from eval.stats import FeatureStats
 
@@ -60,7 +61,7 @@ def test_far_apart_clouds_give_zero():
 
 
 def test_knn_radii_need_more_videos_than_k():
-  with pytest.raises(Exception, match="nearest neighbours need more than k"):
+  with pytest.raises(EvalError, match="nearest neighbours need more than k"):
     prdc_lib.knn_radii(np.zeros([5, 3]), 5)
 
 

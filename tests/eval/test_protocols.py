@@ -182,3 +182,11 @@ def test_score_reuses_stats_dir(run_with, video_dirs, small_protocols, monkeypat
   assert counter.videos == 12 and len(list((d / "stats").glob("toy-test-test_fvd_small-*.npz"))) == 1
   code, second, _ = run_with(net, *args)
   assert code == 0 and counter.videos == 12 and first[-1] == second[-1]
+
+
+def test_frechet_inf_protocol_needs_the_real_mean_and_cov_only():
+  """A protocol scoring FVD_inf keeps the fake set's per-video features but needs only the real statistics'
+  mean and covariance; adding KVD (per-video features of both sets) makes it need the real features too."""
+  inf = Protocol("x", "", "i3d-kinetics-400", ("fvd_inf",), num_fake=4)
+  assert inf.needs_features and not inf.needs_real_features
+  assert Protocol("x", "", "i3d-kinetics-400", ("fvd_inf", "kvd"), num_fake=4).needs_real_features
