@@ -147,34 +147,59 @@ def check_training_split(layout: layout_lib.Layout, kept: Dict[int, int], skippe
 
 def prepare(layout: layout_lib.Layout, *, data_dir: str = "", size: int = 64, min_frames: int = 16,
             num_workers: Optional[int] = None, use_beam: bool = False, download_config=None,
-            log=logging.info) -> tfds.core.DatasetBuilder:
+            progress: bool = True, log=logging.info) -> tfds.core.DatasetBuilder:
   """Prepares `layout` into `<data_dir>/video_folder/<config_name>/` unless that exists; returns the
   prepared builder. UserError (and nothing left in data_dir) when the folder yields no usable training set."""
   name = config_name(layout.fingerprint, size)
   if is_prepared(data_dir, name):
     log(f"video folder {layout.root}: prepared already in {dataset_dir(data_dir, name)}")
     return load_builder(data_dir, name)
+  root = data_dir or default_data_dir()
+  new_dirs = [d for d in (root, eio.join(root, "downloads")) if not eio.exists(d)]  # TFDS makes these
   config = VideoFolderConfig(name=name, size=int(size), min_frames=int(min_frames),
                              description=f"{layout.root}, shorter side {size}")
   builder = VideoFolder(layout=layout, config=config, data_dir=data_dir or None, num_workers=num_workers,
                         use_beam=use_beam)
   log(f"video folder {layout.root}: preparing {len(layout.videos)} videos into {builder.data_dir}")
   try:
+    if not progress:
+      tfds.disable_progress_bar()
     builder.download_and_prepare(download_config=download_config)
+    prepared = load_builder(data_dir, name)
+    if use_beam:  # the local path checks while writing; Beam's counts exist only once it has written
+      check_training_split(layout, _kept_per_label(prepared, "train"), clip_builder.skip_counts(prepared).get(
+          "train", {}))
   except BaseException:
+    if use_beam:
+      eio.remove(dataset_dir(data_dir, name))
     _remove_empty_parents(dataset_dir(data_dir, name))
+    for d in reversed(new_dirs):
+      _remove_if_empty(d)
     raise
-  return load_builder(data_dir, name)
+  return prepared
+
+
+def _kept_per_label(builder, split: str) -> Dict[int, int]:
+  """{label index: examples} of a prepared split ({} when the split is absent)."""
+  if split not in builder.info.splits:
+    return {}
+  return dict(collections.Counter(int(ex["label"]) for ex in builder.as_dataset(
+      split=split, decoders={"video": tfds.decode.SkipDecoding()}).as_numpy_iterator()))
 
 
 def _remove_empty_parents(folder: str) -> None:
   """Removes `folder`'s config and dataset folders when a failed preparation left them empty."""
   for path in (eio.dirname(folder), eio.dirname(eio.dirname(folder))):
-    try:
-      if eio.isdir(path) and not eio.listdir(path):
-        eio.remove(path)
-    except eio.io_errors():
-      pass
+    _remove_if_empty(path)
+
+
+def _remove_if_empty(path: str) -> None:
+  """Removes folder `path` if no file lies anywhere below it."""
+  try:
+    if eio.isdir(path) and not any(files for _, _, files in eio.walk(path)):
+      eio.remove(path)
+  except eio.io_errors():
+    pass
 
 
 def summary_lines(builder) -> List[str]:
@@ -185,8 +210,7 @@ def summary_lines(builder) -> List[str]:
   for split in sorted(builder.info.splits.keys()):
     total = builder.info.splits[split].num_examples
     if names:
-      counts = collections.Counter(int(ex["label"]) for ex in builder.as_dataset(
-          split=split, decoders={"video": tfds.decode.SkipDecoding()}).as_numpy_iterator())
+      counts = _kept_per_label(builder, split)
       kept = ", ".join(f"{n} {counts.get(i, 0)}" for i, n in enumerate(names))
     else:
       kept = str(total)
