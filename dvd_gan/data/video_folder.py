@@ -217,3 +217,35 @@ def summary_lines(builder) -> List[str]:
     skips = ", ".join(f"{r} {n}" for r, n in sorted(skipped.get(split, {}).items()) if n) or "none"
     lines.append(f"{split}: {total} clips kept ({kept}); skipped: {skips}")
   return lines
+
+
+def resolve_config(config, log=logging.info) -> None:
+  """For config.data.name == "video_folder", in place: prepares config.data.videos unless prepared already
+  (stored at config.resolution, min_frames = the clip span the config needs), then sets data.tfds_config,
+  data.class_names and, when the folder has no data.eval_split, data.eval_split = "test" if it has one. A
+  config whose tfds_config is set (a run's config.json) is left as it is: its dataset is named already."""
+  from dvd_gan.data import preprocessing  # noqa: PLC0415 - preprocessing loads TensorFlow ops; this module not
+  d = config.data
+  if d.name != NAME or d.tfds_config:
+    return
+  if not d.videos:
+    raise UserError("config.data.videos is required with data.name = 'video_folder': pass "
+                    "--config.data.videos=DIR (a folder of videos)")
+  layout = layout_lib.scan(d.videos, labels=d.labels)
+  span = preprocessing.frame_span(int(d.num_conditioning_frames) + int(config.num_frames), int(d.stride))
+  name = config_name(layout.fingerprint, int(config.resolution))
+  fresh = not is_prepared(d.data_dir, name)
+  builder = prepare(layout, data_dir=d.data_dir, size=int(config.resolution), min_frames=span,
+                    num_workers=int(d.prepare_workers) or None, log=log)
+  if fresh:
+    for line in summary_lines(builder):
+      log(line)
+  stored_min = int(builder.info.metadata.get("min_frames", span))
+  if stored_min > span:
+    log(f"video folder: prepared with min_frames {stored_min}: videos of {span}..{stored_min - 1} frames "
+        f"were skipped there")
+  d.tfds_config = name
+  d.class_names = tuple(class_names(builder))
+  splits = set(builder.info.splits.keys())
+  if d.eval_split.split("[")[0] not in splits and "test" in splits:
+    d.eval_split = "test"
