@@ -164,7 +164,13 @@ def prepare(layout: layout_lib.Layout, *, data_dir: str = "", size: int = 64, mi
   try:
     if not progress:
       tfds.disable_progress_bar()
-    builder.download_and_prepare(download_config=download_config)
+    try:
+      builder.download_and_prepare(download_config=download_config)
+    except ValueError as e:
+      # On Beam TFDS itself refuses a split where every video was skipped, before our check can run.
+      if use_beam and "generated examples is 0" in str(e):
+        raise UserError(f"{layout.root}: no usable video in a split ({str(e).split('for split ')[-1]})") from None
+      raise
     prepared = load_builder(data_dir, name)
     if use_beam:  # the local path checks while writing; Beam's counts exist only once it has written
       check_training_split(layout, _kept_per_label(prepared, "train"), clip_builder.skip_counts(prepared).get(
