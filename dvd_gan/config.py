@@ -43,7 +43,9 @@ def resolve_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDi
   folder's config.json; the tools resolve a config given on their command line the same way."""
   from dvd_gan import data as data_lib  # noqa: PLC0415 - the data pipeline loads TensorFlow; configs are read before
   config = config.copy_and_resolve_references()
-  data_lib.resolve_video_folder(config)  # video_folder: prepares the folder on first use, sets its classes
+  from dvd_gan.training.workdir_lock import is_chief_task  # noqa: PLC0415 - as data_lib
+  # video_folder: prepares the folder on first use (only the chief of a multi-worker run), sets its classes.
+  data_lib.resolve_video_folder(config, prepare_here=is_chief_task(config.train.get("strategy", "default")))
   prediction = int(config.data.get("num_conditioning_frames", 0)) > 0
   if int(config.num_classes) == 0 and config.train.get("conditional", True) and not prediction:
     config.num_classes = int(data_lib.num_classes(config))

@@ -17,9 +17,9 @@ def num_classes(config) -> int:
   return pipeline.num_classes(config)
 
 
-def resolve_video_folder(config, log=print) -> None:
+def resolve_video_folder(config, log=print, *, prepare_here: bool = True) -> None:
   """See `dvd_gan.data.video_folder.resolve_config` (a no-op for other datasets)."""
   if config.data.get("name") != "video_folder":
     return
   from dvd_gan.data import video_folder  # noqa: PLC0415 - loads TensorFlow Datasets
-  video_folder.resolve_config(config, log)
+  video_folder.resolve_config(config, log, prepare_here=prepare_here)

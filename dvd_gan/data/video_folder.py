@@ -21,6 +21,7 @@ where a class kept no video, is a UserError, and nothing is left prepared.
 """
 import collections
 import os
+import time
 from typing import Dict, List, Optional
 
 from absl import logging
@@ -225,11 +226,15 @@ def summary_lines(builder) -> List[str]:
   return lines
 
 
-def resolve_config(config, log=logging.info) -> None:
+def resolve_config(config, log=logging.info, *, prepare_here: bool = True, wait_s: float = 24 * 3600.0,
+                   poll_s: float = 10.0) -> None:
   """For config.data.name == "video_folder", in place: prepares config.data.videos unless prepared already
   (stored at config.resolution, min_frames = the clip span the config needs), then sets data.tfds_config,
   data.class_names and, when the folder has no data.eval_split, data.eval_split = "test" if it has one. A
-  config whose tfds_config is set (a run's config.json) is left as it is: its dataset is named already."""
+  config whose tfds_config is set (a run's config.json) is left as it is: its dataset is named already.
+
+  prepare_here=False (a multi-worker run's non-chief task): never prepares; waits up to `wait_s` seconds
+  (checking every `poll_s`) for the chief to finish preparing the same folder, then UserError."""
   from dvd_gan.data import preprocessing  # noqa: PLC0415 - preprocessing loads TensorFlow ops; this module not
   d = config.data
   if d.name != NAME or d.tfds_config:
@@ -241,6 +246,15 @@ def resolve_config(config, log=logging.info) -> None:
   span = preprocessing.frame_span(int(d.num_conditioning_frames) + int(config.num_frames), int(d.stride))
   name = config_name(layout.fingerprint, int(config.resolution))
   fresh = not is_prepared(d.data_dir, name)
+  if fresh and not prepare_here:
+    log(f"video folder {layout.root}: waiting for the chief task to prepare it ({name})")
+    deadline = time.monotonic() + wait_s
+    while not is_prepared(d.data_dir, name):
+      if time.monotonic() >= deadline:
+        raise UserError(f"video folder {layout.root}: not prepared by the chief task within {wait_s:g} s "
+                        f"(expected {dataset_dir(d.data_dir, name)})")
+      time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+    fresh = False
   builder = prepare(layout, data_dir=d.data_dir, size=int(config.resolution), min_frames=span,
                     num_workers=int(d.prepare_workers) or None, log=log)
   if fresh:

@@ -189,3 +189,27 @@ def test_beam_user_error_leaves_nothing(tmp_path):
                          download_config=tfds.download.DownloadConfig(beam_runner=beam.runners.DirectRunner()),
                          log=lambda s: None)
   assert _nothing_prepared(str(tmp_path / "tfds"))
+
+
+def _folder_config(root, data_dir):
+  from dvd_gan.config import base_config  # noqa: PLC0415 - only these tests
+  c = base_config()
+  c.num_frames, c.resolution, c.num_classes = 4, SIZE, 0
+  c.data.name, c.data.videos, c.data.data_dir, c.data.stride = "video_folder", root, data_dir, 2
+  c.data.eval_split = "validation"
+  return c
+
+
+def test_non_chief_task_reuses_the_chief_s_preparation_and_never_prepares(prepared, tmp_path):
+  """A multi-worker run's other tasks (prepare_here=False) read what the chief prepared; where nothing is
+  prepared they wait for it and, past their limit, stop with one UserError without writing anything."""
+  root, data_dir, builder = prepared
+  config = _folder_config(root, data_dir)
+  video_folder.resolve_config(config, log=lambda s: None, prepare_here=False, wait_s=0.0)
+  assert config.data.tfds_config == os.path.basename(os.path.dirname(builder.data_dir))
+  assert tuple(config.data.class_names) == ("jump", "walk")
+  empty = str(tmp_path / "tfds")
+  with pytest.raises(UserError, match="not prepared by the chief task"):
+    video_folder.resolve_config(_folder_config(root, empty), log=lambda s: None, prepare_here=False,
+                                wait_s=0.2, poll_s=0.05)
+  assert _nothing_prepared(empty)
