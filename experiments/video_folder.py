@@ -8,7 +8,8 @@ batch 512 needs accelerators). `video_folder:small`: the demo's networks and sch
 32x32, sized for 2 CPU cores. Both take --config.resolution and --config.num_frames. The classes are the
 folder's class folders (--config.data.labels=none: unconditional); the first run prepares the folder into
 --config.data.data_dir (default: the TFDS default), later runs and resumes reuse it.
-Evaluation: none during training (eval.protocols = ()); score samples against the folder with `python -m eval`.
+Evaluation: none during training (eval.protocols = ()); `python -m dvd_gan.evaluate --workdir=...` scores
+with `folder_fvd` (FVD of 256 samples against the folder's evaluation split).
 """
 from dvd_gan import experiments
 from dvd_gan.config import base_config
