@@ -213,3 +213,26 @@ def test_non_chief_task_reuses_the_chief_s_preparation_and_never_prepares(prepar
     video_folder.resolve_config(_folder_config(root, empty), log=lambda s: None, prepare_here=False,
                                 wait_s=0.2, poll_s=0.05)
   assert _nothing_prepared(empty)
+
+
+@pytest.mark.parametrize("spec", ["video_folder", "video_folder:small", "video_folder_fp",
+                                  "video_folder_fp:small"])
+def test_folder_configs_read_the_prepared_folder(prepared, spec):
+  """Every folder config (shrunk to 4 frames at 16x16, + 2 conditioning frames for -fp) resolves on the
+  prepared folder (no new preparation) and reads batches of its shapes; synthesis configs get the classes."""
+  from dvd_gan import experiments  # noqa: PLC0415 - only this test
+  from dvd_gan.config import resolve_config  # noqa: PLC0415 - as above
+  from dvd_gan.data import make_dataset  # noqa: PLC0415 - as above
+  root, data_dir, builder = prepared
+  c = experiments.load(spec)
+  c.num_frames, c.resolution, c.batch_size = 4, SIZE, 2
+  c.data.videos, c.data.data_dir = root, data_dir
+  fp = spec.startswith("video_folder_fp")
+  if fp:
+    c.data.num_conditioning_frames = 2
+  c = resolve_config(c)
+  assert c.data.tfds_config == os.path.basename(os.path.dirname(builder.data_dir))
+  assert c.num_classes == (0 if fp else 2)
+  batch = next(iter(make_dataset(c, split="train", training=True)))
+  assert batch["video"].shape == (2, 4, SIZE, SIZE, 3)
+  assert ("context" in batch) == fp and (not fp or batch["context"].shape == (2, 2, SIZE, SIZE, 3))
