@@ -58,6 +58,7 @@ setup(
             "dvd-gan-sample=dvd_gan.sample:run",
             "dvd-gan-export=dvd_gan.export:run",
             "dvd-gan-predict=dvd_gan.predict:run",
+            "dvd-gan-prepare-videos=dvd_gan.prepare_videos:run",
             "video-eval=eval.cli:run",
         ],
     },

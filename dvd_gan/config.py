@@ -37,11 +37,15 @@ def base_config() -> ml_collections.ConfigDict:
 
 def resolve_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Fills the derived keys: num_classes = the dataset's class count when the config leaves it 0 for a
-  dataset that has classes (synthetic: 8), except for DVD-GAN-FP (data.num_conditioning_frames > 0), which
+  dataset that has classes (synthetic: 8; video_folder: the folder's, which is prepared on first use, see
+  dvd_gan.data.video_folder.resolve_config), except for DVD-GAN-FP (data.num_conditioning_frames > 0), which
   has no class input. Returns a copy. The training loop runs on the resolved config and writes it to the run
   folder's config.json; the tools resolve a config given on their command line the same way."""
   from dvd_gan import data as data_lib  # noqa: PLC0415 - the data pipeline loads TensorFlow; configs are read before
   config = config.copy_and_resolve_references()
+  from dvd_gan.training.workdir_lock import is_chief_task  # noqa: PLC0415 - as data_lib
+  # video_folder: prepares the folder on first use (only the chief of a multi-worker run), sets its classes.
+  data_lib.resolve_video_folder(config, prepare_here=is_chief_task(config.train.get("strategy", "default")))
   prediction = int(config.data.get("num_conditioning_frames", 0)) > 0
   if int(config.num_classes) == 0 and config.train.get("conditional", True) and not prediction:
     config.num_classes = int(data_lib.num_classes(config))

@@ -63,10 +63,13 @@ def default_class_names(config) -> Optional[list]:
   """Class names of the configured dataset in label order, when known offline; None otherwise.
 
   synthetic: dvd_gan.data.synthetic.CLASS_NAMES; ucf101: the label list bundled with tensorflow-datasets
-  (the labels TFDS assigns); kinetics600 (names come from the prepared dataset's annotations) and
-  unconditional datasets: None (give them with --class_names).
+  (the labels TFDS assigns); video_folder: the folder's class folders (data.class_names, filled by the run);
+  kinetics600 (names come from the prepared dataset's annotations) and unconditional datasets: None (give
+  them with --class_names).
   """
   name = config.data.name
+  if name == "video_folder":
+    return list(config.data.get("class_names", ()) or ()) or None
   if name == "synthetic":
     return list(synthetic.CLASS_NAMES)
   if name == "ucf101":

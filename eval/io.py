@@ -97,6 +97,11 @@ def glob(pattern: str) -> list[str]:
   return sorted(_gfile().glob(str(pattern)))
 
 
+def file_size(path: str) -> int:
+  """Size of file `path` in bytes (one stat request on object stores)."""
+  return int(_gfile().stat(str(path)).length)
+
+
 def walk(path: str):
   """Like os.walk (top-down) on any filesystem: yields (folder, subfolder names, file names); as with
   os.walk, removing names from the yielded subfolder list in place skips those folders."""

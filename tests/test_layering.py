@@ -13,7 +13,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOLS = ("dvd_gan.train", "dvd_gan.export", "dvd_gan.sample", "dvd_gan.sampling", "dvd_gan.predict",
-         "dvd_gan.evaluate", "dvd_gan.plot_metrics")
+         "dvd_gan.evaluate", "dvd_gan.plot_metrics", "dvd_gan.prepare_videos")
 LOOP = ("dvd_gan.training.loop", "dvd_gan.training.trainer")
 BLOCKS = ("dvd_gan.layers", "dvd_gan.models", "dvd_gan.data")
 RUN_AND_GENERATOR = ("dvd_gan.run_folder", "dvd_gan.generators", "dvd_gan.standing_stats", "dvd_gan.random_streams",

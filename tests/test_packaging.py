@@ -49,12 +49,12 @@ def _version_tuple(v):
 
 
 def test_console_commands_exist(setup_kwargs):
-  """Every console script names a callable that exists; project commands are named dvd-gan-<verb>."""
+  """Every console script names a callable that exists; project commands are named dvd-gan-<verb>[-<object>]."""
   scripts = setup_kwargs["entry_points"]["console_scripts"]
   names = {s.split("=")[0].strip(): s.split("=")[1].strip() for s in scripts}
   assert {"dvd-gan-train", "dvd-gan-export", "video-eval"} <= set(names)
   for name, target in names.items():
-    assert name == "video-eval" or re.fullmatch(r"dvd-gan-[a-z]+", name), name
+    assert name == "video-eval" or re.fullmatch(r"dvd-gan-[a-z]+(-[a-z]+)?", name), name
     module, function = target.split(":")
     assert callable(getattr(importlib.import_module(module), function)), target
 

@@ -1,4 +1,4 @@
-"""Input pipelines: synthetic videos, UCF-101, BAIR robot pushing, Kinetics-600 (docs/data.md).
+"""Input pipelines: synthetic videos, UCF-101, BAIR robot pushing, Kinetics-600, a folder of videos (docs/data.md).
 
 The public entry points are imported lazily so that light modules of this package (e.g. `clips`, used in
 spawned decoding workers) do not pull in TensorFlow.
@@ -15,3 +15,11 @@ def num_classes(config) -> int:
   """See `dvd_gan.data.pipeline.num_classes`."""
   from dvd_gan.data import pipeline  # noqa: PLC0415 - loads TensorFlow; dvd_gan.data.config must not
   return pipeline.num_classes(config)
+
+
+def resolve_video_folder(config, log=print, *, prepare_here: bool = True) -> None:
+  """See `dvd_gan.data.video_folder.resolve_config` (a no-op for other datasets)."""
+  if config.data.get("name") != "video_folder":
+    return
+  from dvd_gan.data import video_folder  # noqa: PLC0415 - loads TensorFlow Datasets
+  video_folder.resolve_config(config, log, prepare_here=prepare_here)

@@ -3,6 +3,8 @@
 A local path is opened by PyAV itself (no TensorFlow in the worker); a path on another filesystem
 (`gs://...`) is read through a tf.io.gfile file object, which PyAV accepts.
 
+`load_frames(paths, size, min_frames)` does the same for a frame folder (the images in order, Pillow).
+
 `load_clip(path, size, min_frames)` decodes every frame of the first video stream (full frame rate, no frame
 dropping), resizes it bilinearly so that its shorter side equals `size` (aspect kept) and encodes it as JPEG.
 It never raises for a bad file: the result's `status` says what happened.
@@ -91,3 +93,29 @@ def load_clip(path: Optional[str], size: int, min_frames: int, jpeg_quality: int
   if len(frames) < min_frames:
     return Clip(status=TOO_SHORT, error=f"{path}: {len(frames)} frames < {min_frames}")
   return Clip(status=OK, frames=frames, fps=fps, height=height, width=width)
+
+
+def _resized_jpeg(image: Image.Image, size: int, jpeg_quality: int) -> Tuple[bytes, int, int]:
+  height, width = scaled_size(image.height, image.width, size)
+  buffer = io.BytesIO()
+  image.convert("RGB").resize((width, height), Image.BILINEAR).save(buffer, format="JPEG", quality=jpeg_quality)
+  return buffer.getvalue(), height, width
+
+
+def load_frames(paths: List[str], size: int, min_frames: int, jpeg_quality: int = 90) -> Clip:
+  """The images `paths` (one video's frames, in order) as JPEG frames with shorter side `size`; an image
+  that cannot be read makes the clip UNREADABLE (a video with a hole would teach false motion)."""
+  if len(paths) < min_frames:
+    return Clip(status=TOO_SHORT, error=f"{len(paths)} frames < {min_frames}")
+  frames = []
+  height = width = 0
+  for path in paths:
+    if not _isfile(path):
+      return Clip(status=MISSING, error=f"no file {path}")
+    try:
+      with _open(path) as source, Image.open(source) as image:
+        jpeg, height, width = _resized_jpeg(image, size, jpeg_quality)
+    except Exception as e:  # any image error means "unreadable", never a crash
+      return Clip(status=UNREADABLE, error=f"{path}: {type(e).__name__}: {e}")
+    frames.append(jpeg)
+  return Clip(status=OK, frames=frames, fps=0.0, height=height, width=width)

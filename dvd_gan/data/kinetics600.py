@@ -34,34 +34,31 @@ filesystem (`ram://`) does not (build from it with num_workers=1 and no Beam).
 """
 import collections
 import csv
-import functools
 import io
 import os
 import re
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 from absl import logging
 import numpy as np
 import tensorflow_datasets as tfds
 
-from dvd_gan.data import clips as clips_lib
+from dvd_gan.data import clip_builder
+from dvd_gan.data import clips as clips_lib  # noqa: F401 - the decoder module, for callers
+from dvd_gan.data.clip_builder import (DECODED_BYTES, DEFAULT_CLIP_TIMEOUT_S, MAX_DEPTH,  # noqa: F401 - API
+                                       decoded_bytes, decoded_size, list_files, skip_counts)
 from dvd_gan.data.kinetics600_clips import BAD_ANNOTATION, UNKNOWN_LABEL, process_clip
-from dvd_gan.data import worker_pool
 from eval import io as eio
-from PIL import Image
 
 NAME = "kinetics600"
 RESOLUTIONS = (64, 128, 256)
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv")
 BEAM_NAMESPACE = "kinetics600"
-MAX_LISTED_SKIPS = 10000  # at most this many skipped clip ids per split in the metadata
-MAX_DEPTH = 6  # annotation CSVs and clips are found up to this many folder levels below manual_dir
 
 # "<youtube_id>_<start>_<end>.<ext>"; YouTube ids themselves may contain "_" and "-".
 _FILENAME_RE = re.compile(r"^(?P<youtube_id>.+)_(?P<start>\d+)_(?P<end>\d+)\.(?:mp4|webm|mkv)$", re.IGNORECASE)
 _SPLIT_NAMES = {"train": "train", "training": "train", "validate": "validation", "validation": "validation",
                 "val": "validation", "valid": "validation", "test": "test", "testing": "test"}
-DEFAULT_CLIP_TIMEOUT_S = 300.0  # a 10 s Kinetics clip decodes in seconds; minutes mean a hung decoder
 _REQUIRED_FIELDS = ("youtube_id", "time_start", "time_end")
 
 MANUAL_DOWNLOAD_INSTRUCTIONS = """\
@@ -161,50 +158,15 @@ def index_clip_files(manual_dir: str) -> Dict[Tuple[str, int, int], str]:
   return index
 
 
-def list_files(manual_dir: str, max_depth: int = MAX_DEPTH) -> List[str]:
-  """Paths of everything up to `max_depth` folder levels below `manual_dir` (folders included: callers
-  filter by name), on any filesystem; level by level, sorted within a level.
-
-  One glob per level (`manual_dir/*`, `manual_dir/*/*`, ...): on GCS each is one listing of the objects
-  under the prefix, where a folder walk would ask for every one of 500k clips whether it is a folder.
-  """
-  paths = []
-  for depth in range(1, max_depth + 1):
-    paths += eio.glob(eio.join(manual_dir, *(["*"] * depth)))
-  return paths
-
-
 def clip_key(youtube_id: str, start: int, end: int) -> str:
   return f"{youtube_id}_{start:06d}_{end:06d}"
 
 
-DECODED_BYTES = "decoded_bytes"
-
-
-def decoded_bytes(example: Dict[str, object]) -> int:
-  """uint8 bytes of the decoded frames of one example (T * H * W * 3), from the JPEG headers."""
-  frames = example["video"]
-  if not frames:
-    return 0
-  width, height = Image.open(io.BytesIO(frames[0])).size
-  return len(frames) * height * width * 3
-
-
-def _beam_process(item, *, split, **kwargs):
-  """Beam FlatMap body: yields (key, example) and counts skips (and decoded bytes) in Beam counters."""
-  import apache_beam as beam  # noqa: PLC0415 - optional dependency (the beam extra)
-  key, status, example, error = process_clip(item, **kwargs)
-  beam.metrics.Metrics.counter(BEAM_NAMESPACE, f"{split}/{status}").inc()
-  if example is None:
-    logging.warning("kinetics600 %s: skipped %s (%s): %s", split, key, status, error)
-    return
-  beam.metrics.Metrics.counter(BEAM_NAMESPACE, f"{split}/{DECODED_BYTES}").inc(decoded_bytes(example))
-  yield key, example
-
-
-class Kinetics600(tfds.core.GeneratorBasedBuilder):
+class Kinetics600(clip_builder.ClipBuilder):
   """Kinetics-600 clips (manual download), frames stored as JPEG at a fixed shorter side."""
 
+  NAMESPACE = BEAM_NAMESPACE
+  EXTRA_STATUSES = (UNKNOWN_LABEL, BAD_ANNOTATION)
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "Initial release: JPEG frames at full frame rate, skip counts in metadata."}
   MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
@@ -212,28 +174,6 @@ class Kinetics600(tfds.core.GeneratorBasedBuilder):
       Kinetics600Config(name=config_name(s), size=s,
                         description=f"Shorter side {s} pixels, all frames, JPEG.") for s in RESOLUTIONS
   ]
-
-  def __init__(self, *, num_workers: Optional[int] = None, use_beam: bool = False,
-               clip_timeout_s: float = DEFAULT_CLIP_TIMEOUT_S, **kwargs):
-    """num_workers: local processes decoding clips (None: os.cpu_count(); <= 1: in-process).
-
-    clip_timeout_s: a clip still decoding after this many seconds is skipped as unreadable (worker processes
-    only).
-
-    use_beam: make `_generate_examples` return a Beam PTransform (pass beam_runner / beam_options in the
-    DownloadConfig); needs apache-beam.
-    """
-    self._num_workers = os.cpu_count() if num_workers is None else num_workers
-    self._use_beam = use_beam
-    self._clip_timeout_s = float(clip_timeout_s)
-    self._load_clip = clips_lib.load_clip  # the decoder each worker runs (kinetics600_clips.process_clip)
-    super().__init__(**kwargs)
-
-  def download_and_prepare(self, *args, **kwargs):
-    # A spawned decoder worker re-imports the main module: a script that builds at its top level (no main
-    # guard) reaches this line inside every worker; the worker ends quietly and the parent says what to add.
-    worker_pool.exit_if_reimported_main()
-    return super().download_and_prepare(*args, **kwargs)
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
@@ -276,77 +216,10 @@ class Kinetics600(tfds.core.GeneratorBasedBuilder):
       generators[split] = self._generate_examples(items=items, split=split)
     return generators
 
-  def _generate_examples(self, items, split):
+  def _process_fn(self):
+    return process_clip
+
+  def _process_kwargs(self):
     cfg = self.builder_config
-    kwargs = dict(size=cfg.size, min_frames=cfg.min_frames, jpeg_quality=cfg.jpeg_quality,
-                  load_clip=self._load_clip)
-    if self._use_beam:
-      beam = tfds.core.lazy_imports.apache_beam
-      return (f"Create{split}" >> beam.Create(items)
-              | f"Decode{split}" >> beam.FlatMap(functools.partial(_beam_process, split=split, **kwargs)))
-    return self._generate_locally(items, split, kwargs)
-
-  def _generate_locally(self, items, split, kwargs) -> Iterator[Tuple[str, Dict[str, object]]]:
-    """Decodes clips in a process pool (spawned workers: no forked TF state; a crashed or hung decoder costs
-    its clip, dvd_gan.data.worker_pool), yields in annotation order."""
-    fn = functools.partial(process_clip, **kwargs)
-    counts = collections.Counter()
-    skipped = []
-    workers = min(self._num_workers, len(items))
-    logging.info("kinetics600 %s: decoding %d clips with %d worker process(es)", split, len(items),
-                 max(workers, 1))
-    if workers > 1:
-      results = worker_pool.imap_ordered(
-          fn, items, workers=workers, timeout_s=self._clip_timeout_s,
-          on_failure=lambda item, message: (item["key"], clips_lib.UNREADABLE, None, message),
-          log=lambda item, message: logging.warning("kinetics600 %s: %s: %s", split, item["key"], message))
-    else:
-      results = map(fn, items)
-    try:
-      for key, status, example, error in results:
-        counts[status] += 1
-        if example is None:
-          logging.warning("kinetics600 %s: skipped %s (%s): %s", split, key, status, error)
-          if len(skipped) < MAX_LISTED_SKIPS:
-            skipped.append({"key": key, "reason": status})
-          continue
-        counts[DECODED_BYTES] += decoded_bytes(example)
-        yield key, example
-    finally:
-      close = getattr(results, "close", None)
-      if close is not None:
-        close()  # stops the worker processes of an abandoned build
-    self._record_counts(split, counts, skipped)
-
-  def _record_counts(self, split: str, counts, skipped=None):
-    summary = {s: int(counts.get(s, 0))
-               for s in (clips_lib.OK,) + clips_lib.SKIP_STATUSES + (UNKNOWN_LABEL, BAD_ANNOTATION)}
-    self.info.metadata["skipped"][split] = {k: v for k, v in summary.items() if k != clips_lib.OK}
-    self.info.metadata[DECODED_BYTES][split] = int(counts.get(DECODED_BYTES, 0))
-    if skipped is not None:
-      self.info.metadata["skipped_clips"][split] = skipped
-    logging.info("kinetics600 %s: %d clips written, skipped: %s", split, summary[clips_lib.OK],
-                 self.info.metadata["skipped"][split])
-
-  def _process_pipeline_result(self, pipeline_result) -> None:
-    """Beam path: copies the per-split skip counters into the metadata."""
-    import apache_beam as beam  # noqa: PLC0415 - optional dependency (the beam extra)
-    result = pipeline_result.metrics().query(beam.metrics.MetricsFilter().with_namespace(BEAM_NAMESPACE))
-    per_split = collections.defaultdict(collections.Counter)
-    for counter in result["counters"]:
-      split, status = counter.key.metric.name.split("/", 1)
-      per_split[split][status] += counter.committed or counter.attempted or 0
-    for split, counts in per_split.items():
-      self._record_counts(split, counts)
-
-
-def decoded_size(builder: tfds.core.DatasetBuilder, split: str) -> Optional[int]:
-  """uint8 bytes of the decoded frames of `split` ("train", "validation", "test"), None if not recorded."""
-  sizes = builder.info.metadata.get(DECODED_BYTES, {}) if builder.info.metadata else {}
-  return int(sizes[split]) if split in sizes else None
-
-
-def skip_counts(builder: tfds.core.DatasetBuilder) -> Dict[str, Dict[str, int]]:
-  """{split: {"missing": n, "unreadable": n, "too_short": n, "unknown_label": n, "bad_annotation": n}} of a
-  prepared builder."""
-  return dict(builder.info.metadata.get("skipped", {})) if builder.info.metadata else {}
+    return dict(size=cfg.size, min_frames=cfg.min_frames, jpeg_quality=cfg.jpeg_quality,
+                load_clip=self._load_clip)

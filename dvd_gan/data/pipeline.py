@@ -18,9 +18,10 @@ import tensorflow as tf
 from dvd_gan.data import preprocessing
 from dvd_gan.data import kinetics600
 from dvd_gan.data import synthetic
+from dvd_gan.data import video_folder
 import tensorflow_datasets as tfds
 
-DATASETS = ("synthetic", "ucf101", "bair_robot_pushing_small", "kinetics600")
+DATASETS = ("synthetic", "ucf101", "bair_robot_pushing_small", "kinetics600", "video_folder")
 _NUM_CLASSES = {"ucf101": 101, "kinetics600": 600, "bair_robot_pushing_small": 0}
 BAIR_FRAMES = 30
 
@@ -30,6 +31,8 @@ def num_classes(config: ml_collections.ConfigDict) -> int:
   name = config.data.name
   if name == "synthetic":
     return synthetic.NUM_CLASSES
+  if name == "video_folder":  # the folder's classes, set when the run resolves its config
+    return len(config.data.get("class_names", ()) or ())
   if name not in _NUM_CLASSES:
     raise ValueError(f"config.data.name: unknown dataset {name!r}; expected one of {DATASETS}")
   return _NUM_CLASSES[name]
@@ -125,6 +128,11 @@ def tfds_name(config) -> str:
 
 
 def _builder(config):
+  if config.data.name == "video_folder":
+    if not config.data.tfds_config:
+      raise ValueError("data pipeline: video_folder needs data.tfds_config (set when the run prepares "
+                       "data.videos: dvd_gan.data.video_folder.resolve_config)")
+    return video_folder.load_builder(config.data.data_dir, config.data.tfds_config)
   name = tfds_name(config)
   try:
     return tfds.builder(name, data_dir=config.data.data_dir or None)
@@ -142,14 +150,15 @@ def _check_split(builder, split: str) -> None:
 
 def _decoded_bytes_estimate(config, builder, split: str, num_pipelines: int) -> Optional[int]:
   """Decoded uint8 bytes of this pipeline's shard (of the whole split: an upper bound for a slice), or None
-  when unknown: BAIR from its fixed 30 x 64 x 64 clips, kinetics600 from the size our builder recorded."""
+  when unknown: BAIR from its fixed 30 x 64 x 64 clips, kinetics600 and video_folder from the size our
+  builders recorded."""
   base = split.split("[")[0]
   if config.data.name == "bair_robot_pushing_small":
     try:
       total = builder.info.splits[base].num_examples * BAIR_FRAMES * 64 * 64 * 3
     except Exception:
       return None
-  elif config.data.name == "kinetics600":
+  elif config.data.name in ("kinetics600", "video_folder"):
     total = kinetics600.decoded_size(builder, base)
     if total is None:
       return None

@@ -7,6 +7,8 @@ dvd_gan registers its own protocols here, through eval's one registry:
              2 CPU cores. Its real set is the end-of-run figures' reference set (dvd_gan.evaluation.figures).
   demo_fvd_pr  the same samples and real videos, with precision, recall, density, coverage (a falling recall
              is an early sign of mode collapse, docs/training.md) and the intra-FVD over the classes.
+  folder_fvd the video_folder runs: FVD of 256 samples against the run's evaluation split, real statistics
+             cached per prepared folder (stats_dataset: the fingerprint is part of their name).
 
 A run's protocols: `eval.protocols` during training; `eval.final_protocols`, else the paper's for its dataset
 (`paper_protocols`), for `python -m dvd_gan.evaluate`. Frame-conditional runs (data.num_conditioning_frames
@@ -34,6 +36,16 @@ DEMO_PR_PROTOCOL = register_protocol(Protocol(
           "32 and 64 videos, on logits so that one real statistics file serves every metric; per-class rows "
           "from about 4 samples per class are rough (compare them only across steps)"))
 
+FOLDER_PROTOCOL = register_protocol(Protocol(
+    name="folder_fvd",
+    description="a folder of your own videos: FVD of 256 G_ema samples against every video of the run's "
+                "evaluation split (data.eval_split: the folder's held-out videos)",
+    network="i3d-kinetics-400", metrics=("fvd",), num_fake=256, num_real=None, repeats=10, dataset=None,
+    split="validation",
+    reference="dvd_gan video_folder (docs/data.md, \"Your own videos\"); not a paper protocol",
+    notes="the real statistics are cached per prepared folder (its fingerprint is in the file name and "
+          "metadata): a changed folder gets new statistics"))
+
 # The paper's figures (docs/paper.md, "Results", Tables 1-3), keyed by what identifies the config's row.
 TABLE1 = {  # Kinetics-600 synthesis: (frames, resolution) -> FID, IS, IS truncated
     (12, 64): (0.91, 61.10, 129.9), (48, 64): (12.92, 97.62, 219.05), (12, 128): (2.16, 55.09, 80.32),
@@ -58,6 +70,8 @@ def paper_protocols(config) -> tuple:
     return ("fvd_k400",)
   if name == "synthetic":
     return ("demo_fvd",)
+  if name == "video_folder":
+    return ("folder_fvd",)
   raise ValueError(f"no paper protocol for dataset {name!r}; set eval.final_protocols")
 
 
@@ -151,3 +165,13 @@ def paper_figures(config, key: str):
     task = "prediction" if int(config.data.get("num_conditioning_frames", 0)) > 0 else "synthesis"
     return TABLE3_FVD[task]["train" if real_split(config, name) == "train" else "test"]
   return None
+
+
+def stats_dataset(config) -> str:
+  """The dataset name the real statistics of this run are cached and checked under: data.name, and for a
+  video_folder its prepared dataset (data.tfds_config = resolution + the folder's fingerprint), so that a
+  changed folder never reuses the statistics of the old one."""
+  name = config.data.name
+  if name == "video_folder" and config.data.get("tfds_config", ""):
+    return f"{name}-{config.data.tfds_config}"
+  return name

@@ -206,7 +206,8 @@ class GeneratorScorer:
       split = run_protocols.real_split(self.config, p)
       classes = [] if p.needs_labels else None  # the real videos' labels, for per-class scores
       self._real[p.name] = real_stats.load_or_compute(
-          self.stats_dir, p, self.network(p.network), dataset=self.config.data.name, split=split,
+          self.stats_dir, p, self.network(p.network), dataset=run_protocols.stats_dataset(self.config),
+          split=split,
           frames=self.frames(p), stride=p.stride or int(self.config.data.stride),
           resolution=int(self.config.resolution), batch_size=self.batch_size, progress=self.real_progress,
           videos_fn=lambda: real_video_batches(self.config, split, self.batch_size, classes), log=self.log,

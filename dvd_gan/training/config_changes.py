@@ -42,6 +42,7 @@ RUN_KEYS = (
     # The training data and its order.
     "data.name", "data.split", "data.stride", "data.tfds_config", "data.num_conditioning_frames",
     "data.synthetic_variant", "data.bair_camera", "data.shuffle_buffer", "data.deterministic",
+    "data.videos", "data.labels", "data.class_names",
     # The optimisation; the strategy decides how the batch is split into per-replica input pipelines.
     "train.d_steps_per_g_step", "train.g_lr", "train.d_lr", "train.beta1", "train.beta2", "train.ema_decay",
     "train.ema_start_step", "train.conditional", "train.mixed_precision", "train.fused_adam", "train.strategy",
@@ -54,6 +55,7 @@ SCHEDULE_KEYS = (
     "model.remat",
     # Where and how fast the same examples are read (every random choice derives from the seed).
     "data.data_dir", "data.num_parallel_calls", "data.prefetch", "data.cache", "data.cache_max_bytes",
+    "data.prepare_workers",
     # The evaluation split and offset: scoring and DVD-GAN-FP's sample contexts, not training.
     "data.eval_split", "data.eval_frame_offset",
     "eval.num_videos", "eval.fvd_at_end", "eval.network", "eval.weights", "eval.batch_size", "eval.truncation",

@@ -9,7 +9,6 @@ import logging as py_logging
 import os
 import uuid
 
-import av
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -19,6 +18,7 @@ import tensorflow_datasets as tfds
 from dvd_gan.config import base_config
 from dvd_gan.data import kinetics600, make_dataset, pipeline
 from eval import io as eio
+from tests.dvd_gan.data.video_files import write_video
 
 # Real Kinetics class names, deliberately listed out of order: label indices must follow the sorted order.
 CLASSES = ["zumba", "abseiling", "playing cricket", "air drumming"]
@@ -44,18 +44,7 @@ MISSING = ("missingmiss", 0, 10, "air drumming")
 MIN_FRAMES = 16  # the builder configs' default
 
 
-def _write_video(path, height, width, fps, num_frames, seed):
-  rng = np.random.default_rng(seed)
-  base = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
-  with av.open(path, mode="w") as container:
-    stream = container.add_stream("libvpx" if path.endswith(".webm") else "mpeg4", rate=fps)
-    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-    for t in range(num_frames):
-      frame = av.VideoFrame.from_ndarray(np.roll(base, t, axis=1), format="rgb24")
-      for packet in stream.encode(frame):
-        container.mux(packet)
-    for packet in stream.encode():
-      container.mux(packet)
+_write_video = write_video
 
 
 def _clip_path(root, split_dir, clip):
