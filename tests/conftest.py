@@ -72,35 +72,16 @@ def _defined_in(fixturedef) -> str:
     return ""
 
 
-# Session fixtures that cost nothing to make twice: they do not pin their tests to one worker.
-_CHEAP_SHARED_FIXTURES = {"two_cpu_devices", "mirrored_strategy"}
-
-
-def _shares_state(defs) -> bool:
-  """Whether a fixture is made once for many tests (module or session scope) by the project's tests."""
-  fixturedef = defs[-1]
-  return (fixturedef.scope in ("module", "session") and fixturedef.argname not in _CHEAP_SHARED_FIXTURES
-          and _defined_in(fixturedef).startswith("tests/"))
-
-
 def pytest_collection_modifyitems(config, items):
   for item in items:
     info = getattr(item, "_fixtureinfo", None)
     if info is None:
       continue
-    shared = False
     for name in item.fixturenames:  # the closure: fixtures used through other fixtures count too
       defs = info.name2fixturedefs.get(name)
-      if not defs:
-        continue
-      if (_defined_in(defs[-1]), name) in SLOW_FIXTURES and not item.get_closest_marker("slow"):
+      if defs and (_defined_in(defs[-1]), name) in SLOW_FIXTURES:
         item.add_marker(pytest.mark.slow)
-      shared = shared or _shares_state(defs)
-    if shared:
-      # With `pytest -n 2 --dist loadgroup` (the README's command) the tests of a module that share a module
-      # or session fixture run in one worker, so it is made once, not once per worker (a training run or an
-      # export: tens of seconds each on 2 cores).
-      item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+        break
 
 
 def pytest_report_header(config):
