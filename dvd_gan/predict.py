@@ -59,10 +59,11 @@ def define_flags(fv, argv):
   flags.DEFINE_bool("progress", True, "Progress bar on stderr.", flag_values=fv)
 
 
-# ---- the model -------------------------------------------------------------------------------------------
+# ---- the loaded predictor ----------------------------------------------------------------------------------
 
-class _Model:
-  """`predict(frames uint8 [N, C, H, W, 3], seed, truncation) -> uint8 [N, C + T, H, W, 3]` and its facts."""
+class LoadedPredictor:
+  """A frame-prediction generator loaded from an export or a run folder: `predict(frames uint8 [N, C, H, W, 3],
+  seed, truncation) -> uint8 [N, C + T, H, W, 3]` and its facts."""
 
   def __init__(self, fn, meta):
     self._fn = fn
@@ -80,7 +81,7 @@ class _Model:
     return out["video_uint8"].numpy()
 
 
-def load_from_workdir(workdir: str) -> _Model:
+def load_from_workdir(workdir: str) -> LoadedPredictor:
   """G_ema of the newest checkpoint of a DVD-GAN-FP run, behind the export's `predict` function."""
   from dvd_gan import generators, run_folder  # noqa: PLC0415 - TensorFlow loads after the flags are checked
   import tensorflow as tf  # noqa: PLC0415 - TensorFlow loads after the flags are checked
@@ -98,12 +99,12 @@ def load_from_workdir(workdir: str) -> _Model:
           "checkpoint": checkpoint, "num_conditioning_frames": num_context,
           "num_frames": int(config.num_frames), "resolution": int(config.resolution),
           "stride": int(config.data.stride)}
-  model = _Model(fn, meta)
+  model = LoadedPredictor(fn, meta)
   model.from_workdir = True
   return model
 
 
-def load_from_saved_model(path: str) -> _Model:
+def load_from_saved_model(path: str) -> LoadedPredictor:
   """The `predict` signature of an export of a DVD-GAN-FP run."""
   from dvd_gan.generators import META_FILE  # noqa: PLC0415 - TensorFlow loads after the flags are checked
   meta_path = eio.join(path, META_FILE)
@@ -127,7 +128,7 @@ def load_from_saved_model(path: str) -> _Model:
           "num_conditioning_frames": int(meta["num_conditioning_frames"]), "num_frames": int(meta["num_frames"]),
           "resolution": int(meta["resolution"]), "stride": int(config.get("data", {}).get("stride", 1)),
           "max_batch_size": meta.get("max_batch_size")}
-  model = _Model(fn, info)
+  model = LoadedPredictor(fn, info)
   model._loaded = loaded  # keeps the SavedModel's variables alive
   return model
 
@@ -144,7 +145,7 @@ def to_model_frames(video, resolution: int):
   return to_uint8(preprocessing.spatial_preprocess(video, resolution, None).numpy())    # from [-1, 1]
 
 
-def iter_conditioning_frames(path: str, model: _Model, num=None):
+def iter_conditioning_frames(path: str, model: LoadedPredictor, num=None):
   """Yields (input name, uint8 [C, H, W, 3]) for the first `num` videos of `path`."""
   c = model.num_conditioning_frames
   for i, (name, video) in enumerate(video_io.iter_videos(path, frames=c, stride=model.stride)):
@@ -166,7 +167,7 @@ def _batches(items, size):
     yield batch
 
 
-def predict_videos(model: _Model, videos: str, out: str, *, num=None, seed=0, truncation=1.0, fmt="mp4",
+def predict_videos(model: LoadedPredictor, videos: str, out: str, *, num=None, seed=0, truncation=1.0, fmt="mp4",
                    batch_size=8, fps=8.0, overwrite=False, progress=True) -> dict:
   """Writes the continuations of the videos of `videos` to the folder `out` (module docstring); returns the
   manifest."""

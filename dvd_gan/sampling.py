@@ -1,6 +1,6 @@
 """Sampling for people: class samples, truncation, latent and class interpolations (docs/sampling.md).
 
-The library behind `python -m dvd_gan.sample` and `notebooks/sample.ipynb`. A `Model` is the exported
+The library behind `python -m dvd_gan.sample` and `notebooks/sample.ipynb`. A `LoadedSampler` is the exported
 SavedModel's signatures (`load(saved_model=DIR)`: TensorFlow only, nothing else of dvd_gan is imported), or the
 same functions built in this process from a training run's latest G_ema (`load(workdir=DIR)`, through
 `dvd_gan.generators.Sampler`). Either way the same seed gives the same videos.
@@ -39,8 +39,8 @@ INTERPOLATIONS = ("latent", "class")
 
 
 @dataclass
-class Model:
-  """A sampler's functions and constants.
+class LoadedSampler:
+  """A generator loaded for sampling, from an export or a run folder: its functions and constants.
 
   Attributes:
     signatures: {"latents", "sample", "sample_mixed" (conditional only)}: callables taking keyword tensors
@@ -171,7 +171,7 @@ def check_truncation(truncation: float, mode: str) -> None:
 
 # ---- loading ---------------------------------------------------------------------------------------------
 
-def load_saved_model(path: str) -> Model:
+def load_saved_model(path: str) -> LoadedSampler:
   """A Model from a SavedModel written by `python -m dvd_gan.export` (format version >= 2)."""
   try:
     loaded = tf.saved_model.load(path)
@@ -185,14 +185,14 @@ def load_saved_model(path: str) -> Model:
                     "with python -m dvd_gan.export")
   names = [n.decode("utf-8") for n in loaded.class_names.numpy()]
   bounds = {k: int(getattr(loaded, k).numpy()) for k in ("max_batch_size", "max_latents") if hasattr(loaded, k)}
-  return Model(signatures={k: sigs[k] for k in ("latents", "sample", "sample_mixed") if k in sigs},
+  return LoadedSampler(signatures={k: sigs[k] for k in ("latents", "sample", "sample_mixed") if k in sigs},
                resolution=int(loaded.resolution.numpy()), num_frames=int(loaded.num_frames.numpy()),
                num_classes=int(loaded.num_classes.numpy()), z_dim=int(loaded.z_dim.numpy()),
                class_names=names, source=str(path), keep_alive=loaded, **bounds)
 
 
-def load_workdir(workdir: str, *, xla: bool = False) -> Model:
-  """A Model of a training run's latest G_ema, built in this process as the export would build it (with
+def load_workdir(workdir: str, *, xla: bool = False) -> LoadedSampler:
+  """A LoadedSampler of a training run's latest G_ema, built in this process as the export would build it (with
   standing statistics when the run's config turns them on: `eval.standing_stats_batches`)."""
   from dvd_gan import generators, run_folder  # noqa: PLC0415 - builds the generator: only for training runs
   try:
@@ -207,7 +207,7 @@ def load_workdir(workdir: str, *, xla: bool = False) -> Model:
   names = run_folder.default_class_names(config) if num_classes > 0 else None
   sampler = generators.Sampler(generator, names if names and len(names) == num_classes else None, xla=xla)
   sigs = sampler.signatures()
-  return Model(signatures={k: sigs[k] for k in ("latents", "sample", "sample_mixed") if k in sigs},
+  return LoadedSampler(signatures={k: sigs[k] for k in ("latents", "sample", "sample_mixed") if k in sigs},
                resolution=int(generator.resolution), num_frames=int(generator.num_frames),
                num_classes=num_classes, z_dim=int(generator.z_dim),
                class_names=[n.decode("utf-8") for n in sampler.class_names.numpy()],
@@ -216,7 +216,7 @@ def load_workdir(workdir: str, *, xla: bool = False) -> Model:
                from_workdir=True)
 
 
-def load(*, workdir: Optional[str] = None, saved_model: Optional[str] = None) -> Model:
+def load(*, workdir: Optional[str] = None, saved_model: Optional[str] = None) -> LoadedSampler:
   """`load(saved_model=EXPORT_DIR)` or `load(workdir=RUN_DIR)` (exactly one)."""
   if bool(workdir) == bool(saved_model):
     raise UserError("give exactly one of --workdir (a training run) and --saved_model (an export)")
@@ -242,7 +242,7 @@ class Samples:
   alphas: Optional[np.ndarray] = None
 
 
-def class_samples(model: Model, classes, num: int, seed: int = 0, truncation: float = 1.0,
+def class_samples(model: LoadedSampler, classes, num: int, seed: int = 0, truncation: float = 1.0,
                   mode: str = "scale", *, batch_size: int = 16, progress: bool = False) -> Samples:
   """`num` videos of each class (ids or names, or "all"): videos [C, N, T, H, W, 3]; video j of every
   class uses z_j of latents(num, seed)."""
@@ -254,7 +254,7 @@ def class_samples(model: Model, classes, num: int, seed: int = 0, truncation: fl
   return Samples(videos.reshape((len(ids), num) + videos.shape[1:]), ids, zz.reshape(len(ids), num, -1))
 
 
-def random_samples(model: Model, num: int, seed: int = 0, truncation: float = 1.0, mode: str = "scale",
+def random_samples(model: LoadedSampler, num: int, seed: int = 0, truncation: float = 1.0, mode: str = "scale",
                    *, batch_size: int = 16, progress: bool = False) -> Samples:
   """`num` videos [N, T, H, W, 3] of z and classes drawn from the seed (sample_random's for mode scale)."""
   z, y = model.latents(num, seed, truncation, mode)
@@ -268,7 +268,7 @@ def _alphas(steps: int) -> np.ndarray:
   return np.linspace(0.0, 1.0, int(steps), dtype=np.float32)
 
 
-def latent_interpolation(model: Model, classes=None, num: int = 1, steps: int = 8, seed: int = 0,
+def latent_interpolation(model: LoadedSampler, classes=None, num: int = 1, steps: int = 8, seed: int = 0,
                          truncation: float = 1.0, mode: str = "scale", *, batch_size: int = 16,
                          progress: bool = False) -> Samples:
   """Interpolations between two z at a fixed class: videos [P, K, T, H, W, 3].
@@ -293,7 +293,7 @@ def latent_interpolation(model: Model, classes=None, num: int = 1, steps: int = 
   return Samples(videos.reshape(zs.shape[:2] + videos.shape[1:]), labels, zs, a)
 
 
-def class_interpolation(model: Model, classes, num: int = 1, steps: int = 8, seed: int = 0,
+def class_interpolation(model: LoadedSampler, classes, num: int = 1, steps: int = 8, seed: int = 0,
                         truncation: float = 1.0, mode: str = "scale", *, batch_size: int = 16,
                         progress: bool = False) -> Samples:
   """Interpolations between class embeddings at a fixed z: videos [P, K, T, H, W, 3].
@@ -352,7 +352,7 @@ def html_gif(frames_uint8: np.ndarray, fps: float = 8, scale: int = 1) -> str:
   return f'<img src="data:image/gif;base64,{data}"/>'
 
 
-def label_text(model: Model, labels: Optional[Sequence]) -> list:
+def label_text(model: LoadedSampler, labels: Optional[Sequence]) -> list:
   """Readable names of Samples.labels (class names, or "a->b" for class paths)."""
   if labels is None:
     return []

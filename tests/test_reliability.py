@@ -1482,7 +1482,8 @@ def test_predict_batch_size_above_the_model_s_maximum_is_refused_before_any_work
   before any call or output folder, naming the export's flag for an export and the run folder's default
   bound for a run folder (where the user gave no such flag)."""
   meta = {"num_conditioning_frames": 2, "resolution": 16, "max_batch_size": 4}
-  exported, run = predict_lib._Model(_io_no_call, dict(meta)), predict_lib._Model(_io_no_call, dict(meta))
+  exported = predict_lib.LoadedPredictor(_io_no_call, dict(meta))
+  run = predict_lib.LoadedPredictor(_io_no_call, dict(meta))
   run.from_workdir = True
   out = str(tmp_path / "out")
   with pytest.raises(UserError, match=r"--batch_size 5 is above the model's maximum of 4 videos per call "
@@ -1496,7 +1497,7 @@ def test_predict_batch_size_above_the_model_s_maximum_is_refused_before_any_work
 def test_sampling_latents_bound_of_a_run_folder_names_no_export_flag():
   """More latents than a model draws in one call: a UserError naming --max_latents for an export, the run
   folder's default bound for a run folder."""
-  model = sampling.Model(signatures={}, resolution=16, num_frames=3, num_classes=0, z_dim=8, source="run",
+  model = sampling.LoadedSampler(signatures={}, resolution=16, num_frames=3, num_classes=0, z_dim=8, source="run",
                          max_latents=3)
   with pytest.raises(UserError, match=r"4 latents asked for in one draw; run serves at most 3 \(python -m "
                                       r"dvd_gan.export --max_latents\)"):
