@@ -15,6 +15,7 @@ from typing import Dict, Optional, Tuple
 import ml_collections
 import tensorflow as tf
 
+from dvd_gan.data import clip_builder
 from dvd_gan.data import preprocessing
 from dvd_gan.data import kinetics600
 from dvd_gan.data import synthetic
@@ -159,7 +160,7 @@ def _decoded_bytes_estimate(config, builder, split: str, num_pipelines: int) -> 
     except Exception:
       return None
   elif config.data.name in ("kinetics600", "video_folder"):
-    total = kinetics600.decoded_size(builder, base)
+    total = clip_builder.decoded_size(builder, base)
     if total is None:
       return None
   else:

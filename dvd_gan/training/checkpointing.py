@@ -23,6 +23,7 @@ import re
 import tensorflow as tf
 from google.protobuf import text_format
 
+from dvd_gan.errors import UserError
 from dvd_gan.training import worker_dirs
 from eval import io as eio
 from eval.errors import one_line
@@ -93,6 +94,13 @@ def number(prefix: str) -> int | None:
   """N of a checkpoint path prefix `.../ckpt-N` (None for another name)."""
   m = re.fullmatch(r"ckpt-([0-9]+)", eio.basename(prefix))
   return int(m.group(1)) if m else None
+
+
+def unreadable(what: str, e: BaseException) -> UserError:
+  """The one-line error of a storage that does not answer while a run's checkpoints are looked at: nothing
+  was changed, and a run must not start over them (`what`: the folder or checkpoint, as the user sees it)."""
+  return UserError(f"cannot read {what}: {type(e).__name__}: {one_line(e, 200)}; nothing was changed: run again "
+                   "once the storage answers")
 
 
 def _state_proto():

@@ -127,8 +127,7 @@ def is_resume(workdir: str) -> bool:
   try:
     return eio.isfile(eio.join(workdir, CONFIG_FILE)) and bool(checkpointing.checkpoint_numbers(directory))
   except eio.io_errors() as e:  # "no run here" would start at step 0 over the stored one
-    raise UserError(f"cannot read {directory}: {type(e).__name__}: {one_line(e, 200)}; nothing "
-                    "was changed: run again once the storage answers") from None
+    raise checkpointing.unreadable(directory, e) from None
 
 
 def check_resume(config, workdir: str, log=print) -> list:

@@ -68,13 +68,11 @@ def _try_restore(checkpoint, prefix: str) -> str | None:
       found = checkpointing.checkpoint_numbers(eio.dirname(prefix + ".index")).get(checkpointing.number(prefix))
       return "its .index file is missing" if found else "its files are missing"
   except eio.io_errors() as e:  # a storage error while looking for its files: they may be fine
-    raise UserError(f"cannot read checkpoint {prefix}: {_why(e)}; nothing was changed: run again once the "
-                    "storage answers") from None
+    raise checkpointing.unreadable(f"checkpoint {prefix}", e) from None
   try:
     checkpoint.restore(prefix).assert_existing_objects_matched()
   except _unreachable_errors() as e:
-    raise UserError(f"cannot read checkpoint {prefix}: {_why(e)}; nothing was changed: run again once the "
-                    "storage answers") from None
+    raise checkpointing.unreadable(f"checkpoint {prefix}", e) from None
   except _broken_errors() as e:
     return _why(e)
   except _misfit_errors() as e:
@@ -124,8 +122,7 @@ def restore_newest(checkpoint, workdir: str, *, chief: bool = True, log=print) -
     numbers = checkpointing.checkpoint_numbers(directory)
     state, problem = checkpointing.read_state(directory)
   except eio.io_errors() as e:  # not a missing or garbled file: the checkpoints may be fine
-    raise UserError(f"cannot read {directory}: {_why(e)}; nothing was changed: run again once the storage "
-                    "answers") from None
+    raise checkpointing.unreadable(directory, e) from None
   if state is None and problem == "is missing" and not numbers:
     return None
   candidates = []
