@@ -13,8 +13,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest
 import tensorflow as tf
 
-# Session fixtures that test modules of several folders share (a run folder and an export of a tiny generator).
-pytest_plugins = ("tests.generator_export",)
+# Session fixtures that test modules of several folders share (a run folder and an export of a tiny generator;
+# the straight 4-step training run of the tiny config).
+pytest_plugins = ("tests.generator_export", "tests.straight_run")
 
 _cpus = tf.config.list_physical_devices("CPU")
 try:
@@ -54,13 +55,12 @@ def mirrored_strategy(two_cpu_devices):
 # it, name): every test using one is `slow`, so that the fast lane (-m "not slow") never pays for them. Tests
 # that are slow on their own carry @pytest.mark.slow themselves.
 SLOW_FIXTURES = {
-    ("tests/dvd_gan/training/conftest.py", "default_run"),
+    ("tests/straight_run.py", "default_run"),
     ("tests/dvd_gan/training/conftest.py", "ram_run"),
     ("tests/dvd_gan/training/test_training_equivalence.py", "two_steps"),
     ("tests/dvd_gan/test_export.py", "run_dir"),
     ("tests/generator_export.py", "tiny_generator_run"),
     ("tests/dvd_gan/test_predict.py", "run"),
-    ("tests/test_reliability.py", "_ckpt_straight"),
 }
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,4 +1,8 @@
-"""Fixtures of the training tests: a config far smaller than experiments/tiny.py (4 frames of 16x16, ch 4)."""
+"""Fixtures of the training tests: a config far smaller than experiments/tiny.py (4 frames of 16x16, ch 4).
+
+The straight 4-step run of that config, `default_run`, is a session fixture of tests/straight_run.py (a plugin
+that tests/conftest.py registers), shared with tests/test_reliability.py.
+"""
 import json
 import os
 import socket
@@ -83,12 +87,6 @@ def run_recording_initial(config, workdir, **kwargs):
 def run_loop():
   """The function `run_recording_initial(config, workdir, **train_kwargs)`."""
   return run_recording_initial
-
-
-@pytest.fixture(scope="session")
-def default_run(tmp_path_factory):
-  """The real loop, default strategy, 4 steps of the tiny config (EMA from step 3), shared by several files."""
-  return run_recording_initial(make_tiny_config(), tmp_path_factory.mktemp("default_run"))
 
 
 @pytest.fixture(scope="session")
