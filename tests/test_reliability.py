@@ -7,7 +7,8 @@ tabled in docs/reliability.md. Four parts:
 Fault injection on a run's checkpoints: what a resumed, a diverging or a restarted run does with them.
 
 Every test starts from a copy of one straight 4-step run of the tiny config (checkpoints of steps 2 and 4,
-train.deterministic=True), breaks something in it, and checks what the user sees (the lines, the exit status
+train.deterministic=True; tests/straight_run.py's `default_run`, which the training tests share), breaks
+something in it, and checks what the user sees (the lines, the exit status
 of `dvd-gan-train`) and what is kept (the files, byte for byte):
 
   - a garbled state file `checkpoints/checkpoint`, a missing newest `.index`, a truncated newest data file:
@@ -21,9 +22,9 @@ of `dvd-gan-train`) and what is kept (the files, byte for byte):
 
 Building the models and tracing the training step are most of a tiny run's time, so every run here uses the
 straight run's trainer (`_ckpt_reuse`); the Inf gradient comes from a hook traced into it from the start,
-which adds exactly 0.0 until a test arms it. Each run restores a checkpoint into that trainer, which holds
-other values (the straight run's end, or an earlier test's): the bit-exact comparison also checks that a
-restore overwrites every variable.
+which adds exactly 0.0 until a test arms it. Each run restores a checkpoint into that trainer, whose every
+variable was first set to other values: the bit-exact comparison also checks that a restore overwrites every
+variable.
 
 ## one trainer per workdir, config changes on resume, retried writes
 
@@ -50,8 +51,7 @@ and a Kinetics build whose decoder workers crash or hang.
 Each test damages one thing and checks the documented outcome (docs/reliability.md): a one-line error that
 names the file, a refusal before any allocation, or a clip counted as unreadable while the build goes on.
 The serving tests use the export of a tiny generator that tests/dvd_gan/test_sample.py uses too
-(tests/generator_export.py: made once per test process; slow through it), and the main-guard test runs a
-script whose workers import TensorFlow (slow).
+(tests/generator_export.py: made once per test process; slow through it).
 """
 import csv
 import dataclasses
@@ -69,6 +69,7 @@ import stat
 import subprocess
 import sys
 import time
+import traceback
 import types
 import uuid
 import zipfile
@@ -105,6 +106,7 @@ from eval.weights import files as weight_files
 from tests.dvd_gan.training.conftest import make_tiny_config
 from tests.eval.conftest import TinyNetwork, random_videos
 from tests.generator_export import Z_DIM
+from tests.straight_run import assign_state, trainer_state
 
 
 # ======== checkpoints =========================================================================================
@@ -131,21 +133,6 @@ def _config_file(folder, name="config.py", train_overrides="", extra="") -> str:
   with open(path, "w") as f:
     f.write(_CONFIG_FILE.format(repo=_REPO, train_overrides=train_overrides, extra=extra))
   return path
-
-
-def _ckpt_state(trainer) -> dict:
-  """{"<group>/<index>": numpy copy} of every variable a checkpoint of `trainer` holds (models, optimisers,
-  step, seeds), keyed by position (a second optimiser in the process gets another name)."""
-  out = {}
-  for group in ("G", "DS", "DT", "G_ema"):
-    for i, v in enumerate(getattr(trainer, group).weights):
-      out[f"{group}/{i}"] = np.array(v.numpy())
-  for group in ("g_opt", "d_opt"):
-    for i, v in enumerate(getattr(trainer, group).variables):
-      out[f"{group}/{i}"] = np.array(v.numpy())
-  out["step"] = trainer.step.numpy()
-  out["rng"] = trainer.rng.state.numpy()
-  return out
 
 
 def _ckpt_assert_same_state(a: dict, b: dict) -> None:
@@ -203,46 +190,29 @@ def _ckpt_data(workdir, n) -> str:
 
 
 @pytest.fixture(scope="module")
-def _ckpt_straight(tmp_path_factory):
-  """4 steps straight of the tiny config (checkpoints of steps 2 and 4): the folder every test copies, the
-  variables at its end (the reference of the resumed runs) and its trainer."""
-  workdir = str(tmp_path_factory.mktemp("ckpt_straight") / "run")
-  poison_step = tf.Variable(-1, dtype=tf.int64, trainable=False)
-  with pytest.MonkeyPatch.context() as patch:
-    build_trainer = loop.build_trainer
-    patch.setattr(loop, "build_trainer", lambda *args: _ckpt_inf_gradient_hook(build_trainer(*args), poison_step))
-    result = train(make_tiny_config(), workdir, log=lambda s: None)
-  assert result["step"] == 4
+def _ckpt_straight(default_run):
+  """The straight 4-step run of the tiny config (tests/straight_run.py, shared with the training tests:
+  checkpoints of steps 2 and 4): the folder every test copies, the variables at its end (the reference of the
+  resumed runs), its trainer and the variable that arms its Inf-gradient hook."""
+  workdir = default_run["workdir"]
+  assert default_run["result"]["step"] == 4
   assert sorted(checkpointing.checkpoint_numbers(checkpointing.checkpoint_dir(workdir))) == [2, 4]
-  return {"workdir": workdir, "state": _ckpt_state(result["trainer"]), "trainer": result["trainer"],
-          "poison_step": poison_step}
-
-
-def _ckpt_inf_gradient_hook(trainer, poison_step):
-  """`trainer` whose G update adds Inf to the gradient of G's first variable in the step that ends with
-  `trainer.step` = `poison_step` (a variable, -1: never), and exactly 0.0 otherwise (the same values). It is in
-  the traced step from the start, so the Inf test needs no trace of its own."""
-  apply = trainer.g_opt.apply_gradients
-
-  def apply_with_hook(grads_and_vars):
-    pairs = list(grads_and_vars)
-    poisoned = tf.equal(trainer.step + 1, poison_step)  # the step counter moves after the G update
-    grad = pairs[0][0] + tf.where(poisoned, float("inf"), 0.0)
-    return apply([(grad, pairs[0][1])] + pairs[1:])
-  trainer.g_opt.apply_gradients = apply_with_hook
-  return trainer
+  return {"workdir": workdir, "state": default_run["state"], "trainer": default_run["result"]["trainer"],
+          "poison_step": default_run["poison_step"]}
 
 
 @pytest.fixture
 def _ckpt_reuse(_ckpt_straight, monkeypatch):
   """The runs of a test get the straight run's trainer instead of building one: building the models and
-  tracing the step are most of a tiny run's time. Each run restores a checkpoint into it, which must overwrite
-  every variable it holds (the straight run's step-4 values, or what an earlier test left): the bit-exact
-  comparisons check that too."""
+  tracing the step are most of a tiny run's time. Every variable of it is first set to other values (its
+  end values plus one), so each run's restore must overwrite every variable it holds: the bit-exact
+  comparisons check that too. Afterwards the trainer gets its end values back (the training tests read them)."""
   trainer = _ckpt_straight["trainer"]
+  assign_state(trainer, {k: v + 1 for k, v in _ckpt_straight["state"].items()})
   monkeypatch.setattr(loop, "build_trainer", lambda config, strategy, build_models=None: trainer)
   yield trainer
   _ckpt_straight["poison_step"].assign(-1)
+  assign_state(trainer, _ckpt_straight["state"])
 
 
 def test_garbled_state_file_resumes_from_the_newest_checkpoint(_ckpt_straight, _ckpt_reuse, tmp_path, capsys):
@@ -308,7 +278,7 @@ def test_truncated_newest_data_file_resumes_from_the_older_one_bit_exact(_ckpt_s
   assert len(skipped) == 1 and skipped[0].startswith(f"skipping checkpoint {os.path.join(ckpt_dir, 'ckpt-4')}: "), lines
   assert f"resumed from {os.path.join(ckpt_dir, 'ckpt-2')} at step 2" in lines, lines
   assert result["step"] == 4
-  _ckpt_assert_same_state(_ckpt_state(result["trainer"]), _ckpt_straight["state"])
+  _ckpt_assert_same_state(trainer_state(result["trainer"]), _ckpt_straight["state"])
   after = _ckpt_hashes(workdir)
   for kept in ("config.json", os.path.join("checkpoints", "ckpt-2.index"),
                os.path.join("checkpoints", "ckpt-2.data-00000-of-00001")):
@@ -615,27 +585,29 @@ time.sleep(600)
 """
 
 
-def test_lock_live_holder_stops_a_second_trainer_then_its_dead_lock_is_taken_over(tmp_path):
-  """A live process holds the workdir's lock: `python -m dvd_gan.train` on that workdir exits with status 2
-  within 90 s, its stderr ONE line `error: ...` naming the holder's host, pid and start time, and it writes
-  nothing there. Once the holder is killed (SIGKILL: no release), the next trainer on this host takes the
-  lock over at once with one warning line saying its process has ended."""
+def test_lock_live_holder_stops_a_second_trainer_then_its_dead_lock_is_taken_over(tmp_path, capsys):
+  """A live process holds the workdir's lock: `dvd-gan-train` on that workdir (in-process main: the holder is
+  another process all the same) exits with status 2 within 90 s, its stderr ONE line `error: ...` naming the
+  holder's host, pid and start time, and it writes nothing there. Once the holder is killed (SIGKILL: no
+  release), the next trainer on this host takes the lock over at once with one warning line saying its
+  process has ended."""
   workdir = str(tmp_path / "run")
+  config_path = _lock_config_file(tmp_path)
   holder = subprocess.Popen([sys.executable, "-c", _LOCK_HOLDER, workdir], cwd=_REPO, env=_lock_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   try:
     assert holder.stdout.readline().strip() == "held", holder.stderr.read()
     record = json.load(open(os.path.join(workdir, workdir_lock.LOCK_FILE)))
     before = _lock_files(workdir)
+    capsys.readouterr()
     t0 = time.time()
-    second = subprocess.run([sys.executable, "-m", "dvd_gan.train", f"--config={_lock_config_file(tmp_path)}",
-                             f"--workdir={workdir}"], cwd=str(tmp_path), env=_lock_env(), capture_output=True,
-                            text=True, timeout=300)
+    code = train_cli.main(["dvd-gan-train", f"--config={config_path}", f"--workdir={workdir}"])
     seconds = time.time() - t0
-    lines = [l for l in second.stderr.splitlines() if l.startswith("error: ") or "Traceback" in l]
-    assert second.returncode == 2, second.stderr[-3000:]
+    out, err = capsys.readouterr()
+    lines = [l for l in err.splitlines() if l.startswith("error: ") or "Traceback" in l]
+    assert code == 2, (out, err[-3000:])
     assert seconds < 90, seconds
-    assert len(lines) == 1, second.stderr[-3000:]
+    assert len(lines) == 1, err[-3000:]
     assert (f"host {socket.gethostname()}" in lines[0] and f"pid {holder.pid}" in lines[0]
             and f"since {record['since']}" in lines[0]), lines
     assert sorted(_lock_files(workdir)) == sorted(before) == [workdir_lock.LOCK_FILE]  # nothing else written
@@ -933,7 +905,7 @@ def test_lock_without_hard_links_is_created_exclusively_and_read_when_complete(t
 # ======== signals during evaluation, sample writing and the end-of-run figures ================================
 
 
-_SIG_BATCH_SECONDS = 2.0  # the stand-in network's time per batch: an evaluation of 12 batches takes > 20 s
+_SIG_BATCH_SECONDS = 0.5  # the stand-in network's time per batch: an evaluation of 48 batches takes > 20 s
 
 
 class _SlowNetwork(TinyNetwork):
@@ -955,9 +927,9 @@ class _SlowNetwork(TinyNetwork):
 
 
 def _sig_config_file(folder, num_steps=8) -> str:
-  """The tiny config with demo_fvd at every step."""
+  """The tiny config with demo_fvd (64 real and 32 fake videos) at every step, in evaluation batches of 2."""
   overrides = f"log_every=1, num_steps={num_steps}, checkpoint_every=8, sample_every=8"
-  extra = '  c.eval.every_steps = 1\n  c.eval.protocols = ("demo_fvd",)\n'
+  extra = '  c.eval.every_steps = 1\n  c.eval.protocols = ("demo_fvd",)\n  c.eval.batch_size = 2\n'
   return _config_file(folder, "sig_config.py", overrides, extra)
 
 
@@ -970,7 +942,7 @@ def _sig_checkpoint_steps(workdir) -> list:
 def test_sigterm_during_periodic_evaluation_saves_within_20_seconds(_ckpt_straight, _ckpt_reuse, tmp_path,
                                                                     monkeypatch, capsys):
   """`dvd-gan-train` (in-process main) resumes the straight run at step 4 for one more step with demo_fvd at
-  every step; its feature network takes 2 s per batch (12 batches: the whole evaluation alone would take
+  every step; its feature network takes 0.5 s per batch (48 batches: the whole evaluation alone would take
   > 20 s) and a real SIGTERM reaches the process as the evaluation of step 5 computes its first batch. The
   command exits 0 within 20 s of the signal, saying it stopped at step 5; the checkpoint of step 5 is saved
   (checkpoint_every is 8: only the stop saves it), and the stopped evaluation left nothing: no metrics.jsonl,
@@ -1427,33 +1399,47 @@ def test_kinetics_build_survives_crashing_and_hanging_decoders(tmp_path, monkeyp
   assert seconds < 600  # the hanging decoder (an hour) was stopped
 
 
+# A script that starts the decoder pool at its top level, as download_and_prepare does inside (the builder's
+# clips go through worker_pool.imap_ordered): light, so that its spawned workers, which re-run it, start in a
+# second instead of importing TensorFlow (the builder's feature spec does) before they reach the pool.
 _IO_UNGUARDED_SCRIPT = '''
-import tensorflow_datasets as tfds
-from PIL import Image
-from dvd_gan.data import kinetics600, worker_pool
+from dvd_gan.data import worker_pool
 
-builder = kinetics600.Kinetics600(config="64", data_dir={data_dir!r}, num_workers=2)
-builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir={manual!r}))
-print("built")
+for n in worker_pool.imap_ordered(abs, [-1, -2], workers=2, timeout_s=60, on_failure=print):
+  print("decoded", n)
 '''
 
 
-@pytest.mark.slow  # a script and its 2 workers each import TensorFlow
-def test_kinetics_build_without_main_guard_ends_with_one_line(tmp_path):
-  """A script that calls download_and_prepare at its top level (no `if __name__ == "__main__":`), whose
+def test_kinetics_build_without_main_guard_ends_with_one_line(tmp_path, monkeypatch, capfd):
+  """A script that starts the decoder workers at its top level (no `if __name__ == "__main__":`), whose
   spawned workers re-run it, ends with one line (the last of stderr) saying what to add; the workers print
-  nothing (no bootstrapping tracebacks) and nothing is built."""
-  manual = _io_kinetics_manual_dir(tmp_path / "manual")
+  nothing (no bootstrapping tracebacks) and nothing is decoded. The Kinetics builder's download_and_prepare,
+  in a process whose main module is that script (so its spawned workers re-run it too), raises the same
+  error unchanged (Python prints it as the same last line) and writes no dataset file."""
   script = tmp_path / "build_kinetics.py"
-  script.write_text(_IO_UNGUARDED_SCRIPT.format(data_dir=str(tmp_path / "tfds"), manual=manual))
+  script.write_text(_IO_UNGUARDED_SCRIPT)
   env = dict(os.environ, PYTHONPATH=os.pathsep.join([_REPO, os.environ.get("PYTHONPATH", "")]),
              TF_CPP_MIN_LOG_LEVEL="3")
   proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env,
                         cwd=str(tmp_path))
   last = proc.stderr.strip().splitlines()[-1]
-  assert proc.returncode != 0 and "built" not in proc.stdout, proc.stderr
+  assert proc.returncode != 0 and "decoded" not in proc.stdout, proc.stderr
   assert 'if __name__ == "__main__":' in last and "UserError" in last, proc.stderr
   assert "bootstrapping" not in proc.stderr and proc.stderr.count("Traceback") == 1, proc.stderr
+
+  manual = _io_kinetics_manual_dir(tmp_path / "manual")
+  main = types.ModuleType("__main__")
+  main.__file__ = str(script)  # what multiprocessing's spawn makes every worker re-run
+  monkeypatch.setitem(sys.modules, "__main__", main)
+  builder = kinetics600.Kinetics600(config="64", data_dir=str(tmp_path / "tfds"), num_workers=2)
+  capfd.readouterr()
+  with pytest.raises(UserError) as raised:
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual))
+  workers = capfd.readouterr().err  # the workers' stderr too: file descriptor 2 is inherited
+  assert traceback.format_exception_only(raised.value)[-1].strip() == last
+  assert "bootstrapping" not in workers and "Traceback" not in workers, workers
+  written = [f for _, _, files in os.walk(tmp_path / "tfds") for f in files if ".tfrecord" in f]
+  assert written == [], written
 
 
 def _io_double(x):
