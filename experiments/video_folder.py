@@ -8,8 +8,11 @@ batch 512 needs accelerators). `video_folder:small`: the demo's networks and sch
 32x32, sized for 2 CPU cores. Both take --config.resolution and --config.num_frames. The classes are the
 folder's class folders (--config.data.labels=none: unconditional); the first run prepares the folder into
 --config.data.data_dir (default: the TFDS default), later runs and resumes reuse it.
-Evaluation: none during training (eval.protocols = ()); `python -m dvd_gan.evaluate --workdir=...` scores
-with `folder_fvd` (FVD of 256 samples against the folder's evaluation split).
+Evaluation against the folder's evaluation split (its held-out videos), real statistics cached in the run
+folder: `video_folder` scores `folder_fvd` (FVD of 256 samples) every 5000 steps, as the paper's 12-frame
+64x64 config scores its protocol; `video_folder:small` scores `folder_fvd_small` (32 samples) every 300 steps
+and ends with the demo's FVD figures (eval.fvd_at_end: untrained G, EMA G and the training videos, each
+against the evaluation split). `python -m dvd_gan.evaluate --workdir=...` scores with `folder_fvd`.
 """
 from dvd_gan import experiments
 from dvd_gan.config import base_config
@@ -18,14 +21,17 @@ from dvd_gan.models.config import set_paper_widths
 VARIANTS = ("", "small")
 
 
-def _data(c):
+def _data(c, small: bool):
   c.num_classes = 0                  # the folder's class count, set when the run prepares it
   c.data.name = "video_folder"
   c.data.eval_split = "validation"   # the held-out split (or the folder's validation/ or test/ folder)
   c.data.stride = 2
-  c.eval.protocols = ()
-  c.eval.every_steps = 0
-  c.eval.fvd_at_end = False
+  if small:                          # the demo's schedule: a cheap curve, figures at the end
+    c.eval.protocols = ("folder_fvd_small",)
+  else:
+    c.eval.protocols = ("folder_fvd",)
+    c.eval.every_steps = 5000
+    c.eval.fvd_at_end = False
   return c
 
 
@@ -38,4 +44,4 @@ def get_config(variant: str = ""):
     c = set_paper_widths(base_config())
     c.num_frames = 12
     c.resolution = 64
-  return _data(c)
+  return _data(c, small=variant == "small")

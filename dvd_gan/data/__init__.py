@@ -23,3 +23,9 @@ def resolve_video_folder(config, log=print, *, prepare_here: bool = True) -> Non
     return
   from dvd_gan.data import video_folder  # noqa: PLC0415 - loads TensorFlow Datasets
   video_folder.resolve_config(config, log, prepare_here=prepare_here)
+
+
+def video_folder_name(config) -> str:
+  """See `dvd_gan.data.video_folder.planned_name`."""
+  from dvd_gan.data import video_folder  # noqa: PLC0415 - loads TensorFlow Datasets
+  return video_folder.planned_name(config)

@@ -65,7 +65,9 @@ def make_dataset(config: ml_collections.ConfigDict, *, split: str, training: boo
     seed: overrides config.seed.
 
   Returns:
-    tf.data.Dataset of per-replica batches (drop_remainder=True).
+    tf.data.Dataset of per-replica batches: all full in training (the step's shapes are static); in
+    evaluation the last batch of a finite split may be smaller, so that every video of the split is read (a
+    folder's held-out split is scored whole, however few its videos).
   """
   d = config.data
   if d.name not in DATASETS:
@@ -92,7 +94,7 @@ def make_dataset(config: ml_collections.ConfigDict, *, split: str, training: boo
                      input_context=input_context)
   if num_context:
     ds = ds.map(lambda ex: _split_context(ex, num_context), num_parallel_calls=tf.data.AUTOTUNE)
-  ds = ds.batch(batch_size, drop_remainder=True)
+  ds = ds.batch(batch_size, drop_remainder=training)
   ds = ds.prefetch(int(d.prefetch))
   options = tf.data.Options()
   options.deterministic = bool(d.deterministic)

@@ -226,6 +226,13 @@ def summary_lines(builder) -> List[str]:
   return lines
 
 
+def planned_name(config) -> str:
+  """The data.tfds_config `resolve_config` gives `config` (a video_folder config with data.videos): its folder
+  scanned (paths and sizes), nothing decoded or prepared."""
+  d = config.data
+  return config_name(layout_lib.scan(d.videos, labels=d.labels).fingerprint, int(config.resolution))
+
+
 def resolve_config(config, log=logging.info, *, prepare_here: bool = True, wait_s: float = 24 * 3600.0,
                    poll_s: float = 10.0) -> None:
   """For config.data.name == "video_folder", in place: prepares config.data.videos unless prepared already

@@ -36,7 +36,8 @@ class EndOfRunEvaluator:
 
 
 class SynthesisFigures(EndOfRunEvaluator):
-  """FVD of the untrained G, the EMA G and a second real set against the test split (figures.demo_figures)."""
+  """FVD of the untrained G, the EMA G and a second real set against the reference split (figures.splits:
+  the synthetic test split, a video folder's evaluation split), by figures.demo_figures."""
 
   file = "fvd.json"
 
@@ -45,7 +46,7 @@ class SynthesisFigures(EndOfRunEvaluator):
     e = self.config.eval
     reference = None
     if periodic is not None:
-      reference = periodic.reference_stats("test", int(e.num_videos), e.network)
+      reference = periodic.reference_stats(figures.splits(self.config)[0], int(e.num_videos), e.network)
     return figures.demo_figures(self.config, trainer, build_models=build_models, log=log,
                                 real_reference=reference, should_stop=should_stop)
 

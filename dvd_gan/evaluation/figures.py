@@ -1,12 +1,17 @@
 """End-of-run FVD figures (Kinetics-400 I3D logits, via the `eval` package).
 
-Three figures, each against the same reference set of N real videos (split "test" of the configured data):
+Three figures, each against the same reference set of N real videos (`splits`: split "test" of the
+synthetic data; a video folder's evaluation split, data.eval_split, its held-out videos):
 
   fvd_untrained_generator  N samples of a freshly initialised generator (the starting point; its weights
                            are seeded by config.seed, so the figure repeats from run to run)
   fvd_ema_generator        N samples of the trained EMA generator G_ema (with standing statistics when
                            eval.standing_stats_batches > 0: dvd_gan/standing_stats.py)
-  fvd_real_vs_real         N other real videos (split "validation"): the floor a perfect generator reaches
+  fvd_real_vs_real         N other real videos (split "validation"; a video folder's training videos): the
+                           floor a perfect generator reaches
+
+N is eval.num_videos, or the size of the reference split when it has fewer (a folder's held-out split); the
+second real set may then be smaller than N too.
 
 A generator that learned the data has fvd_ema_generator far nearer fvd_real_vs_real than
 fvd_untrained_generator. Samples are scored as uint8 arrays straight from the generator (no video encoding).
@@ -32,9 +37,19 @@ import eval as video_eval
 from eval.interrupt import check as check_stop
 
 
-def real_videos(config, split: str, num_videos: int, batch_size: int, should_stop=None) -> np.ndarray:
-  """uint8 [N, T, H, W, 3] real videos of `split` (dvd_gan.data.make_dataset, evaluation mode).
-  `should_stop` (eval.interrupt) is checked before every batch."""
+def splits(config) -> tuple:
+  """(reference split, second real split) of the figures: the synthetic data's "test" and "validation"; a
+  video folder's evaluation split (the one its protocols score against) and its training split."""
+  if config.data.name == "video_folder":
+    return config.data.eval_split, "train"
+  return "test", "validation"
+
+
+def real_videos(config, split: str, num_videos: int, batch_size: int, should_stop=None,
+                fewer: bool = False) -> np.ndarray:
+  """uint8 [N, T, H, W, 3] real videos of `split` (dvd_gan.data.make_dataset, evaluation mode); `fewer`:
+  all of them when the split has fewer than `num_videos` (else a ValueError). `should_stop` (eval.interrupt)
+  is checked before every batch."""
   cfg = config.copy_and_resolve_references()
   cfg.batch_size = batch_size
   ds = data_lib.make_dataset(cfg, split=split, training=False)
@@ -45,8 +60,10 @@ def real_videos(config, split: str, num_videos: int, batch_size: int, should_sto
     n += out[-1].shape[0]
     if n >= num_videos:
       break
+  if not out:
+    raise ValueError(f"split {split!r} has no video")
   videos = np.concatenate(out)[:num_videos]
-  if videos.shape[0] < num_videos:
+  if videos.shape[0] < num_videos and not fewer:
     raise ValueError(f"split {split!r} has only {videos.shape[0]} videos, eval.num_videos is {num_videos}")
   return videos
 
@@ -103,32 +120,34 @@ def demo_figures(config, trainer, build_models=None, log=print, real_reference=N
   """
   e = config.eval
   n, bs = int(e.num_videos), int(e.batch_size)
+  reference_split, second_split = splits(config)
   t0 = time.time()
   net, untrained = network_and_untrained_generator(config, build_models, should_stop)
+  sets = {}
+  if real_reference is None:
+    sets["real_reference"] = real_videos(config, reference_split, n, bs, should_stop, fewer=True)
+    n = sets["real_reference"].shape[0]
+  elif real_reference.num_items > n or real_reference.metadata.get("network") != net.name:
+    raise ValueError(f"real_reference: statistics of {real_reference.num_items} videos of "
+                     f"{real_reference.metadata.get('network')}; the figures need {n} of {net.name}")
+  else:
+    n = real_reference.num_items  # fewer than eval.num_videos: the whole of a small evaluation split
   untrained_videos, untrained_labels = generated_videos(untrained, config, n, bs, int(config.seed) + 2,
                                                         should_stop=should_stop)
   sampler = standing_stats.sampling_generator(trainer.G_ema, config, log=log, should_stop=should_stop)
   ema_videos, ema_labels = generated_videos(sampler, config, n, bs, int(config.seed) + 2, float(e.truncation),
                                             should_stop=should_stop)
-  sets = {
-      "real_reference": real_videos(config, "test", n, bs, should_stop) if real_reference is None else None,
-      "real_second": real_videos(config, "validation", n, bs, should_stop),
-      "untrained_generator": untrained_videos,
-      "ema_generator": ema_videos,
-  }
+  sets.update(real_second=real_videos(config, second_split, n, bs, should_stop, fewer=True),
+              untrained_generator=untrained_videos, ema_generator=ema_videos)
   stats = {}
   if real_reference is not None:
-    if real_reference.num_items != n or real_reference.metadata.get("network") != net.name:
-      raise ValueError(f"real_reference: statistics of {real_reference.num_items} videos of "
-                       f"{real_reference.metadata.get('network')}; the figures need {n} of {net.name}")
     stats["real_reference"] = real_reference
     source = real_reference.metadata.get("source")
     log(f"  I3D features of {n} videos: real_reference (cached real statistics {source})")
-    del sets["real_reference"]
   for name, videos in sets.items():
     stats[name] = video_eval.compute_stats(videos, network=net, batch_size=bs, store_features=True,
                                            should_stop=should_stop)
-    log(f"  I3D features of {n} videos: {name} ({time.time() - t0:.0f} s)")
+    log(f"  I3D features of {videos.shape[0]} videos: {name} ({time.time() - t0:.0f} s)")
 
   def fvd(name):
     return float(video_eval.compute_metric("fvd", stats["real_reference"], stats[name], network=net).value)
@@ -138,6 +157,7 @@ def demo_figures(config, trainer, build_models=None, log=print, real_reference=N
       "fvd_ema_generator": fvd("ema_generator"),
       "fvd_real_vs_real": fvd("real_second"),
       "num_videos": n,
+      "splits": [reference_split, second_split],
       "network": net.name,
       "step": int(trainer.step.numpy()),
       "standing_stats_batches": standing_stats.settings(config)["batches"],

@@ -205,13 +205,16 @@ class PeriodicEvaluator:
 
   def reference_stats(self, split: str, num_videos: int, network: str):
     """The cached real statistics of a periodic protocol whose real set is the first `num_videos` videos
-    of `split` at `network`'s logits (the end-of-run figures' reference set), or None."""
+    of `split` at `network`'s logits, or the whole split when it has fewer (the end-of-run figures'
+    reference set), or None."""
     if not self.enabled or self.scorer is None:
       return None
     for name in self.protocols:
       p = run_protocols.check_protocol(self.config, name)
       cached = self.scorer.cached_real_stats(p.name)
-      if (cached is not None and p.real_layer == "logits" and p.network == network and p.num_real == num_videos
+      same_videos = cached is not None and (p.num_real == num_videos or (
+          p.num_real is None and cached.num_items <= num_videos))
+      if (same_videos and p.real_layer == "logits" and p.network == network
           and run_protocols.real_split(self.config, p) == split and p.frames in (None, int(self.config.num_frames))):
         return cached
     return None

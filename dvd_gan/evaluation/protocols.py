@@ -9,11 +9,15 @@ dvd_gan registers its own protocols here, through eval's one registry:
              is an early sign of mode collapse, docs/training.md) and the intra-FVD over the classes.
   folder_fvd the video_folder runs: FVD of 256 samples against the run's evaluation split, real statistics
              cached per prepared folder (stats_dataset: the fingerprint is part of their name).
+  folder_fvd_small  folder_fvd with 32 samples: the curve of video_folder:small during training (every 300
+             steps on 2 CPU cores), against the same real videos.
 
 A run's protocols: `eval.protocols` during training; `eval.final_protocols`, else the paper's for its dataset
 (`paper_protocols`), for `python -m dvd_gan.evaluate`. Frame-conditional runs (data.num_conditioning_frames
 > 0) are scored with FVD (`fvd_k400`) as the paper scores DVD-GAN-FP.
 """
+import dataclasses
+
 from eval.errors import EvalError
 from eval.protocols import Protocol, get_protocol, register_protocol
 
@@ -45,6 +49,13 @@ FOLDER_PROTOCOL = register_protocol(Protocol(
     reference="dvd_gan video_folder (docs/data.md, \"Your own videos\"); not a paper protocol",
     notes="the real statistics are cached per prepared folder (its fingerprint is in the file name and "
           "metadata): a changed folder gets new statistics"))
+
+FOLDER_SMALL_PROTOCOL = register_protocol(dataclasses.replace(
+    FOLDER_PROTOCOL, name="folder_fvd_small",
+    description="a folder of your own videos, cheap: folder_fvd with 32 G_ema samples (for curves during "
+                "training, video_folder:small)",
+    notes=FOLDER_PROTOCOL.notes + "; 32 fake videos give a biased but consistent FVD: compare it only with "
+          "itself across steps", num_fake=32))
 
 # The paper's figures (docs/paper.md, "Results", Tables 1-3), keyed by what identifies the config's row.
 TABLE1 = {  # Kinetics-600 synthesis: (frames, resolution) -> FID, IS, IS truncated

@@ -16,6 +16,10 @@ A key missing from the stored config.json (written before the key existed) means
 `dvd_gan.legacy.OLD_DEFAULTS` where listed, else today's default (base_config()); a key the new config no
 longer has is compared as "(absent)".
 
+A video folder (data.name "video_folder") is prepared while the config is resolved, before check_resume can
+compare it: `check_folder_resume` runs first and refuses a resume whose folder changed (its prepared
+dataset's name, data.tfds_config, would differ) in the same one line, before anything is decoded.
+
 config.json keeps its history: when the config written at the start of a run differs from the file already
 there (in any key, also one added since), the earlier file is first copied to `config.<N>.json` beside it
 (N = 1, 2, ... in order), never overwritten.
@@ -130,12 +134,30 @@ def is_resume(workdir: str) -> bool:
     raise checkpointing.unreadable(directory, e) from None
 
 
-def check_resume(config, workdir: str, log=print) -> list:
+FOLDER_KEYS = ("data.videos", "data.labels", "data.tfds_config")  # known before the folder is prepared
+
+
+def check_folder_resume(config, workdir: str) -> None:
+  """For an unresolved video_folder config resuming a run: check_resume's refusal of FOLDER_KEYS, with
+  data.tfds_config the name the folder would be prepared under (the folder is scanned, not decoded)."""
+  d = config.data
+  if d.get("name") != "video_folder" or d.get("tfds_config", "") or not d.get("videos", ""):
+    return
+  if not is_resume(workdir):
+    return
+  from dvd_gan import data as data_lib  # noqa: PLC0415 - the folder scan loads TensorFlow Datasets
+  planned = config.copy_and_resolve_references()
+  planned.data.tfds_config = data_lib.video_folder_name(config)
+  check_resume(planned, workdir, keys=FOLDER_KEYS)
+
+
+def check_resume(config, workdir: str, log=print, keys=None) -> list:
   """Compares `config` (resolved) with the config.json of the run in `workdir` when it resumes one.
 
   Raises UserError (one line) naming every changed key of RUN_KEYS (or unknown) not listed in
   train.allow_config_change, with both values; else logs one line with the accepted changes (when there are
-  any) and returns them as [(key, stored, new)]. A fresh workdir: nothing to compare, [].
+  any) and returns them as [(key, stored, new)]. A fresh workdir: nothing to compare, []. `keys`: compare
+  only these (nothing is logged).
   """
   allowed = allowed_keys(config)
   new = _as_json(config)
@@ -151,13 +173,15 @@ def check_resume(config, workdir: str, log=print) -> list:
   except (ValueError, *eio.io_errors()) as e:
     raise UserError(f"cannot read {path} of the run to resume: {one_line(e)}") from None
   changed = changes(stored, new)
+  if keys is not None:
+    changed = [c for c in changed if c[0] in keys]
   refused = [c for c in changed if c[0] not in SCHEDULE_KEYS and c[0] not in allowed]
   if refused:
     keys = ",".join(k for k, _, _ in refused)
     raise UserError(
         f"the config changes the run being resumed in {workdir} (its {CONFIG_FILE}): {_shown(refused)}; resume "
         f"with the run's values, use another workdir, or accept them with --config.{ALLOW_KEY}={keys}")
-  if changed:
+  if changed and keys is None:
     schedule = [c for c in changed if c[0] in SCHEDULE_KEYS]
     accepted = [c for c in changed if c[0] not in SCHEDULE_KEYS]
     parts = ([f"schedule {_shown(schedule)}"] if schedule else []) + (

@@ -105,6 +105,7 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
     steps_per_loop = check_schedule(t, config.eval.get("every_steps", 0))
   if t.get("deterministic", False):
     tf.config.experimental.enable_op_determinism()
+  config_changes.check_folder_resume(config, str(workdir))  # before resolving prepares (decodes) a folder
   with errors.config_errors():
     config = legacy.keep_run_generator(resolve_config(config), str(workdir), log)
   config_changes.check_resume(config, str(workdir), log)

@@ -1,20 +1,33 @@
-"""A folder of videos in, a trained and exported class-conditional DVD-GAN out (tiny sizes): the first run
-prepares the folder and records its classes in config.json, a resume reuses the prepared data, the export
-carries the class names and `dvd_gan.sample --classes=NAME` samples a class by its folder's name. Without
---config.data.videos, `--config=video_folder` is one error line."""
+"""A folder of videos in, a trained, evaluated and exported class-conditional DVD-GAN out (tiny sizes): the
+first run prepares the folder and records its classes in config.json, evaluates with folder_fvd_small
+against the held-out split during training, a resume reuses the prepared data and trains on, the end-of-run
+figures and `dvd_gan.evaluate` score against the same held-out split, the export carries the class names and
+`dvd_gan.sample --classes=NAME` samples a class by its folder's name. A resume whose folder changed refuses
+before preparing anything. Without --config.data.videos, `--config=video_folder` is one error line.
+
+The feature network is eval's tests' TinyNetwork (milliseconds): what is checked is which videos are scored,
+not the I3D (tests/eval, tests/dvd_gan/evaluation/test_end_of_run.py)."""
 import json
 import os
 
 import pytest
 
+import eval as video_eval
+from dvd_gan import evaluate as evaluate_cmd
 from dvd_gan import export as export_lib
 from dvd_gan import sample as sample_cmd
 from dvd_gan import train as train_cmd
 from dvd_gan.data import make_dataset
+from dvd_gan.data import video_folder
 from dvd_gan.errors import UserError
+from dvd_gan.evaluation.periodic import read_metrics
+from dvd_gan.training import config_changes
 from dvd_gan.training.loop import train
+from eval import api
+from eval import real_stats
 from tests.dvd_gan.data.video_files import write_video
 from tests.dvd_gan.training.conftest import make_tiny_config
+from tests.eval.conftest import TinyNetwork
 
 CLASSES = ["jump", "walk"]
 
@@ -30,15 +43,29 @@ def folder(tmp_path_factory):
   return str(root)
 
 
+@pytest.fixture
+def tiny_features(monkeypatch):
+  net = TinyNetwork()
+  monkeypatch.setattr(api, "get_feature_network", lambda name, weights=None: net)
+  monkeypatch.setattr(video_eval, "get_feature_network", lambda name, weights=None: net)
+  return net
+
+
 def _config(folder, data_dir, num_steps=2):
   c = make_tiny_config(sample_every=1000, num_steps=num_steps)  # no sample videos: not what this test is about
   c.data.name, c.data.videos, c.data.data_dir = "video_folder", folder, str(data_dir)
   c.data.eval_split, c.data.prepare_workers, c.data.shuffle_buffer = "validation", 1, 8
+  c.eval.protocols, c.eval.every_steps, c.eval.batch_size = ("folder_fvd_small",), 2, 16
   return c
 
 
+def _stats_files(workdir):
+  folder = os.path.join(workdir, "real_stats")
+  return sorted(os.path.join(folder, f) for f in os.listdir(folder))
+
+
 @pytest.mark.slow
-def test_prepare_train_resume_export_sample_by_class_name(folder, tmp_path, capsys):
+def test_prepare_train_evaluate_resume_export_sample_by_class_name(folder, tmp_path, capsys, tiny_features):
   workdir, data_dir = tmp_path / "run", tmp_path / "tfds"
   logs = []
   first = train(_config(folder, data_dir), str(workdir), log=logs.append)
@@ -49,14 +76,34 @@ def test_prepare_train_resume_export_sample_by_class_name(folder, tmp_path, caps
   assert saved["data"]["tfds_config"].startswith("r16_")
   prepared = os.listdir(data_dir / "video_folder")
   assert prepared == [saved["data"]["tfds_config"]]
+  # Scored during training against the held-out split (its 2 videos), cached under the prepared folder's name.
+  assert [r["step"] for r in read_metrics(str(workdir))] == [2]
+  assert "folder_fvd_small/fvd" in read_metrics(str(workdir))[0]
+  [curve_stats] = _stats_files(workdir)
+  real = real_stats.load(curve_stats)
+  assert real.num_items == 2 and saved["data"]["tfds_config"] in real.metadata["dataset"]
+  assert real.metadata["split"] == "validation"
 
-  # The resume restores step 2 and stops there (its reading of the prepared data is what is tested here; a
-  # resume that trains on is tests/dvd_gan/training's, and would cost another trace of the step).
-  resumed = train(_config(folder, data_dir), str(workdir), log=logs.append)
-  assert resumed["step"] == 2 and any("resumed from" in line and "at step 2" in line for line in logs)
+  # The resume reuses the prepared data, trains on to step 4 (scored again) and ends with the figures, whose
+  # reference set is the held-out split: the periodic evaluation's cached statistics of its 2 videos.
+  resumed_config = _config(folder, data_dir, num_steps=4)
+  resumed_config.eval.fvd_at_end, resumed_config.eval.num_videos = True, 64
+  resumed = train(resumed_config, str(workdir), log=logs.append)
+  assert resumed["step"] == 4 and any("resumed from" in line and "at step 2" in line for line in logs)
   out = capsys.readouterr().out
   assert "prepared already" in out and "clips kept" not in out  # reused, not decoded again
   assert os.listdir(data_dir / "video_folder") == prepared
+  assert [r["step"] for r in read_metrics(str(workdir))] == [2, 4]
+  figures = json.load(open(workdir / "fvd.json"))
+  assert figures["num_videos"] == 2 and figures["splits"] == ["validation", "train"] and figures["step"] == 4
+  assert any("real_reference (cached real statistics" in line for line in logs)
+
+  # dvd_gan.evaluate: folder_fvd against the same held-out split, its statistics cached beside the curve's.
+  assert evaluate_cmd.main(["dvd_gan.evaluate", f"--workdir={workdir}", "--progress=false",
+                            "--batch_size=64"]) == 0
+  assert capsys.readouterr().out.strip().splitlines()[-1].startswith("folder_fvd/fvd: ")
+  [final_stats] = [f for f in _stats_files(workdir) if f != curve_stats]
+  assert real_stats.load(final_stats).num_items == 2 and "folder_fvd-" in os.path.basename(final_stats)
 
   run_config = _config_from_run(workdir)
   run_config.batch_size = 2  # the held-out split's 2 videos, one per class
@@ -72,11 +119,26 @@ def test_prepare_train_resume_export_sample_by_class_name(folder, tmp_path, caps
   listed = json.load(open(samples / "samples.json"))["files"]
   assert [f["file"] for f in listed] == ["0000_c001_walk.gif"]
 
-  # A file added: the folder is prepared anew under another name, and the resume refuses to mix the two.
-  write_video(os.path.join(folder, "train", "walk", "new.mp4"), 24, 32, 10, 8, seed=99)
-  with pytest.raises(UserError, match="data.tfds_config"):
-    train(_config(folder, data_dir), str(workdir), log=logs.append)
-  assert len(os.listdir(data_dir / "video_folder")) == 2
+
+def test_resume_with_a_changed_folder_refuses_before_preparing(folder, tmp_path, monkeypatch):
+  """The run's config.json names another prepared folder (files were added since): the resume refuses in one
+  line naming data.tfds_config, and the folder is not prepared (nothing decoded) for it."""
+  workdir, data_dir = tmp_path / "run", tmp_path / "tfds"
+  stored = _config(folder, data_dir)
+  stored.data.tfds_config, stored.data.class_names = "r16_0123456789abcdef", tuple(CLASSES)
+  os.makedirs(workdir / "checkpoints")
+  (workdir / "checkpoints" / "ckpt-2.index").write_bytes(b"")
+  config_changes.write_config(str(workdir), stored, log=lambda s: None)
+
+  def no_preparing(*args, **kwargs):
+    raise AssertionError("the folder was prepared")
+
+  monkeypatch.setattr(video_folder, "prepare", no_preparing)
+  with pytest.raises(UserError) as e:
+    train(_config(folder, data_dir), str(workdir), log=lambda s: None)
+  assert "\n" not in str(e.value)
+  assert 'data.tfds_config "r16_0123456789abcdef" -> "r16_' in str(e.value)
+  assert not os.path.exists(data_dir)
 
 
 def _config_from_run(workdir):
