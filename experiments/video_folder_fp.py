@@ -6,9 +6,11 @@
 Given C conditioning frames of a clip, G predicts the next T (no class input: DVD-GAN-FP has none).
 `video_folder_fp`: experiments/kinetics600_fp.py's model (5 + 11 frames, 64x64, no frame skipping, paper
 widths). `video_folder_fp:small`: experiments/tiny_fp.py's networks and schedule (4 + 8 frames) at 32x32
-with the demo's extra G stage (experiments/demo.py). Both take --config.resolution, --config.num_frames and
---config.data.num_conditioning_frames. No scoring during training and no end-of-run figures
-(`python -m dvd_gan.evaluate --workdir=...` scores with fvd_k400 when the clips are long enough for it).
+with the demo's extra G stage (experiments/demo.py) and one more conditioning stage. Both take
+--config.num_frames and --config.data.num_conditioning_frames; another --config.resolution also needs the
+stages to match it (model.g_multipliers, model.cond_multipliers: the error line says how many). No scoring
+during training and no end-of-run figures (`python -m dvd_gan.evaluate --workdir=...` scores with fvd_k400
+when the clips are long enough for it).
 """
 from dvd_gan import experiments
 
@@ -22,6 +24,7 @@ def get_config(variant: str = ""):
     c = experiments.load("tiny_fp")
     c.resolution = 32
     c.model.g_multipliers = (4, 4, 2, 2)   # 4 -> 32, as experiments/demo.py
+    c.model.cond_multipliers = (1, 2, 4, 4)  # DS's widths and one more stage: 32 -> the ConvGRU's 4x4
     c.data.synthetic_variant = "synthesis"  # not read: the data are the folder's
   else:
     c = experiments.load("kinetics600_fp")

@@ -276,3 +276,10 @@ def resolve_config(config, log=logging.info, *, prepare_here: bool = True, wait_
   splits = set(builder.info.splits.keys())
   if d.eval_split.split("[")[0] not in splits and "test" in splits:
     d.eval_split = "test"
+  if d.eval_split.split("[")[0] not in splits:
+    # Refused at the start: the run's samples (frame prediction) and evaluations read this split, and a run
+    # should not fail at its first evaluation hours later.
+    raise UserError(f"video folder {layout.root}: no clip is in its evaluation split {d.eval_split!r} (prepared "
+                    f"splits: {', '.join(sorted(splits))}; without split folders about "
+                    f"{layout_lib.EVAL_FRACTION:.0%} of the videos are held out, by path): add videos, a "
+                    f"validation/ folder, or pass --config.data.eval_split=train")

@@ -146,6 +146,9 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   context_fixed = None
   if trainer.num_context and chief:
     context_fixed = prediction_eval.fixed_contexts(config, int(t.num_sample_videos))
+    # An evaluation split of fewer clips (a small folder of one's own videos) gives fewer sample videos.
+    n = int(context_fixed.shape[0])
+    z_fixed, y_fixed = z_fixed[:n], (None if y_fixed is None else y_fixed[:n])
 
   def write_samples(step):
     if not chief:

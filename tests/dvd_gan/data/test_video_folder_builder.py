@@ -236,3 +236,30 @@ def test_folder_configs_read_the_prepared_folder(prepared, spec):
   batch = next(iter(make_dataset(c, split="train", training=True)))
   assert batch["video"].shape == (2, 4, SIZE, SIZE, 3)
   assert ("context" in batch) == fp and (not fp or batch["context"].shape == (2, 2, SIZE, SIZE, 3))
+
+
+@pytest.mark.parametrize("spec", ["video_folder", "video_folder:small", "video_folder_fp",
+                                  "video_folder_fp:small"])
+def test_folder_configs_as_shipped_pass_the_model_checks(spec):
+  """Each folder config at its own frames and resolution (not shrunk as above) is a model that builds: every
+  network's stages fit its resolution, the DVD-GAN-FP conditioning network's included."""
+  from dvd_gan import experiments  # noqa: PLC0415 - only this test
+  from dvd_gan.models.build import check_config  # noqa: PLC0415 - as above
+  check_config(experiments.load(spec))
+
+
+def test_a_folder_without_an_evaluation_split_is_one_error_line_unless_train_is_named(tmp_path):
+  """Split folders with train/ only: the run's evaluation split ("validation", no "test" either) holds no clip,
+  which the start refuses in one line naming the way out; --config.data.eval_split=train is accepted."""
+  root, data_dir = str(tmp_path / "videos"), str(tmp_path / "tfds")
+  for i, (rel, shape, n, kind) in enumerate(g for g in GOOD if g[0].startswith("train/")):
+    write(root, rel, shape, n, kind, seed=i)
+  with pytest.raises(UserError) as e:
+    video_folder.resolve_config(_folder_config(root, data_dir), log=lambda s: None)
+  assert "\n" not in str(e.value)
+  assert "no clip is in its evaluation split 'validation' (prepared splits: train;" in str(e.value)
+  assert str(e.value).endswith("or pass --config.data.eval_split=train")
+  config = _folder_config(root, data_dir)
+  config.data.eval_split = "train"
+  video_folder.resolve_config(config, log=lambda s: None)
+  assert config.data.eval_split == "train" and config.data.tfds_config

@@ -123,8 +123,10 @@ def _bair_as_dataset(self, split, decoders=None, read_config=None, shuffle_files
 def test_loop_trains_the_fp_model_on_mock_bair(tmp_path, tiny_config, run_loop):
   """`loop.train` on tfds.testing.mock_data BAIR (1 conditioning + 3 predicted frames, resized to 16x16):
   2 steps with finite losses, G's conditioning network and skip convs updated, checkpoints, and sample files
-  showing [conditioning frame; prediction] (4 columns)."""
+  showing [conditioning frame; prediction] (4 columns), one row per clip of the evaluation split when it holds
+  fewer clips (4) than train.num_sample_videos (6)."""
   c = fp_config(tiny_config, context=1, num_steps=2)
+  c.train.num_sample_videos = 6
   c.data.name, c.data.shuffle_buffer = "bair_robot_pushing_small", 4
   with tfds.testing.mock_data(as_dataset_fn=_bair_as_dataset):
     run = run_loop(c, tmp_path)
@@ -138,6 +140,7 @@ def test_loop_trains_the_fp_model_on_mock_bair(tmp_path, tiny_config, run_loop):
   assert os.listdir(tmp_path / "checkpoints")
   grid = np.asarray(Image.open(tmp_path / "samples" / "samples_0000002.png"))
   assert grid.shape[1] == 2 * (4 * 17 - 1)  # 4 frames of 16 px, 1 px apart, upscaled x2
+  assert grid.shape[0] == 2 * (4 * 17 - 1)  # 4 videos: the split's clips
   with open(tmp_path / "config.json") as f:
     assert json.load(f)["num_classes"] == 0
 
