@@ -8,13 +8,17 @@ before preparing anything. Without --config.data.videos, `--config=video_folder`
 The feature network is eval's tests' TinyNetwork (milliseconds): what is checked is which videos are scored,
 not the I3D (tests/eval, tests/dvd_gan/evaluation/test_end_of_run.py)."""
 import json
+import math
 import os
 
+import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 import eval as video_eval
 from dvd_gan import evaluate as evaluate_cmd
+from dvd_gan import experiments
 from dvd_gan import export as export_lib
 from dvd_gan import sample as sample_cmd
 from dvd_gan import train as train_cmd
@@ -163,3 +167,23 @@ def test_train_without_videos_is_one_error_line(tmp_path, capsys):
   assert status == 2 and not workdir.exists()
   assert err.strip().splitlines() == ["error: config.data.videos is required with data.name = 'video_folder': "
                                       "pass --config.data.videos=DIR (a folder of videos)"]
+
+
+@pytest.mark.slow
+def test_frame_prediction_trains_on_the_folder(folder, tmp_path):
+  """DVD-GAN-FP on the folder (2 conditioning + 3 predicted frames of its clips, the video_folder_fp
+  configs' data settings): 2 steps with finite losses, no class input, and sample files that continue the
+  evaluation split's clips (2 of them, fewer than train.num_sample_videos = 4)."""
+  c = _config(folder, tmp_path / "tfds")
+  fp = experiments.load("video_folder_fp:small")
+  c.data.name, c.data.stride, c.num_classes = fp.data.name, fp.data.stride, fp.num_classes
+  c.train.conditional, c.eval.protocols, c.eval.every_steps = fp.train.conditional, fp.eval.protocols, 0
+  c.num_frames, c.data.num_conditioning_frames = 3, 2
+  c.model.ds_k, c.model.cond_multipliers = 5, (1, 1, 2)  # 16 -> 4x4, the ConvGRU's state
+  c.train.sample_every = 2
+  result = train(c, str(tmp_path / "run"), log=lambda s: None)
+  assert result["step"] == 2 and all(math.isfinite(v) for v in result["last_metrics"].values())
+  saved = json.load(open(tmp_path / "run" / "config.json"))
+  assert saved["num_classes"] == 0 and saved["data"]["eval_split"] == "validation"
+  grid = np.asarray(Image.open(tmp_path / "run" / "samples" / "samples_0000002.png"))
+  assert grid.shape[:2] == (2 * (2 * 17 - 1), 2 * (5 * 17 - 1))  # 2 clips of 2 + 3 frames of 16 px, x2
