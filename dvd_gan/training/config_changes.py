@@ -177,10 +177,10 @@ def check_resume(config, workdir: str, log=print, keys=None) -> list:
     changed = [c for c in changed if c[0] in keys]
   refused = [c for c in changed if c[0] not in SCHEDULE_KEYS and c[0] not in allowed]
   if refused:
-    keys = ",".join(k for k, _, _ in refused)
+    names = ",".join(k for k, _, _ in refused)
     raise UserError(
         f"the config changes the run being resumed in {workdir} (its {CONFIG_FILE}): {_shown(refused)}; resume "
-        f"with the run's values, use another workdir, or accept them with --config.{ALLOW_KEY}={keys}")
+        f"with the run's values, use another workdir, or accept them with --config.{ALLOW_KEY}={names}")
   if changed and keys is None:
     schedule = [c for c in changed if c[0] in SCHEDULE_KEYS]
     accepted = [c for c in changed if c[0] not in SCHEDULE_KEYS]
