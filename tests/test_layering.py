@@ -123,3 +123,75 @@ def test_relative_imports_resolve_to_absolute_names():
   assert imported_modules("from . import io", "eval.cli") == {"eval", "eval.io"}
   assert imported_modules("from .metrics import frechet", "eval", is_package=True) == {
       "eval.metrics", "eval.metrics.frechet"}
+
+
+def module_level_graph() -> dict:
+  """{module: modules it imports when it is first imported}: import statements at module level (also under
+  `if` / `try`), not those inside functions. `from package import name` counts as an arrow to package.name alone
+  when every name is a sub-module (the package itself is initialised first in any case); an arrow to one's own
+  ancestor package is left out for the same reason."""
+  files = module_files()
+  graph = {}
+  for module, path in files.items():
+    with open(path, encoding="utf-8") as f:
+      tree = ast.parse(f.read())
+    statements, todo = [], list(tree.body)
+    while todo:
+      node = todo.pop()
+      if isinstance(node, (ast.Import, ast.ImportFrom)):
+        statements.append(node)
+      elif isinstance(node, (ast.If, ast.Try)):
+        todo.extend(node.body + node.orelse + [s for h in getattr(node, "handlers", []) for s in h.body])
+    arrows = set()
+    for node in statements:
+      names = imported_modules(ast.unparse(node), module, path.endswith("__init__.py")) & set(files)
+      if isinstance(node, ast.ImportFrom):
+        subs = {n for n in names if n.rsplit(".", 1)[-1] in {a.name for a in node.names}}
+        if len(subs) == len(node.names):
+          names = subs
+      arrows |= {n for n in names if n != module and not module.startswith(n + ".")}
+    graph[module] = arrows
+  return graph
+
+
+def import_cycles(graph: dict) -> list:
+  """The cycles of `graph` as sorted lists of modules (strongly connected components of more than one)."""
+  index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+  def visit(v):  # Tarjan's algorithm; the graph has ~150 nodes, recursion is fine
+    index[v] = low[v] = len(index)
+    stack.append(v)
+    on_stack.add(v)
+    for w in graph.get(v, ()):
+      if w not in index:
+        visit(w)
+        low[v] = min(low[v], low[w])
+      elif w in on_stack:
+        low[v] = min(low[v], index[w])
+    if low[v] == index[v]:
+      component = []
+      while True:
+        w = stack.pop()
+        on_stack.discard(w)
+        component.append(w)
+        if w == v:
+          break
+      if len(component) > 1:
+        cycles.append(sorted(component))
+
+  for v in sorted(graph):
+    if v not in index:
+      visit(v)
+  return cycles
+
+
+def test_no_module_imports_itself_back_at_import_time():
+  """A cycle of module-level imports breaks whichever of its modules is imported first (a partially initialised
+  module), e.g. a benchmark that imports the figures before the scorer."""
+  assert import_cycles(module_level_graph()) == []
+
+
+def test_an_import_cycle_is_found():
+  graph = module_level_graph()
+  graph["dvd_gan.evaluation.scorer"] = graph["dvd_gan.evaluation.scorer"] | {"dvd_gan.evaluation.figures"}
+  assert ["dvd_gan.evaluation.figures", "dvd_gan.evaluation.scorer"] in import_cycles(graph)

@@ -8,6 +8,7 @@
   collapse         the collapse rule (eval.collapse)
   end_of_run       the evaluator a finished run calls once (eval.fvd_at_end): figures or prediction figures
   figures          the end-of-run FVD figures of a synthesis run (fvd.json)
+  untrained        the feature network and the untrained generator both sets of demo figures compare with
   prediction       DVD-GAN-FP's prediction FVD and end-of-run figures (prediction.json)
 
 The training loop calls PeriodicEvaluator and `end_of_run.evaluator(config)`; `python -m dvd_gan.evaluate`

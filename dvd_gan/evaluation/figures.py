@@ -22,17 +22,15 @@ the EMA generator's samples (real videos score 1.0; chance is 0.25 and 0.5).
 """
 import time
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from dvd_gan.training import precision as precision_lib
 from dvd_gan import standing_stats
 from dvd_gan.evaluation import scorer
+from dvd_gan.evaluation.untrained import network_and_untrained_generator
 from dvd_gan.training.summaries import to_uint8
 from dvd_gan import data as data_lib
 from dvd_gan.data import synthetic
-from dvd_gan.models import build as build_lib
 import eval as video_eval
 from eval.interrupt import check as check_stop
 
@@ -96,19 +94,6 @@ def synthetic_class_cues(untrained_videos, untrained_labels, ema_videos, ema_lab
     out[f"direction_accuracy_{name}"] = cues["direction_accuracy"]
     out[f"shape_accuracy_{name}"] = cues["shape_accuracy"]
   return out
-
-
-def network_and_untrained_generator(config, build_models=None, should_stop=None) -> tuple:
-  """(the feature network of config.eval, a freshly initialised generator): what every set of demo figures
-  compares the trained generator with. The untrained generator's weights are a function of config.seed
-  (Keras draws initialiser seeds from its global generator), so its figures repeat from run to run."""
-  e = config.eval
-  net = video_eval.get_feature_network(e.network, e.weights or None)
-  check_stop(should_stop, "end-of-run figures")  # building a generator takes a while: not after a signal
-  keras.utils.set_random_seed(int(config.seed))
-  with precision_lib.policy_scope(config.train.mixed_precision):
-    untrained = (build_models or build_lib.build_models)(config)[0]
-  return net, untrained
 
 
 def demo_figures(config, trainer, build_models=None, log=print, real_reference=None, should_stop=None) -> dict:

@@ -30,7 +30,7 @@ from dvd_gan import random_streams
 from eval.video_writer import to_uint8
 from dvd_gan import data as data_lib
 from dvd_gan.data import synthetic as synthetic_data
-from dvd_gan.evaluation.figures import network_and_untrained_generator
+from dvd_gan.evaluation.untrained import network_and_untrained_generator
 import eval as video_eval
 from eval.interrupt import check as check_stop
 
