@@ -1,6 +1,7 @@
 """End-of-run evaluators: what a finished run scores once (`eval.fvd_at_end`) and the file it writes.
 
-The training loop asks `evaluator(config)` for the run's evaluator and calls it through one interface:
+A run's evaluation (dvd_gan.evaluation.run_evaluation.RunEvaluation, on the chief) asks `evaluator(config)`
+for the run's evaluator and calls it through one interface:
 
     final = end_of_run.evaluator(config)              # None when eval.fvd_at_end is off
     figures = final.evaluate(trainer, build_models=..., log=..., periodic=...)   # a JSON-able dict

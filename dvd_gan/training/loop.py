@@ -17,6 +17,7 @@ Steps run `train.steps_per_loop` at a time inside one tf.function call (Trainer.
 one boolean per call (all metrics finite?) and the metrics themselves only at `log_every` boundaries and
 evaluation steps (every call when steps_per_loop is 1). Checkpoints, samples, logs, evaluations and signals
 are handled between calls, so their intervals must be multiples of steps_per_loop (`check_schedule`).
+Evaluation, during training and at the end, goes through one object (dvd_gan.evaluation.run_evaluation).
 
 DVD-GAN-FP runs (data.num_conditioning_frames = C > 0) sample from fixed conditioning frames (the first
 videos of the evaluation split): the sample files show [conditioning frames; prediction], C + T frames.
@@ -30,9 +31,8 @@ import tensorflow as tf
 from dvd_gan import data as data_lib
 from dvd_gan import errors, legacy, random_streams
 from dvd_gan.config import resolve_config
-from dvd_gan.evaluation import end_of_run
 from dvd_gan.evaluation import prediction as prediction_eval
-from dvd_gan.evaluation.periodic import PeriodicEvaluator
+from dvd_gan.evaluation.run_evaluation import RunEvaluation
 from dvd_gan.training import checkpointing, config_changes, finite_state, resume, summaries, worker_dirs
 from dvd_gan.training import workdir_lock
 from dvd_gan.training.preemption import Interrupted, StopFlag, make_stop_sync
@@ -141,8 +141,9 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   samples_dir = eio.join(workdir, "samples")
   z_fixed, y_fixed = sample_latents(config, int(t.num_sample_videos), int(config.seed) + 1)
   stop = StopFlag()  # entered below; its `requested` stops sample writing and evaluations at their batches
-  periodic = PeriodicEvaluator(config, workdir, trainer, strategy=strategy, chief=chief, writer=writer,
-                               start_step=start_step, log=log, metric_fn=metric_fn, should_stop=stop.requested)
+  evaluation = RunEvaluation(config, workdir, trainer, strategy=strategy, chief=chief, writer=writer,
+                             start_step=start_step, log=log, metric_fn=metric_fn, should_stop=stop.requested,
+                             build_models=build_models)
   context_fixed = None
   if trainer.num_context and chief:
     context_fixed = prediction_eval.fixed_contexts(config, int(t.num_sample_videos))
@@ -198,7 +199,7 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
       window_steps += n
       logged = step % int(t.log_every) == 0 or step == num_steps
       values = None  # metrics cross to the host only here (and with one step per call, at every call)
-      if logged or steps_per_loop == 1 or periodic.due(step):
+      if logged or steps_per_loop == 1 or evaluation.due(step):
         values = {k: float(v) for k, v in metrics.items()}
       if logged:
         elapsed = max(time.time() - window_start, 1e-9)
@@ -219,9 +220,9 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
       if step % int(t.sample_every) == 0:
         write_samples(step)
       if values is not None:
-        periodic.observe(values)
+        evaluation.observe(values)
       try:
-        if periodic.maybe_evaluate(step):
+        if evaluation.after_step(step):
           stopped_by = "collapse"
           break
       except Interrupted:  # only raised once stop.signal is set: the agreement below stops every worker
@@ -250,15 +251,11 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   result = {"step": step, "trainer": trainer, "stopped_by": stopped_by, "last_metrics": last_metrics,
             "eval": None}
   if stopped_by is None and step >= num_steps:
-    final = end_of_run.evaluator(config) if chief else None
     with stop:  # again: a signal now stops the figures (the checkpoint of this step is saved)
       try:
         if step % int(t.sample_every):
           write_samples(step)
-        if final is not None:
-          result["eval"] = final.evaluate(trainer, build_models=build_models, log=log, periodic=periodic,
-                                          should_stop=stop.requested)
-          eio.write_json(eio.join(workdir, final.file), result["eval"])
+        result["eval"] = evaluation.at_end()
       except Interrupted:
         result.update(stopped_by=stop.signal, eval=None)
         log(f"received signal {stop.signal} during the end-of-run figures: stopped them (nothing written); "
