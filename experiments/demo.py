@@ -3,8 +3,8 @@ synthetic data.
 
 Everything else is tiny.py's (networks, D's widths, batch 8, learning rates, EMA, one thread per op, FVD and
 class cues at the end): 32x32 frames, with one more upsampling stage in G (channels 32, 32, 16, 16), twice the
-steps, and the `demo_fvd` curve every 900 steps instead of 300. tiny.py stays the 16x16 reference that the performance figures and the
-prediction demo (tiny_fp.py) are measured with.
+steps, and the `demo_fvd` curve every 900 steps instead of 300. tiny.py stays the 16x16 reference that the
+performance figures and the prediction demo (tiny_fp.py) are measured with.
 
 Why: the step got faster (README, "Performance") and with the time won the demo grew. Measured on the idle
 2-core machine (README, "The demo's figures"): at 32x32, 1800 steps left the 32-sample FVD during training
