@@ -9,7 +9,7 @@ changes, and why (measured on 2 CPU cores; the runs are in docs/training.md, "De
     still motionless blobs after 600 steps; with these, direction and shape of the class appear by step ~1,000.
   * EMA decay 0.99 from step 200, G's batch-norm moving statistics with decay 0.9 (0.999 lags a short run).
   * One thread per op (`train.intra_op_threads = 1`; the 2 cores run independent ops side by side): the
-    step's ~10,600 small ops then take 34-35 ms instead of ~48 ms on 2 cores (README, "Performance").
+    step's ~10,600 small ops then take 34-35 ms instead of ~48 ms on 2 cores (docs/performance.md).
   * The end-of-run EMA samples use standing statistics (16 batches of 16; dvd_gan/standing_stats.py):
     on the first BigGAN-block demo run they moved the EMA FVD from 558.3 to 541.8 for a few seconds.
 G has the paper's BigGAN residual blocks (model.g_block = "biggan", the default).
