@@ -1,0 +1,88 @@
+"""What one op costs TensorFlow's executor on this CPU, with the training configs' threads.
+
+    python benchmarks/per_op_cost.py [--ops=10000] [--json=benchmarks/results/per_op_cost.json]
+
+A tf.function of N tiny ops (N = --ops / 10 and --ops; x * a + b on a 4x4 tensor read from a variable, so
+constant folding cannot remove them; Grappler off, so every op is executed) in one chain and in 50 independent
+chains, with one intra-op and two inter-op threads (experiments/tiny.py, demo.py). Best of --repeats calls;
+microseconds per op.
+Multiplied by a step's op count (run_all.py's step part `ops`) it bounds what fewer ops can save there.
+"""
+import os
+import sys
+import time
+
+from absl import flags
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+  sys.path.insert(0, REPO)
+
+from eval import command, io  # noqa: E402
+
+
+def define_flags(fv, argv):
+  del argv
+  flags.DEFINE_string("json", None, "Also write the figures here as JSON.", flag_values=fv)
+  flags.DEFINE_integer("repeats", 20, "Timed calls per function (best of).", lower_bound=1, flag_values=fv)
+  flags.DEFINE_integer("ops", 10000, "Ops of the largest function (the tiny step has ~10,600).", lower_bound=100,
+                       flag_values=fv)
+
+
+def _chains(variable, ops: int, chains: int):
+  import tensorflow as tf  # noqa: PLC0415 - after the thread settings
+
+  @tf.function
+  def f():
+    outs = []
+    for c in range(chains):
+      x = variable.read_value()
+      for _ in range(ops // chains // 2):
+        x = x * 1.0001 + float(c)  # two ops per line
+      outs.append(x)
+    return tf.add_n(outs)
+  return f
+
+
+def body(fv, args):
+  del args
+  if fv.json and io.missing_output_folder(fv.json):
+    raise command.UsageError(f"output directory does not exist: {io.missing_output_folder(fv.json)}")
+  import tensorflow as tf  # noqa: PLC0415 - thread settings must come before the runtime starts
+  tf.config.threading.set_intra_op_parallelism_threads(1)
+  tf.config.threading.set_inter_op_parallelism_threads(2)
+  tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+  from benchmarks.perf import common  # noqa: PLC0415 - imports TensorFlow: after the thread settings
+  variable = tf.Variable(tf.ones([4, 4]))
+  env = common.environment()
+  rows = []
+  for ops, chains in ((fv.ops // 10, 1), (fv.ops, 1), (fv.ops, 50)):  # (ops, independent chains)
+    f = _chains(variable, ops, chains)
+    f()  # traces
+    n = len([o for o in f.get_concrete_function().graph.get_operations() if o.type not in ("Const", "NoOp")])
+    best = float("inf")
+    for _ in range(fv.repeats):
+      start = time.perf_counter()
+      f().numpy()
+      best = min(best, time.perf_counter() - start)
+    rows.append({"ops": n, "chains": chains, "ms": round(best * 1e3, 3), "us_per_op": round(best / n * 1e6, 3)})
+  print(f"{env['machine']['cpus']} x {env['machine']['cpu']}, TensorFlow {env['tensorflow']}, load "
+        f"{os.getloadavg()[0]:.2f}, 1 intra-op / 2 inter-op threads\n"
+        "| executed ops | independent chains | ms per call | us per op |\n|---|---|---|---|")
+  for r in rows:
+    print(f"| {r['ops']} | {r['chains']} | {r['ms']:.2f} | {r['us_per_op']:.2f} |")
+  # The call's own cost cancels out of the difference of the two one-chain functions.
+  small, large = rows[0], rows[1]
+  marginal = (large["ms"] - small["ms"]) * 1e3 / (large["ops"] - small["ops"])
+  print(f"marginal cost of one op (one chain, {small['ops']} -> {large['ops']} ops): {marginal:.2f} us")
+  if fv.json:
+    io.write_json(fv.json, {"environment": env, "rows": rows, "marginal_us_per_op": round(marginal, 3),
+                            "load_after": os.getloadavg()[0]})
+
+
+def main(argv=None) -> int:
+  return command.main(argv, define_flags=define_flags, body=body, usage=__doc__)
+
+
+if __name__ == "__main__":
+  command.run(main)
