@@ -152,6 +152,10 @@ class PeriodicEvaluator:
   def due(self, step: int) -> bool:
     return self.enabled and step > 0 and step % self.every == 0
 
+  def evaluations_left(self, step: int, num_steps: int) -> int:
+    """How many of the steps step + 1 .. num_steps are due."""
+    return max(num_steps // self.every - step // self.every, 0) if self.enabled else 0
+
   def maybe_evaluate(self, step: int) -> bool:
     """Evaluates at the steps that are due; returns True when the run must stop (collapse, action stop).
     Raises Interrupted when `should_stop` stopped the evaluation (module docstring)."""

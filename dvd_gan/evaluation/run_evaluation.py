@@ -1,8 +1,9 @@
-"""The evaluation of one training run, as the training loop sees it: one object, four calls.
+"""The evaluation of one training run, as the training loop sees it: one object and its calls.
 
     evaluation = RunEvaluation(config, workdir, trainer, strategy=..., chief=..., writer=..., start_step=...,
                                log=..., metric_fn=..., should_stop=..., build_models=...)
     evaluation.due(step)          # does the evaluation after this step need the step's metrics on the host?
+    evaluation.evaluations_left(step, num_steps)   # evaluations still to come (the loop's ETA)
     evaluation.observe(values)    # the step's metrics, when they reached the host
     evaluation.after_step(step)   # the evaluation of a due step; True: the run must stop (collapse)
     evaluation.at_end()           # the end-of-run figures, written to <workdir>/fvd.json or prediction.json
@@ -55,6 +56,10 @@ class RunEvaluation:
   def due(self, step: int) -> bool:
     """Whether `after_step(step)` evaluates (and so needs the step's metrics through `observe` first)."""
     return self.periodic.due(step)
+
+  def evaluations_left(self, step: int, num_steps: int) -> int:
+    """How many evaluations during training come after `step` (for the loop's ETA)."""
+    return self.periodic.evaluations_left(step, num_steps)
 
   def observe(self, values: dict) -> None:
     """Takes a training step's metrics on the host (D's scores on real and fake feed the collapse rule)."""

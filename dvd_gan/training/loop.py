@@ -36,6 +36,7 @@ from dvd_gan.evaluation.run_evaluation import RunEvaluation
 from dvd_gan.training import checkpointing, config_changes, finite_state, resume, summaries, worker_dirs
 from dvd_gan.training import workdir_lock
 from dvd_gan.training.preemption import Interrupted, StopFlag, make_stop_sync
+from dvd_gan.training.progress import Progress
 from dvd_gan.training.config import check_schedule
 from dvd_gan.training.strategy import apply_thread_settings, make_strategy
 from dvd_gan.training.trainer import build_trainer
@@ -172,7 +173,7 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
   last_metrics, stopped_by = {}, None
   step = start_step
   done_this_run = 0
-  window_start, window_steps = time.time(), 0
+  progress = Progress()
   metrics = None
   with stop:  # holds a signal received since train() started
     if stop_everywhere(stop.signal is not None):  # before the first step: nothing new to save
@@ -196,15 +197,13 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
             f"without saving, last good checkpoint: {manager.latest_checkpoint or 'none'}")
       step += n
       done_this_run += n
-      window_steps += n
+      progress.stepped(n)
       logged = step % int(t.log_every) == 0 or step == num_steps
       values = None  # metrics cross to the host only here (and with one step per call, at every call)
       if logged or steps_per_loop == 1 or evaluation.due(step):
         values = {k: float(v) for k, v in metrics.items()}
       if logged:
-        elapsed = max(time.time() - window_start, 1e-9)
-        steps_per_sec = window_steps / elapsed
-        eta = (num_steps - step) / max(steps_per_sec, 1e-9)
+        steps_per_sec, eta = progress.rate_and_eta(num_steps - step, evaluation.evaluations_left(step, num_steps))
         log(f"step {step}/{num_steps}  {steps_per_sec:.2f} steps/s  ETA {eta / 60:.1f} min  "
             f"d_loss {values['d_loss']:.3f}  g_loss {values['g_loss']:.3f}")
         with writer.as_default():
@@ -214,20 +213,24 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
           summaries.scalar("lr/d", float(tf.convert_to_tensor(trainer.d_opt.learning_rate)), step)
           summaries.scalar("speed/steps_per_sec", steps_per_sec, step)
           summaries.scalar("speed/examples_per_sec", steps_per_sec * examples_per_step, step)
-        window_start, window_steps = time.time(), 0
+        progress = Progress()
       if step % int(t.checkpoint_every) == 0:
         guard.save(manager, step)
       if step % int(t.sample_every) == 0:
         write_samples(step)
       if values is not None:
         evaluation.observe(values)
+      evaluation_start, collapsed = time.monotonic(), False
       try:
-        if evaluation.after_step(step):
-          stopped_by = "collapse"
-          break
+        collapsed = evaluation.after_step(step)
       except Interrupted:  # only raised once stop.signal is set: the agreement below stops every worker
         log(f"received signal {stop.signal} during the evaluation of step {step}: stopped it (nothing of it "
             "written)")
+      if evaluation.due(step):
+        progress.evaluated(time.monotonic() - evaluation_start)
+      if collapsed:
+        stopped_by = "collapse"
+        break
       if stop_everywhere(stop.signal is not None):
         stopped_by = stop.signal if stop.signal is not None else "peer"
         log(f"received signal {stop.signal if stop.signal is not None else 'on another worker'}: saving at "

@@ -64,6 +64,8 @@ def test_due_observe_and_after_step_run_the_periodic_evaluation(tmp_path):
   fvds = iter([100.0, 130.0, 140.0])
   evaluation = _evaluation(_config(every=2), tmp_path, metric_fn=lambda step, trainer: {"demo_fvd/fvd": next(fvds)})
   assert [s for s in range(7) if evaluation.due(s)] == [2, 4, 6]
+  assert [evaluation.evaluations_left(s, 6) for s in range(7)] == [3, 3, 2, 2, 1, 1, 0]
+  assert _evaluation(_config(every=0), tmp_path / "off").evaluations_left(0, 6) == 0
   assert not evaluation.after_step(1) and not (tmp_path / "metrics.jsonl").exists()
   evaluation.observe({"ds_real": 1.0, "ds_fake": 0.0, "dt_real": 3.0, "dt_fake": 0.0})  # margin 1
   evaluation.observe({"ds_real": 3.0, "ds_fake": 0.0, "dt_real": 5.0, "dt_fake": 0.0})  # margin 3
