@@ -7,7 +7,7 @@ steps, and the `demo_fvd` curve every 900 steps instead of 300. tiny.py stays th
 performance figures and the prediction demo (tiny_fp.py) are measured with.
 
 Why: the step got faster (docs/performance.md) and with the time won the demo grew. Measured on the idle
-2-core machine (README, "The demo's figures"): at 32x32, 1800 steps left the 32-sample FVD during training
+2-core AMD EPYC machine (2026-11-28): at 32x32, 1800 steps left the 32-sample FVD during training
 flat in one of two runs (551 -> 674); over 3600 steps it went from 1028 to 394 and from 1077 to 476 (623 at
 the end), in about 9 minutes. Scored at 16x16 (samples 2x2-averaged, against the 16x16 demo's real videos:
 benchmarks/demo_at_16px.py), the EMA samples of those two runs reach FVD 140.5 and 122.1 where the 16x16 demo
