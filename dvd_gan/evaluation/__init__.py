@@ -3,8 +3,9 @@
   scorer           GeneratorScorer: a generator under an eval.protocols protocol (samples -> features -> metrics
                    against cached real statistics)
   protocols        the protocols a run is scored with (per dataset and task), main metric, paper figures
-  run_evaluation   RunEvaluation: the one object the training loop calls (due, observe, after_step, at_end);
-                   it composes the periodic and end-of-run evaluators and writes the end-of-run figures file
+  run_evaluation   RunEvaluation: the one object the training loop calls (due, evaluations_left, observe,
+                   after_step, at_end); it composes the periodic and end-of-run evaluators and writes the
+                   end-of-run figures file
   periodic         PeriodicEvaluator: evaluation every eval.every_steps during training, metrics.jsonl
   best_checkpoint  the best checkpoint by the main metric (checkpoints_best/, best.json)
   collapse         the collapse rule (eval.collapse)
