@@ -213,7 +213,6 @@ def _train(config, workdir, *, strategy, build_models, dataset_fn, log, max_step
           summaries.scalar("lr/d", float(tf.convert_to_tensor(trainer.d_opt.learning_rate)), step)
           summaries.scalar("speed/steps_per_sec", steps_per_sec, step)
           summaries.scalar("speed/examples_per_sec", steps_per_sec * examples_per_step, step)
-        progress = Progress()
       if step % int(t.checkpoint_every) == 0:
         guard.save(manager, step)
       if step % int(t.sample_every) == 0:

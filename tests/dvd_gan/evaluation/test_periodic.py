@@ -17,6 +17,8 @@ import tensorflow as tf
 
 from dvd_gan import evaluate, plot_metrics
 from dvd_gan.evaluation.scorer import GeneratorScorer
+from dvd_gan.training import loop as loop_lib
+from dvd_gan.training.progress import Progress
 from dvd_gan.models.build import build_models
 from dvd_gan.training.loop import resolve_config, train
 from eval import api
@@ -42,8 +44,25 @@ def _tags(folder):
   return tags
 
 
+class _RecordedProgress(Progress):
+  """The loop's Progress, recording its instances and the evaluations it was told of."""
+  instances = []
+
+  def __init__(self, *args, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.evaluations = 0
+    _RecordedProgress.instances.append(self)
+
+  def evaluated(self, seconds):
+    super().evaluated(seconds)
+    self.evaluations += 1
+
+
 @pytest.mark.slow
-def test_loop_best_checkpoint_collapse_and_evaluate(tmp_path, tiny_config, tiny_features, capsys):
+def test_loop_best_checkpoint_collapse_and_evaluate(tmp_path, tiny_config, tiny_features, capsys, monkeypatch):
+  """Also: one Progress lasts the whole run and hears of every evaluation (its ETA averages them all)."""
+  monkeypatch.setattr(loop_lib, "Progress", _RecordedProgress)
+  _RecordedProgress.instances.clear()
   c = tiny_config(num_steps=12, checkpoint_every=4, keep_checkpoints=1)
   c.eval.every_steps = 2
   c.eval.protocols = ("demo_fvd",)
@@ -62,6 +81,7 @@ def test_loop_best_checkpoint_collapse_and_evaluate(tmp_path, tiny_config, tiny_
   result = train(c, workdir, log=lambda s: None, metric_fn=metric_fn)
   # The rule fires at step 10 (110, 120: worse than the best 80 by > 25% twice in a row) and stops the run.
   assert result["stopped_by"] == "collapse" and result["step"] == 10
+  assert [p.evaluations for p in _RecordedProgress.instances] == [5]
   records = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
   assert [r["step"] for r in records] == [2, 4, 6, 8, 10]
   assert [r["demo_fvd/fvd"] for r in records] == [SCRIPT[s] for s in (2, 4, 6, 8, 10)]
