@@ -53,13 +53,14 @@ def body(fv, args):
   tf.config.threading.set_inter_op_parallelism_threads(2)
   tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
   from benchmarks.perf import common  # noqa: PLC0415 - imports TensorFlow: after the thread settings
+  from dvd_gan import flops  # noqa: PLC0415 - as common
   variable = tf.Variable(tf.ones([4, 4]))
   env = common.environment()
   rows = []
   for ops, chains in ((fv.ops // 10, 1), (fv.ops, 1), (fv.ops, 50)):  # (ops, independent chains)
     f = _chains(variable, ops, chains)
     f()  # traces
-    n = len([o for o in f.get_concrete_function().graph.get_operations() if o.type not in ("Const", "NoOp")])
+    n = flops.count_concrete(f.get_concrete_function()).num_ops  # counted as run_all counts a step's ops
     best = float("inf")
     for _ in range(fv.repeats):
       start = time.perf_counter()
