@@ -10,6 +10,7 @@ from importlib import metadata
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import dvd_gan  # noqa: F401 - before TensorFlow: the tests run the CPU kernels a user's run runs (eval.onednn)
 import pytest
 import tensorflow as tf
 

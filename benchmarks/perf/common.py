@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+from eval.onednn import onednn_enabled  # first: TensorFlow's CPU kernels as every dvd_gan command runs them
+
 import keras
 import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
@@ -128,14 +130,15 @@ def load_average():
 def environment() -> dict:
   """Machine, TensorFlow / Keras versions, oneDNN and thread settings, time and commit of the run."""
   onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+  enabled = onednn_enabled()
   return {
       "date": datetime.datetime.now().isoformat(timespec="seconds"),
       "commit": _git_commit(),
       "machine": {"cpu": _cpu_model(), "cpus": os.cpu_count(), "memory_gib": _memory_gib(),
                   "platform": platform.platform(), "python": platform.python_version()},
       "tensorflow": tf.__version__, "keras": keras.__version__,
-      "onednn": ("on (TensorFlow's default on x86 Linux)" if onednn is None else
-                 f"TF_ENABLE_ONEDNN_OPTS={onednn}"),
+      "onednn": ({True: "on", False: "off", None: "unknown"}[enabled] +
+                 f" (TF_ENABLE_ONEDNN_OPTS={onednn if onednn is not None else 'unset'})"),
       "threads": {"inter_op": tf.config.threading.get_inter_op_parallelism_threads() or "default (0)",
                   "intra_op": tf.config.threading.get_intra_op_parallelism_threads() or "default (0)",
                   "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
