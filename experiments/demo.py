@@ -3,7 +3,7 @@ synthetic data.
 
 Everything else is tiny.py's (networks, D's widths, batch 8, learning rates, EMA, one thread per op, FVD and
 class cues at the end): 32x32 frames, with one more upsampling stage in G (channels 32, 32, 16, 16), twice the
-steps, and the `demo_fvd` curve every 900 steps instead of 300. tiny.py stays the 16x16 reference that the
+steps, and the `demo_fvd` curve every 1200 steps instead of 300. tiny.py stays the 16x16 reference that the
 performance figures and the prediction demo (tiny_fp.py) are measured with.
 
 Why: the step got faster (docs/performance.md) and with the time won the demo grew. Measured on the idle
@@ -13,9 +13,10 @@ the end), in about 9 minutes. Scored at 16x16 (samples 2x2-averaged, against the
 benchmarks/demo_at_16px.py), the EMA samples of those two runs reach FVD 140.5 and 122.1 where the 16x16 demo
 reached 229.7-273.5 (real against real: 83.1).
 
-Why the curve every 900 steps: one evaluation (32 samples through the Kinetics-400 I3D, ~1.1 CPU s per video)
-costs as much CPU as ~80-120 training steps on 2-core machines, so 12 evaluations took about a fifth of the run;
-4 keep the curve (steps 900-3600) and the best checkpoint at under a tenth (docs/demo.md, the measured run).
+Why the curve every 1200 steps: one evaluation (32 samples through the Kinetics-400 I3D) costs as much as ~100
+training steps on 2-core machines, so 12 evaluations took about a fifth of the run; 3 keep the curve (steps
+1200-3600) and the best checkpoint at about a tenth, and the whole command within 15 minutes on the 2-core
+AMD EPYC of docs/demo.md (the measured run).
 """
 from dvd_gan import experiments
 
@@ -25,5 +26,5 @@ def get_config():
   c.resolution = 32
   c.model.g_multipliers = (4, 4, 2, 2)   # 4 -> 32: channels 32, 32, 16, 16
   c.train.num_steps = 3600
-  c.eval.every_steps = 900
+  c.eval.every_steps = 1200
   return c

@@ -135,34 +135,42 @@ OPS_TARGET = 6000  # executed ops per training step of the tiny config (the step
 OPS_EXPERIMENTS = ("tiny", "demo")
 
 
+ONEDNN_OFF = "oneDNN off"  # the ops part's side with TensorFlow's Eigen kernels (TF_ENABLE_ONEDNN_OPTS=0)
+
+
 def _ops_rows(args, log, rows, out):
   """Ops and ms per training step of experiments/tiny.py and demo.py, each in child processes with one
-  intra-op thread (the configs' setting, from the environment for every code alike); with
-  --baseline_checkout that checkout's code too, alternating, in the same run."""
+  intra-op thread (the configs' setting, from the environment for every code alike); the same code with
+  oneDNN's kernels off (what TensorFlow's default is on CPUs without AVX-512 VNNI / BF16 or AMX, eval.onednn);
+  with --baseline_checkout that checkout's code too; alternating, in the same run."""
   threads = thread_settings(os.cpu_count())["one"]
-  sides = {"this checkout": None}
+  sides = {"this checkout": (None, {}), ONEDNN_OFF: (None, {"TF_ENABLE_ONEDNN_OPTS": "0"})}
   if args.baseline_checkout:
-    sides["baseline"] = args.baseline_checkout
+    sides["baseline"] = (args.baseline_checkout, {})
   log(f"[3] ops and ms per step: {', '.join(OPS_EXPERIMENTS)} ({', '.join(sides)}; threads {threads})")
   best = {(e, side): {"seconds": float("inf")} for e in OPS_EXPERIMENTS for side in sides}
   for _ in range(args.baseline_rounds if args.baseline_checkout else 1):
     for e in OPS_EXPERIMENTS:
-      for side, path in sides.items():
+      for side, (path, extra) in sides.items():
         r = common.run_child({"kind": "tiny_step", "experiment": e, "steps": args.step_repeats,
                               "threads": "one"}, args.memory_limit_gib, args.child_timeout, log,
-                             first_path=path, env=threads)
+                             first_path=path, env={**threads, **extra})
         log(f"  {e} / {side}: " + (f"{r['num_ops']} ops, {r['seconds'] * 1e3:.1f} ms/step" if "seconds" in r
                                    else f"failed: {r.get('error')}"))
         if r.get("seconds", float("inf")) <= best[(e, side)]["seconds"]:
           best[(e, side)] = r
   out["ops_per_step"] = {"threads": threads, "baseline": args.baseline_checkout,
                          "best": {f"{e}/{side}": r for (e, side), r in best.items()}}
-  rows.extend(ops_rows(best, sides, args.baseline_checkout))
+  rows.extend(ops_rows(best, args.baseline_checkout))
 
 
-def ops_rows(best, sides, checkout):
+def _ms(r):
+  return f"{r['seconds'] * 1e3:.1f} ms" if r.get("seconds", float("inf")) < float("inf") else "failed"
+
+
+def ops_rows(best, checkout):
   """Rows 'ops per step' (tiny: target <= OPS_TARGET) and 'ms per step' of each experiment, this checkout
-  against the baseline checkout when there is one (same run, same threads)."""
+  against oneDNN off and against the baseline checkout when there is one (same run, same threads)."""
   rows = []
   for e in OPS_EXPERIMENTS:
     new, old = best[(e, "this checkout")], best.get((e, "baseline"), {})
@@ -170,18 +178,18 @@ def ops_rows(best, sides, checkout):
       rows.append(common.row("3 step", f"{e}: ops per step", None, "ops", None, False,
                              f"the child failed: {new.get('error')}"))
       continue
-    ms = lambda r: f"{r['seconds'] * 1e3:.1f} ms" if r.get("seconds", float("inf")) < float("inf") else "failed"
-    base = (f"; {checkout}: {old['num_ops']} ops, {ms(old)} per step (same run, same threads)"
+    base = (f"; {checkout}: {old['num_ops']} ops, {_ms(old)} per step (same run, same threads)"
             if "num_ops" in old else "")
     target = OPS_TARGET if e == "tiny" else None
     rows.append(common.row("3 step", f"{e}: ops per step", new["num_ops"], "ops",
                            f"<= {target}" if target else None, new["num_ops"] <= target if target else None,
-                           f"{ms(new)} per step (best step, 1 intra-op thread){base}"))
-    if "seconds" in old and "seconds" in new:
-      rows.append(common.row("3 step", f"{e}: ms per step, baseline / this checkout", old["seconds"] /
-                             new["seconds"], "x", None, None,
-                             f"{ms(old)} -> {ms(new)}; CPU time per step {old['cpu_seconds'] * 1e3:.0f} -> "
-                             f"{new['cpu_seconds'] * 1e3:.0f} ms (not slowed by other processes' load)"))
+                           f"{_ms(new)} per step (best step, 1 intra-op thread){base}"))
+    for side, name in ((ONEDNN_OFF, "oneDNN off / on"), ("baseline", "baseline / this checkout")):
+      other = best.get((e, side), {})
+      if "seconds" in other and "seconds" in new:
+        rows.append(common.row("3 step", f"{e}: ms per step, {name}", other["seconds"] / new["seconds"], "x",
+                               None, None, f"{_ms(other)} -> {_ms(new)}; CPU time per step "
+                               f"{other['cpu_seconds'] * 1e3:.0f} -> {new['cpu_seconds'] * 1e3:.0f} ms"))
   return rows
 
 

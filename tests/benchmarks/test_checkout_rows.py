@@ -1,6 +1,6 @@
-"""run_all's older-checkout rows (benchmarks/perf/training.checkout_rows): the target is steps/s of the same
-model with the same threads; the code's speed-up and the thread setting's are separate rows; a speed-up
-below 3x is a MISS; no FLOP/s ratio between checkouts, FLOP/s only as a fraction of the peak."""
+"""run_all's older-checkout rows (benchmarks/perf/training.checkout_rows; ops_rows below): the target is
+steps/s of the same model with the same threads; the code's speed-up and the thread setting's are separate
+rows; a speed-up below 3x is a MISS; no FLOP/s ratio between checkouts, FLOP/s only as a fraction of the peak."""
 import os
 import sys
 
@@ -60,3 +60,19 @@ def test_a_failed_child_is_a_miss_with_its_error():
   rows = training.checkout_rows(best, 100.0, threads, "OLD")
   failed = [r for r in rows if r["value"] is None]
   assert len(failed) == 1 and failed[0]["status"] == "MISS" and "boom" in failed[0]["note"]
+
+
+def test_ops_rows_target_the_tiny_step_and_compare_onednn_off_in_the_same_run():
+  """Tiny 8,000 ops is a MISS of <= 6,000 (the demo has no target); the oneDNN row is off / on of the same
+  code (300 / 150 ms: 2.0x); a side that failed gives no ratio row."""
+  training = _training()
+  on = lambda ops, ms: {"num_ops": ops, "seconds": ms / 1e3, "cpu_seconds": 2 * ms / 1e3}
+  best = {("tiny", "this checkout"): on(8000, 100), ("tiny", training.ONEDNN_OFF): on(8000, 150),
+          ("demo", "this checkout"): on(9000, 150), ("demo", training.ONEDNN_OFF): {"error": "exit 1"}}
+  rows = training.ops_rows(best, None)
+  ops = {r["figure"]: r for r in rows}
+  assert ops["tiny: ops per step"]["status"] == "MISS" and ops["tiny: ops per step"]["target"] == "<= 6000"
+  assert ops["demo: ops per step"]["status"] is None and ops["demo: ops per step"]["value"] == 9000
+  assert abs(ops["tiny: ms per step, oneDNN off / on"]["value"] - 1.5) < 1e-9
+  assert "150.0 ms -> 100.0 ms" in ops["tiny: ms per step, oneDNN off / on"]["note"]
+  assert "demo: ms per step, oneDNN off / on" not in ops
