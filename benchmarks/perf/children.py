@@ -150,8 +150,24 @@ def _tiny_step(task):
           "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads()}
 
 
+def _i3d_forward(task):
+  """Best seconds per video of the Kinetics-400 I3D logits (eval.networks, genuine weights) on batches of
+  `batch` uint8 videos [T, size, size, 3], the demo's evaluation input, with the thread pools of the child's
+  environment applied as a training run applies its config's (so the batch is split as in a run)."""
+  import numpy as np  # noqa: PLC0415 - only this task
+  from eval import networks  # noqa: PLC0415 - only this task
+  intra, inter = (int(os.environ.get(k, 0)) for k in common.THREAD_VARIABLES)
+  tf.config.threading.set_intra_op_parallelism_threads(intra)
+  tf.config.threading.set_inter_op_parallelism_threads(inter)
+  net = networks.get_network("i3d-kinetics-400")
+  b, t, r = int(task.get("batch", 8)), int(task.get("frames", 12)), int(task.get("size", 32))
+  videos = np.random.default_rng(0).integers(0, 256, [b, t, r, r, 3], dtype=np.uint8)
+  best = common.best_times({"i3d": lambda: net.features(videos, "logits")}, int(task.get("repeats", 3)))["i3d"]
+  return {"seconds_per_video": best / b, "batch": b, "parts": net.parts}
+
+
 TASKS = {"d_fwd_bwd": _d_fwd_bwd, "attention": _attention, "train_step": _train_step,
-         "step_flops": _step_flops, "tiny_step": _tiny_step}
+         "step_flops": _step_flops, "tiny_step": _tiny_step, "i3d_forward": _i3d_forward}
 
 
 def run_task(task: dict) -> dict:

