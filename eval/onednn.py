@@ -1,8 +1,8 @@
 """oneDNN for TensorFlow's CPU kernels, on every x86 CPU.
 
 TensorFlow turns its oneDNN kernels on by default only on x86 CPUs with AVX-512 VNNI / BF16 or AMX; on the
-others (an AVX2 AMD EPYC, for one) its default Eigen kernels ran the demo's training step 1.85x slower and the
-I3D forward 2.6x slower (docs/performance.md, "oneDNN"). The choice is read once, when TensorFlow loads, so
+others (an AVX2 AMD EPYC, for one) its default Eigen kernels ran the demo's training step 1.55x slower and the
+I3D forward 2.62x slower (docs/performance.md, "oneDNN"). The choice is read once, when TensorFlow loads, so
 it is made when this package (or dvd_gan, which calls it too) is imported: importing TensorFlow first keeps
 TensorFlow's own default. A user's `TF_ENABLE_ONEDNN_OPTS` (0 or 1) always wins.
 """

