@@ -138,15 +138,26 @@ OPS_EXPERIMENTS = ("tiny", "demo")
 ONEDNN_OFF = "oneDNN off"  # the ops part's side with TensorFlow's Eigen kernels (TF_ENABLE_ONEDNN_OPTS=0)
 
 
+def ops_sides(baseline_checkout=None):
+  """{side: (first_path, environment)} of the ops part. Every side sets TF_ENABLE_ONEDNN_OPTS itself: the
+  parent's setting (a user's 0, say) would otherwise reach the "on" side, and an older checkout that does not
+  turn oneDNN on (before eval.onednn) would run other kernels than this one: a code comparison must not be a
+  kernel-library comparison."""
+  sides = {"this checkout": (None, {"TF_ENABLE_ONEDNN_OPTS": "1"}),
+           ONEDNN_OFF: (None, {"TF_ENABLE_ONEDNN_OPTS": "0"})}
+  if baseline_checkout:
+    sides["baseline"] = (baseline_checkout, {"TF_ENABLE_ONEDNN_OPTS": "1"})
+  return sides
+
+
 def _ops_rows(args, log, rows, out):
   """Ops and ms per training step of experiments/tiny.py and demo.py, each in child processes with one
   intra-op thread (the configs' setting, from the environment for every code alike); the same code with
   oneDNN's kernels off (what TensorFlow's default is on CPUs without AVX-512 VNNI / BF16 or AMX, eval.onednn);
-  with --baseline_checkout that checkout's code too; alternating, in the same run."""
+  with --baseline_checkout that checkout's code too, with oneDNN on like this one (`ops_sides`); alternating,
+  in the same run."""
   threads = thread_settings(os.cpu_count())["one"]
-  sides = {"this checkout": (None, {}), ONEDNN_OFF: (None, {"TF_ENABLE_ONEDNN_OPTS": "0"})}
-  if args.baseline_checkout:
-    sides["baseline"] = (args.baseline_checkout, {})
+  sides = ops_sides(args.baseline_checkout)
   log(f"[3] ops and ms per step: {', '.join(OPS_EXPERIMENTS)} ({', '.join(sides)}; threads {threads})")
   best = {(e, side): {"seconds": float("inf")} for e in OPS_EXPERIMENTS for side in sides}
   for _ in range(args.baseline_rounds if args.baseline_checkout else 1):

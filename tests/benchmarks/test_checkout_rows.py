@@ -78,6 +78,19 @@ def test_ops_rows_target_the_tiny_step_and_compare_onednn_off_in_the_same_run():
   assert "demo: ms per step, oneDNN off / on" not in ops
 
 
+def test_every_ops_side_sets_its_kernel_library_whatever_the_parent_sets(monkeypatch):
+  """With the parent's TF_ENABLE_ONEDNN_OPTS=0 the "on" side and the older checkout still run oneDNN (1), the
+  off side Eigen (0): each child's environment is the parent's updated by its side's."""
+  training = _training()
+  monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+  sides = training.ops_sides("/old/checkout")
+  assert set(sides) == {"this checkout", training.ONEDNN_OFF, "baseline"}
+  env = {side: {**os.environ, **extra}["TF_ENABLE_ONEDNN_OPTS"] for side, (_, extra) in sides.items()}
+  assert env == {"this checkout": "1", training.ONEDNN_OFF: "0", "baseline": "1"}
+  assert sides["baseline"][0] == "/old/checkout" and sides["this checkout"][0] is None
+  assert set(training.ops_sides(None)) == {"this checkout", training.ONEDNN_OFF}
+
+
 def test_i3d_row_is_off_over_on_and_names_a_failed_child():
   training = _training()
   row = training.i3d_row({"this checkout": {"seconds_per_video": 0.2, "parts": 2},
