@@ -2,6 +2,7 @@
 steps/s of the same model with the same threads; the code's speed-up and the thread setting's are separate
 rows; a speed-up below 3x is a MISS; no FLOP/s ratio between checkouts, FLOP/s only as a fraction of the peak."""
 import os
+import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -80,14 +81,28 @@ def test_ops_rows_target_the_tiny_step_and_compare_onednn_off_in_the_same_run():
 
 def test_every_ops_side_sets_its_kernel_library_whatever_the_parent_sets(monkeypatch):
   """With the parent's TF_ENABLE_ONEDNN_OPTS=0 the "on" side and the older checkout still run oneDNN (1), the
-  off side Eigen (0): each child's environment is the parent's updated by its side's."""
+  off side Eigen (0): the environment `common.run_child` gives each side's child process (subprocess.run
+  replaced by a recorder), and the older checkout's folder comes first on that child's PYTHONPATH."""
   training = _training()
+  from benchmarks.perf import common  # noqa: PLC0415 - after _training() put ROOT on sys.path
   monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+  seen = {}
+
+  def record(cmd, env, **kwargs):
+    seen["env"] = env
+    return subprocess.CompletedProcess(cmd, 0, stdout='RESULT {"seconds": 1.0}', stderr="")
+
+  monkeypatch.setattr(common.subprocess, "run", record)
   sides = training.ops_sides("/old/checkout")
   assert set(sides) == {"this checkout", training.ONEDNN_OFF, "baseline"}
-  env = {side: {**os.environ, **extra}["TF_ENABLE_ONEDNN_OPTS"] for side, (_, extra) in sides.items()}
-  assert env == {"this checkout": "1", training.ONEDNN_OFF: "0", "baseline": "1"}
-  assert sides["baseline"][0] == "/old/checkout" and sides["this checkout"][0] is None
+  envs = {}
+  for side, (path, extra) in sides.items():
+    assert common.run_child({"kind": "tiny_step"}, 1.0, 10.0, first_path=path, env=extra)["seconds"] == 1.0
+    envs[side] = seen["env"]
+  assert {side: env["TF_ENABLE_ONEDNN_OPTS"] for side, env in envs.items()} == {
+      "this checkout": "1", training.ONEDNN_OFF: "0", "baseline": "1"}
+  assert envs["baseline"]["PYTHONPATH"].split(os.pathsep)[0] == "/old/checkout"
+  assert envs["this checkout"]["PYTHONPATH"].split(os.pathsep)[0] == ROOT
   assert set(training.ops_sides(None)) == {"this checkout", training.ONEDNN_OFF}
 
 
