@@ -29,7 +29,8 @@ class EndOfRunEvaluator:
       trainer: the run's Trainer.
       build_models: `config -> (G, DS, DT)` of the run (the untrained generator's figures), None: the default.
       log: function printing one line.
-      periodic: the run's PeriodicEvaluator (its cached real statistics are reused when they fit), or None.
+      periodic: the run's PeriodicEvaluator, or None: its cached real statistics are reused when they fit, so
+        are its feature network and the generator its evaluation of the last step sampled with.
       should_stop: `() -> bool` checked between batches (eval.interrupt): True raises Interrupted and no
         figures are returned (the caller writes no file).
     """
@@ -45,11 +46,14 @@ class SynthesisFigures(EndOfRunEvaluator):
   def evaluate(self, trainer, *, build_models=None, log=print, periodic=None, should_stop=None) -> dict:
     from dvd_gan.evaluation import figures  # noqa: PLC0415 - imports eval's networks: only when scoring
     e = self.config.eval
-    reference = None
+    reference, sampler, network = None, None, None
     if periodic is not None:
       reference = periodic.reference_stats(figures.splits(self.config)[0], int(e.num_videos), e.network)
+      sampler = periodic.sampler_at(int(trainer.step.numpy()))
+      network = periodic.feature_network(e.network)
     return figures.demo_figures(self.config, trainer, build_models=build_models, log=log,
-                                real_reference=reference, should_stop=should_stop)
+                                real_reference=reference, sampler=sampler, network=network,
+                                should_stop=should_stop)
 
 
 class PredictionFigures(EndOfRunEvaluator):

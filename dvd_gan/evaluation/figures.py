@@ -96,18 +96,23 @@ def synthetic_class_cues(untrained_videos, untrained_labels, ema_videos, ema_lab
   return out
 
 
-def demo_figures(config, trainer, build_models=None, log=print, real_reference=None, should_stop=None) -> dict:
+def demo_figures(config, trainer, build_models=None, log=print, real_reference=None, sampler=None,
+                 network=None, should_stop=None) -> dict:
   """Computes the three FVD figures of the module docstring; returns them with the settings as a dict.
 
   real_reference: the statistics (eval.FeatureStats, logits of e.network) of the reference set when they are
   already at hand (the periodic evaluation's cached real statistics of the same videos); else computed here.
+  sampler: the generator that samples for trainer.G_ema at its current step when already at hand (the one the
+  periodic evaluation of that step built: `standing_stats.sampling_generator(trainer.G_ema, config)`); else
+  built here.
+  network: the feature network of eval.network when already built (the periodic evaluation's); else built here.
   should_stop: `() -> bool` checked between batches (eval.interrupt: True raises Interrupted, no figures).
   """
   e = config.eval
   n, bs = int(e.num_videos), int(e.batch_size)
   reference_split, second_split = splits(config)
   t0 = time.time()
-  net, untrained = network_and_untrained_generator(config, build_models, should_stop)
+  net, untrained = network_and_untrained_generator(config, build_models, should_stop, network)
   sets = {}
   if real_reference is None:
     sets["real_reference"] = real_videos(config, reference_split, n, bs, should_stop, fewer=True)
@@ -119,7 +124,10 @@ def demo_figures(config, trainer, build_models=None, log=print, real_reference=N
     n = real_reference.num_items  # fewer than eval.num_videos: the whole of a small evaluation split
   untrained_videos, untrained_labels = generated_videos(untrained, config, n, bs, int(config.seed) + 2,
                                                         should_stop=should_stop)
-  sampler = standing_stats.sampling_generator(trainer.G_ema, config, log=log, should_stop=should_stop)
+  if sampler is None:
+    sampler = standing_stats.sampling_generator(trainer.G_ema, config, log=log, should_stop=should_stop)
+  else:
+    log("  EMA generator: the one the evaluation of this step sampled with (its standing statistics reused)")
   ema_videos, ema_labels = generated_videos(sampler, config, n, bs, int(config.seed) + 2, float(e.truncation),
                                             should_stop=should_stop)
   sets.update(real_second=real_videos(config, second_split, n, bs, should_stop, fewer=True),

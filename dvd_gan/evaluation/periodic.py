@@ -108,6 +108,9 @@ class PeriodicEvaluator:
     self.margin = collapse_lib.MarginMeter()
     self.multi_worker = _num_workers(strategy) > 1
     self.scorer, self.best = None, None
+    # (step, the generator the last evaluation sampled with), for the end-of-run figures (sampler_at); kept
+    # only when there will be such figures, as it is a copy of G_ema when standing statistics are on.
+    self._sampler, self._keep_sampler = None, bool(e.get("fvd_at_end", False))
     if chief:
       self.best = BestCheckpoint(workdir, trainer.G_ema, trainer.step, self.main, higher) if e.get(
           "keep_best", True) else None
@@ -134,10 +137,12 @@ class PeriodicEvaluator:
         self.rule.update(int(r["step"]), r.get(self.main), r.get("d_margin"))
 
   def _score(self, step: int, trainer) -> dict:
-    del step
     # The generator that is scored: G_ema, or its copy with standing statistics (eval.standing_stats_batches).
+    self._sampler = None
     generator = standing_stats.sampling_generator(trainer.G_ema, self.config, log=self.log,
                                                   should_stop=self.should_stop)
+    if self._keep_sampler:
+      self._sampler = (int(step), generator)
     figures = {}
     for name in self.protocols:
       result = self.scorer.score(generator, name)
@@ -206,6 +211,22 @@ class PeriodicEvaluator:
     self.log(f"eval step {step}: {shown}  ({seconds:.1f} s, {cpu:.1f} CPU s)"
              f"{'; ' + '; '.join(notes) if notes else ''}")
     return stop
+
+  def sampler_at(self, step: int):
+    """The generator the evaluation of `step` sampled with (G_ema, or its copy with standing statistics), or
+    None when no evaluation of this process scored that step. G_ema changes only with a training step, so at
+    the same step it is the generator `standing_stats.sampling_generator` would build again (same weights,
+    same seeded accumulation): the end-of-run figures reuse it instead of accumulating the statistics twice."""
+    if not self.enabled or self._sampler is None or self._sampler[0] != int(step):
+      return None
+    return self._sampler[1]
+
+  def feature_network(self, name: str):
+    """The feature network `name` as this run's evaluations built it (with the run's weights for it), or None
+    when they have none or run it on the replicas (eval.on_replicas: a wrapper, not a FeatureNetwork)."""
+    if not self.enabled or self.scorer is None or self.scorer.on_replicas:
+      return None
+    return self.scorer.network(name)
 
   def reference_stats(self, split: str, num_videos: int, network: str):
     """The cached real statistics of a periodic protocol whose real set is the first `num_videos` videos

@@ -14,6 +14,17 @@ Moving statistics (`moving_mean`, `moving_variance`, float32, non-trainable, ONL
 aggregation) have the shape of the batch moments: `[T, C]` for a 5-D input (one pair per time step, so a
 layer built on T frames only runs inference on T frames) and `[C]` for a 4-D input. They are updated in
 training calls, `moving = momentum * moving + (1 - momentum) * batch`, and used when `training` is false.
+
+The training-mode normalisation has its gradient written out (`batch_normalize`, tf.custom_gradient): with
+x_hat = (x - mean) * inv, inv = 1 / sqrt(var + eps), y = x_hat * s + o and g = dL/dy,
+
+  dL/do = sum_{H,W} g,  dL/ds = sum_{H,W} g * x_hat                  (then over B, T where s, o are shared)
+  dL/dx = inv * (g * s - mean_R(g * s) - x_hat * mean_R(g * s * x_hat))   (R: B, H, W of every replica)
+
+where both mean_R terms come from the per-video sums above, so the backward pass makes three full-size
+elementwise passes and two full-size reductions, all over [B, T, H*W, C] with H*W reduced: the automatic
+gradient of the same forward made about twice as many, and for a scale shared by the batch (G's last batch
+norm) a strided reduction over B, H, W that cost as much as the rest of the layer on CPU.
 """
 import keras
 import tensorflow as tf
@@ -41,6 +52,77 @@ def _reduce_sum(x, axes):
     per_frame = tf.reduce_sum(tf.reshape(x, [b * t, h * w, c]), axis=1)     # [B*T, C]
     return tf.reduce_sum(tf.reshape(per_frame, [b, t, c]), axis=0)           # [T, C]
   return tf.reduce_sum(x, axis=axes)
+
+
+def _grouped(x):
+  """[B, T, H, W, C] -> [B, T, H*W, C]; [N, H, W, C] -> [N, 1, H*W, C]: the statistics are per (T, C) of the
+  grouped view, reduced over its axes 0 and 2."""
+  shape = util.static_or_dynamic_shape(x)
+  if len(shape) == 5:
+    b, t, h, w, c = shape
+  else:
+    (b, h, w, c), t = shape, 1
+  return tf.reshape(x, [b, t, h * w, c])
+
+
+def _sum_hw(v):
+  """[B, T, HW, C] -> [B, T, C] (sum over HW) as one reduction of the middle axis of [B*T, HW, C]."""
+  b, t, hw, c = util.static_or_dynamic_shape(v)
+  return tf.reshape(tf.reduce_sum(tf.reshape(v, [b * t, hw, c]), axis=1), [b, t, c])
+
+
+def batch_normalize(x, mean, variance, scale, offset, epsilon):
+  """`(x - mean) / sqrt(variance + epsilon) * scale + offset` in training mode, with the gradient of the module
+  docstring, which includes how the batch moments depend on x.
+
+  Args:
+    x: float32 `[B, T, H, W, C]` or `[N, H, W, C]`.
+    mean, variance: float32 `[T, C]` or `[C]`: the batch moments of x (`moments` over B, H, W, every replica).
+      They are inputs only so that the forward pass is not computed twice; no gradient flows to them (the
+      gradient with respect to x already accounts for them), so they must be x's own moments.
+    scale, offset: float32 `[C]` (shared by the batch) or `[B, C]` / `[N, C]` (one per video / frame).
+
+  Returns: float32, the shape of x.
+  """
+  rank = x.shape.rank
+  per_video = scale.shape.rank == 2
+  mean, variance = tf.stop_gradient(mean), tf.stop_gradient(variance)
+
+  @tf.custom_gradient
+  def normalize(x, scale, offset):
+    xg = _grouped(x)                                              # [B, T, HW, C]
+    mean_g, var_g = (mean, variance) if rank == 5 else (mean[None], variance[None])  # [T, C] (frames: T = 1)
+    inv = tf.math.rsqrt(var_g + epsilon)
+    s = scale[:, None] if per_video else scale[None, None]        # [B or 1, 1, C]
+    o = offset[:, None] if per_video else offset[None, None]
+    a = inv[None] * s                                             # [B or 1, T, C]
+    b = o - mean_g[None] * a
+    y = tf.reshape(xg * a[:, :, None] + b[:, :, None], tf.shape(x))
+
+    def grad(dy):
+      g = _grouped(dy)
+      sum_g = _sum_hw(g)                                          # [B, T, C]
+      sum_g_xhat = inv[None] * (_sum_hw(g * xg) - mean_g[None] * sum_g)
+      sums = [tf.reduce_sum(sum_g * s, 0), tf.reduce_sum(sum_g_xhat * s, 0)]        # [T, C] each
+      count = tf.cast(tf.shape(xg)[0] * tf.shape(xg)[2], tf.float32)
+      ctx = tf.distribute.get_replica_context()
+      if ctx is not None and ctx.num_replicas_in_sync > 1:
+        sums, count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [sums, count])
+      m1, m2 = sums[0] / count, sums[1] / count                   # mean_R(g s), mean_R(g s x_hat)
+      c_x = inv * inv * m2                                        # dx = g a - x c_x - c_0
+      c_0 = inv * m1 - mean_g * c_x
+      dx = g * a[:, :, None] - (xg * c_x[None, :, None] + c_0[None, :, None])
+      if per_video:
+        d_scale, d_offset = tf.reduce_sum(sum_g_xhat, 1), tf.reduce_sum(sum_g, 1)
+      else:
+        d_scale, d_offset = tf.reduce_sum(sum_g_xhat, [0, 1]), tf.reduce_sum(sum_g, [0, 1])
+      return tf.reshape(dx, tf.shape(x)), d_scale, d_offset
+
+    return y, grad
+
+  if rank not in (4, 5):
+    raise ValueError(f"batch norm expects [B, T, H, W, C] or [N, H, W, C] input, got rank {rank}")
+  return normalize(x, scale, offset)
 
 
 def moments(x, axes):
@@ -114,14 +196,17 @@ class _PerStepBatchNorm(keras.layers.Layer):
   def normalize_affine(self, x, scale, offset, training=None):
     """`(x - mean) / sqrt(var + eps) * scale + offset` in float32, evaluated as `x * a + b` with the
     per-channel a = scale / sqrt(var + eps) and b = offset - mean * a formed first on the small statistics
-    tensors: two full-size operations (and two in the gradient) instead of four, the same value up to float
-    rounding (tests/dvd_gan/layers/test_batch_norm.py checks it against the formula).
+    tensors: two full-size operations instead of four, the same value up to float rounding
+    (tests/dvd_gan/layers/test_batch_norm.py checks it against the formula). In training mode through
+    `batch_normalize`, whose gradient is written out (module docstring).
 
     Args:
       x: `[B, T, H, W, C]` (per-step statistics) or `[N, H, W, C]`.
       scale, offset: float32 `[C]` (one affine for all) or `[B, C]` / `[N, C]` (one per video / frame).
     """
     mean, variance = self.statistics(x, training=training)
+    if training:
+      return batch_normalize(tf.cast(x, tf.float32), mean, variance, scale, offset, self.epsilon)
     inv = tf.math.rsqrt(variance + self.epsilon)        # [T, C] or [C]
     if self._rank == 5:
       inv, mean = inv[None], mean[None]                 # [1, T, C]

@@ -121,3 +121,32 @@ def test_at_end_has_no_figures_without_fvd_at_end_or_off_the_chief(tmp_path, mon
   evaluation = _evaluation(_config(fvd_at_end=fvd_at_end), tmp_path, chief=chief)
   assert evaluation.at_end() is None
   assert calls == [] and sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_the_last_evaluation_s_generator_is_kept_only_for_its_step_and_end_of_run_figures(tmp_path):
+  """PeriodicEvaluator.sampler_at(step) gives the generator the evaluation of `step` scored, None for any other
+  step, and None in a run without end-of-run figures (no copy of G_ema is kept for nothing)."""
+  trainer = _Trainer()
+
+  class _Scorer:  # scores nothing: the property is which generator is kept
+    def score(self, generator, name):
+      return type("Result", (), {"values": lambda self: {}})()
+
+  def periodic(fvd_at_end):
+    c = _config(every=2, fvd_at_end=fvd_at_end)
+    c.eval.standing_stats_batches = 0  # the generator scored is G_ema itself
+    evaluation = _evaluation(c, tmp_path / str(fvd_at_end), trainer=trainer).periodic
+    evaluation.scorer = _Scorer()
+    return evaluation
+
+  kept = periodic(fvd_at_end=True)
+  assert kept.sampler_at(2) is None
+  kept._score(2, trainer)
+  assert kept.sampler_at(2) is trainer.G_ema and kept.sampler_at(4) is None
+  kept._score(4, trainer)
+  assert kept.sampler_at(2) is None and kept.sampler_at(4) is trainer.G_ema
+  dropped = periodic(fvd_at_end=False)
+  dropped._score(2, trainer)
+  assert dropped.sampler_at(2) is None
+  assert periodic_eval.PeriodicEvaluator(_config(every=0, fvd_at_end=True), str(tmp_path), trainer, strategy=None,
+                                         chief=True, writer=None, start_step=0).sampler_at(0) is None

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from dvd_gan.layers import BatchNorm, ClassConditionalBatchNorm
-from dvd_gan.layers.batch_norm import _reduce_sum
+from dvd_gan.layers.batch_norm import _reduce_sum, batch_normalize, moments
 
 
 EPS = 1e-5
@@ -136,7 +136,9 @@ def test_wrong_number_of_frames_is_a_clear_error():
 
 def test_cross_replica_statistics_match_single_replica(two_replicas):
   """The same batch split over 2 replicas (MirroredStrategy on /cpu:0, /cpu:1) gives the same normalised
-  output and the same moving statistics as on 1 replica; per-replica (local) statistics would not."""
+  output, the same moving statistics and the same gradient with respect to x (each replica's part of the
+  gradient of the global loss: the written-out gradient all-reduces its sums) as on 1 replica; per-replica
+  (local) statistics would not."""
   x, cond = _data(b=4)
   x[2:] += 3.0  # the two halves have different statistics, so local BN would differ
   strategy = two_replicas.strategy
@@ -147,14 +149,30 @@ def test_cross_replica_statistics_match_single_replica(two_replicas):
   single.build(x.shape, cond.shape)
   single.set_weights(layer.get_weights())
 
-  @tf.function
-  def step(xs, cs):
-    return strategy.run(lambda a, c: layer(a, c, training=True), args=(xs, cs))
+  weights = np.random.RandomState(7).randn(*x.shape).astype("float32")  # loss = sum(y * weights)
 
-  out = step(two_replicas.split(x), two_replicas.split(cond))
+  def replica_fn(a, c, w):
+    with tf.GradientTape() as tape:
+      tape.watch(a)
+      y = layer(a, c, training=True)
+      loss = tf.reduce_sum(y * w)
+    return y, tape.gradient(loss, a)
+
+  @tf.function
+  def step(xs, cs, ws):
+    return strategy.run(replica_fn, args=(xs, cs, ws))
+
+  out, dx = step(two_replicas.split(x), two_replicas.split(cond), two_replicas.split(weights))
   y = np.concatenate([t.numpy() for t in strategy.experimental_local_results(out)])
-  y_single = single(x, cond, training=True).numpy()
-  np.testing.assert_allclose(y, y_single, rtol=1e-5, atol=1e-5)
+  dx = np.concatenate([t.numpy() for t in strategy.experimental_local_results(dx)])
+  x_single = tf.constant(x)
+  with tf.GradientTape() as tape:
+    tape.watch(x_single)
+    y_single = single(x_single, cond, training=True)
+    loss = tf.reduce_sum(y_single * weights)
+  dx_single = tape.gradient(loss, x_single).numpy()
+  np.testing.assert_allclose(y, y_single.numpy(), rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(dx, dx_single, rtol=1e-4, atol=1e-5)
   for var_dist, var_single in ((layer.moving_mean, single.moving_mean),
                                (layer.moving_variance, single.moving_variance)):
     for replica_value in var_dist.value.values:
@@ -174,3 +192,64 @@ def test_per_step_sums_equal_the_generic_reduction_static_and_dynamic_batch():
   dynamic = tf.function(lambda v: _reduce_sum(v, [0, 2, 3]),
                         input_signature=[tf.TensorSpec([None, 4, 5, 6, 7], tf.float32)])
   np.testing.assert_allclose(dynamic(x).numpy(), want, rtol=1e-5, atol=1e-5)
+
+
+def _textbook(x, scale, offset):
+  """(x - mean) / sqrt(var + eps) * scale + offset with tf.nn.moments over B, H, W: the reference whose
+  automatic gradient the written-out one must equal."""
+  axes = [0, 2, 3] if x.shape.rank == 5 else [0, 1, 2]
+  mean, var = tf.nn.moments(x, axes, keepdims=True)
+  if scale.shape.rank == 2:  # one per video / frame: [B, 1, ..., 1, C]
+    shape = [scale.shape[0]] + [1] * (x.shape.rank - 2) + [scale.shape[1]]
+    scale, offset = tf.reshape(scale, shape), tf.reshape(offset, shape)
+  return (x - mean) / tf.sqrt(var + EPS) * scale + offset
+
+
+@pytest.mark.parametrize("shape", [[4, 3, 5, 6, 7], [6, 5, 4, 7]], ids=["video", "frames"])
+@pytest.mark.parametrize("per_video", [False, True], ids=["shared_scale", "per_video_scale"])
+def test_written_out_gradient_equals_the_automatic_gradient_of_the_formula(shape, per_video):
+  """batch_normalize's value and its gradients with respect to x, scale and offset (its gradient is written
+  out, the moments' dependence on x included) equal those of the textbook formula differentiated by
+  TensorFlow, for videos and frames, with one scale for the batch and one per video."""
+  x = tf.random.normal(shape, seed=1) * 2.0 + 1.0
+  weights = tf.random.normal(shape, seed=2)
+  scale = tf.random.normal([shape[0], shape[-1]] if per_video else [shape[-1]], seed=3) + 1.0
+  offset = tf.random.normal(scale.shape, seed=4)
+  axes = [0, 2, 3] if len(shape) == 5 else [0, 1, 2]
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch([x, scale, offset])
+    mean, variance = moments(x, axes)
+    y = batch_normalize(x, mean, variance, scale, offset, EPS)
+    y_ref = _textbook(x, scale, offset)
+    loss, loss_ref = tf.reduce_sum(y * weights), tf.reduce_sum(y_ref * weights)
+  np.testing.assert_allclose(y.numpy(), y_ref.numpy(), rtol=1e-5, atol=1e-5)
+  for got, want in zip(tape.gradient(loss, [x, scale, offset]), tape.gradient(loss_ref, [x, scale, offset])):
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_layer_training_gradient_equals_the_formula_s_including_the_last_batch_norm():
+  """BatchNorm (G's last batch norm: one scale for the batch) in a training call: the gradients with respect
+  to its input, scale and offset equal the textbook formula's automatic ones, for a dynamic batch too."""
+  x = tf.random.normal([3, 4, 5, 5, 6], seed=5)
+  weights = tf.random.normal(x.shape, seed=6)
+  layer = BatchNorm(epsilon=EPS)
+  layer.build(x.shape)
+  layer.scale.assign(tf.random.normal([6], seed=7) + 1.0)
+  layer.offset.assign(tf.random.normal([6], seed=8))
+
+  @tf.function(input_signature=[tf.TensorSpec([None, 4, 5, 5, 6], tf.float32)])
+  def grads(v):
+    with tf.GradientTape() as tape:
+      tape.watch(v)
+      loss = tf.reduce_sum(layer(v, training=True) * weights)
+    return tape.gradient(loss, [v, layer.scale, layer.offset])
+
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    scale, offset = tf.convert_to_tensor(layer.scale), tf.convert_to_tensor(layer.offset)
+    tape.watch([scale, offset])
+    loss_ref = tf.reduce_sum(_textbook(x, scale, offset) * weights)
+  want = tape.gradient(loss_ref, [x, scale, offset])
+  for got, ref in zip(grads(x), want):
+    np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-4, atol=1e-5)
