@@ -16,7 +16,8 @@ reached 229.7-273.5 (real against real: 83.1).
 Why the curve every 1200 steps: one evaluation (32 samples through the Kinetics-400 I3D) costs as much as ~100
 training steps on 2-core machines, so 12 evaluations took about a fifth of the run; 3 keep the curve (steps
 1200-3600) and the best checkpoint at about a tenth, and the whole command took 14 min 47 s on the 2-core
-AMD EPYC of docs/demo.md (18 min 28 s on the same machine in an hour when it trained at 4.5 steps/s instead of 5.7).
+AMD EPYC Zen 3 of docs/demo.md (18 min 28 s on the same machine in an hour when it trained at 4.5 steps/s instead
+of 5.7; 17 min 14 s on a 2-core Zen 4 at 4.8 steps/s).
 """
 from dvd_gan import experiments
 

@@ -46,8 +46,8 @@ def test_end_of_run_figures_reuse_the_last_evaluation_s_standing_statistics(tmp_
   """A run whose last step is evaluated (every_steps 2 of 2, standing statistics on) accumulates G_ema's
   standing statistics once: the end-of-run figures sample with the generator that evaluation built, and their
   FVD of the EMA generator equals the one of figures that accumulate the statistics again (same run, same
-  G_ema). The figures use the feature network of the evaluation during training instead of building one. Stand-in feature network
-  (tests/eval/conftest.py): the property is the reuse, not I3D."""
+  G_ema). The figures use the feature network of the evaluation during training instead of building one.
+  Stand-in feature network (tests/eval/conftest.py): the property is the reuse, not I3D."""
   net = TinyNetwork()
   built = {"evaluation": 0, "figures": 0}
 
