@@ -22,6 +22,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
   sys.path.insert(0, REPO)
 
+from benchmarks.perf import configs_threads  # noqa: E402
 from eval import command, io  # noqa: E402
 
 SIDES = ("automatic", "written-out")
@@ -102,11 +103,7 @@ def measure(name: str, rounds: int, steps: int) -> dict:
 
 def body(fv, args):
   del args
-  if fv.json and io.missing_output_folder(fv.json):
-    raise command.UsageError(f"output directory does not exist: {io.missing_output_folder(fv.json)}")
-  import tensorflow as tf  # noqa: PLC0415 - thread settings must come before the runtime starts
-  tf.config.threading.set_intra_op_parallelism_threads(1)
-  tf.config.threading.set_inter_op_parallelism_threads(2)
+  configs_threads.start(fv.json)
   from benchmarks.perf import common  # noqa: PLC0415 - imports TensorFlow: after the thread settings
   env = common.environment()
   load_before = os.getloadavg()[0]

@@ -21,10 +21,10 @@ x_hat = (x - mean) * inv, inv = 1 / sqrt(var + eps), y = x_hat * s + o and g = d
   dL/do = sum_{H,W} g,  dL/ds = sum_{H,W} g * x_hat                  (then over B, T where s, o are shared)
   dL/dx = inv * (g * s - mean_R(g * s) - x_hat * mean_R(g * s * x_hat))   (R: B, H, W of every replica)
 
-where both mean_R terms come from the per-video sums above, so the backward pass makes three full-size
-elementwise passes and two full-size reductions, all over [B, T, H*W, C] with H*W reduced: the automatic
-gradient of the same forward made about twice as many, and for a scale shared by the batch (G's last batch
-norm) a strided reduction over B, H, W that cost as much as the rest of the layer on CPU.
+where both mean_R terms come from the per-video sums above, so the backward pass makes five full-size
+elementwise operations and two full-size reductions, both over H*W of [B*T, H*W, C]. TensorFlow's automatic
+gradient of the same forward reduced over B, H, W in one strided reduction for a scale shared by the batch
+(G's last batch norm), which cost as much as the rest of the layer on CPU (docs/performance.md).
 """
 import keras
 import tensorflow as tf
