@@ -37,21 +37,11 @@ def define_flags(fv, argv):
 
 
 def _automatic_normalize_affine(self, x, scale, offset, training=None):
-  """`_PerStepBatchNorm.normalize_affine` as plain TensorFlow ops in training mode too: the reference side."""
-  import tensorflow as tf  # noqa: PLC0415 - after the thread settings
+  """`_PerStepBatchNorm.normalize_affine` with the inference path's plain ops in training mode too (TensorFlow
+  differentiates them): the reference side."""
+  from dvd_gan.layers import batch_norm  # noqa: PLC0415 - imports TensorFlow: after the thread settings
   mean, variance = self.statistics(x, training=training)
-  inv = tf.math.rsqrt(variance + self.epsilon)
-  if self._rank == 5:
-    inv, mean = inv[None], mean[None]
-    if scale.shape.rank == 2:
-      scale, offset = scale[:, None], offset[:, None]
-  a = inv * scale
-  b = offset - mean * a
-  if self._rank == 5:
-    a, b = a[:, :, None, None], b[:, :, None, None]
-  elif a.shape.rank == 2:
-    a, b = a[:, None, None], b[:, None, None]
-  return tf.cast(x, tf.float32) * a + b
+  return batch_norm.affine_normalize(x, mean, variance, scale, offset, self.epsilon)
 
 
 def _cpu_seconds():

@@ -71,6 +71,23 @@ def _sum_hw(v):
   return tf.reshape(tf.reduce_sum(tf.reshape(v, [b * t, hw, c]), axis=1), [b, t, c])
 
 
+def affine_normalize(x, mean, variance, scale, offset, epsilon):
+  """`(x - mean) / sqrt(variance + epsilon) * scale + offset` in float32 as plain TensorFlow ops (inference,
+  with the moving statistics; TensorFlow differentiates it), shapes as in `batch_normalize`."""
+  inv = tf.math.rsqrt(variance + epsilon)              # [T, C] or [C]
+  if x.shape.rank == 5:
+    inv, mean = inv[None], mean[None]                 # [1, T, C]
+    if scale.shape.rank == 2:
+      scale, offset = scale[:, None], offset[:, None]  # [B, 1, C]
+  a = inv * scale
+  b = offset - mean * a
+  if x.shape.rank == 5:
+    a, b = a[:, :, None, None], b[:, :, None, None]   # [B or 1, T, 1, 1, C]
+  elif a.shape.rank == 2:
+    a, b = a[:, None, None], b[:, None, None]         # [N, 1, 1, C]
+  return tf.cast(x, tf.float32) * a + b
+
+
 def batch_normalize(x, mean, variance, scale, offset, epsilon):
   """`(x - mean) / sqrt(variance + epsilon) * scale + offset` in training mode, with the gradient of the module
   docstring, which includes how the batch moments depend on x.
@@ -85,6 +102,8 @@ def batch_normalize(x, mean, variance, scale, offset, epsilon):
   Returns: float32, the shape of x.
   """
   rank = x.shape.rank
+  if rank not in (4, 5):
+    raise ValueError(f"batch norm expects [B, T, H, W, C] or [N, H, W, C] input, got rank {rank}")
   per_video = scale.shape.rank == 2
   mean, variance = tf.stop_gradient(mean), tf.stop_gradient(variance)
 
@@ -120,8 +139,6 @@ def batch_normalize(x, mean, variance, scale, offset, epsilon):
 
     return y, grad
 
-  if rank not in (4, 5):
-    raise ValueError(f"batch norm expects [B, T, H, W, C] or [N, H, W, C] input, got rank {rank}")
   return normalize(x, scale, offset)
 
 
@@ -207,18 +224,7 @@ class _PerStepBatchNorm(keras.layers.Layer):
     mean, variance = self.statistics(x, training=training)
     if training:
       return batch_normalize(tf.cast(x, tf.float32), mean, variance, scale, offset, self.epsilon)
-    inv = tf.math.rsqrt(variance + self.epsilon)        # [T, C] or [C]
-    if self._rank == 5:
-      inv, mean = inv[None], mean[None]                 # [1, T, C]
-      if scale.shape.rank == 2:
-        scale, offset = scale[:, None], offset[:, None]  # [B, 1, C]
-    a = inv * scale
-    b = offset - mean * a
-    if self._rank == 5:
-      a, b = a[:, :, None, None], b[:, :, None, None]   # [B or 1, T, 1, 1, C]
-    elif a.shape.rank == 2:
-      a, b = a[:, None, None], b[:, None, None]         # [N, 1, 1, C]
-    return tf.cast(x, tf.float32) * a + b
+    return affine_normalize(x, mean, variance, scale, offset, self.epsilon)
 
   def get_config(self):
     config = super().get_config()
