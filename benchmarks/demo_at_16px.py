@@ -1,10 +1,12 @@
 """Scores 32x32 demo runs at 16x16, against the 16x16 demo's real videos: the before/after of the grown demo.
 
-    python benchmarks/demo_at_16px.py --workdirs=runs/demo[,runs/other] [--json=OUT.json]
+    python benchmarks/demo_at_16px.py --workdirs=runs/demo[,runs/other] [--checkpoints=last|STEP,...]
+        [--json=OUT.json]
 
 FVDs of videos at two resolutions do not compare (I3D sees a 16x16 video blurrier than a 32x32 one), so the
 32x32 demo (experiments/demo.py) is also scored where the 16x16 demo (experiments/tiny.py) was: each run's
-last checkpoint's EMA generator (standing statistics, truncation, seed and 64 samples as the end-of-run
+last checkpoint's (or those of --checkpoints: steps of a run trained with a larger train.keep_checkpoints)
+EMA generator (standing statistics, truncation, seed and 64 samples as the end-of-run
 figures: dvd_gan.evaluation.figures), its samples 2x2-averaged to 16x16, FVD (Kinetics-400 I3D logits)
 against the first 64 real `test` videos rendered at 16x16, the reference of the 16x16 demo's end-of-run
 figures. Also printed: real against real at 16x16 (`validation` vs `test`, the 16x16 demo's figure (c)) and
@@ -32,6 +34,8 @@ NUM_VIDEOS, BATCH = 64, 16
 def define_flags(fv, argv):
   del argv
   flags.DEFINE_list("workdirs", None, "Training runs of a 32x32 synthetic config (e.g. runs/demo).",
+                    flag_values=fv)
+  flags.DEFINE_list("checkpoints", ["last"], "Checkpoints of every run to score: last, or step numbers.",
                     flag_values=fv)
   flags.DEFINE_string("json", None, "Also write the figures here as JSON.", flag_values=fv)
 
@@ -74,13 +78,15 @@ def body(fv, args):
   print(f"FVD at 16x16 against {NUM_VIDEOS} real test videos: real validation videos {out['real_16_validation']}, "
         f"real 32x32 test videos averaged {out['real_32_test_averaged']}", flush=True)
   for workdir, c in configs.items():
-    path, _ = run_folder.resolve_checkpoint(workdir, "last")
-    g = run_folder.sampling_generator(run_folder.restore_ema_generator(c, path), c)
-    videos, _ = evaluation.generated_videos(g, c, NUM_VIDEOS, BATCH, int(c.seed) + 2, float(c.eval.truncation))
-    out["runs"][workdir] = {"step": run_folder.checkpoint_step(path),
-                            "fvd_16": fvd(reference, stats(average_2x2(videos)))}
-    print(f"{workdir} (step {out['runs'][workdir]['step']}): EMA samples averaged to 16x16: FVD "
-          f"{out['runs'][workdir]['fvd_16']}", flush=True)
+    for which in fv.checkpoints:
+      path, _ = run_folder.resolve_checkpoint(workdir, which)
+      g = run_folder.sampling_generator(run_folder.restore_ema_generator(c, path), c)
+      videos, _ = evaluation.generated_videos(g, c, NUM_VIDEOS, BATCH, int(c.seed) + 2, float(c.eval.truncation))
+      step = run_folder.checkpoint_step(path)
+      key = workdir if fv.checkpoints == ["last"] else f"{workdir}@{step}"
+      out["runs"][key] = {"step": step, "fvd_16": fvd(reference, stats(average_2x2(videos)))}
+      print(f"{workdir} (step {step}): EMA samples averaged to 16x16: FVD {out['runs'][key]['fvd_16']}",
+            flush=True)
   if fv.json:
     io.write_json(fv.json, out)
   return 0

@@ -73,62 +73,108 @@ def copy_generator(generator):
   return copy
 
 
+class StandingStats:
+  """A copy of `generator` (`copy_generator`) whose standing statistics are measured again on demand
+  (`accumulate`): the copy and its compiled accumulation batch are built once and kept, so a run that
+  evaluates G_ema every N steps pays for one trace of the copy's training call and one of its sampling call
+  (a tf.function keyed on the copy: dvd_gan.evaluation.scorer) instead of a new copy, eager training calls
+  and a new trace at every evaluation. `generator` is only read.
+  """
+
+  def __init__(self, generator):
+    if int(getattr(generator, "num_conditioning_frames", 0) or 0):
+      raise ValueError("standing statistics are not implemented for DVD-GAN-FP generators (they would need "
+                       "conditioning frames): set eval.standing_stats_batches = 0")
+    self.source = generator
+    self.copy = copy_generator(generator)
+    self._norms = batch_norm_layers(self.copy)
+    self._moving = [(bn.moving_mean, bn.moving_variance) for bn in self._norms]
+    moving_ids = {id(v) for pair in self._moving for v in pair}
+    # State a training call moves besides the moving statistics (spectral-norm u): reset after every batch.
+    self._reset = [(s, d) for s, d in zip(generator.weights, self.copy.weights)
+                   if not d.trainable and id(d) not in moving_ids]
+    self._sums = [(tf.Variable(tf.zeros_like(m)), tf.Variable(tf.zeros_like(v))) for m, v in self._moving]
+    self._batch = None
+
+  def _accumulate_batch(self, z, y):
+    """One batch: the copy's training call (momentum 0: the moving statistics are the batch's moments, read
+    at trace time), its moments added to the sums, `u` reset to the source's."""
+    self.copy(z, y, training=True)
+    for (m, v), (sm, sv) in zip(self._moving, self._sums):
+      sm.assign_add(m.value)
+      sv.assign_add(v.value)
+    for s, d in self._reset:
+      d.assign(s)
+
+  def accumulate(self, num_batches: int, batch_size: int, seed: int, truncation: float = 1.0, log=None,
+                 should_stop=None):
+    """The copy, holding the source's current variables and, in its batch norms, the standing statistics
+    over `num_batches` batches of `batch_size` fresh (z, y) (module docstring). `should_stop`
+    (eval.interrupt) is checked before every batch; when it says stop, the copy's statistics are partial
+    until the next `accumulate`.
+
+    Deterministic for a fixed (seed, num_batches, batch_size, truncation) and source variables on one device.
+    """
+    if int(num_batches) < 1 or int(batch_size) < 1:
+      raise ValueError(f"standing statistics need >= 1 batch of >= 1 video, got {num_batches} x {batch_size}")
+    for s, d in zip(self.source.weights, self.copy.weights):
+      d.assign(s)
+    if not self._norms:
+      return self.copy
+    for sm, sv in self._sums:
+      sm.assign(tf.zeros_like(sm))
+      sv.assign(tf.zeros_like(sv))
+    num_classes, z_dim = int(self.source.num_classes), int(self.source.z_dim)
+    momenta = [bn.momentum for bn in self._norms]
+    for bn in self._norms:
+      bn.momentum = 0.0  # a training call then stores the batch's own moments as the moving statistics
+    try:
+      if self._batch is None:  # traced at the first batch, while the momenta are 0
+        self._batch = tf.function(self._accumulate_batch)
+      for i in range(int(num_batches)):
+        check_stop(should_stop, "standing statistics")
+        z, y = batch_latents(seed, i, int(batch_size), z_dim, num_classes, truncation)
+        self._batch(z, y)
+        if log is not None and (i + 1 == int(num_batches) or (i + 1) % 10 == 0):
+          log(f"  standing statistics: batch {i + 1}/{num_batches}")
+    finally:
+      for bn, momentum in zip(self._norms, momenta):
+        bn.momentum = momentum
+    for (m, v), (sm, sv) in zip(self._moving, self._sums):
+      m.assign(sm / float(num_batches))
+      v.assign(sv / float(num_batches))
+    return self.copy
+
+
 def standing_stats_generator(generator, num_batches: int, batch_size: int, seed: int,
                              truncation: float = 1.0, log=None, should_stop=None):
   """A copy of `generator` whose batch norms' moving statistics are its standing statistics over
-  `num_batches` batches of `batch_size` fresh (z, y) (module docstring). `generator` is only read.
-  `should_stop` (eval.interrupt) is checked before every batch: the copy is dropped when it says stop.
+  `num_batches` batches of `batch_size` fresh (z, y) (module docstring; `StandingStats`). `generator` is only
+  read. `should_stop` (eval.interrupt) is checked before every batch: the copy is dropped when it says stop.
 
   Deterministic for a fixed (seed, num_batches, batch_size, truncation) and weights on one device.
   """
   if int(num_batches) < 1 or int(batch_size) < 1:
     raise ValueError(f"standing statistics need >= 1 batch of >= 1 video, got {num_batches} x {batch_size}")
-  if int(getattr(generator, "num_conditioning_frames", 0) or 0):
-    raise ValueError("standing statistics are not implemented for DVD-GAN-FP generators (they would need "
-                     "conditioning frames): set eval.standing_stats_batches = 0")
-  copy = copy_generator(generator)
-  norms = batch_norm_layers(copy)
-  if not norms:
-    return copy
-  moving = [(bn.moving_mean, bn.moving_variance) for bn in norms]
-  moving_ids = {id(v) for pair in moving for v in pair}
-  # State a training call moves besides the moving statistics (spectral-norm u): reset after every batch.
-  reset = [(s, d) for s, d in zip(generator.weights, copy.weights)
-           if not d.trainable and id(d) not in moving_ids]
-  momenta = [bn.momentum for bn in norms]
-  sums = [(tf.Variable(tf.zeros_like(m)), tf.Variable(tf.zeros_like(v))) for m, v in moving]
-  num_classes, z_dim = int(generator.num_classes), int(generator.z_dim)
-  for bn in norms:
-    bn.momentum = 0.0  # a training call then stores the batch's own moments as the moving statistics
-  try:
-    for i in range(int(num_batches)):  # eagerly: no trace to pay for; the convolutions dominate anyway
-      check_stop(should_stop, "standing statistics")
-      z, y = batch_latents(seed, i, int(batch_size), z_dim, num_classes, truncation)
-      copy(z, y, training=True)
-      for (m, v), (sm, sv) in zip(moving, sums):
-        sm.assign_add(m.value)
-        sv.assign_add(v.value)
-      for s, d in reset:
-        d.assign(s)
-      if log is not None and (i + 1 == int(num_batches) or (i + 1) % 10 == 0):
-        log(f"  standing statistics: batch {i + 1}/{num_batches}")
-  finally:
-    for bn, momentum in zip(norms, momenta):
-      bn.momentum = momentum
-  for (m, v), (sm, sv) in zip(moving, sums):
-    m.assign(sm / float(num_batches))
-    v.assign(sv / float(num_batches))
-  return copy
+  return StandingStats(generator).accumulate(num_batches, batch_size, seed, truncation, log=log,
+                                             should_stop=should_stop)
 
 
-def sampling_generator(generator, config, log=None, should_stop=None):
+def sampling_generator(generator, config, log=None, should_stop=None, standing=None):
   """The generator that samples for `config`: `generator` itself when `eval.standing_stats_batches` is 0,
-  else `standing_stats_generator` of it with the settings of `settings(config)` (and `should_stop`)."""
+  else a copy of it with standing statistics, with the settings of `settings(config)` (and `should_stop`):
+  a new copy (`standing_stats_generator`), or with `standing` (a `StandingStats` of `generator`) that one's
+  copy, measured again."""
   s = settings(config)
   if s["batches"] <= 0:
     return generator
+  if standing is not None and standing.source is not generator:
+    raise ValueError("sampling_generator: `standing` is a StandingStats of another generator")
   if log is not None:
     log(f"standing statistics of the EMA generator: {s['batches']} batches of {s['batch_size']} "
         f"(truncation {s['truncation']}, seed {s['seed']})")
-  return standing_stats_generator(generator, s["batches"], s["batch_size"], s["seed"], s["truncation"],
-                                  log=log, should_stop=should_stop)
+  if standing is None:
+    return standing_stats_generator(generator, s["batches"], s["batch_size"], s["seed"], s["truncation"],
+                                    log=log, should_stop=should_stop)
+  return standing.accumulate(s["batches"], s["batch_size"], s["seed"], s["truncation"], log=log,
+                             should_stop=should_stop)

@@ -1,23 +1,27 @@
-"""The README's demo (`python -m dvd_gan.train`): experiments/tiny.py at 32x32 for 3600 steps, on the embedded
+"""The README's demo (`python -m dvd_gan.train`): experiments/tiny.py at 32x32 for 3000 steps, on the embedded
 synthetic data.
 
 Everything else is tiny.py's (networks, D's widths, batch 8, learning rates, EMA, one thread per op, FVD and
-class cues at the end): 32x32 frames, with one more upsampling stage in G (channels 32, 32, 16, 16), twice the
-steps, and the `demo_fvd` curve every 1200 steps instead of 300. tiny.py stays the 16x16 reference that the
+class cues at the end): 32x32 frames, with one more upsampling stage in G (channels 32, 32, 16, 16), more
+steps, and the `demo_fvd` curve every 1000 steps instead of 300. tiny.py stays the 16x16 reference that the
 performance figures and the prediction demo (tiny_fp.py) are measured with.
 
-Why: the step got faster (docs/performance.md) and with the time won the demo grew. Measured on the idle
-2-core AMD EPYC machine (2026-11-28): at 32x32, 1800 steps left the 32-sample FVD during training
-flat in one of two runs (551 -> 674); over 3600 steps it went from 1028 to 394 and from 1077 to 476 (623 at
-the end), in about 9 minutes. Scored at 16x16 (samples 2x2-averaged, against the 16x16 demo's real videos:
-benchmarks/demo_at_16px.py), the EMA samples of those two runs reach FVD 140.5 and 122.1 where the 16x16 demo
-reached 229.7-273.5 (real against real: 83.1).
+Why 3000 steps: at 32x32, 1800 steps left the 32-sample FVD during training flat in one of two runs (551 ->
+674). Two runs of 3600 steps on a 2-core AMD EPYC Zen 4 (2026-12-03), their checkpoints scored at 16x16
+(samples 2x2-averaged, against the 16x16 demo's real videos; real against real 83.1):
+`python benchmarks/demo_at_16px.py --workdirs=RUN --checkpoints=2400,3000,3600` (the run trained with
+`--config.train.keep_checkpoints=10`):
 
-Why the curve every 1200 steps: one evaluation (32 samples through the Kinetics-400 I3D) costs as much as ~100
-training steps on 2-core machines, so 12 evaluations took about a fifth of the run; 3 keep the curve (steps
-1200-3600) and the best checkpoint at about a tenth, and the whole command took 14 min 47 s on the 2-core
-AMD EPYC Zen 3 of docs/demo.md (18 min 28 s on the same machine in an hour when it trained at 4.5 steps/s instead
-of 5.7; 17 min 14 s on a 2-core Zen 4 at 4.8 steps/s).
+    step   2400          3000          3600
+    FVD    138.6, 172.2  125.6, 138.0  126.3, 145.8
+
+Nothing in the schedule depends on the number of steps (constant learning rates, EMA from step 200), so a
+3000-step run is the first 3000 steps of a 3600-step one: the last 600 steps did not improve either run, and
+they are ~2 of the command's ~15 minutes on these machines.
+
+Why the curve every 1000 steps: one evaluation (32 samples through the Kinetics-400 I3D) costs as much as ~100
+training steps on 2-core machines, so 12 evaluations took about a fifth of the run; 3 keep the curve and the
+best checkpoint at well under a tenth.
 """
 from dvd_gan import experiments
 
@@ -26,6 +30,6 @@ def get_config():
   c = experiments.load("tiny")
   c.resolution = 32
   c.model.g_multipliers = (4, 4, 2, 2)   # 4 -> 32: channels 32, 32, 16, 16
-  c.train.num_steps = 3600
-  c.eval.every_steps = 1200
+  c.train.num_steps = 3000
+  c.eval.every_steps = 1000
   return c

@@ -111,6 +111,8 @@ class PeriodicEvaluator:
     # (step, the generator the last evaluation sampled with), for the end-of-run figures (sampler_at); kept
     # only when there will be such figures, as it is a copy of G_ema when standing statistics are on.
     self._sampler, self._keep_sampler = None, bool(e.get("fvd_at_end", False))
+    # One copy of G_ema for the standing statistics of every evaluation (traced once, not per evaluation).
+    self._standing = None
     if chief:
       self.best = BestCheckpoint(workdir, trainer.G_ema, trainer.step, self.main, higher) if e.get(
           "keep_best", True) else None
@@ -139,8 +141,10 @@ class PeriodicEvaluator:
   def _score(self, step: int, trainer) -> dict:
     # The generator that is scored: G_ema, or its copy with standing statistics (eval.standing_stats_batches).
     self._sampler = None
+    if self._standing is None and standing_stats.settings(self.config)["batches"] > 0:
+      self._standing = standing_stats.StandingStats(trainer.G_ema)
     generator = standing_stats.sampling_generator(trainer.G_ema, self.config, log=self.log,
-                                                  should_stop=self.should_stop)
+                                                  should_stop=self.should_stop, standing=self._standing)
     if self._keep_sampler:
       self._sampler = (int(step), generator)
     figures = {}

@@ -124,3 +124,34 @@ def test_off_by_default_and_settings_of_an_old_config(g_ema):
   assert standing_stats.sampling_generator(g_ema, config) is not g_ema
   with pytest.raises(ValueError, match="standing statistics"):
     standing_stats.standing_stats_generator(g_ema, 0, B, SEED)
+
+
+def test_a_kept_copy_measured_again_equals_a_new_one_and_is_traced_once(g_ema):
+  """`StandingStats.accumulate` on a kept copy, after the source's weights moved, stores what a new copy of
+  the moved source stores (bit for bit), holds the moved weights, returns the same copy every time and
+  traces its training call once; the live source is not changed by either."""
+  source = standing_stats.copy_generator(g_ema)
+  kept = standing_stats.StandingStats(source)
+  first = kept.accumulate(N, B, SEED)
+  rng = np.random.RandomState(1)
+  for w in source.trainable_weights:  # a training step later
+    w.assign(w.numpy() + rng.normal(0.0, 0.05, w.shape).astype("float32"))
+  before = _snapshot(source)
+  again = kept.accumulate(N, B, SEED)
+  fresh = standing_stats.standing_stats_generator(source, N, B, SEED)
+  assert again is first is kept.copy
+  assert kept._batch.experimental_get_tracing_count() == 1
+  for a, b in zip(before, _snapshot(source)):
+    np.testing.assert_array_equal(a, b)
+  for w, a, b in zip(source.weights, again.weights, fresh.weights):
+    np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=w.path)
+    if "moving_" not in w.path:
+      np.testing.assert_array_equal(a.numpy(), w.numpy(), err_msg=w.path)
+  with pytest.raises(ValueError, match="another generator"):
+    standing_stats.sampling_generator(g_ema, _config_with_standing_stats(), standing=kept)
+
+
+def _config_with_standing_stats():
+  config = base_config()
+  config.eval.standing_stats_batches, config.eval.standing_stats_batch_size = N, B
+  return config

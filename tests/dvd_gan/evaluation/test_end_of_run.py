@@ -60,13 +60,13 @@ def test_end_of_run_figures_reuse_the_last_evaluation_s_standing_statistics(tmp_
   monkeypatch.setattr(api, "get_feature_network", builder("evaluation"))
   monkeypatch.setattr(video_eval, "get_feature_network", builder("figures"))
   accumulations, calls = [], []
-  original_accumulate = standing_stats.standing_stats_generator
+  original_accumulate = standing_stats.StandingStats.accumulate
 
-  def counted(*args, **kwargs):
+  def counted(self, *args, **kwargs):
     accumulations.append(1)
-    return original_accumulate(*args, **kwargs)
+    return original_accumulate(self, *args, **kwargs)
 
-  monkeypatch.setattr(standing_stats, "standing_stats_generator", counted)
+  monkeypatch.setattr(standing_stats.StandingStats, "accumulate", counted)
   original_figures = figures_lib.demo_figures
 
   def twice(config, trainer, **kwargs):
