@@ -4,13 +4,13 @@ dvd_gan registers its own protocols here, through eval's one registry:
 
   demo_fvd   the synthetic demos (experiments/demo.py, tiny.py): FVD (Kinetics-400 I3D logits) of 32 samples of G_ema
              against the first 64 videos of the synthetic `test` split, cheap enough to run every 300 (tiny.py) or
-             1200 (demo.py) steps on 2 CPU cores. Its real set is the end-of-run figures' reference set
+             1000 (demo.py) steps on 2 CPU cores. Its real set is the end-of-run figures' reference set
              (dvd_gan.evaluation.figures).
   demo_fvd_pr  the same samples and real videos, with precision, recall, density, coverage (a falling recall
              is an early sign of mode collapse, docs/training.md) and the intra-FVD over the classes.
   folder_fvd the video_folder runs: FVD of 256 samples against the run's evaluation split, real statistics
              cached per prepared folder (stats_dataset: the fingerprint is part of their name).
-  folder_fvd_small  folder_fvd with 32 samples: the curve of video_folder:small during training (every 1200
+  folder_fvd_small  folder_fvd with 32 samples: the curve of video_folder:small during training (every 1000
              steps on 2 CPU cores, as the demo's curve), against the same real videos.
 
 A run's protocols: `eval.protocols` during training; `eval.final_protocols`, else the paper's for its dataset
