@@ -9,8 +9,8 @@ performance figures and the prediction demo (tiny_fp.py) are measured with.
 Why 3000 steps: at 32x32, 1800 steps left the 32-sample FVD during training flat in one of two runs (551 ->
 674). Two runs of 3600 steps on a 2-core AMD EPYC Zen 4 (2026-12-03), their checkpoints scored at 16x16
 (samples 2x2-averaged, against the 16x16 demo's real videos; real against real 83.1):
-`python benchmarks/demo_at_16px.py --workdirs=RUN --checkpoints=2400,3000,3600` (the run trained with
-`--config.train.keep_checkpoints=10`):
+`python benchmarks/demo_at_16px.py --workdirs=RUN --checkpoints=2400,3000,3600` (a run keeps its last 3
+checkpoints, more with `--config.train.keep_checkpoints=N`):
 
     step   2400          3000          3600
     FVD    138.6, 172.2  125.6, 138.0  126.3, 145.8
@@ -20,8 +20,8 @@ Nothing in the schedule depends on the number of steps (constant learning rates,
 they are ~2 of the command's ~15 minutes on these machines.
 
 Why the curve every 1000 steps: one evaluation (32 samples through the Kinetics-400 I3D) costs as much as ~100
-training steps on 2-core machines, so 12 evaluations took about a fifth of the run; 3 keep the curve and the
-best checkpoint at well under a tenth.
+training steps on 2-core machines, so tiny.py's interval (300) would take about a fifth of the run; 3 keep the
+curve and the best checkpoint at well under a tenth (6.0 % of the command's wall time in docs/demo.md).
 """
 from dvd_gan import experiments
 
