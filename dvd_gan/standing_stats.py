@@ -94,7 +94,7 @@ class StandingStats:
     self._reset = [(s, d) for s, d in zip(generator.weights, self.copy.weights)
                    if not d.trainable and id(d) not in moving_ids]
     self._sums = [(tf.Variable(tf.zeros_like(m)), tf.Variable(tf.zeros_like(v))) for m, v in self._moving]
-    self._batch = None
+    self._batch = tf.function(self._accumulate_batch)  # traced at its first call, inside `accumulate`
 
   def _accumulate_batch(self, z, y):
     """One batch: the copy's training call (momentum 0: the moving statistics are the batch's moments, read
@@ -128,9 +128,7 @@ class StandingStats:
     momenta = [bn.momentum for bn in self._norms]
     for bn in self._norms:
       bn.momentum = 0.0  # a training call then stores the batch's own moments as the moving statistics
-    try:
-      if self._batch is None:  # traced at the first batch, while the momenta are 0
-        self._batch = tf.function(self._accumulate_batch)
+    try:  # the momenta are 0 while `_batch` runs, so also when it is traced
       for i in range(int(num_batches)):
         check_stop(should_stop, "standing statistics")
         z, y = batch_latents(seed, i, int(batch_size), z_dim, num_classes, truncation)
@@ -154,8 +152,6 @@ def standing_stats_generator(generator, num_batches: int, batch_size: int, seed:
 
   Deterministic for a fixed (seed, num_batches, batch_size, truncation) and weights on one device.
   """
-  if int(num_batches) < 1 or int(batch_size) < 1:
-    raise ValueError(f"standing statistics need >= 1 batch of >= 1 video, got {num_batches} x {batch_size}")
   return StandingStats(generator).accumulate(num_batches, batch_size, seed, truncation, log=log,
                                              should_stop=should_stop)
 
