@@ -51,9 +51,14 @@ class EMA:
     """One EMA update after the G update of `step` (int64 scalar tensor or int)."""
     step = tf.cast(step, tf.float32)
     decay = tf.where(step >= float(self.start_step), self.decay, 0.0)
+    # decay and 1 - decay once per dtype, not once per variable: ~100 fewer ops per step for the tiny G
+    factors = {}
     for (v, e), averaged in zip(self._pairs, self._averaged):
       if averaged:
-        d = tf.cast(decay, e.dtype)
-        e.assign(d * e + (1.0 - d) * tf.cast(v, e.dtype))
+        if e.dtype not in factors:
+          d = tf.cast(decay, e.dtype)
+          factors[e.dtype] = (d, 1.0 - d)
+        d, one_minus_d = factors[e.dtype]
+        e.assign(d * e + one_minus_d * tf.cast(v, e.dtype))
       else:
         e.assign(v)

@@ -26,10 +26,11 @@ class FusedAdam(keras.optimizers.Adam):
     local_step = tf.cast(tf.convert_to_tensor(self.iterations) + 1, tf.float32)
     self._fused_powers = (tf.pow(tf.cast(self.beta_1, tf.float32), local_step),
                           tf.pow(tf.cast(self.beta_2, tf.float32), local_step))
+    self._fused_lr = tf.cast(learning_rate, tf.float32)  # read once, not once per variable
     try:
       super()._backend_update_step(grads, trainable_variables, learning_rate)
     finally:
-      self._fused_powers = None
+      self._fused_powers = self._fused_lr = None
 
   def update_step(self, gradient, variable, learning_rate):
     powers = getattr(self, "_fused_powers", None)
@@ -44,5 +45,5 @@ class FusedAdam(keras.optimizers.Adam):
     f32 = lambda x: tf.cast(x, tf.float32)
     return tf.raw_ops.ResourceApplyAdam(
         var=handle, m=m.handle, v=v.handle, beta1_power=powers[0], beta2_power=powers[1],
-        lr=f32(learning_rate), beta1=f32(self.beta_1), beta2=f32(self.beta_2), epsilon=f32(self.epsilon),
+        lr=self._fused_lr, beta1=f32(self.beta_1), beta2=f32(self.beta_2), epsilon=f32(self.epsilon),
         grad=tf.cast(gradient, tf.float32), use_locking=False)

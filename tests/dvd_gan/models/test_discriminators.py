@@ -191,6 +191,21 @@ def test_dt_phi_default_gives_half_resolution_and_all_frames():
   np.testing.assert_allclose(out, ref, rtol=1e-6, atol=1e-6)
 
 
+
+@pytest.mark.parametrize("phi, f", [("avgpool2", 2), ("avgpool4", 4)])
+def test_dt_phi_avgpool_gradient_spreads_each_output_gradient_evenly_over_its_block(phi, f):
+  """The gradient of the average-pooling phi w.r.t. the video: each pixel gets 1/f^2 of the gradient of the
+  output pixel whose f x f block holds it (numpy reference), frames and channels apart."""
+  v = video(2, 3, 8, 8)
+  weights = tf.random.stateless_normal([2, 3, 8 // f, 8 // f, 3], seed=[4, 5])
+  with tf.GradientTape() as tape:
+    tape.watch(v)
+    loss = tf.reduce_sum(apply_phi(v, phi) * weights)
+  grad = tape.gradient(loss, v).numpy()
+  ref = np.repeat(np.repeat(weights.numpy(), f, axis=2), f, axis=3) / f ** 2
+  np.testing.assert_allclose(grad, ref, rtol=1e-6, atol=1e-7)
+
+
 def test_dt_phi_choices():
   """phi: avgpool4 -> T x H/4 x W/4 (4x4 block means), identity -> the video unchanged, random_crop_half ->
   a T x H/2 x W/2 window of the video at a per-video offset (same window for all frames of a video; the
