@@ -191,7 +191,6 @@ def test_dt_phi_default_gives_half_resolution_and_all_frames():
   np.testing.assert_allclose(out, ref, rtol=1e-6, atol=1e-6)
 
 
-
 @pytest.mark.parametrize("phi, f", [("avgpool2", 2), ("avgpool4", 4)])
 def test_dt_phi_avgpool_gradient_spreads_each_output_gradient_evenly_over_its_block(phi, f):
   """The gradient of the average-pooling phi w.r.t. the video: each pixel gets 1/f^2 of the gradient of the
