@@ -23,7 +23,9 @@ if REPO not in sys.path:
   sys.path.insert(0, REPO)
 
 from benchmarks.perf import configs_threads  # noqa: E402
-from eval import command, io  # noqa: E402
+from eval import command  # noqa: E402
+
+_median = configs_threads.median
 
 SIDES = ("automatic", "written-out")
 
@@ -47,10 +49,6 @@ def _automatic_normalize_affine(self, x, scale, offset, training=None):
 def _cpu_seconds():
   r = resource.getrusage(resource.RUSAGE_SELF)
   return r.ru_utime + r.ru_stime
-
-
-def _median(values):
-  return sorted(values)[len(values) // 2]
 
 
 def measure(name: str, rounds: int, steps: int) -> dict:
@@ -91,25 +89,19 @@ def measure(name: str, rounds: int, steps: int) -> dict:
           "ratio_max": round(max(ratios), 3)}
 
 
+def _rows(r):
+  for side in SIDES:
+    s = r["sides"][side]
+    ratio = (f"{r['ratio_median']:.3f}x ({r['ratio_min']:.3f}-{r['ratio_max']:.3f})" if side == SIDES[1] else "")
+    yield (r["config"], side, str(s["ops"]), f"{s['median_ms']:.1f} ({s['best_ms']:.1f})", f"{s['median_cpu_ms']:.1f}",
+           ratio)
+
+
 def body(fv, args):
   del args
-  configs_threads.start(fv.json)
-  from benchmarks.perf import common  # noqa: PLC0415 - imports TensorFlow: after the thread settings
-  env = common.environment()
-  load_before = os.getloadavg()[0]
-  results = [measure(name, fv.rounds, fv.steps) for name in fv.configs]
-  print(f"{env['machine']['cpus']} x {env['machine']['cpu']}, TensorFlow {env['tensorflow']}, load "
-        f"{load_before:.2f} -> {os.getloadavg()[0]:.2f}, 1 intra-op / 2 inter-op threads, {fv.rounds} rounds of "
-        f"{fv.steps} steps\n| config | BN gradient | ops per step | ms per step, median (best) | CPU ms per step | "
-        "automatic / written-out, median of rounds (range) |\n|---|---|---|---|---|---|")
-  for r in results:
-    for side in SIDES:
-      s = r["sides"][side]
-      ratio = (f"{r['ratio_median']:.3f}x ({r['ratio_min']:.3f}-{r['ratio_max']:.3f})" if side == SIDES[1] else "")
-      print(f"| {r['config']} | {side} | {s['ops']} | {s['median_ms']:.1f} ({s['best_ms']:.1f}) | "
-            f"{s['median_cpu_ms']:.1f} | {ratio} |")
-  if fv.json:
-    io.write_json(fv.json, {"environment": env, "results": results})
+  configs_threads.measure_and_report(
+      fv, measure, ["config", "BN gradient", "ops per step", "ms per step, median (best)", "CPU ms per step",
+                    "automatic / written-out, median of rounds (range)"], _rows)
 
 
 def main(argv=None) -> int:
