@@ -1,28 +1,32 @@
-"""Spectral normalisation a network at a time against the layers' own power iterations, in the training step.
+"""Spectral normalisation per layer in plain ops, per layer compiled, and a network at a time, in the training step.
 
-    python benchmarks/spectral_norm_batching.py [--configs=tiny,demo] [--rounds=8] [--steps=20]
-        [--json=benchmarks/results/spectral_norm_batching.json]
+    python benchmarks/spectral_norm_batching.py [--configs=tiny,demo] [--ways=plain,compiled,...] [--rounds=8]
+        [--steps=20] [--json=benchmarks/results/spectral_norm_batching.json]
 
-Each spectrally normalised layer runs its own power iteration (dvd_gan/layers/spectral_norm.py): ~33 ops
-per layer per forward and backward pass, about half of the tiny step's ops. This measures whether computing
-the kernels of a whole network together (fewer, larger ops) makes the step faster, with three formulations,
-each handing every layer of G, DS and DT its kernel at the start of a training call of the network (the
-mathematics of each layer unchanged: one power iteration from its stored `u`, gradient through sigma):
+Each spectrally normalised layer runs one power iteration per training call (dvd_gan/layers/spectral_norm.py).
+In plain TensorFlow ops that is ~35 ops per layer per forward and backward pass, about half of the tiny step's
+ops. This measures, in the step, ways of computing the same kernels (each layer's mathematics unchanged: one
+power iteration from its stored `u`, gradient through sigma):
 
-  * per layer: the layers as shipped (the reference);
+  * plain: `power_iteration` and W / sigma in plain ops, differentiated by TensorFlow (the reference);
+  * compiled (shipped): per layer, `normalize_and_iterate`: one XLA computation forward and one for the
+    gradient, written out;
+and four that hand every layer of G, DS and DT its kernel at the start of a training call of the network:
   * flat: all weights flattened and concatenated; u W^T and v W as segment sums over the entries' rows and
     columns (gathers and segment sums over every weight entry), ~25 ops per network call;
-  * XLA: the layers' own `power_iteration`, layer by layer, in one XLA-compiled function per network call
-    (its gradient compiled too);
+  * XLA: the layers' `power_iteration`, layer by layer, in one XLA-compiled function per network call (its
+    gradient compiled too);
   * grouped: layers whose weights reshape to the same `[n, m]` stacked and iterated as one batched matrix
-    product; a layer alone in its shape runs its own iteration.
+    product; a layer alone in its shape runs its own (compiled) normalisation;
+  * XLA buffer: the weights concatenated into one buffer, the power iterations of all of them as one XLA
+    computation and the gradient (written out) as another.
 
-In one process, for each config, one trainer per formulation (each step traced while its formulation is in
-place), timed in alternating rounds of --steps steps (the order rotates every round); one intra-op and two
-inter-op threads (the configs' setting). Before timing, every formulation's kernels and weight gradients are
-compared with the per-layer ones on the same weights (largest absolute difference printed). Prints per config
-and formulation the ops per step (an XLA function's call counts as one op: the executor runs it as one), the
-median and best ms per step and the median of the per-round ratios formulation / per layer (< 1: faster).
+In one process, for each config, one trainer per way (each step traced while its way is in place), timed in
+rotating rounds of --steps steps; one intra-op and two inter-op threads (the configs' setting). Before timing,
+every way's kernels and weight gradients are compared with the plain ones on the same weights (largest
+absolute difference printed). Prints per config and way the ops per step (an XLA function's call counts as
+one op: the executor runs it as one), the median and best ms per step and the median of the per-round ratios
+way / plain (< 1: faster).
 """
 import collections
 import contextlib
@@ -39,15 +43,18 @@ if REPO not in sys.path:
   sys.path.insert(0, REPO)
 
 from benchmarks.perf import configs_threads  # noqa: E402
-from eval import command, io  # noqa: E402
+from eval import command  # noqa: E402
 
-FORMULATIONS = ("per layer", "flat", "XLA", "grouped")
+_median = configs_threads.median
+
+FORMULATIONS = ("plain", "compiled", "flat", "XLA", "grouped", "XLA buffer")
 _local = threading.local()
 
 
 def define_flags(fv, argv):
   del argv
   flags.DEFINE_list("configs", ["tiny", "demo"], "Experiment configs whose training step is timed.", flag_values=fv)
+  flags.DEFINE_list("ways", list(FORMULATIONS), "Ways timed, the first one the reference.", flag_values=fv)
   flags.DEFINE_integer("rounds", 8, "Alternating rounds per config.", lower_bound=2, flag_values=fv)
   flags.DEFINE_integer("steps", 20, "Steps per formulation and round.", lower_bound=1, flag_values=fv)
   flags.DEFINE_string("json", None, "Also write the figures here as JSON.", flag_values=fv)
@@ -124,6 +131,77 @@ def _grouped(layers, tf, np):
   return prepared
 
 
+def _xla_buffer_functions(tf, nm, epsilons):
+  """Forward and hand-written backward of the power iterations of layers `[n, m]` over one flat buffer."""
+  sizes, cols, rows = [n * m for n, m in nm], [m for _, m in nm], [n for n, _ in nm]
+
+  @tf.function(jit_compile=True, autograph=False)
+  def forward(wf, uf):
+    ks, uns, vs, ss = [], [], [], []
+    for w, u, (n, m), eps in zip(tf.split(wf, sizes), tf.split(uf, cols, axis=1), nm, epsilons):
+      wm = tf.reshape(w, [n, m])
+      v = tf.math.l2_normalize(tf.matmul(u, wm, transpose_b=True), epsilon=1e-12)
+      vw = tf.matmul(v, wm)
+      un = tf.math.l2_normalize(vw, epsilon=1e-12)
+      s = tf.reduce_sum(vw * un)
+      ks.append(w / tf.maximum(s, eps))
+      uns.append(un)
+      vs.append(v)
+      ss.append(s)
+    return tf.concat(ks, 0), tf.concat(uns, 1), tf.concat(vs, 1), tf.stack(ss)
+
+  @tf.function(jit_compile=True, autograph=False)
+  def backward(gf, kf, unf, vf, sf):
+    out = []
+    parts = zip(tf.split(gf, sizes), tf.split(kf, sizes), tf.split(unf, cols, axis=1), tf.split(vf, rows, axis=1))
+    for i, (g, k, u, v) in enumerate(parts):
+      s = sf[i]
+      c = tf.where(s >= epsilons[i], tf.reduce_sum(g * k), 0.0)
+      out.append((g - c * tf.reshape(tf.matmul(v, u, transpose_a=True), [-1])) / tf.maximum(s, epsilons[i]))
+    return tf.concat(out, 0)
+
+  @tf.custom_gradient
+  def normalize(wf, uf):
+    kf, unf, vf, sf = forward(wf, uf)
+    return (kf, unf), lambda gk, gu: (backward(gk, kf, unf, vf, sf), tf.zeros_like(uf))
+  return normalize
+
+
+def _xla_buffer(layers, tf, np, cache):
+  shapes = [tuple(x._sn_weight.shape) for x in layers]
+  key = tuple(shapes)
+  if key not in cache:
+    nm = [(int(np.prod(s[:-1])), int(s[-1])) for s in shapes]
+    cache[key] = _xla_buffer_functions(tf, nm, tuple(x.sn_epsilon for x in layers))
+  wf = tf.concat([tf.reshape(tf.convert_to_tensor(x._sn_weight.value), [-1]) for x in layers], 0)
+  uf = tf.stop_gradient(tf.concat([x.u.value for x in layers], 1))
+  kf, unf = cache[key](wf, uf)
+  kernels = tf.split(kf, [int(np.prod(s)) for s in shapes])
+  u_new = tf.split(tf.stop_gradient(unf), [s[-1] for s in shapes], axis=1)
+  return {id(x): (tf.reshape(k, s), un) for x, k, s, un in zip(layers, kernels, shapes, u_new)}
+
+
+@contextlib.contextmanager
+def _plain_training_calls(tf, sn):
+  """While in place, a training call of a layer normalises with `power_iteration` in plain ops (as calls that
+  do not update `u` do), differentiated by TensorFlow."""
+  from dvd_gan.layers.remat import assign_state, read_state  # noqa: PLC0415 - after the thread settings
+
+  def normalize(self, update_u):
+    w = tf.convert_to_tensor(self._sn_weight.value)
+    sigma, u_new = sn.power_iteration(tf.reshape(w, [-1, w.shape[-1]]), read_state(self.u), self.sn_epsilon)
+    if update_u:
+      assign_state(self.u, lambda: u_new)
+    return w / sigma
+
+  shipped = sn._SpectralNormLayer._normalize
+  sn._SpectralNormLayer._normalize = normalize
+  try:
+    yield
+  finally:
+    sn._SpectralNormLayer._normalize = shipped
+
+
 @contextlib.contextmanager
 def _installed(formulation):
   """While in place, every training call of G, DS or DT prepares its layers' kernels with `formulation`, and
@@ -133,12 +211,19 @@ def _installed(formulation):
   from dvd_gan.layers import spectral_norm as sn  # noqa: PLC0415 - as above
   from dvd_gan.models import discriminators, generator  # noqa: PLC0415 - as above
 
-  if formulation == "per layer":
-    yield
+  if formulation == "plain":
+    with _plain_training_calls(tf, sn):
+      yield lambda layers: {}
+    return
+  if formulation == "compiled":  # the layers as shipped
+    yield lambda layers: {id(x): sn.normalize_and_iterate(tf.convert_to_tensor(x._sn_weight.value), x.u.value,
+                                                          x.sn_epsilon) for x in layers}
     return
   compiled = _xla_kernels(tf, sn) if formulation == "XLA" else None
+  cache = {}
   prepare = {"flat": lambda ls: _flat(ls, tf, np, sn), "XLA": lambda ls: _xla(ls, tf, compiled),
-             "grouped": lambda ls: _grouped(ls, tf, np)}[formulation]
+             "grouped": lambda ls: _grouped(ls, tf, np),
+             "XLA buffer": lambda ls: _xla_buffer(ls, tf, np, cache)}[formulation]
   shipped_kernel = sn._SpectralNormLayer.spectral_kernel
 
   def spectral_kernel(self, training=None):
@@ -176,14 +261,14 @@ def _installed(formulation):
       cls.call = calls[cls]
 
 
-def _largest_differences(models):
-  """{formulation: (max |kernel difference|, max |gradient difference|)} against the per-layer kernels, on the
-  same weights and u, the gradient of sum(kernel * r) for a fixed random r per layer."""
+def _largest_differences(models, ways=FORMULATIONS[1:]):
+  """{way: (max |kernel difference|, max |gradient difference|)} against the plain kernels (`power_iteration`),
+  on the same weights and u, the gradient of sum(kernel * r) for a fixed random r per layer."""
   import tensorflow as tf  # noqa: PLC0415 - after the thread settings
   from dvd_gan.layers import spectral_norm as sn  # noqa: PLC0415 - as above
 
   out = {}
-  for formulation in FORMULATIONS[1:]:
+  for formulation in ways:
     dk = dg = 0.0
     with _installed(formulation) as prepare:
       for model in models:
@@ -203,53 +288,35 @@ def _largest_differences(models):
   return out
 
 
-def _executor_ops(graph):
-  """Ops the executor runs for one call of `graph`: called functions walked, an XLA-compiled one as one op."""
-  from dvd_gan import flops  # noqa: PLC0415 - after the thread settings
-
-  count = 0
-  for op in graph.get_operations():
-    if op.type in flops._NOT_EXECUTED:
-      continue
-    count += 1
-    xla = op.node_def.attr["_XlaMustCompile"].b if "_XlaMustCompile" in op.node_def.attr else False
-    if not xla and op.type in ("PartitionedCall", "StatefulPartitionedCall"):
-      count += sum(_executor_ops(g) for g in flops._called_graphs(op)) - 1
-  return count
-
-
-def _median(values):
-  return sorted(values)[len(values) // 2]
-
-
-def measure(name: str, rounds: int, steps: int) -> dict:
-  """The formulations of config `name` (module docstring)."""
+def measure(name: str, rounds: int, steps: int, ways=FORMULATIONS) -> dict:
+  """The ways of config `name` (module docstring); the first one is the reference of the ratios."""
   from benchmarks.perf import common, training  # noqa: PLC0415 - imports TensorFlow: after the thread settings
-  from dvd_gan import experiments  # noqa: PLC0415 - as above
+  from dvd_gan import experiments, flops  # noqa: PLC0415 - as above
 
+  ways = tuple(ways)
   config = experiments.load(name)
   trainers = {}
-  for formulation in FORMULATIONS:
+  for formulation in ways:
     with _installed(formulation):
       trainer, iterator, _ = training._trainer(config)
       for _ in range(3):
         common.sync(trainer.train_step(iterator))
-    ops = _executor_ops(trainer.train_step.get_concrete_function(iterator).graph)
+    ops = flops.count_concrete(trainer.train_step.get_concrete_function(iterator)).num_ops
     trainers[formulation] = (trainer, iterator, ops)
-  first = trainers[FORMULATIONS[0]][0]
-  differences = _largest_differences((first.G, first.DS, first.DT))
-  ms = {f: [] for f in FORMULATIONS}
+  first = trainers[ways[0]][0]
+  differences = _largest_differences((first.G, first.DS, first.DT), [w for w in ways if w != "plain"])
+  ms = {f: [] for f in ways}
   for r in range(rounds):
-    for formulation in FORMULATIONS[r % len(FORMULATIONS):] + FORMULATIONS[:r % len(FORMULATIONS)]:
+    for formulation in ways[r % len(ways):] + ways[:r % len(ways)]:
       trainer, iterator, _ = trainers[formulation]
       t0 = time.perf_counter()
       for _ in range(steps):
         out = trainer.train_step(iterator)
       common.sync(out)
       ms[formulation].append((time.perf_counter() - t0) / steps * 1e3)
-  result = {"config": name, "rounds": rounds, "steps": steps, "formulations": {}}
-  for f in FORMULATIONS:
-    ratios = [a / b for a, b in zip(ms[f], ms[FORMULATIONS[0]])]
+  result = {"config": name, "rounds": rounds, "steps": steps, "reference": ways[0], "formulations": {}}
+  for f in ways:
+    ratios = [a / b for a, b in zip(ms[f], ms[ways[0]])]
     result["formulations"][f] = {
         "ops": trainers[f][2], "median_ms": round(_median(ms[f]), 2), "best_ms": round(min(ms[f]), 2),
         "ratio_median": round(_median(ratios), 3), "ratio_min": round(min(ratios), 3),
@@ -259,25 +326,23 @@ def measure(name: str, rounds: int, steps: int) -> dict:
   return result
 
 
+def _rows(r):
+  for f, s in r["formulations"].items():
+    reference = f == r["reference"]
+    ratio = "" if reference else f"{s['ratio_median']:.3f}x ({s['ratio_min']:.3f}-{s['ratio_max']:.3f})"
+    diff = "" if f == "plain" else f"{s['max_kernel_difference']:.1e}, {s['max_gradient_difference']:.1e}"
+    yield r["config"], f, str(s["ops"]), f"{s['median_ms']:.1f} ({s['best_ms']:.1f})", ratio, diff
+
+
 def body(fv, args):
   del args
-  configs_threads.start(fv.json)
-  from benchmarks.perf import common  # noqa: PLC0415 - imports TensorFlow: after the thread settings
-  env = common.environment()
-  load_before = os.getloadavg()[0]
-  results = [measure(name, fv.rounds, fv.steps) for name in fv.configs]
-  print(f"{env['machine']['cpus']} x {env['machine']['cpu']}, TensorFlow {env['tensorflow']}, load "
-        f"{load_before:.2f} -> {os.getloadavg()[0]:.2f}, 1 intra-op / 2 inter-op threads, {fv.rounds} rounds of "
-        f"{fv.steps} steps\n| config | spectral norm | ops per step | ms per step, median (best) | "
-        "/ per layer, median of rounds (range) | largest difference: kernels, gradients |\n|---|---|---|---|---|---|")
-  for r in results:
-    for f, s in r["formulations"].items():
-      ratio = f"{s['ratio_median']:.3f}x ({s['ratio_min']:.3f}-{s['ratio_max']:.3f})" if f != FORMULATIONS[0] else ""
-      diff = (f"{s['max_kernel_difference']:.1e}, {s['max_gradient_difference']:.1e}"
-              if f != FORMULATIONS[0] else "")
-      print(f"| {r['config']} | {f} | {s['ops']} | {s['median_ms']:.1f} ({s['best_ms']:.1f}) | {ratio} | {diff} |")
-  if fv.json:
-    io.write_json(fv.json, {"environment": env, "results": results})
+  unknown = sorted(set(fv.ways) - set(FORMULATIONS))
+  if unknown or len(fv.ways) < 2:
+    raise command.UsageError(f"--ways: two or more of {', '.join(FORMULATIONS)}; got {','.join(fv.ways)}")
+  configs_threads.measure_and_report(
+      fv, functools.partial(measure, ways=fv.ways),
+      ["config", "spectral norm", "ops per step", "ms per step, median (best)",
+       f"/ {fv.ways[0]}, median of rounds (range)", "largest difference to plain: kernels, gradients"], _rows)
 
 
 def main(argv=None) -> int:

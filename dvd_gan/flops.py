@@ -44,13 +44,18 @@ _NOT_EXECUTED = {"Const", "NoOp", "Placeholder", "VarHandleOp", "_Arg", "_Retval
 
 @dataclasses.dataclass
 class FlopCount:
-  """Dense FLOPs of a traced function, by op type, and the number of operations it executes."""
+  """Dense FLOPs of a traced function, by op type, and the number of operations it executes.
+
+  A call of an XLA-compiled function (`jit_compile=True`) is one operation for the executor: `num_ops` counts
+  it once (and `compiled_calls` counts such calls), while its FLOPs are counted inside it.
+  """
   dense: int = 0
   by_type: dict = dataclasses.field(default_factory=lambda: collections.defaultdict(int))
   num_ops: int = 0
   ops_by_type: dict = dataclasses.field(default_factory=lambda: collections.defaultdict(int))
   unknown_shapes: int = 0  # dense ops whose shapes were not static (not counted: the count is a lower bound)
   dynamic_loops: int = 0  # while loops whose trip count is not static (body counted once: a lower bound)
+  compiled_calls: int = 0
 
   @property
   def lower_bound(self) -> bool:
@@ -61,23 +66,26 @@ class FlopCount:
     self.dense += int(flops)
     self.by_type[op_type] += int(flops)
 
-  def add_count(self, other, times=1):
-    """Adds `times` calls of what `other` counted (a called function's graph)."""
+  def add_count(self, other, times=1, ops=True):
+    """Adds `times` calls of what `other` counted (a called function's graph); its FLOPs only when `ops` is
+    False (an XLA-compiled function: the executor runs it as the one op that calls it)."""
     self.dense += times * other.dense
     for k, v in other.by_type.items():
       self.by_type[k] += times * v
-    self.num_ops += times * other.num_ops
-    for k, v in other.ops_by_type.items():
-      self.ops_by_type[k] += times * v
+    if ops:
+      self.num_ops += times * other.num_ops
+      for k, v in other.ops_by_type.items():
+        self.ops_by_type[k] += times * v
+      self.compiled_calls += times * other.compiled_calls
     # not times a trip count: these say that the figure is a lower bound, not by how much
     self.unknown_shapes += other.unknown_shapes
     self.dynamic_loops += other.dynamic_loops
 
   def summary(self, top=8):
-    """{"dense_flops", "num_ops", "flops_by_type", "top_op_types", "unknown_shapes", "dynamic_loops",
-    "lower_bound"} as plain Python values."""
+    """{"dense_flops", "num_ops", "compiled_calls", "flops_by_type", "top_op_types", "unknown_shapes",
+    "dynamic_loops", "lower_bound"} as plain Python values."""
     ops = sorted(self.ops_by_type.items(), key=lambda kv: -kv[1])[:top]
-    return {"dense_flops": self.dense, "num_ops": self.num_ops,
+    return {"dense_flops": self.dense, "num_ops": self.num_ops, "compiled_calls": self.compiled_calls,
             "flops_by_type": dict(sorted(self.by_type.items())), "top_op_types": dict(ops),
             "unknown_shapes": self.unknown_shapes, "dynamic_loops": self.dynamic_loops,
             "lower_bound": self.lower_bound}
@@ -297,9 +305,16 @@ def _walk(graph, count, cache):
       if branches:  # one branch runs: the larger one
         count.add_count(max(branches, key=lambda c: (c.dense, c.num_ops)))
     else:
+      compiled = _is_compiled_call(op)
+      count.compiled_calls += int(compiled)
       for sub in _called_graphs(op):  # one call per execution of the op
-        count.add_count(_count_one(sub, cache))
+        count.add_count(_count_one(sub, cache), ops=not compiled)
   return count
+
+
+def _is_compiled_call(op):
+  attr = op.node_def.attr
+  return "_XlaMustCompile" in attr and attr["_XlaMustCompile"].b
 
 
 def count_graph(graph, count=None):

@@ -144,7 +144,7 @@ def _tiny_step(task):
   parameters = int(sum(int(tf.size(v)) for m in (trainer.G, trainer.DS, trainer.DT)
                        for v in m.trainable_variables))
   return {"seconds": best, "cpu_seconds": sorted(cpu)[len(cpu) // 2], "dense_flops": count.dense,
-          "num_ops": count.num_ops, "parameters": parameters,
+          "num_ops": count.num_ops, "compiled_calls": count.compiled_calls, "parameters": parameters,
           "dvd_gan": root, "g_block": c.model.get("g_block", "biggan_deep (no model.g_block)"),
           "threads_applied": threads, "env_threads": {k: os.environ.get(k) for k in common.THREAD_VARIABLES},
           "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads()}

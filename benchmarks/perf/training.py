@@ -216,9 +216,10 @@ def ops_rows(best, checkout):
     base = (f"; {checkout}: {old['num_ops']} ops, {_ms(old)} per step (same run, same threads)"
             if "num_ops" in old else "")
     target = OPS_TARGET if e == "tiny" else None
+    compiled = f", {new['compiled_calls']} of them XLA-compiled calls" if new.get("compiled_calls") else ""
     rows.append(common.row("3 step", f"{e}: ops per step", new["num_ops"], "ops",
                            f"<= {target}" if target else None, new["num_ops"] <= target if target else None,
-                           f"{_ms(new)} per step (best step, 1 intra-op thread){base}"))
+                           f"{_ms(new)} per step (best step, 1 intra-op thread){compiled}{base}"))
     for side, name in ((ONEDNN_OFF, "oneDNN off / on"), ("baseline", "baseline / this checkout")):
       other = best.get((e, side), {})
       if "seconds" in other and "seconds" in new:

@@ -75,6 +75,20 @@ def test_counts_inside_called_functions_and_counts_ops():
   assert count.ops_by_type["MatMul"] == 1 and count.num_ops >= 2
 
 
+def test_an_xla_compiled_call_is_one_op_with_its_flops_counted():
+  """The executor runs a `jit_compile` function as one op: it adds 1 to num_ops and to compiled_calls, and its
+  FLOPs as a plain function's do."""
+  body = lambda a, b: tf.nn.relu(tf.matmul(a, b)) * 2.0
+  specs = (tf.TensorSpec([3, 5]), tf.TensorSpec([5, 7]))
+  plain = flops.count_flops(lambda a, b: tf.function(body, autograph=False)(a, b), *specs)
+  compiled = flops.count_flops(lambda a, b: tf.function(body, jit_compile=True, autograph=False)(a, b), *specs)
+  assert compiled.dense == plain.dense == 2 * 3 * 7 * 5
+  assert compiled.compiled_calls == 1 and plain.compiled_calls == 0
+  inside = flops.count_flops(body, *specs).num_ops  # MatMul, Relu, Mul (and the output's Identity)
+  assert inside >= 3 and compiled.num_ops == plain.num_ops - inside
+  assert compiled.ops_by_type["MatMul"] == 0
+
+
 def test_unknown_shapes_are_reported_not_guessed():
   count = flops.count_flops(lambda a, b: tf.matmul(a, b), tf.TensorSpec([None, 5]), tf.TensorSpec([5, 7]))
   assert count.dense == 0 and count.unknown_shapes == 1
