@@ -7,6 +7,9 @@ constant folding cannot remove them; Grappler off, so every op is executed) in o
 chains, with one intra-op and two inter-op threads (experiments/tiny.py, demo.py). Best of --repeats calls;
 microseconds per op.
 Multiplied by a step's op count (run_all.py's step part `ops`) it bounds what fewer ops can save there.
+Then a chain of --ops / 10 calls of one XLA-compiled function of the same two ops (`jit_compile=True`: the
+executor runs each call as one op): microseconds per call, and how many plain ops (at the marginal cost) cost as
+much.
 """
 import os
 import sys
@@ -45,6 +48,30 @@ def _chains(variable, ops: int, chains: int):
   return f
 
 
+def _compiled_calls(variable, calls: int):
+  import tensorflow as tf  # noqa: PLC0415 - after the thread settings
+
+  step = tf.function(lambda x: x * 1.0001 + 1.0, jit_compile=True, autograph=False)
+
+  @tf.function
+  def f():
+    x = variable.read_value()
+    for _ in range(calls):
+      x = step(x)
+    return x
+  return f
+
+
+def _best_ms(f, repeats):
+  f()  # traces (and compiles)
+  best = float("inf")
+  for _ in range(repeats):
+    start = time.perf_counter()
+    f().numpy()
+    best = min(best, time.perf_counter() - start)
+  return best * 1e3
+
+
 def body(fv, args):
   del args
   tf = configs_threads.start(fv.json)
@@ -56,14 +83,9 @@ def body(fv, args):
   rows = []
   for ops, chains in ((fv.ops // 10, 1), (fv.ops, 1), (fv.ops, 50)):  # (ops, independent chains)
     f = _chains(variable, ops, chains)
-    f()  # traces
+    ms = _best_ms(f, fv.repeats)
     n = flops.count_concrete(f.get_concrete_function()).num_ops  # counted as run_all counts a step's ops
-    best = float("inf")
-    for _ in range(fv.repeats):
-      start = time.perf_counter()
-      f().numpy()
-      best = min(best, time.perf_counter() - start)
-    rows.append({"ops": n, "chains": chains, "ms": round(best * 1e3, 3), "us_per_op": round(best / n * 1e6, 3)})
+    rows.append({"ops": n, "chains": chains, "ms": round(ms, 3), "us_per_op": round(ms / n * 1e3, 3)})
   print(f"{env['machine']['cpus']} x {env['machine']['cpu']}, TensorFlow {env['tensorflow']}, load "
         f"{os.getloadavg()[0]:.2f}, 1 intra-op / 2 inter-op threads\n"
         "| executed ops | independent chains | ms per call | us per op |\n|---|---|---|---|")
@@ -73,9 +95,18 @@ def body(fv, args):
   small, large = rows[0], rows[1]
   marginal = (large["ms"] - small["ms"]) * 1e3 / (large["ops"] - small["ops"])
   print(f"marginal cost of one op (one chain, {small['ops']} -> {large['ops']} ops): {marginal:.2f} us")
+  calls = fv.ops // 10
+  f = _compiled_calls(variable, calls)
+  ms = _best_ms(f, fv.repeats)
+  count = flops.count_concrete(f.get_concrete_function())
+  per_call = ms * 1e3 / calls
+  compiled = {"calls": calls, "ops": count.num_ops, "compiled_calls": count.compiled_calls, "ms": round(ms, 3),
+              "us_per_call": round(per_call, 3), "plain_ops_per_call": round(per_call / marginal, 1)}
+  print(f"one XLA-compiled call of the same two ops (a chain of {calls}, {count.num_ops} executed ops): "
+        f"{per_call:.2f} us, as much as {compiled['plain_ops_per_call']} chained plain ops")
   if fv.json:
     io.write_json(fv.json, {"environment": env, "rows": rows, "marginal_us_per_op": round(marginal, 3),
-                            "load_after": os.getloadavg()[0]})
+                            "compiled_call": compiled, "load_after": os.getloadavg()[0]})
 
 
 def main(argv=None) -> int:

@@ -1,6 +1,6 @@
-"""Spectral normalisation per layer in plain ops, per layer compiled, and a network at a time, in the training step.
+"""Spectral normalisation per layer, per layer XLA-compiled, and a network at a time, in the training step.
 
-    python benchmarks/spectral_norm_batching.py [--configs=tiny,demo] [--ways=plain,compiled,...] [--rounds=8]
+    python benchmarks/spectral_norm_batching.py [--configs=tiny,demo] [--ways=per layer,compiled,...] [--rounds=8]
         [--steps=20] [--json=benchmarks/results/spectral_norm_batching.json]
 
 Each spectrally normalised layer runs one power iteration per training call (dvd_gan/layers/spectral_norm.py).
@@ -8,25 +8,26 @@ In plain TensorFlow ops that is ~35 ops per layer per forward and backward pass,
 ops. This measures, in the step, ways of computing the same kernels (each layer's mathematics unchanged: one
 power iteration from its stored `u`, gradient through sigma):
 
-  * plain: `power_iteration` and W / sigma in plain ops, differentiated by TensorFlow (the reference);
-  * compiled (shipped): per layer, `normalize_and_iterate`: one XLA computation forward and one for the
-    gradient, written out;
+  * per layer: the layers as shipped, `power_iteration` and W / sigma in plain ops, differentiated by
+    TensorFlow (the reference);
+  * compiled: per layer, W / sigma and u_new as one XLA computation, and the gradient of W / sigma written
+    out (u, v fixed: (G - <G, W / sigma> v^T u_new) / sigma, nothing through a clipped sigma) as another;
 and four that hand every layer of G, DS and DT its kernel at the start of a training call of the network:
   * flat: all weights flattened and concatenated; u W^T and v W as segment sums over the entries' rows and
     columns (gathers and segment sums over every weight entry), ~25 ops per network call;
   * XLA: the layers' `power_iteration`, layer by layer, in one XLA-compiled function per network call (its
     gradient compiled too);
   * grouped: layers whose weights reshape to the same `[n, m]` stacked and iterated as one batched matrix
-    product; a layer alone in its shape runs its own (compiled) normalisation;
+    product; a layer alone in its shape runs its own iteration;
   * XLA buffer: the weights concatenated into one buffer, the power iterations of all of them as one XLA
     computation and the gradient (written out) as another.
 
 In one process, for each config, one trainer per way (each step traced while its way is in place), timed in
 rotating rounds of --steps steps; one intra-op and two inter-op threads (the configs' setting). Before timing,
-every way's kernels and weight gradients are compared with the plain ones on the same weights (largest
-absolute difference printed). Prints per config and way the ops per step (an XLA function's call counts as
-one op: the executor runs it as one), the median and best ms per step and the median of the per-round ratios
-way / plain (< 1: faster).
+every way's kernels and weight gradients are compared with the layers' own on the same weights (largest
+absolute difference printed). Prints per config and way the ops per step (`dvd_gan.flops`: an XLA function's
+call counts as one op, the executor runs it as one), the median and best ms per step and the median of the
+per-round ratios way / the first way (< 1: faster).
 """
 import collections
 import contextlib
@@ -47,7 +48,7 @@ from eval import command  # noqa: E402
 
 _median = configs_threads.median
 
-FORMULATIONS = ("plain", "compiled", "flat", "XLA", "grouped", "XLA buffer")
+FORMULATIONS = ("per layer", "compiled", "flat", "XLA", "grouped", "XLA buffer")
 _local = threading.local()
 
 
@@ -181,21 +182,54 @@ def _xla_buffer(layers, tf, np, cache):
   return {id(x): (tf.reshape(k, s), un) for x, k, s, un in zip(layers, kernels, shapes, u_new)}
 
 
+def _compiled_normalize(tf, sn):
+  """`normalize(w, u, sn_epsilon) -> (W / sigma, u_new)`: `power_iteration`'s kernel and u_new as one XLA
+  computation per weight shape, its gradient written out as another (module docstring)."""
+  def normalize_and_iterate(w, u, sn_epsilon):
+    @tf.custom_gradient
+    def normalize(w):
+      w_mat = tf.reshape(w, [-1, w.shape[-1]])
+      v = tf.math.l2_normalize(tf.matmul(u, w_mat, transpose_b=True), epsilon=sn._NORMALIZE_EPS)   # [1, n]
+      vw = tf.matmul(v, w_mat)                                                                      # [1, m]
+      u_new = tf.math.l2_normalize(vw, epsilon=sn._NORMALIZE_EPS)
+      raw = tf.reduce_sum(vw * u_new)
+      sigma = tf.maximum(raw, sn_epsilon)
+      kernel = w / sigma
+
+      def grad(d_kernel, d_u_new):
+        del d_u_new  # u_new is held under stop_gradient in power_iteration
+        along = tf.where(raw >= sn_epsilon, tf.reduce_sum(d_kernel * kernel), 0.0)
+        return (d_kernel - along * tf.reshape(tf.matmul(v, u_new, transpose_a=True), w.shape)) / sigma
+      return (kernel, u_new), grad
+    return normalize(w)
+
+  @functools.lru_cache(maxsize=None)
+  def compiled(shape, sn_epsilon):  # one function per weight shape, traced once with its static shape
+    del shape
+    return tf.function(functools.partial(normalize_and_iterate, sn_epsilon=sn_epsilon), jit_compile=True,
+                       autograph=False)
+
+  def normalize(w, u, sn_epsilon):
+    w, u = tf.convert_to_tensor(w), tf.convert_to_tensor(u)  # tensors: a cached function must not hold variables
+    return compiled(tuple(w.shape), float(sn_epsilon))(w, u)
+  return normalize
+
+
 @contextlib.contextmanager
-def _plain_training_calls(tf, sn):
-  """While in place, a training call of a layer normalises with `power_iteration` in plain ops (as calls that
-  do not update `u` do), differentiated by TensorFlow."""
+def _compiled_training_calls(tf, sn, normalize):
+  """While in place, a layer's training call (the one that updates u) normalises with `normalize`."""
   from dvd_gan.layers.remat import assign_state, read_state  # noqa: PLC0415 - after the thread settings
 
-  def normalize(self, update_u):
-    w = tf.convert_to_tensor(self._sn_weight.value)
-    sigma, u_new = sn.power_iteration(tf.reshape(w, [-1, w.shape[-1]]), read_state(self.u), self.sn_epsilon)
-    if update_u:
-      assign_state(self.u, lambda: u_new)
-    return w / sigma
-
   shipped = sn._SpectralNormLayer._normalize
-  sn._SpectralNormLayer._normalize = normalize
+
+  def compiled_normalize(self, update_u):
+    if not update_u:
+      return shipped(self, update_u)
+    kernel, u_new = normalize(tf.convert_to_tensor(self._sn_weight.value), read_state(self.u), self.sn_epsilon)
+    assign_state(self.u, lambda: u_new)
+    return kernel
+
+  sn._SpectralNormLayer._normalize = compiled_normalize
   try:
     yield
   finally:
@@ -211,13 +245,13 @@ def _installed(formulation):
   from dvd_gan.layers import spectral_norm as sn  # noqa: PLC0415 - as above
   from dvd_gan.models import discriminators, generator  # noqa: PLC0415 - as above
 
-  if formulation == "plain":
-    with _plain_training_calls(tf, sn):
-      yield lambda layers: {}
+  if formulation == "per layer":
+    yield lambda layers: {}
     return
-  if formulation == "compiled":  # the layers as shipped
-    yield lambda layers: {id(x): sn.normalize_and_iterate(tf.convert_to_tensor(x._sn_weight.value), x.u.value,
-                                                          x.sn_epsilon) for x in layers}
+  if formulation == "compiled":
+    normalize = _compiled_normalize(tf, sn)
+    with _compiled_training_calls(tf, sn, normalize):
+      yield lambda layers: {id(x): normalize(x._sn_weight.value, x.u.value, x.sn_epsilon) for x in layers}
     return
   compiled = _xla_kernels(tf, sn) if formulation == "XLA" else None
   cache = {}
@@ -262,8 +296,8 @@ def _installed(formulation):
 
 
 def _largest_differences(models, ways=FORMULATIONS[1:]):
-  """{way: (max |kernel difference|, max |gradient difference|)} against the plain kernels (`power_iteration`),
-  on the same weights and u, the gradient of sum(kernel * r) for a fixed random r per layer."""
+  """{way: (max |kernel difference|, max |gradient difference|)} against the layers' own kernels (`power_iteration`
+  in plain ops), on the same weights and u, the gradient of sum(kernel * r) for a fixed random r per layer."""
   import tensorflow as tf  # noqa: PLC0415 - after the thread settings
   from dvd_gan.layers import spectral_norm as sn  # noqa: PLC0415 - as above
 
@@ -304,7 +338,7 @@ def measure(name: str, rounds: int, steps: int, ways=FORMULATIONS) -> dict:
     ops = flops.count_concrete(trainer.train_step.get_concrete_function(iterator)).num_ops
     trainers[formulation] = (trainer, iterator, ops)
   first = trainers[ways[0]][0]
-  differences = _largest_differences((first.G, first.DS, first.DT), [w for w in ways if w != "plain"])
+  differences = _largest_differences((first.G, first.DS, first.DT), [w for w in ways if w != "per layer"])
   ms = {f: [] for f in ways}
   for r in range(rounds):
     for formulation in ways[r % len(ways):] + ways[:r % len(ways)]:
@@ -330,7 +364,7 @@ def _rows(r):
   for f, s in r["formulations"].items():
     reference = f == r["reference"]
     ratio = "" if reference else f"{s['ratio_median']:.3f}x ({s['ratio_min']:.3f}-{s['ratio_max']:.3f})"
-    diff = "" if f == "plain" else f"{s['max_kernel_difference']:.1e}, {s['max_gradient_difference']:.1e}"
+    diff = "" if f == "per layer" else f"{s['max_kernel_difference']:.1e}, {s['max_gradient_difference']:.1e}"
     yield r["config"], f, str(s["ops"]), f"{s['median_ms']:.1f} ({s['best_ms']:.1f})", ratio, diff
 
 
@@ -342,7 +376,7 @@ def body(fv, args):
   configs_threads.measure_and_report(
       fv, functools.partial(measure, ways=fv.ways),
       ["config", "spectral norm", "ops per step", "ms per step, median (best)",
-       f"/ {fv.ways[0]}, median of rounds (range)", "largest difference to plain: kernels, gradients"], _rows)
+       f"/ {fv.ways[0]}, median of rounds (range)", "largest difference: kernels, gradients"], _rows)
 
 
 def main(argv=None) -> int:

@@ -12,11 +12,6 @@ Semantics (docs/paper.md, "Spectral normalisation"):
     `assign_state`, so the recomputation uses the forward pass's `u` and does not update it again;
   * sigma is clipped below at `sn_epsilon` (1e-4) so an all-zero W gives a zero kernel instead of NaN; with
     orthogonal initialisation sigma starts at 1 and the clip never binds in practice.
-  * a training call (the one that updates `u`) computes W / sigma and u_new as one XLA computation per layer,
-    with the gradient of W / sigma written out as a second one (`normalize_and_iterate`): the same mathematics
-    as `power_iteration` (tests/dvd_gan/layers/test_spectral_norm.py) in ~2 executor ops instead of ~35, which
-    is what a step's time costs on CPUs where an op's overhead is large. Calls that do not update `u`
-    (inference, exported SavedModels) use the plain ops, so serving needs no XLA.
 
 All the maths of the power iteration runs in float32 (the kernel variable is created with `autocast=False`
 and cast to `compute_dtype` only after normalisation), so mixed-precision policies are respected.
@@ -26,8 +21,6 @@ Each layer exposes `normalized_kernel()` (W / sigma with the current u, no updat
 that apply one kernel many times per step (the ConvGRU applies it at every time step, but must run the
 power iteration once per step, not T times).
 """
-import functools
-
 import keras
 import tensorflow as tf
 
@@ -57,49 +50,6 @@ def power_iteration(w_mat, u, sn_epsilon=1e-4):
     return tf.maximum(sigma, sn_epsilon), u_new
 
 
-def _normalize_and_iterate(w, u, sn_epsilon):
-  """`(W / sigma, u_new)` as `power_iteration` defines them, for a weight W of any shape `[..., out]`, with the
-  gradient of W / sigma written out (u and v held fixed, as under `power_iteration`'s stop_gradient):
-
-      dL/dW = (G - [sigma_raw >= sn_epsilon] <G, W / sigma> v^T u_new) / sigma,   G = dL/d(W / sigma),
-
-  so that, compiled by `normalize_and_iterate`, the forward pass and the backward pass are one computation each.
-  """
-  @tf.custom_gradient
-  def normalize(w):
-    w_mat = tf.reshape(w, [-1, w.shape[-1]])
-    v = tf.math.l2_normalize(tf.matmul(u, w_mat, transpose_b=True), epsilon=_NORMALIZE_EPS)   # [1, n]
-    vw = tf.matmul(v, w_mat)                                                                   # [1, m]
-    u_new = tf.math.l2_normalize(vw, epsilon=_NORMALIZE_EPS)
-    raw = tf.reduce_sum(vw * u_new)
-    sigma = tf.maximum(raw, sn_epsilon)
-    kernel = w / sigma
-
-    def grad(d_kernel, d_u_new):
-      del d_u_new  # u_new is a constant of the step (stop_gradient in power_iteration)
-      along = tf.where(raw >= sn_epsilon, tf.reduce_sum(d_kernel * kernel), 0.0)
-      return (d_kernel - along * tf.reshape(tf.matmul(v, u_new, transpose_a=True), w.shape)) / sigma
-    return (kernel, u_new), grad
-  return normalize(w)
-
-
-@functools.lru_cache(maxsize=None)
-def _compiled(shape, sn_epsilon):
-  """`_normalize_and_iterate` for weights of `shape`, XLA-compiled: one computation forward, one for the
-  gradient. One function per shape, each traced once with its static shape (exact FLOP counts; no retracing)."""
-  del shape  # the cache key
-  return tf.function(functools.partial(_normalize_and_iterate, sn_epsilon=sn_epsilon), jit_compile=True,
-                     autograph=False)
-
-
-def normalize_and_iterate(w, u, sn_epsilon=1e-4):
-  """`(W / sigma, u_new)` of `power_iteration` for a weight W `[..., out]` and u `[1, out]`, as one XLA
-  computation (and one for its gradient): ~2 executor ops per layer and training call instead of ~35 (docs/
-  performance.md, "Ops per training step")."""
-  w, u = tf.convert_to_tensor(w), tf.convert_to_tensor(u)  # tensors: a cached function must not hold variables
-  return _compiled(tuple(w.shape), float(sn_epsilon))(w, u)
-
-
 class _SpectralNormLayer(keras.layers.Layer):
   """Shared machinery: owns the raw weight, `u` and the normalisation. Subclasses set `_weight_name`."""
 
@@ -123,12 +73,10 @@ class _SpectralNormLayer(keras.layers.Layer):
 
   def _normalize(self, update_u):
     w = tf.convert_to_tensor(self._sn_weight.value)
-    u = remat.read_state(self.u)
+    w_mat = tf.reshape(w, [-1, w.shape[-1]])
+    sigma, u_new = power_iteration(w_mat, remat.read_state(self.u), self.sn_epsilon)
     if update_u:
-      kernel, u_new = normalize_and_iterate(w, u, self.sn_epsilon)
       remat.assign_state(self.u, lambda: u_new)
-      return kernel
-    sigma, _ = power_iteration(tf.reshape(w, [-1, w.shape[-1]]), u, self.sn_epsilon)
     return w / sigma
 
   def normalized_kernel(self):

@@ -1,5 +1,5 @@
-"""benchmarks/spectral_norm_batching.py: every way it times computes what `power_iteration` in plain ops computes
-(kernels, weight gradients, the `u` a training call leaves, the network's output)."""
+"""benchmarks/spectral_norm_batching.py: every way it times computes what the layers' own power iterations
+compute (kernels, weight gradients, the `u` a training call leaves, the network's output)."""
 import collections
 
 import numpy as np
@@ -25,8 +25,8 @@ def tiny_models():
 
 
 def test_every_way_gives_the_layers_kernels_and_weight_gradients(benchmark_script, tiny_models):
-  """compiled (shipped), flat, XLA, grouped, XLA buffer: each layer's W / sigma and the gradient of
-  sum(kernel * r) w.r.t. every weight equal the plain ops' on the same weights and u (float32 round-off)."""
+  """compiled, flat, XLA, grouped, XLA buffer: each layer's W / sigma and the gradient of sum(kernel * r) w.r.t.
+  every weight equal the layers' own on the same weights and u (float32 round-off)."""
   g, ds, dt, _, _ = tiny_models
   differences = benchmark_script("spectral_norm_batching")._largest_differences((g, ds, dt))
   assert set(differences) == {"compiled", "flat", "XLA", "grouped", "XLA buffer"}
@@ -34,12 +34,12 @@ def test_every_way_gives_the_layers_kernels_and_weight_gradients(benchmark_scrip
     assert kernels < 1e-6 and gradients < 1e-4, (way, kernels, gradients)
 
 
-@pytest.mark.parametrize("way", ["plain", "flat", "XLA", "grouped", "XLA buffer"])
+@pytest.mark.parametrize("way", ["compiled", "flat", "XLA", "grouped", "XLA buffer"])
 def test_a_training_call_under_each_way_leaves_the_layers_u_and_output(benchmark_script, tiny_models, way,
                                                                      monkeypatch):
-  """G(z, y, training=True) with the way in place gives the shipped call's video and leaves every layer's `u`
-  where the shipped call leaves it (one power iteration each); moving statistics restored between calls.
-  Under the way no layer runs its shipped normalisation, except (grouped) a layer alone in its shape."""
+  """G(z, y, training=True) with the way in place gives the per-layer call's video and leaves every layer's `u`
+  where the per-layer call leaves it (one power iteration each); moving statistics restored between calls.
+  Under the way no layer runs its own iteration, except (grouped) a layer alone in its shape."""
   g, _, _, z, y = tiny_models
   layers = [x for x in g._flatten_layers(include_self=False) if isinstance(x, sn._SpectralNormLayer)]
   shapes = collections.Counter((int(np.prod(x._sn_weight.shape[:-1])), int(x._sn_weight.shape[-1])) for x in layers)
@@ -63,3 +63,26 @@ def test_a_training_call_under_each_way_leaves_the_layers_u_and_output(benchmark
   assert any(not np.array_equal(a, b) for a, b in zip(reference_state, start))  # u did move
   for a, b in zip(candidate_state, reference_state):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-6], ids=["sigma", "sigma-clipped"])
+def test_the_compiled_gradient_equals_tensorflows_gradient_of_the_plain_ops(benchmark_script, scale):
+  """The compiled way's written-out gradient of W / sigma equals TensorFlow's gradient of `power_iteration` and
+  W / sigma, also when W is so small that sigma is clipped at sn_epsilon (then G / sn_epsilon, nothing through
+  sigma); its kernel and u_new equal the plain ones."""
+  rng = np.random.RandomState(0)
+  w = tf.constant(rng.randn(3, 3, 4, 5).astype("float32") * scale)
+  u = tf.constant(rng.randn(1, 5).astype("float32"))
+  r = tf.constant(rng.randn(3, 3, 4, 5).astype("float32"))
+  normalize = benchmark_script("spectral_norm_batching")._compiled_normalize(tf, sn)
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch(w)
+    sigma, u_ref = sn.power_iteration(tf.reshape(w, [-1, 5]), u)
+    reference = w / sigma
+    kernel, u_new = normalize(w, u, 1e-4)
+    loss_ref, loss = tf.reduce_sum(reference * r), tf.reduce_sum(kernel * r)
+  assert (sigma.numpy() == np.float32(1e-4)) == (scale < 1.0)  # the clipped case is clipped, the other not
+  np.testing.assert_allclose(kernel.numpy(), reference.numpy(), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(u_new.numpy(), u_ref.numpy(), rtol=1e-5, atol=1e-6)
+  expected = tape.gradient(loss_ref, w).numpy()
+  np.testing.assert_allclose(tape.gradient(loss, w).numpy(), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())

@@ -173,39 +173,3 @@ def test_power_iteration_equals_the_textbook_formula_and_its_gradient():
   np.testing.assert_allclose(u_new.numpy(), u_ref.numpy(), rtol=1e-6, atol=1e-7)
   np.testing.assert_allclose(tape.gradient(sigma, w).numpy(), tape.gradient(sigma_ref, w).numpy(),
                              rtol=1e-6, atol=1e-7)
-
-
-@pytest.mark.parametrize("index", range(4), ids=["dense", "conv2d", "conv3d", "embedding"])
-@pytest.mark.parametrize("scale", [1.0, 1e-6], ids=["sigma", "sigma-clipped"])
-def test_training_kernel_compiled_equals_power_iteration_and_its_gradient(index, scale):
-  """A training call's kernel (one XLA computation forward and one backward, the gradient written out) equals
-  W / sigma of `power_iteration` in plain ops, its new `u` equals power_iteration's u_new, and its gradient
-  w.r.t. W equals TensorFlow's gradient of the plain ops; also with W scaled so small that sigma is clipped at
-  sn_epsilon (the gradient is then G / sn_epsilon, nothing through sigma), in a graph and eagerly."""
-  layer, x = _cases()[index]
-  layer(x)
-  weight = layer.weights[0]
-  weight.assign(weight * scale)
-  u0 = layer.u.numpy().copy()
-  r = tf.constant(np.random.RandomState(index).randn(*weight.shape).astype("float32"))
-
-  def training_kernel():
-    with tf.GradientTape() as tape:
-      kernel = layer.spectral_kernel(training=True)
-      loss = tf.reduce_sum(kernel * r)
-    return kernel, tape.gradient(loss, weight)
-
-  with tf.GradientTape() as tape:
-    w = tf.convert_to_tensor(weight)
-    tape.watch(w)
-    sigma, u_ref = power_iteration(tf.reshape(w, [-1, w.shape[-1]]), tf.constant(u0))
-    kernel_ref = w / sigma
-    loss = tf.reduce_sum(kernel_ref * r)
-  grad_ref = tape.gradient(loss, w).numpy()
-  assert (sigma.numpy() == 1e-4) == (scale < 1.0)  # the clipped case is clipped, the other is not
-  for run in (tf.function(training_kernel), training_kernel):
-    layer.u.assign(u0)
-    kernel, grad = run()
-    np.testing.assert_allclose(kernel.numpy(), kernel_ref.numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(layer.u.numpy(), u_ref.numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(grad.numpy(), grad_ref, rtol=1e-4, atol=1e-4 * np.abs(grad_ref).max())
