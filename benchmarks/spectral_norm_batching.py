@@ -169,6 +169,8 @@ def _xla_buffer_functions(tf, nm, epsilons):
 
 
 def _xla_buffer(layers, tf, np, cache):
+  """Every layer's kernel and u_new from one concatenated buffer (module docstring); `cache` keeps the compiled
+  functions of each network's list of shapes."""
   shapes = [tuple(x._sn_weight.shape) for x in layers]
   key = tuple(shapes)
   if key not in cache:
