@@ -87,12 +87,18 @@ class _Pool:
 
   def kill(self) -> list:
     """Stops every worker at once (running tasks included); returns their exit codes."""
+    # A broken pool's management thread terminates and reaps the workers too, and it fails the futures
+    # BEFORE that. Two threads reaping one child race: the loser's waitpid fails and leaves its exitcode
+    # None until the winner stores the code. The codes are read once that thread has ended.
+    manager = getattr(self.executor, "_executor_manager_thread", None)
     for p in self.processes:
       if p.exitcode is None:
         p.kill()
     for p in self.processes:
       p.join(timeout=10)
     self.executor.shutdown(wait=False, cancel_futures=True)
+    if manager is not None:
+      manager.join(timeout=30)
     return [p.exitcode for p in self.processes]
 
   def close(self) -> None:
