@@ -115,9 +115,18 @@ def open(path: str, mode: str = "rb"):
   return _gfile().GFile(str(path), mode)
 
 
+READ_CHUNK_BYTES = 16 << 20
+
+
 def read_bytes(path: str) -> bytes:
+  """The whole file, read in chunks until its end. GFile.read() without a size reads as many bytes as a
+  second lookup of the path reports: when a writer replaces the file in between (write_file's rename) with
+  a shorter one, that returns the old content cut short. Chunked reads stay with the file that was opened."""
+  chunks = []
   with open(path, "rb") as f:
-    return f.read()
+    while chunk := f.read(READ_CHUNK_BYTES):
+      chunks.append(chunk)
+  return b"".join(chunks)
 
 
 def read_text(path: str) -> str:

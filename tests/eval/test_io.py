@@ -43,6 +43,38 @@ def test_failed_overwrite_keeps_the_old_content(root):
   assert eio.read_text(path) == "old"
 
 
+def test_a_file_replaced_while_it_is_read_is_read_whole(root, monkeypatch):
+  """A reader that opened the file before a writer replaced it (write_file renames over it) with a shorter
+  one gets the old content whole, never cut to the new length (a lock's heartbeat, a progress file)."""
+  path = eio.join(root, "lock.json")
+  old, new = {"heartbeat": 1796390918.0152478, "token": "a"}, {"heartbeat": 1796390918.5, "token": "a"}
+  eio.write_json(path, old)
+  real_open = eio.open
+
+  class ReplacedAfterOpening:
+    def __init__(self, f):
+      self.f, self.replaced = f, False
+
+    def read(self, *n):
+      if not self.replaced:
+        self.f.read(0)  # the file is open for reading from here on
+        eio.write_json(path, new)
+        self.replaced = True
+      return self.f.read(*n)
+
+    def __enter__(self):
+      self.f.__enter__()
+      return self
+
+    def __exit__(self, *exc):
+      return self.f.__exit__(*exc)
+
+  monkeypatch.setattr(eio, "open", lambda p, mode="rb": ReplacedAfterOpening(real_open(p, mode)))
+  assert eio.read_json(path) == old
+  monkeypatch.undo()
+  assert eio.read_json(path) == new
+
+
 def test_append_line_builds_a_jsonl_file(root):
   path = eio.join(root, "m.jsonl")
   eio.append_line(path, '{"step": 1}')
