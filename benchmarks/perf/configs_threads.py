@@ -17,6 +17,77 @@ def start(json_path):
   return tf
 
 
+def time_sides(name, rounds, steps, sides, installed, xla=False):
+  """Times the training step of config `name` under each of `sides`, all in this process.
+
+  `installed(side)` is a context manager under which that side's trainer is built and its step traced (its
+  code patched in). Steps run in rounds of `steps` per side, the order rotating every round, so a machine that
+  slows down or speeds up during the run weighs on every side alike.
+
+  Returns:
+    {side: {"ops": ops per step (dvd_gan.flops), "ms": [ms per step, per round], "cpu_ms": [CPU ms per step,
+    per round]}}.
+
+  `xla`: the per-replica D and G steps XLA-compiled (`train.xla`, how TPUs run them).
+  """
+  import resource  # noqa: PLC0415 - only for the CPU time
+  import time  # noqa: PLC0415
+  from benchmarks.perf import common, training  # noqa: PLC0415 - imports TensorFlow: after the thread settings
+  from dvd_gan import experiments, flops  # noqa: PLC0415 - as above
+
+  def cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+  sides = tuple(sides)
+  config = experiments.load(name)
+  config.train.xla = bool(xla)
+  trainers, out = {}, {}
+  for side in sides:
+    with installed(side):
+      trainer, iterator, _ = training._trainer(config)
+      for _ in range(3):
+        common.sync(trainer.train_step(iterator))
+    trainers[side] = (trainer, iterator)
+    out[side] = {"ops": flops.count_concrete(trainer.train_step.get_concrete_function(iterator)).num_ops,
+                 "ms": [], "cpu_ms": []}
+  for r in range(rounds):
+    for side in sides[r % len(sides):] + sides[:r % len(sides)]:
+      trainer, iterator = trainers[side]
+      c0, t0 = cpu_seconds(), time.perf_counter()
+      for _ in range(steps):
+        result = trainer.train_step(iterator)
+      common.sync(result)
+      out[side]["ms"].append((time.perf_counter() - t0) / steps * 1e3)
+      out[side]["cpu_ms"].append((cpu_seconds() - c0) / steps * 1e3)
+  return out
+
+
+def measure_two_sides(name, rounds, steps, sides, installed, xla=False):
+  """`time_sides` of the two `sides` (reference, candidate), summarised: per side the ops, median and best ms per
+  step, median CPU ms per step and every round's ms; the median and range of the per-round ratios reference /
+  candidate (> 1: the candidate is faster). `xla`: as in `time_sides`."""
+  timed = time_sides(name, rounds, steps, sides, installed, xla)
+  ms = {s: timed[s]["ms"] for s in sides}
+  ratios = [a / b for a, b in zip(ms[sides[0]], ms[sides[1]])]
+  return {"config": name + (" (XLA)" if xla else ""), "rounds": rounds, "steps": steps,
+          "sides": {s: {"ops": timed[s]["ops"], "median_ms": round(median(ms[s]), 2), "best_ms": round(min(ms[s]), 2),
+                        "median_cpu_ms": round(median(timed[s]["cpu_ms"]), 2), "ms": [round(v, 2) for v in ms[s]]}
+                    for s in sides},
+          "ratio_median": round(median(ratios), 3), "ratio_min": round(min(ratios), 3),
+          "ratio_max": round(max(ratios), 3)}
+
+
+def two_side_rows(result, sides):
+  """The table lines of one `measure_two_sides` result: config, side, ops, ms median (best), CPU ms, ratio."""
+  for side in sides:
+    s = result["sides"][side]
+    ratio = (f"{result['ratio_median']:.3f}x ({result['ratio_min']:.3f}-{result['ratio_max']:.3f})"
+             if side == sides[1] else "")
+    yield (result["config"], side, str(s["ops"]), f"{s['median_ms']:.1f} ({s['best_ms']:.1f})",
+           f"{s['median_cpu_ms']:.1f}", ratio)
+
+
 def median(values):
   """The middle value (the upper one of an even count)."""
   return sorted(values)[len(values) // 2]

@@ -159,11 +159,17 @@ class Trainer:
       real = tf.concat([tf.cast(context, real.dtype), real], axis=1)
     fake = tf.stop_gradient(self._generate(z, y_fake, context))
     fake = tf.cast(fake, real.dtype)
+    # Reals and fakes go through each discriminator in ONE call on [real; fake] (BigGAN's D(cat(x, G(z)))):
+    # D has no batch-dependent layer, so the scores are those of two calls with the same u, every layer's
+    # ops run once instead of twice, and each spectral norm makes one power iteration per D update.
+    n_real = tf.shape(real)[0]
+    videos = tf.concat([real, fake], axis=0)
+    labels = None if y_real is None else tf.concat([y_real, y_fake], axis=0)
     with tf.GradientTape() as tape:
-      ds_real = tf.cast(self._ds(real, y_real, real_idx), tf.float32)
-      ds_fake = tf.cast(self._ds(fake, y_fake, fake_idx), tf.float32)
-      dt_real = tf.cast(self._dt(real, y_real, dt_seed), tf.float32)
-      dt_fake = tf.cast(self._dt(fake, y_fake, dt_seed + 1), tf.float32)
+      ds = tf.cast(self._ds(videos, labels, tf.concat([real_idx, fake_idx], axis=0)), tf.float32)
+      dt = tf.cast(self._dt(videos, labels, dt_seed), tf.float32)
+      ds_real, ds_fake = ds[:n_real], ds[n_real:]
+      dt_real, dt_fake = dt[:n_real], dt[n_real:]
       loss_ds = gan_losses.d_hinge_loss(ds_real, ds_fake)
       loss_dt = gan_losses.d_hinge_loss(dt_real, dt_fake)
       loss = loss_ds + loss_dt

@@ -49,9 +49,10 @@ class _Recorder:
 
 
 def test_discriminators_see_conditioning_frames_then_video(tiny_config):
-  """In the D step, DS and DT score real and generated videos of C + T frames whose first C frames are the
-  batch's conditioning frames (nothing marks them), the real ones continued by the batch's video; G's own
-  output has T frames. The G step conditions G on its batch's frames and D sees them first too."""
+  """In the D step, DS and DT score real and generated videos (one call each, reals first) of C + T frames
+  whose first C frames are the batch's conditioning frames (nothing marks them), the real ones continued by
+  the batch's video; G's own output has T frames. The G step conditions G on its batch's frames and D sees
+  them first too."""
   config = resolve_config(fp_config(tiny_config))
   assert config.num_classes == 0
   trainer = build_trainer(config, tf.distribute.get_strategy())
@@ -63,7 +64,8 @@ def test_discriminators_see_conditioning_frames_then_video(tiny_config):
   metrics = trainer.d_step(batch, tf.constant([1, 2], tf.int64))
   assert all(math.isfinite(float(v)) for v in metrics.values())
   for rec in (ds, dt):
-    real, fake = rec.videos  # the D step scores real, then fake
+    (videos,) = rec.videos  # the D step scores [real; fake] in one call
+    real, fake = videos[:4], videos[4:]
     assert real.shape == fake.shape == (4, 5, 16, 16, 3)
     np.testing.assert_array_equal(real[:, :2], ctx)
     np.testing.assert_array_equal(real[:, 2:], video)

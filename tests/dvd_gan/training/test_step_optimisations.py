@@ -1,12 +1,16 @@
 """Every speed/memory option of the training step leaves its results equal (within float tolerance).
 
 Options: `train.fused_adam` (one fused kernel per variable update), `model.remat` (residual blocks recomputed
-in the backward pass); and the layers' fast evaluation, always on, against the equations as written
+in the backward pass); the D step's one call of each discriminator on [real; fake], always on, against two
+calls; and the layers' fast evaluation, always on, against the equations as written
 (`_reference_layers`: the ConvGRU's three gate convolutions of concatenations at every step, batch norm as
 x_hat, then the affine). Two trainers start from the same weights, seed-generator state and real batches; one
 runs with every optimisation off (Keras's Adam), the other with the option under test. After one training step
 (a D step and a G step) every variable must agree: G, DS, DT and G_ema weights including the spectral-norm
 vectors `u` and the batch-norm moving statistics, and the optimisers' moments and step counters.
+
+Every spectrally normalised weight starts from a Gaussian draw (`_gaussian_kernels`), not the orthogonal
+initialisation, of which every u is a fixed point: so a skipped or doubled power iteration changes u.
 
 Tolerance: the spectral-norm vectors and the moving statistics within 1e-4 relative; weights and optimiser
 slots within 1e-4 relative on 99% of their entries (the rest, weights whose exact gradient is 0, see
@@ -14,6 +18,8 @@ slots within 1e-4 relative on 99% of their entries (the rest, weights whose exac
 update, wrong gradients from a recomputation) fails.
 """
 import contextlib
+import importlib.util
+import os
 
 import numpy as np
 import pytest
@@ -27,6 +33,7 @@ from dvd_gan.layers import conv_gru as conv_gru_lib
 from dvd_gan.training.loop import resolve_config
 from dvd_gan.training.trainer import build_trainer
 
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BASELINE = {"train.fused_adam": False, "model.remat": False}
 
 
@@ -53,12 +60,30 @@ def _run_steps(config, overrides, strategy, batches, init=None):
     for m, values in zip(models, init):
       for var, value in zip(m.weights, values):
         var.assign(value)
+  else:
+    _gaussian_kernels(trainer)
   init = [[v.numpy().copy() for v in m.weights] for m in models]
   trainer.rng.reset(tf.random.Generator.from_seed(7).state)
   ds = tf.data.Dataset.from_tensor_slices({k: tf.stack([b[k] for b in batches]) for k in batches[0]})
   iterator = iter(strategy.experimental_distribute_dataset(ds))
   metrics = [trainer.train_step(iterator) for _ in range(len(batches) // trainer.d_steps)]
   return _state(trainer), {k: float(v) for k, v in metrics[-1].items()}, init
+
+
+def _gaussian_kernels(trainer):
+  """Replaces every spectrally normalised weight of G, DS and DT by a Gaussian draw (G_ema copies G's): with
+  the orthogonal initialisation every u is a fixed point of the power iteration, and a skipped or doubled u
+  update would go unnoticed."""
+  rng = np.random.default_rng(3)
+  for m in (trainer.G, trainer.DS, trainer.DT):
+    by_path = {v.path: v for v in m.weights}
+    for path in by_path:
+      if path.endswith("/u"):
+        for name in ("kernel", "embeddings"):
+          w = by_path.get(path[:-1] + name)
+          if w is not None:
+            w.assign(rng.normal(0.0, 0.1, w.shape).astype("float32"))
+  trainer.ema.copy()
 
 
 def _is_state(key):
@@ -163,3 +188,23 @@ def test_fast_layers_keep_every_variable_equal(baseline):
   """The step with the fast ConvGRU and batch norm (the baseline) equals the step with the layers as written:
   every weight, u, moving statistic, optimiser slot and metric."""
   _check(baseline, {}, layers=_reference_layers)
+
+
+def _two_discriminator_calls():
+  """`Trainer.d_step` as two calls of DS and of DT, fakes then reals, reading the same u: the fakes' call does
+  not update it, the reals' makes the power iteration (benchmarks/d_one_call.py's reference side, which this
+  test thereby checks too)."""
+  path = os.path.join(_REPO, "benchmarks", "d_one_call.py")
+  spec = importlib.util.spec_from_file_location("d_one_call", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.installed(module.SIDES[0], fake_updates_u=False)
+
+
+@pytest.mark.slow
+def test_one_discriminator_call_on_real_and_fake_keeps_every_variable_equal(baseline):
+  """The D step's single call of DS and of DT on [real; fake] (the baseline) equals two calls with the same u
+  and one u update: every weight, u (a second power iteration, or none, would move it), optimiser slot and
+  metric. (The tiny config's DT pools, phi = avgpool2: no crops, so the two calls' seeds do not matter.)"""
+  assert baseline[0].model.dt_phi == "avgpool2"
+  _check(baseline, {}, layers=_two_discriminator_calls)
