@@ -17,11 +17,11 @@ checkpoints, more with `--config.train.keep_checkpoints=N`):
 
 Nothing in the schedule depends on the number of steps (constant learning rates, EMA from step 200), so a
 3000-step run is the first 3000 steps of a 3600-step one: the last 600 steps did not improve either run, and
-they are ~2 of the command's ~15 minutes on these machines.
+they are ~2 of the command's 11-14 minutes on a 2-core Zen 4 (~1 of ~6 on a Zen 5).
 
 Why the curve every 1000 steps: one evaluation (32 samples through the Kinetics-400 I3D) costs as much as ~100
 training steps on 2-core machines, so tiny.py's interval (300) would take about a fifth of the run; 3 keep the
-curve and the best checkpoint at well under a tenth (6.0 % of the command's wall time in docs/demo.md).
+curve and the best checkpoint at well under a tenth (5-6 % of the command's wall time in docs/demo.md).
 """
 from dvd_gan import experiments
 
