@@ -5,14 +5,14 @@
 
 In one process, for each config, two trainers of the same model on the same batch: one whose D step calls DS
 and DT twice, on the fakes and then on the reals, each call of a discriminator making its own power iteration
-(`two_call_d_step`: the cost of the step before the one call), one as shipped (`Trainer.d_step`: one call of
-each on the 2b videos). Their steps are timed in alternating rounds of --steps steps
+(`two_call_scores`: the cost of the step before the one call), one as shipped (`Trainer._d_scores`: one call
+of each on the 2b videos). Their steps are timed in alternating rounds of --steps steps
 (`configs_threads.time_sides`); one intra-op and two inter-op threads (the configs' setting). Prints per config
 the ops per step, the median and best ms per step, the median CPU ms per step, and the median of the per-round
 ratios two calls / one call (> 1: the one call is faster); with --xla, the same again with the per-replica D and
 G steps XLA-compiled (`train.xla`: how a TPU runs them).
 
-`two_call_d_step(..., fake_updates_u=False)` (the fakes' call reads u without updating it) computes what the
+`two_call_scores(..., fake_updates_u=False)` (the fakes' call reads u without updating it) computes what the
 shipped step computes: tests/dvd_gan/training/test_step_optimisations.py checks every variable after a step.
 """
 import contextlib
@@ -42,52 +42,30 @@ def define_flags(fv, argv):
   flags.DEFINE_string("json", None, "Also write the figures here as JSON.", flag_values=fv)
 
 
-def two_call_d_step(self, batch, seed, fake_updates_u=True):
-  """`Trainer.d_step` with DS and DT each called on the fakes, then on the reals (DT's crops of the two calls
+def two_call_scores(self, real, fake, y_real, y_fake, real_idx, fake_idx, dt_seed, fake_updates_u=True):
+  """`Trainer._d_scores` with DS and DT each called on the fakes, then on the reals (DT's crops of the two calls
   drawn from `dt_seed + 1` and `dt_seed`). The reals' call is a training call (it updates u); the fakes' call
   is one iff `fake_updates_u` (D has no other training-only state)."""
   import tensorflow as tf  # noqa: PLC0415 - imports TensorFlow: after the thread settings
-  from dvd_gan import losses  # noqa: PLC0415 - as above
-  from dvd_gan.training import randomness  # noqa: PLC0415 - as above
 
-  n = randomness.num_replicas()
-  z, y_fake, fake_idx, real_idx, dt_seed = self._draw(seed)
-  real = batch["video"]
-  y_real = batch["label"] if self.num_classes > 0 else None
-  context = batch["context"] if self.num_context else None
-  if context is not None:
-    real = tf.concat([tf.cast(context, real.dtype), real], axis=1)
-  fake = tf.cast(tf.stop_gradient(self._generate(z, y_fake, context)), real.dtype)
-  with tf.GradientTape() as tape:
-    ds_fake = tf.cast(self._ds(fake, y_fake, fake_idx, training=fake_updates_u), tf.float32)
-    ds_real = tf.cast(self._ds(real, y_real, real_idx), tf.float32)
-    dt_fake = tf.cast(self._dt(fake, y_fake, dt_seed + 1, training=fake_updates_u), tf.float32)
-    dt_real = tf.cast(self._dt(real, y_real, dt_seed), tf.float32)
-    loss_ds = losses.d_hinge_loss(ds_real, ds_fake)
-    loss_dt = losses.d_hinge_loss(dt_real, dt_fake)
-    loss = loss_ds + loss_dt
-    scaled = self.d_opt.scale_loss(loss / n)
-  grads = tape.gradient(scaled, self.d_vars)
-  self.d_opt.apply_gradients(zip(grads, self.d_vars))
-  out = {"d_loss": loss, "d_loss_ds": loss_ds, "d_loss_dt": loss_dt}
-  for name, (r, f) in {"ds": (ds_real, ds_fake), "dt": (dt_real, dt_fake)}.items():
-    out.update({f"{name}_real": tf.reduce_mean(r), f"{name}_fake": tf.reduce_mean(f),
-                f"loss_{name}_real": tf.reduce_mean(tf.nn.relu(1.0 - r)),
-                f"loss_{name}_fake": tf.reduce_mean(tf.nn.relu(1.0 + f))})
-  return out
+  ds_fake = tf.cast(self._ds(fake, y_fake, fake_idx, training=fake_updates_u), tf.float32)
+  ds_real = tf.cast(self._ds(real, y_real, real_idx), tf.float32)
+  dt_fake = tf.cast(self._dt(fake, y_fake, dt_seed + 1, training=fake_updates_u), tf.float32)
+  dt_real = tf.cast(self._dt(real, y_real, dt_seed), tf.float32)
+  return ds_real, ds_fake, dt_real, dt_fake
 
 
 @contextlib.contextmanager
 def installed(step, fake_updates_u=True):
-  """`Trainer.d_step` replaced by `two_call_d_step` when `step` is "two calls"; the shipped one otherwise."""
+  """`Trainer._d_scores` replaced by `two_call_scores` when `step` is "two calls"; the shipped one otherwise."""
   from dvd_gan.training import trainer  # noqa: PLC0415 - imports TensorFlow: after the thread settings
-  shipped = trainer.Trainer.d_step
+  shipped = trainer.Trainer._d_scores
   if step == SIDES[0]:
-    trainer.Trainer.d_step = functools.partialmethod(two_call_d_step, fake_updates_u=fake_updates_u)
+    trainer.Trainer._d_scores = functools.partialmethod(two_call_scores, fake_updates_u=fake_updates_u)
   try:
     yield
   finally:
-    trainer.Trainer.d_step = shipped
+    trainer.Trainer._d_scores = shipped
 
 
 def measure(name: str, rounds: int, steps: int, xla: bool = False) -> dict:

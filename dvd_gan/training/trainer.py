@@ -147,6 +147,18 @@ class Trainer:
     prediction = self.G(z, context, training=training)
     return tf.concat([tf.cast(context, prediction.dtype), prediction], axis=1)
 
+  def _d_scores(self, real, fake, y_real, y_fake, real_idx, fake_idx, dt_seed):
+    """(DS real, DS fake, DT real, DT fake) scores, float32 [b] each, of the D step's reals and fakes."""
+    # ONE call of each discriminator on [real; fake] (BigGAN's D(cat(x, G(z)))): D has no batch-dependent
+    # layer, so the scores are those of two calls with the same u, every layer's ops run once instead of
+    # twice, and each spectral norm makes one power iteration per D update.
+    n_real = tf.shape(real)[0]
+    videos = tf.concat([real, fake], axis=0)
+    labels = None if y_real is None else tf.concat([y_real, y_fake], axis=0)
+    ds = tf.cast(self._ds(videos, labels, tf.concat([real_idx, fake_idx], axis=0)), tf.float32)
+    dt = tf.cast(self._dt(videos, labels, dt_seed), tf.float32)
+    return ds[:n_real], ds[n_real:], dt[:n_real], dt[n_real:]
+
   def d_step(self, batch, seed):
     """One D update on a per-replica real batch {"video": [b,T,H,W,3], "label": [b]} (+ "context"
     [b,C,H,W,3] for DVD-GAN-FP) and fresh samples."""
@@ -159,17 +171,8 @@ class Trainer:
       real = tf.concat([tf.cast(context, real.dtype), real], axis=1)
     fake = tf.stop_gradient(self._generate(z, y_fake, context))
     fake = tf.cast(fake, real.dtype)
-    # Reals and fakes go through each discriminator in ONE call on [real; fake] (BigGAN's D(cat(x, G(z)))):
-    # D has no batch-dependent layer, so the scores are those of two calls with the same u, every layer's
-    # ops run once instead of twice, and each spectral norm makes one power iteration per D update.
-    n_real = tf.shape(real)[0]
-    videos = tf.concat([real, fake], axis=0)
-    labels = None if y_real is None else tf.concat([y_real, y_fake], axis=0)
     with tf.GradientTape() as tape:
-      ds = tf.cast(self._ds(videos, labels, tf.concat([real_idx, fake_idx], axis=0)), tf.float32)
-      dt = tf.cast(self._dt(videos, labels, dt_seed), tf.float32)
-      ds_real, ds_fake = ds[:n_real], ds[n_real:]
-      dt_real, dt_fake = dt[:n_real], dt[n_real:]
+      ds_real, ds_fake, dt_real, dt_fake = self._d_scores(real, fake, y_real, y_fake, real_idx, fake_idx, dt_seed)
       loss_ds = gan_losses.d_hinge_loss(ds_real, ds_fake)
       loss_dt = gan_losses.d_hinge_loss(dt_real, dt_fake)
       loss = loss_ds + loss_dt

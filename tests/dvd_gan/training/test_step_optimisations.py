@@ -191,7 +191,7 @@ def test_fast_layers_keep_every_variable_equal(baseline):
 
 
 def _two_discriminator_calls():
-  """`Trainer.d_step` as two calls of DS and of DT, fakes then reals, reading the same u: the fakes' call does
+  """The D step's scores from two calls of DS and of DT, fakes then reals, reading the same u: the fakes' call does
   not update it, the reals' makes the power iteration (benchmarks/d_one_call.py's reference side, which this
   test thereby checks too)."""
   path = os.path.join(_REPO, "benchmarks", "d_one_call.py")
