@@ -15,8 +15,6 @@ import functools
 import os
 import sys
 
-from absl import flags
-
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
   sys.path.insert(0, REPO)
@@ -29,10 +27,7 @@ SIDES = ("automatic", "written-out")
 
 def define_flags(fv, argv):
   del argv
-  flags.DEFINE_list("configs", ["tiny", "demo"], "Experiment configs whose training step is timed.", flag_values=fv)
-  flags.DEFINE_integer("rounds", 12, "Alternating rounds per config.", lower_bound=2, flag_values=fv)
-  flags.DEFINE_integer("steps", 20, "Steps per side and round.", lower_bound=1, flag_values=fv)
-  flags.DEFINE_string("json", None, "Also write the figures here as JSON.", flag_values=fv)
+  configs_threads.define_flags(fv)
 
 
 def _automatic_normalize_affine(self, x, scale, offset, training=None):

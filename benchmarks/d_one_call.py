@@ -34,12 +34,9 @@ SIDES = ("two calls", "one call")
 
 def define_flags(fv, argv):
   del argv
-  flags.DEFINE_list("configs", ["tiny", "demo"], "Experiment configs whose training step is timed.", flag_values=fv)
-  flags.DEFINE_integer("rounds", 12, "Alternating rounds per config.", lower_bound=2, flag_values=fv)
-  flags.DEFINE_integer("steps", 20, "Steps per side and round.", lower_bound=1, flag_values=fv)
+  configs_threads.define_flags(fv)
   flags.DEFINE_bool("xla", False, "Also time both sides with the per-replica steps XLA-compiled (train.xla, "
                     "the TPU path).", flag_values=fv)
-  flags.DEFINE_string("json", None, "Also write the figures here as JSON.", flag_values=fv)
 
 
 def two_call_scores(self, real, fake, y_real, y_fake, real_idx, fake_idx, dt_seed, fake_updates_u=True):

@@ -54,11 +54,8 @@ _local = threading.local()
 
 def define_flags(fv, argv):
   del argv
-  flags.DEFINE_list("configs", ["tiny", "demo"], "Experiment configs whose training step is timed.", flag_values=fv)
+  configs_threads.define_flags(fv, rounds=8, per="way")
   flags.DEFINE_list("ways", list(FORMULATIONS), "Ways timed, the first one the reference.", flag_values=fv)
-  flags.DEFINE_integer("rounds", 8, "Alternating rounds per config.", lower_bound=2, flag_values=fv)
-  flags.DEFINE_integer("steps", 20, "Steps per formulation and round.", lower_bound=1, flag_values=fv)
-  flags.DEFINE_string("json", None, "Also write the figures here as JSON.", flag_values=fv)
 
 
 # ---- the formulations: {id(layer): (kernel, u_new)} for the spectrally normalised layers of a network -------

@@ -6,6 +6,17 @@ TensorFlow's ops (benchmarks.perf.common included).
 from eval import command, io
 
 
+def define_flags(fv, rounds=12, per="side"):
+  """The flags every such script takes: --configs, --rounds (default `rounds`), --steps (per `per` and round),
+  --json."""
+  from absl import flags  # noqa: PLC0415 - only the scripts' command lines need it
+
+  flags.DEFINE_list("configs", ["tiny", "demo"], "Experiment configs whose training step is timed.", flag_values=fv)
+  flags.DEFINE_integer("rounds", rounds, "Alternating rounds per config.", lower_bound=2, flag_values=fv)
+  flags.DEFINE_integer("steps", 20, f"Steps per {per} and round.", lower_bound=1, flag_values=fv)
+  flags.DEFINE_string("json", None, "Also write the figures here as JSON.", flag_values=fv)
+
+
 def start(json_path):
   """Refuses an output file in a missing folder (one-line usage error), then sets one intra-op and two inter-op
   threads (experiments/tiny.py, demo.py) and returns the tensorflow module."""

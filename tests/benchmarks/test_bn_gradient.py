@@ -1,15 +1,9 @@
-"""benchmarks/bn_gradient.py: its reference side is the same mathematics as the shipped batch norm, and its
-command refuses a bad output path in one line."""
-import os
-import subprocess
-import sys
-
+"""benchmarks/bn_gradient.py: its reference side is the same mathematics as the shipped batch norm (its command
+line: test_configs_threads.py)."""
 import numpy as np
 import tensorflow as tf
 
 from dvd_gan.layers import BatchNorm, ClassConditionalBatchNorm
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _value_and_gradients(layer, x, cond, weights):
@@ -49,11 +43,3 @@ def test_the_automatic_side_computes_what_the_shipped_layers_compute(monkeypatch
       np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-5)
   assert len(calls) == 2  # the reference side really ran, once per layer
 
-
-def test_an_output_file_in_a_missing_folder_is_a_one_line_error(tmp_path):
-  """--json in a folder that does not exist: exit status 2 and one line naming the folder, before any timing."""
-  missing = tmp_path / "no_such_folder" / "bn.json"
-  proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bn_gradient.py"), f"--json={missing}"],
-                        capture_output=True, text=True, timeout=300, check=False)
-  assert proc.returncode == 2
-  assert proc.stderr.strip().splitlines()[-1] == f"error: output directory does not exist: {missing.parent}"
