@@ -10,6 +10,7 @@ import pytest
 import setuptools
 
 from dvd_gan import experiments
+from tests.repo_files import load_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -33,11 +34,7 @@ def setup_kwargs():
 def _launch_lib():
   """experiments/launch/launch_lib.py (a folder of scripts, not a package): its constraints-file reader is
   the one the launchers install with."""
-  spec = importlib.util.spec_from_file_location("launch_lib", os.path.join(ROOT, "experiments", "launch",
-                                                                          "launch_lib.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  return load_module("experiments/launch/launch_lib.py")
 
 
 _LAUNCH_LIB = _launch_lib()

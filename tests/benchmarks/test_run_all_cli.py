@@ -1,17 +1,15 @@
 """benchmarks/run_all.py follows the project's CLI convention (eval/command.py): bad input is one line and exit
 2, before any measurement starts; the table printer shows targets as PASS / MISS."""
-import importlib.util
 import os
 import sys
+
+from tests.repo_files import load_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _load(name, path):
-  spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, path))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  return load_module(path, name)
 
 
 def test_unknown_section_is_a_one_line_error(capsys):

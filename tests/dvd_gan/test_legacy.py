@@ -7,7 +7,6 @@ a `.keras` file, a serialised BigGAN-deep block, and G_ema's outputs at step 2 a
 4, at step 4. The suite checks step 2 only: continuing the resumed run costs a ~20 s trace of the training
 step; `video_step4` is there for the same check by hand (`legacy_config()` with num_steps = 4).
 """
-import importlib.util
 import json
 import os
 import shutil
@@ -23,16 +22,13 @@ from dvd_gan import layers as L
 from dvd_gan.models.generator import Generator
 from dvd_gan import standing_stats
 from dvd_gan.training.loop import train
+from tests.repo_files import load_module
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "legacy_biggan_deep")
 
 
 def _fixture_module():
-  spec = importlib.util.spec_from_file_location("legacy_make_fixtures",
-                                                os.path.join(FIXTURES, "make_fixtures.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  return load_module(os.path.join(FIXTURES, "make_fixtures.py"), "legacy_make_fixtures")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ nothing runs and gcloud is not needed. The remote shell pieces (start detached, 
 for real in bash on this machine, with a stand-in training job.
 """
 import glob
-import importlib.util
 from importlib import metadata
 import json
 import os
@@ -21,6 +20,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
+from tests.repo_files import experiment_config, load_module
+
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _LAUNCH = os.path.join(_REPO, "experiments", "launch")
 CONFIGS = sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(_REPO, "experiments", "*.py"))
@@ -28,10 +29,7 @@ CONFIGS = sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.
 
 
 def _load(name):
-  spec = importlib.util.spec_from_file_location(f"launch_{name}", os.path.join(_LAUNCH, f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  return load_module(os.path.join(_LAUNCH, f"{name}.py"), f"launch_{name}")
 
 
 tpu_vm, gpu_multi_worker = _load("tpu_vm"), _load("gpu_multi_worker")
@@ -47,10 +45,7 @@ def nothing_runs(monkeypatch):
 
 
 def _config(name):
-  spec = importlib.util.spec_from_file_location(f"experiment_{name}", os.path.join(_REPO, "experiments", f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
+  return experiment_config(name, module_name=f"experiment_{name}")
 
 
 def _plan(out):

@@ -1,22 +1,14 @@
 """Which protocols score a run: the paper's per dataset / task, the experiment configs' own, the main metric."""
-import importlib.util
-import os
-
 import pytest
 
 from dvd_gan.config import base_config
 from dvd_gan.evaluation import protocols as run_protocols
 from eval.errors import EvalError
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from tests.repo_files import experiment_config
 
 
 def _experiment(name, arg=None):
-  spec = importlib.util.spec_from_file_location(f"experiments_{name}", os.path.join(REPO, "experiments",
-                                                                                    name + ".py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg) if arg else module.get_config()
+  return experiment_config(name, arg) if arg else experiment_config(name)
 
 
 def _config(dataset, conditioning=0, stride=1, frames=12):

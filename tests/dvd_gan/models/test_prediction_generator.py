@@ -1,9 +1,6 @@
 """DVD-GAN-FP's generator (dvd_gan/models/prediction_generator.py; docs/paper.md, DVD-GAN-FP): shapes of the paper's
 FP configs at reduced width, dependence on the conditioning frames, no class input, gradient through the
 initial state and the U-Net skips, serialization."""
-import importlib.util
-import os
-
 import keras
 import numpy as np
 import pytest
@@ -11,16 +8,11 @@ import tensorflow as tf
 
 from dvd_gan.models.build import make_models
 from dvd_gan.models.prediction_generator import FramePredictionGenerator, frames_to_channels
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from tests.repo_files import experiment_config
 
 
 def load_config(name):
-  spec = importlib.util.spec_from_file_location(f"experiments_{name}",
-                                                os.path.join(REPO, "experiments", name + ".py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
+  return experiment_config(name)
 
 
 def tiny_fp(num_frames=3, context=2, resolution=16, unet_skips=True, **kwargs):

@@ -3,7 +3,6 @@
 refuses a generator that cannot take the conditioning frames, and the loop trains the FP model on mocked
 BAIR data and (the tiny demo's path) writes prediction.json."""
 import dataclasses
-import importlib.util
 import json
 import math
 import os
@@ -21,8 +20,7 @@ from dvd_gan.training.loop import resolve_config, train
 from dvd_gan.training.trainer import build_trainer
 from eval.protocols import get_protocol
 from eval.weights import i3d_sources
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from tests.repo_files import experiment_config
 
 
 def fp_config(tiny_config, context=2, ds_k=8, **train_overrides):
@@ -148,10 +146,7 @@ def test_loop_trains_the_fp_model_on_mock_bair(tmp_path, tiny_config, run_loop):
 
 
 def _load_experiment(name):
-  spec = importlib.util.spec_from_file_location(f"exp_{name}", os.path.join(REPO, "experiments", name + ".py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
+  return experiment_config(name, module_name=f"exp_{name}")
 
 
 @pytest.mark.slow

@@ -18,8 +18,6 @@ slots within 1e-4 relative on 99% of their entries (the rest, weights whose exac
 update, wrong gradients from a recomputation) fails.
 """
 import contextlib
-import importlib.util
-import os
 
 import numpy as np
 import pytest
@@ -32,8 +30,8 @@ from dvd_gan.layers import batch_norm as batch_norm_lib
 from dvd_gan.layers import conv_gru as conv_gru_lib
 from dvd_gan.training.loop import resolve_config
 from dvd_gan.training.trainer import build_trainer
+from tests.repo_files import load_module
 
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BASELINE = {"train.fused_adam": False, "model.remat": False}
 
 
@@ -194,10 +192,7 @@ def _two_discriminator_calls():
   """The D step's scores from two calls of DS and of DT, fakes then reals, reading the same u: the fakes' call does
   not update it, the reals' makes the power iteration (benchmarks/d_one_call.py's reference side, which this
   test thereby checks too)."""
-  path = os.path.join(_REPO, "benchmarks", "d_one_call.py")
-  spec = importlib.util.spec_from_file_location("d_one_call", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
+  module = load_module("benchmarks/d_one_call.py")
   return module.installed(module.SIDES[0], fake_updates_u=False)
 
 
