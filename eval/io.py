@@ -198,9 +198,7 @@ def write_local_then_publish(path: str, write_to_local_path) -> str:
   os.close(fd)
   try:
     write_to_local_path(local)
-    with _gfile().GFile(local, "rb") as src:
-      data = src.read()
-    return write_bytes(path, data)
+    return write_bytes(path, read_bytes(local))
   finally:
     if os.path.exists(local):
       os.remove(local)
