@@ -46,6 +46,11 @@ def _current():
   return getattr(_local, "record", None)
 
 
+def recording():
+  """True inside a rematerialised function (its forward pass or its recomputation)."""
+  return _current() is not None
+
+
 def read_state(variable):
   """The value of a state variable (spectral-norm `u`) as the current forward pass must use it."""
   record = _current()

@@ -24,6 +24,7 @@ Keras 3 optimizers sum gradients over replicas, so the update is that of the mea
 host dispatches one call per n steps instead of one per step, which is what keeps a TPU busy. It stops early
 at the first step whose metrics are not all finite and says so.
 """
+import contextlib
 import inspect
 
 import keras
@@ -31,6 +32,7 @@ import tensorflow as tf
 
 from dvd_gan import losses as gan_losses
 from dvd_gan import random_streams
+from dvd_gan.layers import spectral_norm
 from dvd_gan.models.prediction_generator import takes_conditioning_frames
 from dvd_gan.training import precision as precision_lib
 from dvd_gan.training import randomness
@@ -88,6 +90,12 @@ class Trainer:
       raise ValueError(f"d_steps_per_g_step must be >= 1, got {self.d_steps}")
     self.batches_per_step = self.d_steps + (1 if self.num_context else 0)
     self._dt_takes_seed = _accepts(self.DT.call, "seed")
+    # The spectral norms of G, and of DS and DT together, batched in training calls (spectral_norm.batched);
+    # not with rematerialised blocks, whose recomputation re-derives each kernel itself.
+    self._batch_sn = not bool(config.model.get("remat", False))
+    self._g_sn, self._d_sn = (
+        [x for m in models for x in m._flatten_layers(include_self=False)
+         if isinstance(x, spectral_norm._SpectralNormLayer)] for models in ((self.G,), (self.DS, self.DT)))
     with strategy.scope():
       fused = bool(t.get("fused_adam", True))
       self.g_opt = precision_lib.make_optimizer(t.g_lr, t.beta1, t.beta2, t.mixed_precision, fused)
@@ -109,6 +117,10 @@ class Trainer:
     self.sample = tf.function(self._sample)
 
   # ---- per-replica pieces ------------------------------------------------------------------------------
+
+  def _spectral_norms(self, layers):
+    """The scope in which the training calls of `layers`' networks take batched spectral norms."""
+    return spectral_norm.batched(layers) if self._batch_sn else contextlib.nullcontext()
 
   def _ds(self, video, y, indices, training=True):
     """DS scores [b] on the k frames `indices` [b, k] of each video (drawn for the global batch).
@@ -169,9 +181,10 @@ class Trainer:
     context = batch["context"] if self.num_context else None
     if context is not None:
       real = tf.concat([tf.cast(context, real.dtype), real], axis=1)
-    fake = tf.stop_gradient(self._generate(z, y_fake, context))
+    with self._spectral_norms(self._g_sn):
+      fake = tf.stop_gradient(self._generate(z, y_fake, context))
     fake = tf.cast(fake, real.dtype)
-    with tf.GradientTape() as tape:
+    with tf.GradientTape() as tape, self._spectral_norms(self._d_sn):
       ds_real, ds_fake, dt_real, dt_fake = self._d_scores(real, fake, y_real, y_fake, real_idx, fake_idx, dt_seed)
       loss_ds = gan_losses.d_hinge_loss(ds_real, ds_fake)
       loss_dt = gan_losses.d_hinge_loss(dt_real, dt_fake)
@@ -196,9 +209,12 @@ class Trainer:
     z, y, idx, _, dt_seed = self._draw(seed)
     context = batch["context"] if self.num_context else None
     with tf.GradientTape() as tape:
-      fake = self._generate(z, y, context)
-      ds_fake = tf.cast(self._ds(fake, y, idx), tf.float32)
-      dt_fake = tf.cast(self._dt(fake, y, dt_seed), tf.float32)
+      # G's and D's spectral norms apart: D's weights are read after the D update, G's need not wait for it
+      with self._spectral_norms(self._g_sn):
+        fake = self._generate(z, y, context)
+      with self._spectral_norms(self._d_sn):
+        ds_fake = tf.cast(self._ds(fake, y, idx), tf.float32)
+        dt_fake = tf.cast(self._dt(fake, y, dt_seed), tf.float32)
       loss_ds = gan_losses.g_hinge_loss(ds_fake)
       loss_dt = gan_losses.g_hinge_loss(dt_fake)
       loss = loss_ds + loss_dt

@@ -1,5 +1,7 @@
 """Reparametrised spectral normalisation (docs/paper.md, "Spectral normalisation"): sigma, u updates, gradients,
 replicas."""
+import contextlib
+
 import keras
 import numpy as np
 import pytest
@@ -173,3 +175,73 @@ def test_power_iteration_equals_the_textbook_formula_and_its_gradient():
   np.testing.assert_allclose(u_new.numpy(), u_ref.numpy(), rtol=1e-6, atol=1e-7)
   np.testing.assert_allclose(tape.gradient(sigma, w).numpy(), tape.gradient(sigma_ref, w).numpy(),
                              rtol=1e-6, atol=1e-7)
+
+
+def _model_of_shared_shapes():
+  """Layers with weights of equal [n, m] (two of the same shape, one reshaping to the same [n, m]) and one alone."""
+  layers = [SNConv2D(4, 3, kernel_initializer=_gaussian(10 + i), name=f"conv{i}") for i in range(2)]
+  layers += [SNDense(4, kernel_initializer=_gaussian(12), name="dense27"),     # [27, 4], the convs' [n, m]
+             SNDense(3, kernel_initializer=_gaussian(13), name="alone")]
+  layers[0].build((None, 5, 5, 3))
+  layers[1].build((None, 5, 5, 3))
+  layers[2].build((None, 27))
+  layers[3].build((None, 4))
+  for i, layer in enumerate(layers):
+    layer.u.assign(np.random.RandomState(20 + i).randn(1, layer.u.shape[-1]).astype("float32"))
+  return layers
+
+
+def _kernels_and_gradients(layers, scope):
+  """Each layer's training-call kernel, the gradient of sum(kernel * r) (r fixed per layer) w.r.t. its raw weight,
+  and its u afterwards."""
+  us = [layer.u.numpy().copy() for layer in layers]
+  rng = np.random.RandomState(30)
+  with tf.GradientTape() as tape:
+    with scope(layers):
+      kernels = [layer.spectral_kernel(training=True) for layer in layers]
+    loss = tf.add_n([tf.reduce_sum(k * rng.randn(*k.shape).astype("float32")) for k in kernels])
+  grads = tape.gradient(loss, [layer._sn_weight for layer in layers])
+  after = [layer.u.numpy().copy() for layer in layers]
+  for layer, u in zip(layers, us):
+    layer.u.assign(u)
+  return [k.numpy() for k in kernels], [g.numpy() for g in grads], after
+
+
+def test_batched_power_iterations_equal_each_layers_own():
+  """`spectral_norm.batched`: same-[n, m] weights iterated as one batched product give every layer the kernel, the
+  gradient w.r.t. its raw weight and the u update of its own iteration, whether its shape is shared or not."""
+  from dvd_gan.layers import spectral_norm
+  layers = _model_of_shared_shapes()
+  want = _kernels_and_gradients(layers, lambda layers: contextlib.nullcontext())
+  got = _kernels_and_gradients(layers, spectral_norm.batched)
+  for w, g in zip(want, got):
+    for a, b in zip(w, g):
+      np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+  assert not np.allclose(want[2][0], _raw_u_after_two_iterations(layers[0]))  # a second update would show
+
+
+def _raw_u_after_two_iterations(layer):
+  u = layer.u.numpy().copy()
+  layer.spectral_kernel(training=True)
+  layer.spectral_kernel(training=True)
+  twice = layer.u.numpy().copy()
+  layer.u.assign(u)
+  return twice
+
+
+def test_batched_scope_second_call_and_inference_call_run_their_own_iteration():
+  """In a `batched` scope a layer's first training call takes the batched kernel; a second training call makes a
+  second iteration (as outside the scope) and an inference call updates nothing."""
+  from dvd_gan.layers import spectral_norm
+  layer = _model_of_shared_shapes()[0]
+  u0 = layer.u.numpy().copy()
+  layer.spectral_kernel(training=True)
+  layer.spectral_kernel(training=True)
+  want = layer.u.numpy().copy()
+  layer.u.assign(u0)
+  with spectral_norm.batched([layer]):
+    layer.spectral_kernel(training=False)
+    np.testing.assert_array_equal(layer.u.numpy(), u0)
+    layer.spectral_kernel(training=True)
+    layer.spectral_kernel(training=True)
+  np.testing.assert_allclose(layer.u.numpy(), want, rtol=1e-6, atol=1e-7)

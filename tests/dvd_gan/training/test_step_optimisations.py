@@ -28,6 +28,7 @@ from tensorflow.python.framework import config as tf_config
 from dvd_gan import data as data_lib
 from dvd_gan.layers import batch_norm as batch_norm_lib
 from dvd_gan.layers import conv_gru as conv_gru_lib
+from dvd_gan.training import trainer as trainer_lib
 from dvd_gan.training.loop import resolve_config
 from dvd_gan.training.trainer import build_trainer
 from tests.repo_files import load_module
@@ -203,3 +204,17 @@ def test_one_discriminator_call_on_real_and_fake_keeps_every_variable_equal(base
   metric. (The tiny config's DT pools, phi = avgpool2: no crops, so the two calls' seeds do not matter.)"""
   assert baseline[0].model.dt_phi == "avgpool2"
   _check(baseline, {}, layers=_two_discriminator_calls)
+
+
+@contextlib.contextmanager
+def _per_layer_spectral_norms():
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(trainer_lib.Trainer, "_spectral_norms", lambda self, layers: contextlib.nullcontext())
+    yield
+
+
+@pytest.mark.slow
+def test_batched_spectral_norms_keep_every_variable_equal(baseline):
+  """The step's batched power iterations (the baseline: spectral_norm.batched over G, and over DS and DT together)
+  equal each layer running its own: every weight, u, optimiser slot and metric."""
+  _check(baseline, {}, layers=_per_layer_spectral_norms)
