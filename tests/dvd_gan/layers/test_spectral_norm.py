@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dvd_gan.layers import SNConv2D, SNConv3D, SNDense, SNEmbedding, power_iteration
+from dvd_gan.layers import SNConv2D, SNConv3D, SNDense, SNEmbedding, power_iteration, spectral_norm
 
 
 
@@ -210,7 +210,6 @@ def _kernels_and_gradients(layers, scope):
 def test_batched_power_iterations_equal_each_layers_own():
   """`spectral_norm.batched`: same-[n, m] weights iterated as one batched product give every layer the kernel, the
   gradient w.r.t. its raw weight and the u update of its own iteration, whether its shape is shared or not."""
-  from dvd_gan.layers import spectral_norm
   layers = _model_of_shared_shapes()
   want = _kernels_and_gradients(layers, lambda layers: contextlib.nullcontext())
   got = _kernels_and_gradients(layers, spectral_norm.batched)
@@ -232,7 +231,6 @@ def _raw_u_after_two_iterations(layer):
 def test_batched_scope_second_call_and_inference_call_run_their_own_iteration():
   """In a `batched` scope a layer's first training call takes the batched kernel; a second training call makes a
   second iteration (as outside the scope) and an inference call updates nothing."""
-  from dvd_gan.layers import spectral_norm
   layer = _model_of_shared_shapes()[0]
   u0 = layer.u.numpy().copy()
   layer.spectral_kernel(training=True)
