@@ -171,6 +171,14 @@ class Trainer:
     dt = tf.cast(self._dt(videos, labels, dt_seed), tf.float32)
     return ds[:n_real], ds[n_real:], dt[:n_real], dt[n_real:]
 
+  @contextlib.contextmanager
+  def _g_tape(self):
+    """The G step's tape, watching G's variables only: D's weights need no gradient there, and a watched D kernel
+    would make every D convolution's backward pass compute its filter gradient too."""
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+      tape.watch([v.value for v in self.g_vars])
+      yield tape
+
   def d_step(self, batch, seed):
     """One D update on a per-replica real batch {"video": [b,T,H,W,3], "label": [b]} (+ "context"
     [b,C,H,W,3] for DVD-GAN-FP) and fresh samples."""
@@ -208,7 +216,7 @@ class Trainer:
     n = randomness.num_replicas()
     z, y, idx, _, dt_seed = self._draw(seed)
     context = batch["context"] if self.num_context else None
-    with tf.GradientTape() as tape:
+    with self._g_tape() as tape:
       # G's and D's spectral norms apart: D's weights are read after the D update, G's need not wait for it
       with self._spectral_norms(self._g_sn):
         fake = self._generate(z, y, context)
