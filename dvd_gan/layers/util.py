@@ -10,6 +10,8 @@ import tensorflow as tf
 def static_or_dynamic_shape(x):
   """Returns the shape of `x` as a list: Python ints where static, scalar tensors where not."""
   static = x.shape.as_list()
+  if None not in static:
+    return static  # no Shape op for a static shape (a training step's ops are counted: docs/performance.md)
   dynamic = tf.shape(x)
   return [d if d is not None else dynamic[i] for i, d in enumerate(static)]
 
@@ -38,13 +40,26 @@ def unfold_time(x, b, t):
   return tf.reshape(x, [b, t, h, w, c])
 
 
+def repeat_elements(x, repeats):
+  """`x` with each element repeated along the axes of `repeats` ({axis: times}), as `tf.repeat` along each would
+  give it (element i becomes elements i*times .. i*times + times - 1), in one broadcast of a reshape: 3 ops
+  instead of ~12 per axis for `tf.repeat`, the values copied exactly."""
+  shape = static_or_dynamic_shape(x)
+  repeats = {axis % len(shape): int(times) for axis, times in repeats.items()}
+  expanded, broadcast, out = [], [], []
+  for axis, d in enumerate(shape):
+    times = repeats.get(axis, 1)
+    expanded += [d, 1] if times > 1 else [d]
+    broadcast += [d, times] if times > 1 else [d]
+    out.append(d * times)
+  return tf.reshape(tf.broadcast_to(tf.reshape(x, expanded), broadcast), out)
+
+
 def repeat_per_frame(cond, t):
   """Repeats a per-video tensor `[B, ...]` to `[B*T, ...]` in the order of `fold_time`."""
-  return tf.repeat(cond, t, axis=0)
+  return repeat_elements(cond, {0: t})
 
 
 def upsample_nearest_2x(x, axes):
   """Nearest-neighbour 2x upsampling of `x` along each of `axes` (e.g. (1, 2) for [N, H, W, C])."""
-  for axis in axes:
-    x = tf.repeat(x, 2, axis=axis)
-  return x
+  return repeat_elements(x, {axis: 2 for axis in axes})

@@ -157,8 +157,7 @@ class Generator(BuildByTracing, keras.Model):
     `initial_state` `[B, 4, 4, ch0]`: the ConvGRU's initial state (zeros when None; DVD-GAN-FP: from the
     conditioning frames, dvd_gan/models/prediction_generator.py)."""
     x = self.affine(cond, training=training)
-    x = tf.reshape(x, [-1, 4, 4, self.ch0])
-    x = tf.repeat(x[:, None], self.num_frames, axis=1)
+    x = L.util.repeat_elements(tf.reshape(x, [-1, 1, 4, 4, self.ch0]), {1: self.num_frames})   # [B, T, 4, 4, ch0]
     h = self.rnn(x, initial_state=initial_state, training=training)
     if self.rnn_attention is not None:
       h = self.rnn_attention(h, training=training)

@@ -205,7 +205,7 @@ class FramePredictionGenerator(Generator):
         return h
       skip = tf.cast(features[self.skip_pairs[i][0]], h.dtype)              # [B, r, r, C*F]
       t = h.shape[1]
-      x = tf.concat([h, tf.repeat(skip[:, None], t, axis=1)], axis=-1)     # [B, T, r, r, Cg + C*F]
+      x = tf.concat([h, L.util.repeat_elements(skip[:, None], {1: t})], axis=-1)     # [B, T, r, r, Cg + C*F]
       frames, b, t = L.fold_time(x)
       conv = self.skip_convs[self._skip_conv_index[i]]
       return L.unfold_time(conv(frames, training=training), b, t)
