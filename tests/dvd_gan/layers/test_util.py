@@ -16,7 +16,8 @@ def test_repeat_elements_equals_tf_repeat_along_each_axis(repeats):
 
 
 def test_repeat_elements_with_an_unknown_batch_size_and_its_gradient():
-  """Inside a function traced for any batch size, the same values; the gradient sums the copies (as tf.repeat's, in another order)."""
+  """Inside a function traced for any batch size, the same values; the gradient sums the copies (as tf.repeat's,
+  in another order)."""
   f = tf.function(lambda x: util.upsample_nearest_2x(x, axes=(1, 2)),
                   input_signature=[tf.TensorSpec([None, 3, 4, 2], tf.float32)])
   x = tf.constant(np.random.RandomState(1).randn(2, 3, 4, 2).astype("float32"))
