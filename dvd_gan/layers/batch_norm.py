@@ -43,17 +43,6 @@ def _reduction_axes(rank):
   raise ValueError(f"batch norm expects [B, T, H, W, C] or [N, H, W, C] input, got rank {rank}")
 
 
-def _reduce_sum(x, axes):
-  """`tf.reduce_sum(x, axes)`; per-time-step sums of a video (axes B, H, W of [B, T, H, W, C]) are taken in two
-  reductions TensorFlow has fast kernels for (over H*W of [B*T, H*W, C], then over B of [B, T*C]) instead of
-  one generic strided reduction, about 3x faster on CPU (the sums are the same up to float rounding)."""
-  if list(axes) == [0, 2, 3] and x.shape.rank == 5:
-    b, t, h, w, c = util.static_or_dynamic_shape(x)
-    per_frame = tf.reduce_sum(tf.reshape(x, [b * t, h * w, c]), axis=1)     # [B*T, C]
-    return tf.reduce_sum(tf.reshape(per_frame, [b, t, c]), axis=0)           # [T, C]
-  return tf.reduce_sum(x, axis=axes)
-
-
 def _grouped(x):
   """[B, T, H, W, C] -> [B, T, H*W, C]; [N, H, W, C] -> [N, 1, H*W, C]: the statistics are per (T, C) of the
   grouped view, reduced over its axes 0 and 2."""
@@ -65,10 +54,40 @@ def _grouped(x):
   return tf.reshape(x, [b, t, h * w, c])
 
 
-def _sum_hw(v):
-  """[B, T, HW, C] -> [B, T, C] (sum over HW) as one reduction of the middle axis of [B*T, HW, C]."""
-  b, t, hw, c = util.static_or_dynamic_shape(v)
-  return tf.reshape(tf.reduce_sum(tf.reshape(v, [b * t, hw, c]), axis=1), [b, t, c])
+def _sum_b_hw(v):
+  """[B, T, HW, C] -> [T, 1, C]: the sum over B and HW as two reductions TensorFlow has fast kernels for (the
+  middle axis of [B*T, HW, C], then the first of [B, T*C]) instead of one strided reduction over both, about 3x
+  faster on CPU (the same sums up to float rounding)."""
+  return tf.reduce_sum(tf.reduce_sum(v, axis=2, keepdims=True), axis=0)
+
+
+def _count(xg):
+  """Entries per statistic of this replica's grouped view [B, T, HW, C]: B * HW, a Python float when static."""
+  b, _, hw, _ = xg.shape.as_list()
+  if b is not None and hw is not None:
+    return float(b * hw)
+  shape = tf.shape(xg)
+  return tf.cast(shape[0] * shape[2], tf.float32)
+
+
+def _all_reduce_sums(sums, count):
+  """`sums` (a list of tensors) and `count` summed over the replicas of a multi-replica replica context."""
+  ctx = tf.distribute.get_replica_context()
+  if ctx is not None and ctx.num_replicas_in_sync > 1:
+    sums, count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [sums, tf.cast(count, tf.float32)])
+  return sums, count
+
+
+def _moments_grouped(xg):
+  """Cross-replica mean and biased variance `[T, 1, C]` of the grouped view xg (float32 [B, T, HW, C])."""
+  (total, total_sq), count = _all_reduce_sums([_sum_b_hw(xg), _sum_b_hw(tf.square(xg))], _count(xg))
+  mean = total / count
+  return mean, tf.maximum(total_sq / count - tf.square(mean), 0.0)
+
+
+def _per_item(v):
+  """A scale or offset `[C]` or `[B, C]` as `[1 or B, 1, 1, C]`, to broadcast over the grouped view."""
+  return tf.reshape(v, [-1 if v.shape.rank == 2 else 1, 1, 1, v.shape[-1]])
 
 
 def affine_normalize(x, mean, variance, scale, offset, epsilon):
@@ -88,6 +107,39 @@ def affine_normalize(x, mean, variance, scale, offset, epsilon):
   return tf.cast(x, tf.float32) * a + b
 
 
+def _normalize_grouped(x, xg, mean, variance, scale, offset, epsilon):
+  """`batch_normalize` of x given its grouped view xg and the moments `[T, 1, C]` of xg (no gradient flows to
+  xg, mean or variance: the gradient with respect to x accounts for them)."""
+  per_video = scale.shape.rank == 2
+  x_shape = util.static_or_dynamic_shape(x)
+
+  @tf.custom_gradient
+  def normalize(x, scale, offset):
+    inv = tf.math.rsqrt(variance + epsilon)                       # [T, 1, C]
+    s, o = _per_item(scale), _per_item(offset)              # [B or 1, 1, 1, C]
+    a = inv * s                                                   # [B or 1, T, 1, C]
+    y = tf.reshape(xg * a + (o - mean * a), x_shape)
+
+    def grad(dy):
+      g = _grouped(dy)
+      sum_g = tf.reduce_sum(g, axis=2, keepdims=True)             # [B, T, 1, C]
+      sum_g_xhat = inv * (tf.reduce_sum(g * xg, axis=2, keepdims=True) - mean * sum_g)
+      sums, count = _all_reduce_sums([tf.reduce_sum(sum_g * s, 0), tf.reduce_sum(sum_g_xhat * s, 0)], _count(xg))
+      m1, m2 = sums[0] / count, sums[1] / count                   # mean_R(g s), mean_R(g s x_hat): [T, 1, C]
+      c_x = inv * inv * m2                                        # dx = g a - x c_x - c_0
+      c_0 = inv * m1 - mean * c_x
+      dx = tf.reshape(g * a - (xg * c_x + c_0), x_shape)
+      if per_video:
+        d_scale, d_offset = tf.reduce_sum(sum_g_xhat, [1, 2]), tf.reduce_sum(sum_g, [1, 2])
+      else:
+        d_scale, d_offset = tf.reduce_sum(sum_g_xhat, [0, 1, 2]), tf.reduce_sum(sum_g, [0, 1, 2])
+      return dx, d_scale, d_offset
+
+    return y, grad
+
+  return normalize(x, scale, offset)
+
+
 def batch_normalize(x, mean, variance, scale, offset, epsilon):
   """`(x - mean) / sqrt(variance + epsilon) * scale + offset` in training mode, with the gradient of the module
   docstring, which includes how the batch moments depend on x.
@@ -104,62 +156,24 @@ def batch_normalize(x, mean, variance, scale, offset, epsilon):
   rank = x.shape.rank
   if rank not in (4, 5):
     raise ValueError(f"batch norm expects [B, T, H, W, C] or [N, H, W, C] input, got rank {rank}")
-  per_video = scale.shape.rank == 2
-  mean, variance = tf.stop_gradient(mean), tf.stop_gradient(variance)
-
-  @tf.custom_gradient
-  def normalize(x, scale, offset):
-    xg = _grouped(x)                                              # [B, T, HW, C]
-    mean_g, var_g = (mean, variance) if rank == 5 else (mean[None], variance[None])  # [T, C] (frames: T = 1)
-    inv = tf.math.rsqrt(var_g + epsilon)
-    s = scale[:, None] if per_video else scale[None, None]        # [B or 1, 1, C]
-    o = offset[:, None] if per_video else offset[None, None]
-    a = inv[None] * s                                             # [B or 1, T, C]
-    b = o - mean_g[None] * a
-    y = tf.reshape(xg * a[:, :, None] + b[:, :, None], tf.shape(x))
-
-    def grad(dy):
-      g = _grouped(dy)
-      sum_g = _sum_hw(g)                                          # [B, T, C]
-      sum_g_xhat = inv[None] * (_sum_hw(g * xg) - mean_g[None] * sum_g)
-      sums = [tf.reduce_sum(sum_g * s, 0), tf.reduce_sum(sum_g_xhat * s, 0)]        # [T, C] each
-      count = tf.cast(tf.shape(xg)[0] * tf.shape(xg)[2], tf.float32)
-      ctx = tf.distribute.get_replica_context()
-      if ctx is not None and ctx.num_replicas_in_sync > 1:
-        sums, count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [sums, count])
-      m1, m2 = sums[0] / count, sums[1] / count                   # mean_R(g s), mean_R(g s x_hat)
-      c_x = inv * inv * m2                                        # dx = g a - x c_x - c_0
-      c_0 = inv * m1 - mean_g * c_x
-      dx = g * a[:, :, None] - (xg * c_x[None, :, None] + c_0[None, :, None])
-      if per_video:
-        d_scale, d_offset = tf.reduce_sum(sum_g_xhat, 1), tf.reduce_sum(sum_g, 1)
-      else:
-        d_scale, d_offset = tf.reduce_sum(sum_g_xhat, [0, 1]), tf.reduce_sum(sum_g, [0, 1])
-      return tf.reshape(dx, tf.shape(x)), d_scale, d_offset
-
-    return y, grad
-
-  return normalize(x, scale, offset)
+  c = mean.shape[-1]
+  mean, variance = (tf.reshape(tf.stop_gradient(m), [-1, 1, c]) for m in (mean, variance))  # [T or 1, 1, C]
+  return _normalize_grouped(x, _grouped(x), mean, variance, scale, offset, epsilon)
 
 
 def moments(x, axes):
-  """Cross-replica mean and biased variance of `x` (cast to float32) over `axes`.
+  """Cross-replica mean and biased variance of `x` (cast to float32) over `axes`: B, H, W of a video
+  `[B, T, H, W, C]` (`[T, C]` each), N, H, W of frames `[N, H, W, C]` (`[C]` each).
 
   In a replica context of a multi-replica `tf.distribute` strategy, the per-replica sum, sum of squares and
   element count are all-reduced (SUM) first, so the moments are those of the global batch.
   """
   x = tf.cast(x, tf.float32)
-  local_sum = _reduce_sum(x, axes)
-  local_sum_sq = _reduce_sum(tf.square(x), axes)
-  shape = tf.shape(x)
-  count = tf.cast(tf.reduce_prod(tf.gather(shape, axes)), tf.float32)
-  ctx = tf.distribute.get_replica_context()
-  if ctx is not None and ctx.num_replicas_in_sync > 1:
-    local_sum, local_sum_sq, count = ctx.all_reduce(
-        tf.distribute.ReduceOp.SUM, [local_sum, local_sum_sq, count])
-  mean = local_sum / count
-  variance = tf.maximum(local_sum_sq / count - tf.square(mean), 0.0)
-  return mean, variance
+  if list(axes) != _reduction_axes(x.shape.rank):
+    raise ValueError(f"batch norm moments reduce over {_reduction_axes(x.shape.rank)}, got axes {list(axes)}")
+  mean, variance = _moments_grouped(_grouped(x))
+  shape = mean.shape[:1] + mean.shape[2:] if x.shape.rank == 5 else mean.shape[2:]
+  return tf.reshape(mean, shape), tf.reshape(variance, shape)
 
 
 class _PerStepBatchNorm(keras.layers.Layer):
@@ -203,28 +217,38 @@ class _PerStepBatchNorm(keras.layers.Layer):
     if not training:
       return tf.convert_to_tensor(self.moving_mean.value), tf.convert_to_tensor(self.moving_variance.value)
     mean, variance = moments(x, _reduction_axes(self._rank))
+    self._update_moving_statistics(mean, variance)
+    return mean, variance
+
+  def _update_moving_statistics(self, mean, variance):
     decay = 1.0 - self.momentum
+    mean, variance = (tf.reshape(m, self.moving_mean.shape) for m in (mean, variance))
     # (not again while a rematerialised block is recomputed: remat.py)
     remat.assign_state(self.moving_mean, lambda: self.moving_mean.value * self.momentum + mean * decay)
     remat.assign_state(self.moving_variance,
                        lambda: self.moving_variance.value * self.momentum + variance * decay)
-    return mean, variance
 
   def normalize_affine(self, x, scale, offset, training=None):
     """`(x - mean) / sqrt(var + eps) * scale + offset` in float32, evaluated as `x * a + b` with the
     per-channel a = scale / sqrt(var + eps) and b = offset - mean * a formed first on the small statistics
     tensors: two full-size operations instead of four, the same value up to float rounding
     (tests/dvd_gan/layers/test_batch_norm.py checks it against the formula). In training mode through
-    `batch_normalize`, whose gradient is written out (module docstring).
+    `batch_normalize`'s computation, whose gradient is written out (module docstring), on one grouped view of x
+    shared with the moments.
 
     Args:
       x: `[B, T, H, W, C]` (per-step statistics) or `[N, H, W, C]`.
       scale, offset: float32 `[C]` (one affine for all) or `[B, C]` / `[N, C]` (one per video / frame).
     """
-    mean, variance = self.statistics(x, training=training)
-    if training:
-      return batch_normalize(tf.cast(x, tf.float32), mean, variance, scale, offset, self.epsilon)
-    return affine_normalize(x, mean, variance, scale, offset, self.epsilon)
+    if not training:
+      mean, variance = self.statistics(x, training=False)
+      return affine_normalize(x, mean, variance, scale, offset, self.epsilon)
+    self._check_input(x)
+    x = tf.cast(x, tf.float32)
+    xg = _grouped(x)
+    mean, variance = _moments_grouped(xg)                         # [T, 1, C]
+    self._update_moving_statistics(mean, variance)
+    return _normalize_grouped(x, xg, mean, variance, scale, offset, self.epsilon)
 
   def get_config(self):
     config = super().get_config()

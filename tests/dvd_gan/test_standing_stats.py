@@ -50,10 +50,10 @@ def _hand_computed(g, num_batches, batch_size, seed):
   norms = standing_stats.batch_norm_layers(ref)
   inputs = {}
   for k, bn in enumerate(norms):
-    def recording(x, training=None, _k=k, _statistics=bn.statistics):
+    def recording(x, scale, offset, training=None, _k=k, _normalize=bn.normalize_affine):
       inputs[_k] = np.asarray(tf.cast(x, tf.float32).numpy(), np.float64)
-      return _statistics(x, training=training)
-    bn.statistics = recording
+      return _normalize(x, scale, offset, training=training)
+    bn.normalize_affine = recording
   sums = None
   for i in range(num_batches):
     ref.set_weights(g.get_weights())
