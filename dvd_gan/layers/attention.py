@@ -12,6 +12,7 @@ block, phi and g are not max-pooled (the attended set may be a single axis). C/8
 import keras
 import tensorflow as tf
 
+from dvd_gan.layers import util
 from dvd_gan.layers.spectral_norm import SNDense
 
 _PACKAGE = "dvd_gan"
@@ -47,27 +48,31 @@ class SelfAttention(keras.layers.Layer):
     self.gamma = self.add_weight(name="gamma", shape=(), initializer="zeros")
 
   def _to_sequences(self, y):
-    """`[B, T, H, W, K]` -> (`[B', N, K]`, perm, permuted shape) with the attended axes last before K."""
+    """`[B, T, H, W, K]` -> (`[B', N, K]`, the inverse permutation, the permuted shape) with the attended axes
+    last before K; shapes static where they are (no shape ops in a traced step)."""
     others = [a for a in (0, 1, 2, 3) if a not in self.axes]
     perm = others + list(self.axes) + [4]
     y = tf.transpose(y, perm)
-    shape = tf.shape(y)
+    shape = util.static_or_dynamic_shape(y)
     n = 1
     for i in range(len(others), 4):
       n *= shape[i]
-    return tf.reshape(y, [-1, n, y.shape[-1]]), perm, shape
+    return tf.reshape(y, [-1, n, shape[-1]]), [perm.index(a) for a in range(5)], shape
 
   def call(self, x, training=None):
     if x.shape.rank != 5:
       raise ValueError(f"{self.name}: expected [B, T, H, W, C], got shape {x.shape}")
-    theta, _, _ = self._to_sequences(self.theta(x, training=training))
-    phi, _, _ = self._to_sequences(self.phi(x, training=training))
-    g, perm, shape = self._to_sequences(self.g(x, training=training))
+    # theta, phi and g as ONE 1x1 projection, their kernels side by side: the same products in one matrix
+    # product, and one transpose to sequences instead of three.
+    kernels = [layer.spectral_kernel(training) for layer in (self.theta, self.phi, self.g)]
+    sizes = [k.shape[-1] for k in kernels]
+    projected = tf.tensordot(x, tf.concat(kernels, axis=-1), axes=[[4], [0]])  # [B, T, H, W, 2 C/8 + C/2]
+    sequences, inverse, shape = self._to_sequences(projected)
+    theta, phi, g = tf.split(sequences, sizes, axis=-1)
     logits = tf.matmul(theta, phi, transpose_b=True)  # [B', N, N]
     beta = tf.cast(tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1), g.dtype)
     o = tf.matmul(beta, g)  # [B', N, C/2]
-    o = tf.reshape(o, shape)
-    o = tf.transpose(o, tf.math.invert_permutation(perm))
+    o = tf.transpose(tf.reshape(o, shape[:-1] + [sizes[2]]), inverse)
     o = self.o(o, training=training)
     return x + tf.cast(self.gamma, x.dtype) * o
 
