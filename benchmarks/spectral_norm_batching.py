@@ -1,24 +1,25 @@
-"""Spectral normalisation per layer, per layer XLA-compiled, and a network at a time, in the training step.
+"""Spectral normalisation per layer, batched, per layer XLA-compiled, and a network at a time, in the training step.
 
     python benchmarks/spectral_norm_batching.py [--configs=tiny,demo] [--ways=per layer,compiled,...] [--rounds=8]
         [--steps=20] [--json=benchmarks/results/spectral_norm_batching.json]
 
 Each spectrally normalised layer runs one power iteration per training call (dvd_gan/layers/spectral_norm.py).
-In plain TensorFlow ops that is ~35 ops per layer per forward and backward pass, about half of the tiny step's
-ops. This measures, in the step, ways of computing the same kernels (each layer's mathematics unchanged: one
-power iteration from its stored `u`, gradient through sigma):
+In plain TensorFlow ops that is ~27 ops per layer per forward and backward pass. This measures, in the step,
+ways of computing the same kernels (each layer's mathematics unchanged: one power iteration from its stored `u`,
+gradient through sigma):
 
-  * per layer: the layers as shipped, `power_iteration` and W / sigma in plain ops, differentiated by
-    TensorFlow (the reference);
+  * per layer: every layer runs `power_iteration` and W / sigma in plain ops, differentiated by TensorFlow (the
+    reference: the step with its batched scopes off);
+  * batched: the step as shipped (`spectral_norm.batched`, G's layers in its scope, DS's and DT's in one):
+    layers whose weights reshape to the same `[n, m]` stacked and iterated as one batched matrix product; a
+    layer alone in its shape runs its own iteration;
   * compiled: per layer, W / sigma and u_new as one XLA computation, and the gradient of W / sigma written
     out (u, v fixed: (G - <G, W / sigma> v^T u_new) / sigma, nothing through a clipped sigma) as another;
-and four that hand every layer of G, DS and DT its kernel at the start of a training call of the network:
+and three that hand every layer of G, DS and DT its kernel at the start of a training call of the network:
   * flat: all weights flattened and concatenated; u W^T and v W as segment sums over the entries' rows and
     columns (gathers and segment sums over every weight entry), ~25 ops per network call;
   * XLA: the layers' `power_iteration`, layer by layer, in one XLA-compiled function per network call (its
     gradient compiled too);
-  * grouped: layers whose weights reshape to the same `[n, m]` stacked and iterated as one batched matrix
-    product; a layer alone in its shape runs its own iteration;
   * XLA buffer: the weights concatenated into one buffer, the power iterations of all of them as one XLA
     computation and the gradient (written out) as another.
 
@@ -29,7 +30,6 @@ absolute difference printed). Prints per config and way the ops per step (`dvd_g
 call counts as one op, the executor runs it as one), the median and best ms per step and the median of the
 per-round ratios way / the first way (< 1: faster).
 """
-import collections
 import contextlib
 import functools
 import os
@@ -48,7 +48,7 @@ from eval import command  # noqa: E402
 
 _median = configs_threads.median
 
-FORMULATIONS = ("per layer", "compiled", "flat", "XLA", "grouped", "XLA buffer")
+FORMULATIONS = ("per layer", "batched", "compiled", "flat", "XLA", "XLA buffer")
 _local = threading.local()
 
 
@@ -105,28 +105,6 @@ def _xla(layers, tf, compiled):
   out = compiled([tf.convert_to_tensor(x._sn_weight.value) for x in layers], [x.u.value for x in layers],
                  tuple(x.sn_epsilon for x in layers))
   return {id(x): ku for x, ku in zip(layers, out)}
-
-
-def _grouped(layers, tf, np):
-  """Layers of equal `[n, m]` as one batched power iteration; a layer alone in its shape is left out."""
-  groups = collections.defaultdict(list)
-  for x in layers:
-    s = tuple(x._sn_weight.shape)
-    groups[(int(np.prod(s[:-1])), int(s[-1]))].append(x)
-  prepared = {}
-  for (n, m), group in groups.items():
-    if len(group) < 2:
-      continue
-    w = tf.stack([tf.reshape(tf.convert_to_tensor(x._sn_weight.value), [n, m]) for x in group])   # [k, n, m]
-    u = tf.stack([x.u.value for x in group])                                                       # [k, 1, m]
-    v = tf.stop_gradient(tf.math.l2_normalize(tf.matmul(u, w, transpose_b=True), axis=-1, epsilon=1e-12))
-    vw = tf.matmul(v, w)                                                                           # [k, 1, m]
-    u_new = tf.stop_gradient(tf.math.l2_normalize(vw, axis=-1, epsilon=1e-12))
-    epsilon = tf.constant([[[x.sn_epsilon]] for x in group], tf.float32)
-    sigma = tf.maximum(tf.reduce_sum(vw * u_new, axis=[1, 2], keepdims=True), epsilon)
-    for x, k, un in zip(group, tf.unstack(w / sigma), tf.unstack(u_new)):
-      prepared[id(x)] = (tf.reshape(k, x._sn_weight.shape), un)
-  return prepared
 
 
 def _xla_buffer_functions(tf, nm, epsilons):
@@ -237,13 +215,33 @@ def _compiled_training_calls(tf, sn, normalize):
 
 @contextlib.contextmanager
 def _installed(formulation):
-  """While in place, every training call of G, DS or DT prepares its layers' kernels with `formulation`, and
-  each layer takes its own kernel (and assigns its u_new) once, instead of running its own iteration."""
+  """While in place, the training step computes its spectral norms the way `formulation` says: "batched" as
+  shipped (the step's `spectral_norm.batched` scopes); "per layer" with each layer's own iteration (the scopes
+  off); the others with the scopes off and every training call of G, DS or DT preparing its layers' kernels
+  with `formulation`, each layer taking its own kernel (and assigning its u_new) once. Yields `prepare(layers)`
+  -> {id(layer): (kernel, u_new)} of the way (empty per layer; only the layers sharing their shape, batched)."""
   import numpy as np  # noqa: PLC0415 - after the thread settings (module docstring of configs_threads)
   import tensorflow as tf  # noqa: PLC0415 - as above
   from dvd_gan.layers import spectral_norm as sn  # noqa: PLC0415 - as above
   from dvd_gan.models import discriminators, generator  # noqa: PLC0415 - as above
 
+  from dvd_gan.training import trainer as trainer_lib  # noqa: PLC0415 - as above
+
+  if formulation == "batched":  # the training step as shipped
+    yield sn.batched_kernels
+    return
+  shipped_scope = trainer_lib.Trainer._spectral_norms
+  trainer_lib.Trainer._spectral_norms = lambda self, layers: contextlib.nullcontext()  # no batched scope
+  try:
+    with _formulation_installed(formulation, np, tf, sn, discriminators, generator) as prepare:
+      yield prepare
+  finally:
+    trainer_lib.Trainer._spectral_norms = shipped_scope
+
+
+@contextlib.contextmanager
+def _formulation_installed(formulation, np, tf, sn, discriminators, generator):
+  """`_installed` of a way other than the shipped one (the step's batched scope is off)."""
   if formulation == "per layer":
     yield lambda layers: {}
     return
@@ -255,7 +253,6 @@ def _installed(formulation):
   compiled = _xla_kernels(tf, sn) if formulation == "XLA" else None
   cache = {}
   prepare = {"flat": lambda ls: _flat(ls, tf, np, sn), "XLA": lambda ls: _xla(ls, tf, compiled),
-             "grouped": lambda ls: _grouped(ls, tf, np),
              "XLA buffer": lambda ls: _xla_buffer(ls, tf, np, cache)}[formulation]
   shipped_kernel = sn._SpectralNormLayer.spectral_kernel
 

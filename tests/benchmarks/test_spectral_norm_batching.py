@@ -1,6 +1,7 @@
 """benchmarks/spectral_norm_batching.py: every way it times computes what the layers' own power iterations
 compute (kernels, weight gradients, the `u` a training call leaves, the network's output)."""
 import collections
+import contextlib
 
 import numpy as np
 import pytest
@@ -25,21 +26,22 @@ def tiny_models():
 
 
 def test_every_way_gives_the_layers_kernels_and_weight_gradients(benchmark_script, tiny_models):
-  """compiled, flat, XLA, grouped, XLA buffer: each layer's W / sigma and the gradient of sum(kernel * r) w.r.t.
+  """batched, compiled, flat, XLA, XLA buffer: each layer's W / sigma and the gradient of sum(kernel * r) w.r.t.
   every weight equal the layers' own on the same weights and u (float32 round-off)."""
   g, ds, dt, _, _ = tiny_models
   differences = benchmark_script("spectral_norm_batching")._largest_differences((g, ds, dt))
-  assert set(differences) == {"compiled", "flat", "XLA", "grouped", "XLA buffer"}
+  assert set(differences) == {"batched", "compiled", "flat", "XLA", "XLA buffer"}
   for way, (kernels, gradients) in differences.items():
     assert kernels < 1e-6 and gradients < 1e-4, (way, kernels, gradients)
 
 
-@pytest.mark.parametrize("way", ["compiled", "flat", "XLA", "grouped", "XLA buffer"])
+@pytest.mark.parametrize("way", ["batched", "compiled", "flat", "XLA", "XLA buffer"])
 def test_a_training_call_under_each_way_leaves_the_layers_u_and_output(benchmark_script, tiny_models, way,
                                                                      monkeypatch):
   """G(z, y, training=True) with the way in place gives the per-layer call's video and leaves every layer's `u`
   where the per-layer call leaves it (one power iteration each); moving statistics restored between calls.
-  Under the way no layer runs its own iteration, except (grouped) a layer alone in its shape."""
+  Under the way no layer runs its own iteration, except (batched, G's call in its `spectral_norm.batched` scope as
+  the step makes it) a layer alone in its shape."""
   g, _, _, z, y = tiny_models
   layers = [x for x in g._flatten_layers(include_self=False) if isinstance(x, sn._SpectralNormLayer)]
   shapes = collections.Counter((int(np.prod(x._sn_weight.shape[:-1])), int(x._sn_weight.shape[-1])) for x in layers)
@@ -56,9 +58,10 @@ def test_a_training_call_under_each_way_leaves_the_layers_u_and_output(benchmark
   own, shipped = [], sn._SpectralNormLayer._normalize
   monkeypatch.setattr(sn._SpectralNormLayer, "_normalize",
                       lambda self, update_u: own.append(1) or shipped(self, update_u))
-  with benchmark_script("spectral_norm_batching")._installed(way):
+  scope = sn.batched(layers) if way == "batched" else contextlib.nullcontext()
+  with benchmark_script("spectral_norm_batching")._installed(way), scope:
     candidate, candidate_state = call()
-  assert len(own) == (alone if way == "grouped" else 0) and 0 < alone < len(layers)
+  assert len(own) == (alone if way == "batched" else 0) and 0 < alone < len(layers)
   np.testing.assert_allclose(candidate, reference, rtol=1e-4, atol=1e-5)
   assert any(not np.array_equal(a, b) for a, b in zip(reference_state, start))  # u did move
   for a, b in zip(candidate_state, reference_state):
