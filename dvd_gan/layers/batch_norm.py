@@ -116,7 +116,7 @@ def _normalize_grouped(x, xg, mean, variance, scale, offset, epsilon):
   @tf.custom_gradient
   def normalize(x, scale, offset):
     inv = tf.math.rsqrt(variance + epsilon)                       # [T, 1, C]
-    s, o = _per_item(scale), _per_item(offset)              # [B or 1, 1, 1, C]
+    s, o = _per_item(scale), _per_item(offset)                    # [B or 1, 1, 1, C]
     a = inv * s                                                   # [B or 1, T, 1, C]
     y = tf.reshape(xg * a + (o - mean * a), x_shape)
 

@@ -44,7 +44,7 @@ class EMA:
     pairs = [(_tf_variable(v), _tf_variable(e)) for v, e in zip(src, dst)]
     averaged = [v.trainable or _is_running_stat(v) for v in src]
     # Averaged pairs grouped by shape and dtype: one group's average is a few ops on the stacked variables
-    # instead of a few per variable (~300 fewer ops per step for the tiny G: docs/performance.md).
+    # instead of a few per variable (~160 fewer ops per step for the tiny G: docs/performance.md).
     groups = collections.defaultdict(list)
     for pair, avg in zip(pairs, averaged):
       if avg:
