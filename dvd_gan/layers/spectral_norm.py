@@ -48,35 +48,24 @@ _local = threading.local()
 
 
 def power_iteration(w_mat, u, sn_epsilon=1e-4):
-  """One power iteration for the largest singular value of `w_mat`.
+  """One power iteration for the largest singular value of `w_mat`, or of each matrix of a stack.
 
   Args:
-    w_mat: `[n, m]` float32 matrix (the kernel reshaped to `[-1, out]`).
-    u: `[1, m]` float32, the current estimate of the right singular vector.
-    sn_epsilon: lower bound on the returned sigma.
+    w_mat: `[n, m]` float32 matrix (the kernel reshaped to `[-1, out]`), or a stack `[k, n, m]` of them.
+    u: `[1, m]` float32, the current estimate of the right singular vector (`[k, 1, m]` for a stack).
+    sn_epsilon: lower bound on the returned sigma (a float, or `[k, 1, 1]` for a stack).
 
   Returns:
-    `(sigma, u_new)`: sigma = v W u_new^T (scalar, differentiable w.r.t. `w_mat`), u_new `[1, m]`
-    (no gradient).
+    `(sigma, u_new)`: sigma = v W u_new^T (scalar, `[k, 1, 1]` for a stack; differentiable w.r.t. `w_mat`),
+    u_new `[1, m]` (`[k, 1, m]`; no gradient).
   """
   with tf.name_scope("power_iteration"):
-    v = tf.stop_gradient(tf.math.l2_normalize(tf.matmul(u, w_mat, transpose_b=True), epsilon=_NORMALIZE_EPS))
-    vw = tf.matmul(v, w_mat)  # [1, m]; v W, computed once: it gives u_new and (with its gradient) sigma
-    u_new = tf.stop_gradient(tf.math.l2_normalize(vw, epsilon=_NORMALIZE_EPS))  # [1, m]
-    sigma = tf.reduce_sum(vw * u_new)  # v W u_new^T
-    return tf.maximum(sigma, sn_epsilon), u_new
-
-
-def _batched_power_iteration(w, u, sn_epsilon):
-  """`power_iteration` of k matrices at once: w `[k, n, m]`, u `[k, 1, m]`, sn_epsilon `[k, 1, 1]`.
-
-  Returns `(sigma [k, 1, 1], u_new [k, 1, m])`, each row as `power_iteration` gives it for `w[i]`, `u[i]`.
-  """
-  with tf.name_scope("batched_power_iteration"):
-    v = tf.stop_gradient(tf.math.l2_normalize(tf.matmul(u, w, transpose_b=True), axis=-1, epsilon=_NORMALIZE_EPS))
-    vw = tf.matmul(v, w)                                                                    # [k, 1, m]
+    v = tf.stop_gradient(tf.math.l2_normalize(tf.matmul(u, w_mat, transpose_b=True), axis=-1,
+                                              epsilon=_NORMALIZE_EPS))
+    vw = tf.matmul(v, w_mat)  # [(k,) 1, m]; v W, computed once: it gives u_new and (with its gradient) sigma
     u_new = tf.stop_gradient(tf.math.l2_normalize(vw, axis=-1, epsilon=_NORMALIZE_EPS))
-    sigma = tf.reduce_sum(vw * u_new, axis=[1, 2], keepdims=True)
+    stacked = w_mat.shape.rank == 3  # (a full reduction for one matrix: its gradient takes fewer ops)
+    sigma = tf.reduce_sum(vw * u_new, axis=[1, 2] if stacked else None, keepdims=stacked)  # v W u_new^T
     return tf.maximum(sigma, sn_epsilon), u_new
 
 
@@ -100,7 +89,7 @@ def batched_kernels(layers):
       w = tf.stack([tf.reshape(x, [n, m]) for x in weights])                            # [k, n, m]
     u = tf.stack([x.u.value for x in group])                                            # [k, 1, m]
     epsilon = tf.constant([[[x.sn_epsilon]] for x in group], tf.float32)
-    sigma, u_new = _batched_power_iteration(w, u, epsilon)                              # [k, 1, 1]
+    sigma, u_new = power_iteration(w, u, epsilon)                                       # [k, 1, 1]
     kernels = w / sigma
     if len(shapes) == 1:
       kernels = tf.unstack(tf.reshape(kernels, (k,) + shapes.pop()))
