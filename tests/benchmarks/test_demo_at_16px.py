@@ -27,3 +27,16 @@ def test_missing_run_and_16px_run_are_one_line_errors(tmp_path, capsys, benchmar
   assert script.main(["demo_at_16px", f"--workdirs={run}"]) == 2
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and "32x32" in err[0]
+
+
+def test_draws_start_at_the_end_of_run_figures_seed_and_zero_draws_is_a_one_line_error(tmp_path, capsys,
+                                                                                         benchmark_script):
+  """The first draw is the sample set of the end-of-run figures (seed + 2), the others follow without repeats;
+  --draws=0 fails before any run is read."""
+  script = benchmark_script("demo_at_16px")
+  config = experiments.load("demo")
+  assert script.draw_seeds(config, 1) == [int(config.seed) + 2]
+  assert script.draw_seeds(config, 4) == [int(config.seed) + 2 + i for i in range(4)]
+  assert script.main(["demo_at_16px", f"--workdirs={tmp_path}", "--draws=0"]) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and "--draws" in err[0]
