@@ -66,7 +66,7 @@ def _reach(fn, x, where):
 def test_separable_attention_each_pass_mixes_only_its_axis_and_all_reach_everywhere():
   """A change of the input at (t, h, w) of video 0 reaches only (:, h, w) / (t, :, w) / (t, h, :) after the
   time / height / width pass alone, every (t', h', w') of video 0 after the three passes, and never video 1."""
-  # Fixed initial weights: of 200 seeded draws (seeds 0-199) one left a position's reach exactly 0 in float32
+  # Fixed initial weights: of 200 seeded draws (seeds 0-199) one left a position's reach exactly 0
   # (float32 rounding); the property is checked on one known draw.
   keras.utils.set_random_seed(0)
   rng = np.random.RandomState(2)
