@@ -14,7 +14,7 @@ real 32x32 `test` videos averaged to 16x16 against the same reference (how far t
 
 An FVD of 64 samples moves by itself with the samples drawn (one checkpoint of the demo: 146.7, 127.1, 112.7,
 120.7 for four seeds). `--draws=N` also scores N-1 more sets of 64 samples of each checkpoint (seeds seed+3,
-seed+4, ...) and prints their mean: the same 64-sample FVD, its sampling noise averaged out. The first set is
+seed+4, ...) and prints their mean: the same 64-sample FVD with its sampling noise averaged down. The first set is
 always the end-of-run figures' (`fvd_16`); the JSON adds every draw and their mean.
 """
 import os

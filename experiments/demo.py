@@ -8,8 +8,8 @@ tiny.py stays the 16x16 reference that the performance figures and the predictio
 measured with.
 
 Why 3000 steps: at 32x32, 1800 steps left the 32-sample FVD during training flat in one of two runs (551 ->
-674). Two runs of 3600 steps on a 2-core AMD EPYC Zen 4 (2026-12-03, EMA decay 0.99), their checkpoints scored at 16x16
-(samples 2x2-averaged, against the 16x16 demo's real videos; real against real 83.1):
+674). Two runs of 3600 steps on a 2-core AMD EPYC Zen 4 (2026-12-03, EMA decay 0.99), their checkpoints scored
+at 16x16 (samples 2x2-averaged, against the 16x16 demo's real videos; real against real 83.1):
 `python benchmarks/demo_at_16px.py --workdirs=RUN --checkpoints=2400,3000,3600` (a run keeps its last 3
 checkpoints, more with `--config.train.keep_checkpoints=N`):
 
