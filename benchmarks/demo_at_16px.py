@@ -55,8 +55,9 @@ def average_2x2(videos):
 
 
 def draw_seeds(config, draws: int) -> list:
-  """The sampling seeds of `draws` sets: the end-of-run figures' (config.seed + 2) first, then the next ones."""
-  return [int(config.seed) + 2 + i for i in range(draws)]
+  """The sampling seeds of `draws` sets: the end-of-run figures' first, then the next ones."""
+  first = evaluation.samples_seed(config)
+  return [first + i for i in range(draws)]
 
 
 def body(fv, args):

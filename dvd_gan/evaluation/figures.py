@@ -66,6 +66,11 @@ def real_videos(config, split: str, num_videos: int, batch_size: int, should_sto
   return videos
 
 
+def samples_seed(config) -> int:
+  """The latents' seed of the end-of-run samples, of the untrained and the EMA generator alike."""
+  return int(config.seed) + 2
+
+
 def generated_videos(generator, config, num_videos: int, batch_size: int, seed: int,
                      truncation: float = 1.0, should_stop=None):
   """Samples of `generator` (inference mode), z ~ N(0, truncation^2), y uniform: (uint8 [N, T, H, W, 3],
@@ -122,13 +127,13 @@ def demo_figures(config, trainer, build_models=None, log=print, real_reference=N
                      f"{real_reference.metadata.get('network')}; the figures need {n} of {net.name}")
   else:
     n = real_reference.num_items  # fewer than eval.num_videos: the whole of a small evaluation split
-  untrained_videos, untrained_labels = generated_videos(untrained, config, n, bs, int(config.seed) + 2,
+  untrained_videos, untrained_labels = generated_videos(untrained, config, n, bs, samples_seed(config),
                                                         should_stop=should_stop)
   if sampler is None:
     sampler = standing_stats.sampling_generator(trainer.G_ema, config, log=log, should_stop=should_stop)
   else:
     log("  EMA generator: the one the evaluation of this step sampled with (its standing statistics reused)")
-  ema_videos, ema_labels = generated_videos(sampler, config, n, bs, int(config.seed) + 2, float(e.truncation),
+  ema_videos, ema_labels = generated_videos(sampler, config, n, bs, samples_seed(config), float(e.truncation),
                                             should_stop=should_stop)
   sets.update(real_second=real_videos(config, second_split, n, bs, should_stop, fewer=True),
               untrained_generator=untrained_videos, ema_generator=ema_videos)
