@@ -34,6 +34,7 @@ from dvd_gan import losses as gan_losses
 from dvd_gan import random_streams
 from dvd_gan.layers import spectral_norm
 from dvd_gan.models.prediction_generator import takes_conditioning_frames
+from dvd_gan.training import lr_schedule
 from dvd_gan.training import precision as precision_lib
 from dvd_gan.training import randomness
 from dvd_gan.training.ema import EMA
@@ -98,8 +99,10 @@ class Trainer:
          if isinstance(x, spectral_norm._SpectralNormLayer)] for models in ((self.G,), (self.DS, self.DT)))
     with strategy.scope():
       fused = bool(t.get("fused_adam", True))
-      self.g_opt = precision_lib.make_optimizer(t.g_lr, t.beta1, t.beta2, t.mixed_precision, fused)
-      self.d_opt = precision_lib.make_optimizer(t.d_lr, t.beta1, t.beta2, t.mixed_precision, fused)
+      g_lr = lr_schedule.learning_rate(t.g_lr, t)
+      d_lr = lr_schedule.learning_rate(t.d_lr, t, updates_per_step=self.d_steps)
+      self.g_opt = precision_lib.make_optimizer(g_lr, t.beta1, t.beta2, t.mixed_precision, fused)
+      self.d_opt = precision_lib.make_optimizer(d_lr, t.beta1, t.beta2, t.mixed_precision, fused)
       self.g_vars = list(self.G.trainable_variables)
       self.d_vars = list(self.DS.trainable_variables) + list(self.DT.trainable_variables)
       self.g_opt.build(self.g_vars)
