@@ -101,4 +101,15 @@ def check_schedule(t, eval_every: int = 0) -> int:
       raise ValueError(f"train.{key} ({every}) must be a positive multiple of train.steps_per_loop ({spl})")
   if int(eval_every or 0) % spl:
     raise ValueError(f"eval.every_steps ({eval_every}) must be a multiple of train.steps_per_loop ({spl})")
+  check_lr_decay(t)
   return spl
+
+
+def check_lr_decay(t) -> None:
+  """ValueError (one line) unless 0 <= train.lr_decay_steps <= train.num_steps and 0 <= lr_decay_to <= 1."""
+  steps, num_steps = int(t.get("lr_decay_steps", 0)), int(t.num_steps)
+  if not 0 <= steps <= num_steps:
+    raise ValueError(f"train.lr_decay_steps must be in [0, train.num_steps = {num_steps}], got {steps}")
+  final = float(t.get("lr_decay_to", 0.0))
+  if not 0.0 <= final <= 1.0:
+    raise ValueError(f"train.lr_decay_to must be in [0, 1], got {final}")

@@ -17,6 +17,8 @@ non-finite gradients do not count, so D and G may lag that many updates behind t
 import keras
 import tensorflow as tf
 
+from dvd_gan.training import config as training_config
+
 
 class LinearTailDecay(keras.optimizers.schedules.LearningRateSchedule):
   """`base` until G step `num_steps - decay_steps`, then linearly to `base * final_fraction` (docstring)."""
@@ -24,9 +26,7 @@ class LinearTailDecay(keras.optimizers.schedules.LearningRateSchedule):
   def __init__(self, base: float, num_steps: int, decay_steps: int, final_fraction: float = 0.0,
                updates_per_step: int = 1):
     if not 0 < decay_steps <= num_steps:
-      raise ValueError(f"train.lr_decay_steps must be in [0, train.num_steps = {num_steps}], got {decay_steps}")
-    if not 0.0 <= final_fraction <= 1.0:
-      raise ValueError(f"train.lr_decay_to must be in [0, 1], got {final_fraction}")
+      raise ValueError(f"decay_steps must be in [1, num_steps = {num_steps}], got {decay_steps}")
     self.base, self.num_steps, self.decay_steps = float(base), int(num_steps), int(decay_steps)
     self.final_fraction, self.updates_per_step = float(final_fraction), int(updates_per_step)
 
@@ -42,6 +42,7 @@ class LinearTailDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 def learning_rate(base: float, train_config, updates_per_step: int = 1):
   """The optimiser's learning rate for `train_config` (a float when lr_decay_steps is 0, else the schedule)."""
+  training_config.check_lr_decay(train_config)
   decay_steps = int(train_config.get("lr_decay_steps", 0))
   if decay_steps == 0:
     return float(base)

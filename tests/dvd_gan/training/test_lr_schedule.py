@@ -5,9 +5,10 @@ import pytest
 import tensorflow as tf
 
 from dvd_gan import data as data_lib
+from dvd_gan.errors import UserError
 from dvd_gan.training import fused_adam
 from dvd_gan.training import lr_schedule
-from dvd_gan.training.loop import resolve_config
+from dvd_gan.training.loop import resolve_config, train
 from dvd_gan.training.trainer import build_trainer
 
 
@@ -31,16 +32,21 @@ def test_schedule_equals_the_formula(updates_per_step):
   assert float(schedule(tf.constant(9 * updates_per_step))) < float(schedule(tf.constant(8 * updates_per_step)))
 
 
-def test_off_by_default_and_bad_values_are_one_line_errors(tiny_config):
+def test_off_by_default_and_bad_values_are_one_line_errors(tiny_config, tmp_path):
   """lr_decay_steps = 0 (the default) keeps a plain float learning rate; more steps than the run, a negative
-  count or a final fraction outside [0, 1] are one-line ValueErrors naming the key."""
+  count or a final fraction outside [0, 1] are one-line errors naming the key, from the schedule and from
+  `train` before it writes anything."""
   t = tiny_config().train
   assert t.lr_decay_steps == 0 and lr_schedule.learning_rate(1e-3, t) == 1e-3
   for steps, final, key in ((5, 0.0, "lr_decay_steps"), (-1, 0.0, "lr_decay_steps"), (2, 1.5, "lr_decay_to")):
-    t.lr_decay_steps, t.lr_decay_to = steps, final
+    config = tiny_config(lr_decay_steps=steps, lr_decay_to=final)
     with pytest.raises(ValueError, match=key) as e:
-      lr_schedule.learning_rate(1e-3, t)
+      lr_schedule.learning_rate(1e-3, config.train)
     assert "\n" not in str(e.value)
+    with pytest.raises(UserError, match=key) as e:
+      train(config, str(tmp_path / "run"), log=lambda s: None)
+    assert "\n" not in str(e.value)
+  assert not (tmp_path / "run").exists()
 
 
 def test_fused_adam_follows_the_schedule():
