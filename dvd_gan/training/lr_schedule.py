@@ -7,8 +7,9 @@ With `train.lr_decay_steps` = N > 0, both optimisers' learning rates at G step s
   lr(s) = base * (1 - (1 - final) * (s - (S - N)) / N)   s >= S - N    (final = train.lr_decay_to)
 
 so the last update uses base * (final + (1 - final) / N), and a resumed run with a larger S first gets its
-constant rate back. Why: with constant rates a small GAN's weights keep swinging at the end of a short run,
-and where those swings leave G decides much of its final score; falling rates let G settle.
+constant rate back. A final decay lets G's weights settle instead of ending wherever a constant rate's
+swings leave them; on the 32x32 demo it did not lower the FVD (6 runs, docs/demo.md), so no shipped config
+uses it.
 
 The G step is read from the optimiser's own update counter (`iterations`, checkpointed with it): D's
 optimiser updates d_steps_per_g_step times per G step. Under float16 loss scaling, updates skipped for

@@ -31,8 +31,9 @@ def policy_scope(precision: str):
     keras.config.set_dtype_policy(previous)
 
 
-def make_optimizer(learning_rate: float, beta1: float, beta2: float, precision: str, fused: bool = True):
-  """Adam (BigGAN's betas); wrapped in a dynamic LossScaleOptimizer for float16.
+def make_optimizer(learning_rate, beta1: float, beta2: float, precision: str, fused: bool = True):
+  """Adam (BigGAN's betas); wrapped in a dynamic LossScaleOptimizer for float16. `learning_rate`: a float or
+  a Keras LearningRateSchedule (lr_schedule.py).
 
   `fused`: one fused kernel per variable (`fused_adam.FusedAdam`, the same update within float rounding,
   far fewer ops: the small demo's step is bound by its op count); False: Keras's own Adam.
