@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from dvd_gan import standing_stats
 from dvd_gan.evaluation import scorer
-from dvd_gan.evaluation.untrained import network_and_untrained_generator
+from dvd_gan.evaluation.untrained import network_and_untrained_generator, samples_seed
 from dvd_gan.training.summaries import to_uint8
 from dvd_gan import data as data_lib
 from dvd_gan.data import synthetic
@@ -64,11 +64,6 @@ def real_videos(config, split: str, num_videos: int, batch_size: int, should_sto
   if videos.shape[0] < num_videos and not fewer:
     raise ValueError(f"split {split!r} has only {videos.shape[0]} videos, eval.num_videos is {num_videos}")
   return videos
-
-
-def samples_seed(config) -> int:
-  """The latents' seed of the end-of-run samples, of the untrained and the EMA generator alike."""
-  return int(config.seed) + 2
 
 
 def generated_videos(generator, config, num_videos: int, batch_size: int, seed: int,

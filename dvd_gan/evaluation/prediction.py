@@ -30,7 +30,7 @@ from dvd_gan import random_streams
 from eval.video_writer import to_uint8
 from dvd_gan import data as data_lib
 from dvd_gan.data import synthetic as synthetic_data
-from dvd_gan.evaluation.untrained import network_and_untrained_generator
+from dvd_gan.evaluation.untrained import network_and_untrained_generator, samples_seed
 import eval as video_eval
 from eval.interrupt import check as check_stop
 
@@ -166,7 +166,7 @@ def demo_figures(config, trainer, build_models=None, log=print, should_stop=None
   net, untrained = network_and_untrained_generator(config, build_models, should_stop)
   context, future, labels = real_clips(config, "test", n, bs, training=False, should_stop=should_stop)
   t = future.shape[1]
-  seed = int(config.seed) + 2
+  seed = samples_seed(config)
   predictions = {
       "trained": predict(trainer.G_ema, context, seed, float(e.truncation), bs, should_stop),
       "untrained": predict(untrained, context, seed, 1.0, bs, should_stop),

@@ -1,5 +1,6 @@
 """What every set of end-of-run demo figures compares the trained generator with: the run's feature network and
-a freshly initialised generator of the same config (dvd_gan.evaluation.figures, dvd_gan.evaluation.prediction)."""
+a freshly initialised generator of the same config, and the seed both generators sample with
+(dvd_gan.evaluation.figures, dvd_gan.evaluation.prediction)."""
 import keras
 
 from dvd_gan.evaluation import protocols as run_protocols
@@ -7,6 +8,12 @@ from dvd_gan.models import build as build_lib
 from dvd_gan.training import precision as precision_lib
 import eval as video_eval
 from eval.interrupt import check as check_stop
+
+
+def samples_seed(config) -> int:
+  """The latents' seed of the end-of-run samples (synthesis and prediction demos), of the untrained and the
+  trained generator alike."""
+  return int(config.seed) + 2
 
 
 def network_and_untrained_generator(config, build_models=None, should_stop=None, network=None) -> tuple:
