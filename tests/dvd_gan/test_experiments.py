@@ -23,15 +23,14 @@ def test_names_are_the_files_of_experiments():
 
 def test_the_demo_is_tiny_at_32x32():
   """experiments/demo.py (the default of dvd_gan.train) differs from tiny.py only in its size (32x32 frames,
-  G's channel multipliers: one more upsampling stage), its number of steps (3000), its EMA decay (0.999: the
-  average of a longer run's last ~1000 steps) and its evaluation interval (1000: 3 evaluations instead of 6)."""
+  G's channel multipliers: one more upsampling stage), its number of steps (3600) and its evaluation interval
+  (1200: 3 evaluations instead of 12, the last at the last step)."""
   assert train.DEFAULT_CONFIG == "demo"
   demo, tiny = experiments.load("demo").to_dict(), experiments.load("tiny").to_dict()
   assert (demo["resolution"], tiny["resolution"]) == (32, 16)
   assert demo["model"].pop("g_multipliers") == (4, 4, 2, 2)
-  assert (demo["train"].pop("num_steps"), tiny["train"].pop("num_steps")) == (3000, 1800)
-  assert (demo["train"].pop("ema_decay"), tiny["train"].pop("ema_decay")) == (0.999, 0.99)
-  assert (demo["eval"].pop("every_steps"), tiny["eval"].pop("every_steps")) == (1000, 300)
+  assert (demo["train"].pop("num_steps"), tiny["train"].pop("num_steps")) == (3600, 1800)
+  assert (demo["eval"].pop("every_steps"), tiny["eval"].pop("every_steps")) == (1200, 300)
   tiny["model"].pop("g_multipliers")
   demo.pop("resolution"), tiny.pop("resolution")
   assert demo == tiny
