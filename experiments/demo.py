@@ -7,18 +7,18 @@ thread per op, FVD and class cues at the end): 32x32 frames, with one more upsam
 reference that the performance figures and the prediction demo (tiny_fp.py) are measured with.
 
 Why 3600 steps: the demo's samples scored at 16x16 (`python benchmarks/demo_at_16px.py --workdirs=RUN`,
-docs/demo.md) were measured side by side on one 2-core AMD EPYC Zen 5 on 2026-12-05, two runs at a time,
-against this schedule at 3000 steps (EMA decay 0.999, tried to save a sixth of the training):
+docs/demo.md) are held to the 122-141 that this schedule gave when the training step had twice as many ops.
+Measured on one 2-core AMD EPYC Zen 5 on 2026-12-05 (two runs at a time, except the two README runs):
 
-    3600 steps, EMA 0.99 (this config)      112.9, 126.7; with the step of before docs/performance.md's
-                                            "Ops per training step" (the same mathematics): 83.8, 94.2,
-                                            105.7, 114.1, 119.2
+    3600 steps, EMA 0.99 (this config)      100.3, 112.9, 126.7, 144.1; with the step of before
+                                            docs/performance.md's "Ops per training step" (the same
+                                            mathematics): 83.8, 94.2, 105.7, 114.1, 119.2
     3600 steps, EMA 0.999                   114.5, 126.7
     3000 steps, EMA 0.999                   105.9, 110.4, 142.2  (2026-12-04, 7 more: 97.6-146.7)
 
-All nine 3600-step runs of that day stayed under 141 (the figure this demo's samples are held to), 3 of 10
-3000-step ones did not; of two 3600-step runs on a Zen 4 on 2026-12-03 (EMA 0.99), one ended at 145.8. At 32x32 the same runs' FVD (b) were 255.7 and 444.8 (0.99), 336.4 and 320.0 (0.999), 239.9-443.3
-(3000 steps): no clear difference, so the EMA keeps tiny.py's decay.
+3600 steps went above 141 in 1 of 11 runs that day, 3000 steps in 3 of 10 (and two 3600-step runs on a Zen 4
+on 2026-12-03 ended at 126.3 and 145.8). At 32x32 the runs' FVD (b) were 241.3-444.8 (0.99), 336.4 and 320.0
+(0.999), 239.9-443.3 (3000 steps): no clear difference, so the EMA keeps tiny.py's decay.
 
 Why the curve every 1200 steps: one evaluation (32 samples through the Kinetics-400 I3D) costs as much as ~100
 training steps on 2-core machines, so tiny.py's interval (300) would take about a fifth of the run; 3 keep the
