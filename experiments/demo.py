@@ -10,9 +10,10 @@ Why 3600 steps: the demo's samples scored at 16x16 (`python benchmarks/demo_at_1
 docs/demo.md) are held to the 122-141 that this schedule gave when the training step had twice as many ops.
 Measured on one 2-core AMD EPYC Zen 5 on 2026-12-05 (two runs at a time, except the two README runs):
 
-    3600 steps, EMA 0.99 (this config)      100.3, 112.9, 126.7, 144.1; with the step of before
-                                            docs/performance.md's "Ops per training step" (the same
-                                            mathematics): 83.8, 94.2, 105.7, 114.1, 119.2
+    3600 steps, EMA 0.99 (this config)      100.3, 112.9, 126.7, 144.1; with the training step of
+                                            2026-12-03 (two power iterations of D's spectral norms per
+                                            D update instead of one: docs/performance.md, one call of
+                                            each discriminator): 83.8, 94.2, 105.7, 114.1, 119.2
     3600 steps, EMA 0.999                   114.5, 126.7
     3000 steps, EMA 0.999                   105.9, 110.4, 142.2  (2026-12-04, 7 more: 97.6-146.7)
 
