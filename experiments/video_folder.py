@@ -10,7 +10,7 @@ folder's class folders (--config.data.labels=none: unconditional); the first run
 --config.data.data_dir (default: the TFDS default), later runs and resumes reuse it.
 Evaluation against the folder's evaluation split (its held-out videos), real statistics cached in the run
 folder: `video_folder` scores `folder_fvd` (FVD of 256 samples) every 5000 steps, as the paper's 12-frame
-64x64 config scores its protocol; `video_folder:small` scores `folder_fvd_small` (32 samples) every 1000 steps
+64x64 config scores its protocol; `video_folder:small` scores `folder_fvd_small` (32 samples) every 1200 steps
 and ends with the demo's FVD figures (eval.fvd_at_end: untrained G, EMA G and the training videos, each
 against the evaluation split). `python -m dvd_gan.evaluate --workdir=...` scores with `folder_fvd`.
 """
