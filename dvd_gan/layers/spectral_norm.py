@@ -29,6 +29,12 @@ takes its kernel at its first training call and assigns its `u` then. Every laye
 above (one iteration from its own stored u, the gradient through sigma): only the ops are shared. A layer
 alone in its shape runs `power_iteration` as it would itself; a layer called a second time in the scope, or
 inside a rematerialised block (whose recomputation must re-derive its kernel), runs its own iteration.
+
+More power iterations per update (`batched(layers, iterations=n)`): every training call in the scope refines u
+n - 1 times (u <- normalize(normalize(u W^T) W), no gradient) before the iteration above, the batched kernels
+and the layers' own iterations alike. n = 1 is the method as written; the training step's D update may take
+more (`train.d_sn_iterations`: its one call of each discriminator on [real; fake] makes one iteration where
+two calls, reals then fakes, made two).
 """
 import collections
 import contextlib
@@ -47,19 +53,24 @@ _NORMALIZE_EPS = 1e-12
 _local = threading.local()
 
 
-def power_iteration(w_mat, u, sn_epsilon=1e-4):
-  """One power iteration for the largest singular value of `w_mat`, or of each matrix of a stack.
+def power_iteration(w_mat, u, sn_epsilon=1e-4, iterations=1):
+  """`iterations` power iterations (one by default) for the largest singular value of `w_mat`, or of each
+  matrix of a stack: the first `iterations - 1` only refine u, the last gives sigma and u_new.
 
   Args:
     w_mat: `[n, m]` float32 matrix (the kernel reshaped to `[-1, out]`), or a stack `[k, n, m]` of them.
     u: `[1, m]` float32, the current estimate of the right singular vector (`[k, 1, m]` for a stack).
     sn_epsilon: lower bound on the returned sigma (a float, or `[k, 1, 1]` for a stack).
+    iterations: int >= 1.
 
   Returns:
     `(sigma, u_new)`: sigma = v W u_new^T (scalar, `[k, 1, 1]` for a stack; differentiable w.r.t. `w_mat`),
     u_new `[1, m]` (`[k, 1, m]`; no gradient).
   """
   with tf.name_scope("power_iteration"):
+    for _ in range(int(iterations) - 1):
+      v = tf.math.l2_normalize(tf.matmul(u, w_mat, transpose_b=True), axis=-1, epsilon=_NORMALIZE_EPS)
+      u = tf.stop_gradient(tf.math.l2_normalize(tf.matmul(v, w_mat), axis=-1, epsilon=_NORMALIZE_EPS))
     v = tf.stop_gradient(tf.math.l2_normalize(tf.matmul(u, w_mat, transpose_b=True), axis=-1,
                                               epsilon=_NORMALIZE_EPS))
     vw = tf.matmul(v, w_mat)  # [(k,) 1, m]; v W, computed once: it gives u_new and (with its gradient) sigma
@@ -69,10 +80,10 @@ def power_iteration(w_mat, u, sn_epsilon=1e-4):
     return tf.maximum(sigma, sn_epsilon), u_new
 
 
-def batched_kernels(layers):
+def batched_kernels(layers, iterations=1):
   """{id(layer): (W / sigma float32 in W's shape, u_new [1, m])} for those of the built spectrally normalised
-  `layers` whose weight reshapes to the `[n, m]` of another's: one power iteration each from its stored u, the
-  iterations of one `[n, m]` as one batched product; `u` is not assigned here (see `batched`)."""
+  `layers` whose weight reshapes to the `[n, m]` of another's: `iterations` power iterations each from its
+  stored u, the iterations of one `[n, m]` as batched products; `u` is not assigned here (see `batched`)."""
   groups = collections.defaultdict(list)
   for layer in layers:
     shape = tuple(layer._sn_weight.shape)
@@ -89,7 +100,7 @@ def batched_kernels(layers):
       w = tf.stack([tf.reshape(x, [n, m]) for x in weights])                            # [k, n, m]
     u = tf.stack([x.u.value for x in group])                                            # [k, 1, m]
     epsilon = tf.constant([[[x.sn_epsilon]] for x in group], tf.float32)
-    sigma, u_new = power_iteration(w, u, epsilon)                                       # [k, 1, 1]
+    sigma, u_new = power_iteration(w, u, epsilon, iterations)                           # [k, 1, 1]
     kernels = w / sigma
     if len(shapes) == 1:
       kernels = tf.unstack(tf.reshape(kernels, (k,) + shapes.pop()))
@@ -101,19 +112,24 @@ def batched_kernels(layers):
 
 
 @contextlib.contextmanager
-def batched(layers):
+def batched(layers, iterations=1):
   """Within the scope, the first training call of each of `layers` (spectrally normalised, built) whose weight
   shares its `[n, m]` with another's takes its kernel from the batched computation made on entry (module
-  docstring) and assigns its u then. Enter it where the gradient must reach the weights (inside the
+  docstring) and assigns its u then; every training call in the scope makes `iterations` power iterations
+  (`layers` may be empty: only the iterations then). Enter it where the gradient must reach the weights (inside the
   GradientTape). Group only weights that are ready together: a layer's forward pass waits for the reads of every
   weight of its group (one network's weights, not those of a network another optimiser is still updating)."""
+  iterations = int(iterations)
+  if iterations < 1:
+    raise ValueError(f"power iterations per update must be >= 1, got {iterations}")
   layers = [x for x in layers if getattr(x, "_sn_weight", None) is not None]
-  previous = getattr(_local, "prepared", None)
-  _local.prepared = batched_kernels(layers) if layers else {}
+  previous = getattr(_local, "prepared", None), getattr(_local, "iterations", 1)
+  _local.iterations = iterations
+  _local.prepared = batched_kernels(layers, iterations) if layers else {}
   try:
     yield
   finally:
-    _local.prepared = previous
+    _local.prepared, _local.iterations = previous
 
 
 def _take_prepared(layer):
@@ -147,7 +163,9 @@ class _SpectralNormLayer(keras.layers.Layer):
   def _normalize(self, update_u):
     w = tf.convert_to_tensor(self._sn_weight.value)
     w_mat = tf.reshape(w, [-1, w.shape[-1]])
-    sigma, u_new = power_iteration(w_mat, remat.read_state(self.u), self.sn_epsilon)
+    # A training call (update_u) makes the iterations of the innermost `batched` scope; others make one.
+    iterations = getattr(_local, "iterations", 1) if update_u else 1
+    sigma, u_new = power_iteration(w_mat, remat.read_state(self.u), self.sn_epsilon, iterations)
     if update_u:
       remat.assign_state(self.u, lambda: u_new)
     return w / sigma

@@ -13,6 +13,8 @@ def train_config() -> ml_collections.ConfigDict:
   t.beta2 = 0.999
   t.lr_decay_steps = 0           # > 0: both learning rates fall linearly over the last N steps (lr_schedule.py)
   t.lr_decay_to = 0.0            # ... to this fraction of g_lr / d_lr
+  t.d_sn_iterations = 1          # power iterations of D's spectral norms per D update (BigGAN's one call of D
+                                 # on [real; fake]: 1; the G update's call of D makes 1; docs/training.md)
   t.ema_decay = 0.9999
   t.ema_start_step = 20_000      # before it, G_ema is a copy of G
   t.conditional = True           # num_classes = 0 in the config: take the dataset's class count (False: keep 0)

@@ -48,8 +48,8 @@ RUN_KEYS = (
     "data.synthetic_variant", "data.bair_camera", "data.shuffle_buffer", "data.deterministic",
     "data.videos", "data.labels", "data.class_names",
     # The optimisation; the strategy decides how the batch is split into per-replica input pipelines.
-    "train.d_steps_per_g_step", "train.g_lr", "train.d_lr", "train.beta1", "train.beta2", "train.lr_decay_steps",
-    "train.lr_decay_to", "train.ema_decay",
+    "train.d_steps_per_g_step", "train.d_sn_iterations", "train.g_lr", "train.d_lr", "train.beta1", "train.beta2",
+    "train.lr_decay_steps", "train.lr_decay_to", "train.ema_decay",
     "train.ema_start_step", "train.conditional", "train.mixed_precision", "train.fused_adam", "train.strategy",
 )
 

@@ -94,6 +94,10 @@ class Trainer:
     # The spectral norms of G, and of DS and DT together, batched in training calls (spectral_norm.batched);
     # not with rematerialised blocks, whose recomputation re-derives each kernel itself.
     self._batch_sn = not bool(config.model.get("remat", False))
+    # Power iterations of D's spectral norms per D update (the G update's call of D makes one).
+    self._d_sn_iterations = int(t.get("d_sn_iterations", 1))
+    if self._d_sn_iterations < 1:
+      raise ValueError(f"train.d_sn_iterations must be >= 1, got {self._d_sn_iterations}")
     self._g_sn, self._d_sn = (
         [x for m in models for x in m._flatten_layers(include_self=False)
          if isinstance(x, spectral_norm._SpectralNormLayer)] for models in ((self.G,), (self.DS, self.DT)))
@@ -121,9 +125,12 @@ class Trainer:
 
   # ---- per-replica pieces ------------------------------------------------------------------------------
 
-  def _spectral_norms(self, layers):
-    """The scope in which the training calls of `layers`' networks take batched spectral norms."""
-    return spectral_norm.batched(layers) if self._batch_sn else contextlib.nullcontext()
+  def _spectral_norms(self, layers, iterations=1):
+    """The scope in which the training calls of `layers`' networks take batched spectral norms, each making
+    `iterations` power iterations."""
+    if self._batch_sn:
+      return spectral_norm.batched(layers, iterations)
+    return spectral_norm.batched((), iterations) if iterations > 1 else contextlib.nullcontext()
 
   def _ds(self, video, y, indices, training=True):
     """DS scores [b] on the k frames `indices` [b, k] of each video (drawn for the global batch).
@@ -166,7 +173,7 @@ class Trainer:
     """(DS real, DS fake, DT real, DT fake) scores, float32 [b] each, of the D step's reals and fakes."""
     # ONE call of each discriminator on [real; fake] (BigGAN's D(cat(x, G(z)))): D has no batch-dependent
     # layer, so the scores are those of two calls with the same u, every layer's ops run once instead of
-    # twice, and each spectral norm makes one power iteration per D update.
+    # twice, and each spectral norm makes one power iteration per D update (train.d_sn_iterations: more).
     n_real = tf.shape(real)[0]
     videos = tf.concat([real, fake], axis=0)
     labels = None if y_real is None else tf.concat([y_real, y_fake], axis=0)
@@ -195,7 +202,7 @@ class Trainer:
     with self._spectral_norms(self._g_sn):
       fake = tf.stop_gradient(self._generate(z, y_fake, context))
     fake = tf.cast(fake, real.dtype)
-    with tf.GradientTape() as tape, self._spectral_norms(self._d_sn):
+    with tf.GradientTape() as tape, self._spectral_norms(self._d_sn, self._d_sn_iterations):
       ds_real, ds_fake, dt_real, dt_fake = self._d_scores(real, fake, y_real, y_fake, real_idx, fake_idx, dt_seed)
       loss_ds = gan_losses.d_hinge_loss(ds_real, ds_fake)
       loss_dt = gan_losses.d_hinge_loss(dt_real, dt_fake)

@@ -177,6 +177,25 @@ def test_power_iteration_equals_the_textbook_formula_and_its_gradient():
                              rtol=1e-6, atol=1e-7)
 
 
+def test_more_power_iterations_equal_repeated_single_iterations_and_their_gradient():
+  """`power_iteration(..., iterations=3)` (one matrix and a stack) equals two iterations that only refine u, then
+  one: the same sigma, u_new, and gradient w.r.t. W (through the last iteration's sigma only)."""
+  rng = np.random.RandomState(6)
+  for w_shape, u_shape in (((12, 5), (1, 5)), ((3, 12, 5), (3, 1, 5))):
+    w = tf.constant(rng.randn(*w_shape).astype("float32"))
+    u = tf.constant(rng.randn(*u_shape).astype("float32"))
+    with tf.GradientTape(persistent=True) as tape:
+      tape.watch(w)
+      sigma, u_new = power_iteration(w, u, iterations=3)
+      u_ref = power_iteration(w, power_iteration(w, u)[1])[1]
+      sigma_ref, u_new_ref = power_iteration(w, u_ref)
+    np.testing.assert_allclose(sigma.numpy(), sigma_ref.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(u_new.numpy(), u_new_ref.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tape.gradient(sigma, w).numpy(), tape.gradient(sigma_ref, w).numpy(),
+                               rtol=1e-5, atol=1e-6)
+    assert not np.allclose(sigma.numpy(), power_iteration(w, u)[0].numpy(), rtol=1e-3)  # the iterations count
+
+
 def _model_of_shared_shapes():
   """Layers with weights of equal [n, m] (two of the same shape, one reshaping to the same [n, m]) and one alone."""
   layers = [SNConv2D(4, 3, kernel_initializer=_gaussian(10 + i), name=f"conv{i}") for i in range(2)]
@@ -217,6 +236,33 @@ def test_batched_power_iterations_equal_each_layers_own():
     for a, b in zip(w, g):
       np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
   assert not np.allclose(want[2][0], _raw_u_after_two_iterations(layers[0]))  # a second update would show
+
+
+def test_batched_scope_with_two_iterations_equals_refining_each_u_first():
+  """`spectral_norm.batched(layers, iterations=2)`: every layer, its shape shared or alone, gets the kernel, the
+  gradient and the u update of its own training call made after its u was refined by one power iteration; an
+  inference call in the scope still makes one iteration and updates nothing."""
+  layers = _model_of_shared_shapes()
+  us = [layer.u.numpy().copy() for layer in layers]
+  for layer in layers:
+    w = tf.convert_to_tensor(layer._sn_weight.value)
+    layer.u.assign(power_iteration(tf.reshape(w, [-1, w.shape[-1]]), layer.u)[1])
+  want = _kernels_and_gradients(layers, lambda layers: contextlib.nullcontext())
+  for layer, u in zip(layers, us):
+    layer.u.assign(u)
+  got = _kernels_and_gradients(layers, lambda layers: spectral_norm.batched(layers, iterations=2))
+  for w, g in zip(want, got):
+    for a, b in zip(w, g):
+      np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+  one = _kernels_and_gradients(layers, spectral_norm.batched)
+  assert not np.allclose(one[2][3], got[2][3], rtol=1e-3)  # the layer alone in its shape iterates twice too
+  inference = layers[0].normalized_kernel().numpy()
+  with spectral_norm.batched(layers, iterations=2):
+    np.testing.assert_array_equal(layers[0].spectral_kernel(training=False).numpy(), inference)
+    np.testing.assert_array_equal(layers[0].u.numpy(), us[0])
+  with pytest.raises(ValueError, match="power iterations per update must be >= 1, got 0"):
+    with spectral_norm.batched(layers, iterations=0):
+      pass
 
 
 def _raw_u_after_two_iterations(layer):

@@ -16,6 +16,9 @@ Tolerance: the spectral-norm vectors and the moving statistics within 1e-4 relat
 slots within 1e-4 relative on 99% of their entries (the rest, weights whose exact gradient is 0, see
 `_assert_equal_states`). A wrong update (a missing bias correction, a skipped or doubled u or moving-statistic
 update, wrong gradients from a recomputation) fails.
+
+`train.d_sn_iterations`, which changes the step, is checked the same way against its definition: the step with
+two iterations equals the step with one run after every D u was refined by one power iteration.
 """
 import contextlib
 import warnings
@@ -29,6 +32,7 @@ from tensorflow.python.framework import config as tf_config
 from dvd_gan import data as data_lib
 from dvd_gan.layers import batch_norm as batch_norm_lib
 from dvd_gan.layers import conv_gru as conv_gru_lib
+from dvd_gan.layers import spectral_norm
 from dvd_gan.training import trainer as trainer_lib
 from dvd_gan.training.loop import resolve_config
 from dvd_gan.training.trainer import build_trainer
@@ -51,7 +55,7 @@ def _state(trainer):
 def _run_steps(config, overrides, strategy, batches, init=None):
   """(state after len(batches) D steps' worth of steps, last metrics, initial weights as numpy)."""
   c = config.copy_and_resolve_references()
-  for key, v in overrides.items():  # "train.fused_adam", "model.remat"
+  for key, v in overrides.items():  # "train.fused_adam", "model.remat", ...
     section, name = key.split(".")
     c[section][name] = v
   trainer = build_trainer(c, strategy)
@@ -213,7 +217,7 @@ def test_one_discriminator_call_on_real_and_fake_keeps_every_variable_equal(base
 @contextlib.contextmanager
 def _per_layer_spectral_norms():
   with pytest.MonkeyPatch.context() as patch:
-    patch.setattr(trainer_lib.Trainer, "_spectral_norms", lambda self, layers: contextlib.nullcontext())
+    patch.setattr(trainer_lib.Trainer, "_spectral_norms", lambda self, layers, iterations=1: contextlib.nullcontext())
     yield
 
 
@@ -222,6 +226,48 @@ def test_batched_spectral_norms_keep_every_variable_equal(baseline):
   """The step's batched power iterations (the baseline: spectral_norm.batched over G, and over DS and DT together)
   equal each layer running its own: every weight, u, optimiser slot and metric."""
   _check(baseline, {}, layers=_per_layer_spectral_norms)
+
+
+@contextlib.contextmanager
+def _d_u_refined_before_each_d_update():
+  """Before each D update, every spectral norm of DS and DT refines its u by one power iteration of its own,
+  outside the update (no gradient, nothing batched)."""
+  d_step = trainer_lib.Trainer.d_step
+
+  def refined_d_step(self, batch, seed):
+    for layer in self._d_sn:
+      w = tf.convert_to_tensor(layer._sn_weight.value)
+      layer.u.assign(spectral_norm.power_iteration(tf.reshape(w, [-1, w.shape[-1]]), layer.u.value)[1])
+    return d_step(self, batch, seed)
+
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(trainer_lib.Trainer, "d_step", refined_d_step)
+    yield
+
+
+@pytest.mark.slow
+def test_two_d_power_iterations_equal_one_after_refining_u(baseline):
+  """`train.d_sn_iterations = 2`: each D update's spectral norms make one power iteration that only refines u, then
+  the one of the step as written. So the step equals the baseline step (1 iteration) run after every D u was
+  refined by one iteration of its own: every weight, u, optimiser slot and metric; and it is not the baseline
+  step itself (D's u and weights move)."""
+  config, batches, want, _, init = baseline
+  with _d_u_refined_before_each_d_update():
+    ref, m_ref, _ = _run_steps(config, BASELINE, tf.distribute.get_strategy(), batches, init=init)
+  got, m_got, _ = _run_steps(config, {**BASELINE, "train.d_sn_iterations": 2}, tf.distribute.get_strategy(),
+                             batches, init=init)
+  _assert_equal_states(ref, got)
+  for k in m_ref:
+    assert abs(m_ref[k] - m_got[k]) <= 1e-4 * (1 + abs(m_ref[k])), k
+  d_u = [k for k in want if k.startswith(("DS/", "DT/")) and k.endswith("/u")]
+  assert d_u and max(np.abs(got[k] - want[k]).max() for k in d_u) > 1e-3
+
+
+def test_d_power_iterations_below_one_are_refused(baseline):
+  config = baseline[0].copy_and_resolve_references()
+  config.train.d_sn_iterations = 0
+  with pytest.raises(ValueError, match=r"train.d_sn_iterations must be >= 1, got 0"):
+    build_trainer(config, tf.distribute.get_strategy())
 
 
 @contextlib.contextmanager
