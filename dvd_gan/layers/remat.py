@@ -10,6 +10,7 @@ iteration further on (a different sigma, so different gradients) and update `u` 
 second time. The layers therefore read and write that state through `read_state` / `assign_state`: during
 the forward pass of a rematerialised block the values read are recorded; during its recomputation the same
 values are replayed and no state is written. Outside `remat` both are plain variable reads and assigns.
+Settings a layer reads from an enclosing scope (`read_setting`) are recorded and replayed the same way.
 A test compares every variable (u and moving statistics included) after a training step with and without
 remat (tests/dvd_gan/training/test_step_optimisations.py).
 
@@ -41,6 +42,14 @@ class _Record:
     self.values.append(value)
     return value
 
+  def read_setting(self, value):
+    if self.replaying:
+      value = self.values[self.position]
+      self.position += 1
+      return value
+    self.values.append(value)
+    return value
+
 
 def _current():
   return getattr(_local, "record", None)
@@ -57,6 +66,14 @@ def read_state(variable):
   if record is None:
     return tf.convert_to_tensor(variable.value if hasattr(variable, "value") else variable)
   return record.read(variable)
+
+
+def read_setting(value):
+  """`value` (a Python value the layer's computation depends on, e.g. the power iterations of the enclosing
+  `spectral_norm.batched` scope); during a recomputation, the value its forward pass had: the backward pass
+  runs outside the scopes the forward pass ran in."""
+  record = _current()
+  return value if record is None else record.read_setting(value)
 
 
 def assign_state(variable, value_fn):

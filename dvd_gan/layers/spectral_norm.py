@@ -163,8 +163,9 @@ class _SpectralNormLayer(keras.layers.Layer):
   def _normalize(self, update_u):
     w = tf.convert_to_tensor(self._sn_weight.value)
     w_mat = tf.reshape(w, [-1, w.shape[-1]])
-    # A training call (update_u) makes the iterations of the innermost `batched` scope; others make one.
-    iterations = getattr(_local, "iterations", 1) if update_u else 1
+    # A training call (update_u) makes the iterations of the innermost `batched` scope, others one; a
+    # rematerialised block's recomputation (outside the scope) replays its forward pass's count.
+    iterations = remat.read_setting(getattr(_local, "iterations", 1) if update_u else 1)
     sigma, u_new = power_iteration(w_mat, remat.read_state(self.u), self.sn_epsilon, iterations)
     if update_u:
       remat.assign_state(self.u, lambda: u_new)

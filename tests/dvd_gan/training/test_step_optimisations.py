@@ -246,16 +246,18 @@ def _d_u_refined_before_each_d_update():
 
 
 @pytest.mark.slow
-def test_two_d_power_iterations_equal_one_after_refining_u(baseline):
+@pytest.mark.parametrize("remat", [False, True], ids=["batched", "remat"])
+def test_two_d_power_iterations_equal_one_after_refining_u(baseline, remat):
   """`train.d_sn_iterations = 2`: each D update's spectral norms make one power iteration that only refines u, then
   the one of the step as written. So the step equals the baseline step (1 iteration) run after every D u was
   refined by one iteration of its own: every weight, u, optimiser slot and metric; and it is not the baseline
-  step itself (D's u and weights move)."""
+  step itself (D's u and weights move). With `model.remat` the layers iterate one by one and the backward pass's
+  recomputation must make the forward pass's two iterations, outside the scope that set them."""
   config, batches, want, _, init = baseline
   with _d_u_refined_before_each_d_update():
     ref, m_ref, _ = _run_steps(config, BASELINE, tf.distribute.get_strategy(), batches, init=init)
-  got, m_got, _ = _run_steps(config, {**BASELINE, "train.d_sn_iterations": 2}, tf.distribute.get_strategy(),
-                             batches, init=init)
+  got, m_got, _ = _run_steps(config, {**BASELINE, "train.d_sn_iterations": 2, "model.remat": remat},
+                             tf.distribute.get_strategy(), batches, init=init)
   _assert_equal_states(ref, got)
   for k in m_ref:
     assert abs(m_ref[k] - m_got[k]) <= 1e-4 * (1 + abs(m_ref[k])), k
