@@ -33,20 +33,13 @@ class _Record:
     self.replaying = False
     self.position = 0
 
-  def read(self, variable):
+  def read(self, value_fn):
+    """`value_fn()` recorded in the forward pass; the recorded value, in order, in the recomputation."""
     if self.replaying:
       value = self.values[self.position]
       self.position += 1
       return value
-    value = tf.convert_to_tensor(variable.value if hasattr(variable, "value") else variable)
-    self.values.append(value)
-    return value
-
-  def read_setting(self, value):
-    if self.replaying:
-      value = self.values[self.position]
-      self.position += 1
-      return value
+    value = value_fn()
     self.values.append(value)
     return value
 
@@ -62,10 +55,10 @@ def recording():
 
 def read_state(variable):
   """The value of a state variable (spectral-norm `u`) as the current forward pass must use it."""
-  record = _current()
-  if record is None:
+  def value():
     return tf.convert_to_tensor(variable.value if hasattr(variable, "value") else variable)
-  return record.read(variable)
+  record = _current()
+  return value() if record is None else record.read(value)
 
 
 def read_setting(value):
@@ -73,7 +66,7 @@ def read_setting(value):
   `spectral_norm.batched` scope); during a recomputation, the value its forward pass had: the backward pass
   runs outside the scopes the forward pass ran in."""
   record = _current()
-  return value if record is None else record.read_setting(value)
+  return value if record is None else record.read(lambda: value)
 
 
 def assign_state(variable, value_fn):

@@ -126,11 +126,9 @@ class Trainer:
   # ---- per-replica pieces ------------------------------------------------------------------------------
 
   def _spectral_norms(self, layers, iterations=1):
-    """The scope in which the training calls of `layers`' networks take batched spectral norms, each making
-    `iterations` power iterations."""
-    if self._batch_sn:
-      return spectral_norm.batched(layers, iterations)
-    return spectral_norm.batched((), iterations) if iterations > 1 else contextlib.nullcontext()
+    """The scope in which the training calls of `layers`' networks take batched spectral norms (unless
+    rematerialised), each making `iterations` power iterations."""
+    return spectral_norm.batched(layers if self._batch_sn else (), iterations)
 
   def _ds(self, video, y, indices, training=True):
     """DS scores [b] on the k frames `indices` [b, k] of each video (drawn for the global batch).

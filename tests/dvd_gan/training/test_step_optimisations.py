@@ -132,13 +132,17 @@ def baseline(tiny_config):
     tf_config.disable_op_determinism()
 
 
+def _assert_equal_metrics(want, got):
+  for k in want:
+    assert abs(want[k] - got[k]) <= 1e-4 * (1 + abs(want[k])), k
+
+
 def _check(baseline, option, layers=contextlib.nullcontext):
   config, batches, want, m_want, init = baseline
   with layers():
     got, m_got, _ = _run_steps(config, {**BASELINE, **option}, tf.distribute.get_strategy(), batches, init=init)
   _assert_equal_states(want, got)
-  for k in m_want:
-    assert abs(m_want[k] - m_got[k]) <= 1e-4 * (1 + abs(m_want[k])), k
+  _assert_equal_metrics(m_want, m_got)
 
 
 @pytest.mark.slow
@@ -259,8 +263,7 @@ def test_two_d_power_iterations_equal_one_after_refining_u(baseline, remat):
   got, m_got, _ = _run_steps(config, {**BASELINE, "train.d_sn_iterations": 2, "model.remat": remat},
                              tf.distribute.get_strategy(), batches, init=init)
   _assert_equal_states(ref, got)
-  for k in m_ref:
-    assert abs(m_ref[k] - m_got[k]) <= 1e-4 * (1 + abs(m_ref[k])), k
+  _assert_equal_metrics(m_ref, m_got)
   d_u = [k for k in want if k.startswith(("DS/", "DT/")) and k.endswith("/u")]
   assert d_u and max(np.abs(got[k] - want[k]).max() for k in d_u) > 1e-3
 
