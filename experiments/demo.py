@@ -11,15 +11,15 @@ Why 3600 steps and EMA 0.99: the demo's samples scored at 16x16 (`python benchma
 as many ops; no other schedule tried did better. Measured on one 2-core AMD EPYC Zen 5 on 2026-12-05 (two runs
 at a time, except the three README runs; all runs in docs/demo.md, "How much one run's figures move"):
 
-    3600 steps, EMA 0.99 (this config)      14 runs: 88.4-151.1, median 109.8, 3 above 141; with the
+    3600 steps, EMA 0.99 (this config)      28 runs: 88.4-151.1, median 114.9, 6 above 141; with the
                                             training step of 2026-12-03 (D called on the reals and the
                                             fakes apart: two power iterations of its spectral norms per
-                                            D update): 8 runs, 83.8-119.2, median 105.8
+                                            D update): 22 runs, 83.8-193.7, median 115.8, 6 above 141
     the same, train.d_sn_iterations = 2     6 runs: 109.7-135.4, each above the run beside it with one
     3600 steps, EMA 0.999                   114.5, 126.7
     3000 steps, EMA 0.999                   105.9, 110.4, 142.2  (2026-12-04, 7 more: 97.6-146.7)
 
-3000 steps went above 141 in 3 of 10 runs, 3600 in 3 of 14 (and two 3600-step runs with the step of 2026-12-03
+3000 steps went above 141 in 3 of 10 runs, 3600 in 6 of 28 (and two 3600-step runs with the step of 2026-12-03
 on a Zen 4 ended at 126.3 and 145.8). At 32x32 the runs' FVD (b) were 241.3-444.8 (0.99), 336.4 and 320.0
 (0.999), 239.9-443.3 (3000 steps): no clear difference, so the EMA keeps tiny.py's decay.
 
