@@ -1,7 +1,7 @@
 """Scores 32x32 demo runs at 16x16, against the 16x16 demo's real videos: the before/after of the grown demo.
 
     python benchmarks/demo_at_16px.py --workdirs=runs/demo[,runs/other] [--checkpoints=last|STEP,...]
-        [--draws=N] [--json=OUT.json]
+        [--draws=N] [--noise=LEVELS,...] [--json=OUT.json]
 
 FVDs of videos at two resolutions do not compare (I3D sees a 16x16 video blurrier than a 32x32 one), so the
 32x32 demo (experiments/demo.py) is also scored where the 16x16 demo (experiments/tiny.py) was: each run's
@@ -16,6 +16,13 @@ An FVD of 64 samples moves by itself with the samples drawn (one checkpoint of t
 120.7 for four seeds). `--draws=N` also scores N-1 more sets of 64 samples of each checkpoint (seeds seed+3,
 seed+4, ...) and prints their mean: the same 64-sample FVD with its sampling noise averaged down. The first set is
 always the end-of-run figures' (`fvd_16`); the JSON adds every draw and their mean.
+
+Each set of samples also gets its background flicker (`dvd_gan.data.synthetic.background_flicker`: the mean
+frame-to-frame change of the pixels the shape never reaches, in 8-bit levels; real videos: 0), and the first set
+also the FVD of the same samples with their background held still (`synthetic.hold_background`): how much of
+the run's figure is that flicker. `--noise=1,2` shows how I3D takes unstructured flicker: the real `validation`
+videos with Gaussian noise of 1 and 2 levels added to every pixel of every frame (drawn anew each frame, seed 0,
+rounded to 8 bits), scored against the same reference.
 """
 import os
 import sys
@@ -30,6 +37,7 @@ if REPO not in sys.path:
 import eval as video_eval  # noqa: E402
 from dvd_gan import run_folder  # noqa: E402
 from dvd_gan.config import resolve_config  # noqa: E402
+from dvd_gan.data import synthetic  # noqa: E402
 from dvd_gan.evaluation import figures as evaluation  # noqa: E402
 from eval import command, io  # noqa: E402
 
@@ -44,6 +52,8 @@ def define_flags(fv, argv):
                     flag_values=fv)
   flags.DEFINE_integer("draws", 1, "Sets of 64 samples scored per checkpoint (the first: the end-of-run "
                        "figures' seed; the mean is printed).", flag_values=fv)
+  flags.DEFINE_list("noise", [], "Also score the real validation videos with Gaussian noise of these 8-bit "
+                    "levels added to every pixel of every frame.", flag_values=fv)
   flags.DEFINE_string("json", None, "Also write the figures here as JSON.", flag_values=fv)
 
 
@@ -52,6 +62,24 @@ def average_2x2(videos):
   n, t, h, w, c = videos.shape
   blocks = videos.reshape(n, t, h // 2, 2, w // 2, 2, c).astype(np.float64)
   return np.round(blocks.mean(axis=(3, 5))).astype(np.uint8)
+
+
+def flicker(videos) -> float:
+  """`synthetic.background_flicker` (8-bit levels) of uint8 videos [N, T, H, W, 3]."""
+  return round(synthetic.background_flicker(videos.astype(np.float32) / 127.5 - 1.0), 2)
+
+
+def hold_background(videos):
+  """uint8 videos [N, T, H, W, 3] with their background held still (`synthetic.hold_background`), rounded."""
+  held = synthetic.hold_background(videos.astype(np.float64) / 127.5 - 1.0)
+  return np.clip(np.round((held + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def add_noise(videos, levels: float, seed: int = 0):
+  """uint8 videos plus Gaussian noise of standard deviation `levels` (8-bit levels), drawn anew for every pixel
+  of every frame, rounded and clipped to uint8."""
+  noise = np.random.default_rng(seed).normal(0.0, levels, videos.shape)
+  return np.clip(np.round(videos.astype(np.float64) + noise), 0, 255).astype(np.uint8)
 
 
 def draw_seeds(config, draws: int) -> list:
@@ -65,6 +93,12 @@ def body(fv, args):
   command.require(fv, "workdirs")
   if fv.draws < 1:
     raise command.UsageError(f"--draws must be at least 1, got {fv.draws}")
+  try:
+    noise = [float(x) for x in fv.noise]
+  except ValueError:
+    raise command.UsageError(f"--noise takes numbers (8-bit levels), got {','.join(fv.noise)}") from None
+  if any(x <= 0 for x in noise):
+    raise command.UsageError(f"--noise levels must be positive, got {','.join(fv.noise)}")
   if fv.json and io.missing_output_folder(fv.json):
     raise command.UsageError(f"output directory does not exist: {io.missing_output_folder(fv.json)}")
   configs = {}
@@ -86,26 +120,40 @@ def body(fv, args):
     return round(float(video_eval.compute_metric("fvd", a, b, network=net).value), 1)
 
   reference = stats(evaluation.real_videos(c16, "test", NUM_VIDEOS, BATCH))
-  out = {"real_16_validation": fvd(reference, stats(evaluation.real_videos(c16, "validation", NUM_VIDEOS, BATCH))),
+  validation = evaluation.real_videos(c16, "validation", NUM_VIDEOS, BATCH)
+  out = {"real_16_validation": fvd(reference, stats(validation)),
          "real_32_test_averaged": fvd(reference, stats(average_2x2(
              evaluation.real_videos(c32, "test", NUM_VIDEOS, BATCH)))),
          "runs": {}}
   print(f"FVD at 16x16 against {NUM_VIDEOS} real test videos: real validation videos {out['real_16_validation']}, "
         f"real 32x32 test videos averaged {out['real_32_test_averaged']}", flush=True)
+  for levels in noise:
+    noisy = add_noise(validation, levels)
+    figure = {"fvd_16": fvd(reference, stats(noisy)), "background_flicker": flicker(noisy)}
+    out.setdefault("real_16_validation_noise", {})[str(levels)] = figure
+    print(f"real validation videos with noise of {levels} levels: FVD {figure['fvd_16']}, background flicker "
+          f"{figure['background_flicker']} levels", flush=True)
   for workdir, c in configs.items():
     for which in fv.checkpoints:
       path, _ = run_folder.resolve_checkpoint(workdir, which)
       g = run_folder.sampling_generator(run_folder.restore_ema_generator(c, path), c)
-      scores = []
+      scores, flickers = [], []
       for seed in draw_seeds(c, fv.draws):
         videos, _ = evaluation.generated_videos(g, c, NUM_VIDEOS, BATCH, seed, float(c.eval.truncation))
-        scores.append(fvd(reference, stats(average_2x2(videos))))
+        videos = average_2x2(videos)
+        if not scores:
+          still = fvd(reference, stats(hold_background(videos)))
+        scores.append(fvd(reference, stats(videos)))
+        flickers.append(flicker(videos))
       step = run_folder.checkpoint_step(path)
       key = workdir if fv.checkpoints == ["last"] else f"{workdir}@{step}"
-      out["runs"][key] = {"step": step, "fvd_16": scores[0]}
-      line = f"{workdir} (step {step}): EMA samples averaged to 16x16: FVD {scores[0]}"
+      out["runs"][key] = {"step": step, "fvd_16": scores[0], "background_flicker": flickers[0],
+                          "fvd_16_background_held": still}
+      line = (f"{workdir} (step {step}): EMA samples averaged to 16x16: FVD {scores[0]}, background flicker "
+              f"{flickers[0]} levels, FVD with the background held still {still}")
       if fv.draws > 1:
-        out["runs"][key].update(fvd_16_draws=scores, fvd_16_mean=round(float(np.mean(scores)), 1))
+        out["runs"][key].update(fvd_16_draws=scores, fvd_16_mean=round(float(np.mean(scores)), 1),
+                                background_flicker_draws=flickers)
         line += f"; {fv.draws} draws {', '.join(map(str, scores))}: mean {out['runs'][key]['fvd_16_mean']}"
       print(line, flush=True)
   if fv.json:

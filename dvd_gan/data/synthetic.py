@@ -168,3 +168,58 @@ def class_cues(videos, labels, threshold: float = 0.25) -> dict:
       "shape_accuracy": float(np.mean(shape == labels // len(DIRECTIONS))),
       "median_speed": float(np.median(np.hypot(vx, vy))),
   }
+
+
+def background_mask(videos, threshold: float = 0.25):
+  """bool [N, H, W]: the pixels of each video that show background in every frame.
+
+  Those that are neither shape (`class_cues`' rule: brightest channel more than `threshold` above the video's
+  median) nor next to it (the shape's anti-aliased edge) in any frame.
+
+  Args:
+    videos: [N, T, H, W, 3] float in [-1, 1].
+    threshold: brightness above the background that counts as shape (in [0, 1] units).
+  """
+  v = np.asarray(videos, np.float64)
+  n, _, h, w, _ = v.shape
+  lum = (v.max(axis=-1) + 1.0) / 2.0                                          # [N, T, H, W]
+  median = np.median(lum.reshape(n, -1), axis=1)[:, None, None, None]
+  shape = np.pad((lum - median > threshold).any(axis=1), ((0, 0), (1, 1), (1, 1)))  # [N, H+2, W+2]
+  near = np.zeros((n, h, w), bool)
+  for dy in range(3):
+    for dx in range(3):
+      near |= shape[:, dy:dy + h, dx:dx + w]
+  return ~near
+
+
+def background_flicker(videos, threshold: float = 0.25) -> float:
+  """How much the background changes from frame to frame, in 8-bit levels: 0 for this dataset's videos.
+
+  A real video's background is one flat tint in every frame; a generator's shimmers by about half a level to a
+  level, and the runs whose samples shimmer more score worse FVDs at 16x16 (docs/demo.md, "What the FVD at
+  16x16 punishes"). The figure is the mean absolute change between consecutive frames over the background
+  pixels (`background_mask`) and the three channels of all videos, times 127.5 (8-bit levels per frame).
+
+  Args:
+    videos: [N, T, H, W, 3] float in [-1, 1] (T >= 2).
+    threshold: brightness above the background that counts as shape (in [0, 1] units).
+
+  Returns:
+    The mean absolute frame-to-frame change of background pixels, in 8-bit levels (0.0 with no such pixel).
+  """
+  v = np.asarray(videos, np.float64)
+  if v.shape[1] < 2:
+    raise ValueError(f"background_flicker needs at least 2 frames, got {v.shape[1]}")
+  background = background_mask(v, threshold)
+  if not background.any():
+    return 0.0
+  change = np.abs(np.diff(v, axis=1)).mean(axis=-1)                           # [N, T-1, H, W], in [-1, 1] units
+  return float(change.transpose(1, 0, 2, 3)[:, background].mean() * 127.5)
+
+
+def hold_background(videos, threshold: float = 0.25):
+  """`videos` with every background pixel (`background_mask`) held at its mean over time: the same videos
+  without their background flicker (float [N, T, H, W, 3] in [-1, 1]; shape pixels unchanged)."""
+  v = np.asarray(videos, np.float64)
+  still = np.broadcast_to(v.mean(axis=1, keepdims=True), v.shape)
+  return np.where(background_mask(v, threshold)[:, None, :, :, None], still, v)

@@ -40,3 +40,24 @@ def test_draws_start_at_the_end_of_run_figures_seed_and_zero_draws_is_a_one_line
   assert script.main(["demo_at_16px", f"--workdirs={tmp_path}", "--draws=0"]) == 2
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and "--draws" in err[0]
+
+
+def test_noise_is_fresh_per_frame_of_the_asked_size_and_bad_levels_are_one_line_errors(tmp_path, capsys,
+                                                                                         benchmark_script):
+  """--noise adds Gaussian noise of the given 8-bit levels, drawn anew every frame (a flat grey video gets
+  frame-to-frame changes of 2 s / sqrt(pi) on average), deterministic for its seed, and holding the
+  background still takes it away again; a level that is not a positive number fails before any run is read."""
+  script = benchmark_script("demo_at_16px")
+  flat = np.full((8, 6, 16, 16, 3), 100, np.uint8)
+  noisy = script.add_noise(flat, 2.0)
+  np.testing.assert_array_equal(noisy, script.add_noise(flat, 2.0))
+  assert abs(np.std(noisy.astype(float) - 100) - 2.0) < 0.1
+  np.testing.assert_allclose(script.flicker(noisy), 2 * 2.0 / np.sqrt(np.pi), rtol=0.05)
+  assert script.flicker(flat) == 0.0
+  held = script.hold_background(noisy)
+  assert held.dtype == np.uint8 and script.flicker(held) == 0.0
+  assert np.abs(held.astype(float) - 100).mean() < 1.0   # the mean of 6 frames: sd 2 / sqrt(6)
+  for bad in ("--noise=one", "--noise=0"):
+    assert script.main(["demo_at_16px", f"--workdirs={tmp_path}", bad]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--noise" in err[0]

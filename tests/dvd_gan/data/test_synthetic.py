@@ -70,3 +70,33 @@ def test_bad_arguments_raise_one_line_errors():
     synthetic.synthetic_dataset(4, 16, 0, "dev")
   with pytest.raises(ValueError, match="resolution >= 8"):
     synthetic.synthetic_dataset(4, 4, 0)
+
+
+def test_background_flicker_is_zero_on_real_videos_and_measures_added_noise():
+  """Real videos (a moving shape on a flat background) flicker 0; Gaussian noise of s levels, drawn
+  anew every frame on every pixel, reads as E|x - y| = 2 s / sqrt(pi) levels on the background; noise on
+  the shape's pixels only is left out (0); a 1-frame video is a one-line error."""
+  v, _ = _videos(32, res=16)
+  assert synthetic.background_flicker(v) == 0.0
+  rng = np.random.default_rng(0)
+  s = 2.0
+  noisy = v + rng.normal(0.0, s / 127.5, v.shape)
+  np.testing.assert_allclose(synthetic.background_flicker(noisy), 2 * s / np.sqrt(np.pi), rtol=0.02)
+  lum = (v.max(axis=-1) + 1.0) / 2.0
+  shape = (lum - np.median(lum.reshape(len(v), -1), axis=1)[:, None, None, None] > 0.25)[..., None]
+  assert synthetic.background_flicker(np.where(shape, noisy, v)) == 0.0
+  with pytest.raises(ValueError, match="at least 2 frames"):
+    synthetic.background_flicker(v[:, :1])
+
+
+def test_hold_background_removes_only_the_background_flicker():
+  """Noisy videos with their background held still flicker 0 and keep every shape pixel (and every pixel of a
+  real video) as it was."""
+  v, _ = _videos(16, res=16)
+  np.testing.assert_allclose(synthetic.hold_background(v), v, atol=1e-6)
+  noisy = v + np.random.default_rng(1).normal(0.0, 2.0 / 127.5, v.shape)
+  held = synthetic.hold_background(noisy)
+  assert synthetic.background_flicker(held) < 1e-9
+  keep = ~synthetic.background_mask(noisy)
+  np.testing.assert_array_equal(held.transpose(0, 2, 3, 1, 4)[keep], noisy.transpose(0, 2, 3, 1, 4)[keep])
+  assert synthetic.background_mask(noisy).mean() > 0.5
