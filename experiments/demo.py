@@ -8,14 +8,18 @@ reference that the performance figures and the prediction demo (tiny_fp.py) are 
 
 Why 3600 steps and EMA 0.99: the demo's samples scored at 16x16 (`python benchmarks/demo_at_16px.py
 --workdirs=RUN`, docs/demo.md) are held to the 122-141 that this schedule gave when the training step had twice
-as many ops; no other schedule tried did better. Measured on one 2-core AMD EPYC Zen 5 on 2026-12-05 (two runs
-at a time, except the three README runs; all runs in docs/demo.md, "How much one run's figures move"):
+as many ops; every schedule tried leaves some runs above 141, this one included. Measured on one 2-core AMD EPYC
+Zen 5 on 2026-12-05 (two runs at a time, except the three README runs; all runs in docs/demo.md, "How much one
+run's figures move"):
 
     3600 steps, EMA 0.99 (this config)      28 runs: 88.4-151.1, median 114.9, 6 above 141; with the
                                             training step of 2026-12-03 (D called on the reals and the
                                             fakes apart: two power iterations of its spectral norms per
                                             D update): 22 runs, 83.8-193.7, median 115.8, 6 above 141
     the same, train.d_sn_iterations = 2     6 runs: 109.7-135.4, each above the run beside it with one
+    the same, train.d_steps_per_g_step = 2  8 runs: 89.0-143.2, median 101.6, 1 above 141; shape cue 0.98
+                                            in 2; 1.5x the time per step (docs/demo.md, "What the FVD at
+                                            16x16 punishes")
     3600 steps, EMA 0.999                   114.5, 126.7
     3000 steps, EMA 0.999                   105.9, 110.4, 142.2  (2026-12-04, 7 more: 97.6-146.7)
 

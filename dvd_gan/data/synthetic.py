@@ -195,9 +195,9 @@ def background_mask(videos, threshold: float = 0.25):
 def background_flicker(videos, threshold: float = 0.25) -> float:
   """How much the background changes from frame to frame, in 8-bit levels: 0 for this dataset's videos.
 
-  A real video's background is one flat tint in every frame; a generator's shimmers by about half a level to a
-  level, and the runs whose samples shimmer more score worse FVDs at 16x16 (docs/demo.md, "What the FVD at
-  16x16 punishes"). The figure is the mean absolute change between consecutive frames over the background
+  A real video's background is one flat tint in every frame; a generator's shimmers (the demo's runs: 0.3 to
+  0.8 levels), and the runs whose samples shimmer more score worse FVDs at 16x16 (docs/demo.md, "What the FVD
+  at 16x16 punishes"). The figure is the mean absolute change between consecutive frames over the background
   pixels (`background_mask`) and the three channels of all videos, times 127.5 (8-bit levels per frame).
 
   Args:
