@@ -120,6 +120,13 @@ def synthetic_dataset(num_frames: int, resolution: int, seed: int, split: str = 
       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
+def _above_background(v):
+  """[N, T, H, W]: each pixel's brightest channel minus its video's median of those (the background), for
+  videos `v` [N, T, H, W, 3] in [0, 1]; the shape is where this exceeds a threshold."""
+  lum = v.max(axis=-1)
+  return lum - np.median(lum.reshape(len(lum), -1), axis=1)[:, None, None, None]
+
+
 def class_cues(videos, labels, threshold: float = 0.25) -> dict:
   """How well videos show their class: the motion direction and the shape read off the pixels.
 
@@ -142,9 +149,7 @@ def class_cues(videos, labels, threshold: float = 0.25) -> dict:
   v = (np.asarray(videos, np.float32) + 1.0) / 2.0
   labels = np.asarray(labels)
   n, t, h, w, _ = v.shape
-  lum = v.max(axis=-1)                                                        # [N, T, H, W]
-  background = np.median(lum.reshape(n, -1), axis=1)[:, None, None, None]
-  weight = np.clip(lum - background - threshold, 0.0, None)
+  weight = np.clip(_above_background(v) - threshold, 0.0, None)              # [N, T, H, W]
   ys, xs = np.mgrid[0:h, 0:w] + 0.5
   mass = weight.sum(axis=(2, 3)) + 1e-6
   cx = (weight * xs).sum(axis=(2, 3)) / mass                                  # [N, T]
@@ -180,11 +185,9 @@ def background_mask(videos, threshold: float = 0.25):
     videos: [N, T, H, W, 3] float in [-1, 1].
     threshold: brightness above the background that counts as shape (in [0, 1] units).
   """
-  v = np.asarray(videos, np.float64)
+  v = (np.asarray(videos, np.float64) + 1.0) / 2.0
   n, _, h, w, _ = v.shape
-  lum = (v.max(axis=-1) + 1.0) / 2.0                                          # [N, T, H, W]
-  median = np.median(lum.reshape(n, -1), axis=1)[:, None, None, None]
-  shape = np.pad((lum - median > threshold).any(axis=1), ((0, 0), (1, 1), (1, 1)))  # [N, H+2, W+2]
+  shape = np.pad((_above_background(v) > threshold).any(axis=1), ((0, 0), (1, 1), (1, 1)))  # [N, H+2, W+2]
   near = np.zeros((n, h, w), bool)
   for dy in range(3):
     for dx in range(3):
