@@ -22,7 +22,9 @@ frame-to-frame change of the pixels the shape never reaches, in 8-bit levels; re
 also the FVD of the same samples with their background held still (`synthetic.hold_background`): how much of
 the run's figure is that flicker. `--noise=1,2` shows how I3D takes unstructured flicker: the real `validation`
 videos with Gaussian noise of 1 and 2 levels added to every pixel of every frame (drawn anew each frame, seed 0,
-rounded to 8 bits), scored against the same reference.
+rounded to 8 bits), scored against the same reference. And the first set's class cues, read at 32x32 as the
+end-of-run figures read them (`dvd_gan.evaluation.figures.sample_class_cues`): of the last checkpoint, the run's
+own figures again; of an earlier one, what the run would have reported had it stopped there.
 """
 import os
 import sys
@@ -139,7 +141,9 @@ def body(fv, args):
       g = run_folder.sampling_generator(run_folder.restore_ema_generator(c, path), c)
       scores, flickers = [], []
       for seed in draw_seeds(c, fv.draws):
-        videos, _ = evaluation.generated_videos(g, c, NUM_VIDEOS, BATCH, seed, float(c.eval.truncation))
+        videos, labels = evaluation.generated_videos(g, c, NUM_VIDEOS, BATCH, seed, float(c.eval.truncation))
+        if not scores:
+          cues = evaluation.sample_class_cues(videos, labels)   # at 32x32, as the end-of-run figures
         videos = average_2x2(videos)
         if not scores:
           still = fvd(reference, stats(hold_background(videos)))
@@ -148,9 +152,10 @@ def body(fv, args):
       step = run_folder.checkpoint_step(path)
       key = workdir if fv.checkpoints == ["last"] else f"{workdir}@{step}"
       out["runs"][key] = {"step": step, "fvd_16": scores[0], "background_flicker": flickers[0],
-                          "fvd_16_background_held": still}
+                          "fvd_16_background_held": still, **cues}
       line = (f"{workdir} (step {step}): EMA samples averaged to 16x16: FVD {scores[0]}, background flicker "
-              f"{flickers[0]} levels, FVD with the background held still {still}")
+              f"{flickers[0]} levels, FVD with the background held still {still}, class cues (direction / "
+              f"shape, 32x32) {cues['direction_accuracy']:.2f} / {cues['shape_accuracy']:.2f}")
       if fv.draws > 1:
         out["runs"][key].update(fvd_16_draws=scores, fvd_16_mean=round(float(np.mean(scores)), 1),
                                 background_flicker_draws=flickers)

@@ -20,6 +20,10 @@ run's figures move"):
     the same, train.d_steps_per_g_step = 2  8 runs: 89.0-143.2, median 101.6, 1 above 141; shape cue 0.98
                                             in 2; 1.5x the time per step (docs/demo.md, "What the FVD at
                                             16x16 punishes")
+    4800 steps, EMA 0.99                    10 runs: 82.6-148.1, median 100.6, 1 above 141; the same runs at
+                                            their step 3600: 84.7-188.7, median 110.8, 2 above 141 (lower
+                                            at 4800 in 8 of 10), but class cues below 1.00 in 3 of 10 at
+                                            4800 (1 or 2 samples of 64 misread), none at 3600; 1.33x the steps
     3600 steps, EMA 0.999                   114.5, 126.7
     3000 steps, EMA 0.999                   105.9, 110.4, 142.2  (2026-12-04, 7 more: 97.6-146.7)
 

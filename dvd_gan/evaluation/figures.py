@@ -84,15 +84,19 @@ def generated_videos(generator, config, num_videos: int, batch_size: int, seed: 
   return np.concatenate(out), (None if y is None else y.numpy())
 
 
+def sample_class_cues(videos, labels) -> dict:
+  """direction_accuracy and shape_accuracy (`dvd_gan.data.synthetic.class_cues`) of uint8 samples
+  [N, T, H, W, 3] of classes labels [N]: the share that moves in its class's direction, that has its shape."""
+  cues = synthetic.class_cues(videos.astype(np.float32) / 127.5 - 1.0, labels)
+  return {key: cues[key] for key in ("direction_accuracy", "shape_accuracy")}
+
+
 def synthetic_class_cues(untrained_videos, untrained_labels, ema_videos, ema_labels) -> dict:
-  """`dvd_gan.data.synthetic.class_cues` of the untrained and EMA samples (uint8 videos): whether each sample
-  moves in its class's direction and has its class's shape."""
+  """`sample_class_cues` of the untrained and EMA samples, as direction_accuracy_untrained, ..._ema, ..."""
   out = {}
   for name, videos, labels in (("untrained", untrained_videos, untrained_labels),
                                ("ema", ema_videos, ema_labels)):
-    cues = synthetic.class_cues(videos.astype(np.float32) / 127.5 - 1.0, labels)
-    out[f"direction_accuracy_{name}"] = cues["direction_accuracy"]
-    out[f"shape_accuracy_{name}"] = cues["shape_accuracy"]
+    out.update({f"{key}_{name}": value for key, value in sample_class_cues(videos, labels).items()})
   return out
 
 

@@ -4,10 +4,12 @@ import json
 import math
 import os
 
+import numpy as np
 import pytest
 
 import eval as video_eval
 from dvd_gan import standing_stats
+from dvd_gan.data import synthetic
 from dvd_gan.evaluation import figures as figures_lib
 from dvd_gan.training.loop import train
 from eval import api
@@ -98,3 +100,17 @@ def test_end_of_run_figures_reuse_the_last_evaluation_s_standing_statistics(tmp_
   assert result["eval"] == reused
   assert built["evaluation"] >= 1 and built["figures"] == 0  # the figures built no network of their own
 
+
+def test_class_cues_of_uint8_samples_read_real_videos_right_and_catch_wrong_labels():
+  """`sample_class_cues` reads uint8 samples as the end-of-run figures do: real synthetic videos (quantised like
+  samples) score 1.0 / 1.0, labels with each direction shifted by one score direction 0.0 and shape still 1.0,
+  and `synthetic_class_cues` gives each set's figures under its suffix."""
+  items = list(synthetic.synthetic_dataset(12, 32, 0, "test").take(32))
+  videos = np.stack([np.round((e["video"].numpy() + 1.0) * 127.5) for e in items]).astype(np.uint8)
+  labels = np.array([int(e["label"]) for e in items])
+  shifted = 4 * (labels // 4) + (labels % 4 + 1) % 4
+  assert figures_lib.sample_class_cues(videos, labels) == {"direction_accuracy": 1.0, "shape_accuracy": 1.0}
+  assert figures_lib.sample_class_cues(videos, shifted) == {"direction_accuracy": 0.0, "shape_accuracy": 1.0}
+  assert figures_lib.synthetic_class_cues(videos, shifted, videos, labels) == {
+      "direction_accuracy_untrained": 0.0, "shape_accuracy_untrained": 1.0,
+      "direction_accuracy_ema": 1.0, "shape_accuracy_ema": 1.0}
