@@ -23,8 +23,8 @@ also the FVD of the same samples with their background held still (`synthetic.ho
 the run's figure is that flicker. `--noise=1,2` shows how I3D takes unstructured flicker: the real `validation`
 videos with Gaussian noise of 1 and 2 levels added to every pixel of every frame (drawn anew each frame, seed 0,
 rounded to 8 bits), scored against the same reference. And the first set's class cues, read at 32x32 as the
-end-of-run figures read them (`dvd_gan.evaluation.figures.sample_class_cues`): of the last checkpoint, the run's
-own figures again; of an earlier one, what the run would have reported had it stopped there.
+end-of-run figures read them (`dvd_gan.evaluation.figures.sample_class_cues`; of the last checkpoint, the run's
+own figures again).
 """
 import os
 import sys
