@@ -141,11 +141,10 @@ def body(fv, args):
       g = run_folder.sampling_generator(run_folder.restore_ema_generator(c, path), c)
       scores, flickers = [], []
       for seed in draw_seeds(c, fv.draws):
-        videos, labels = evaluation.generated_videos(g, c, NUM_VIDEOS, BATCH, seed, float(c.eval.truncation))
+        videos_32, labels = evaluation.generated_videos(g, c, NUM_VIDEOS, BATCH, seed, float(c.eval.truncation))
+        videos = average_2x2(videos_32)
         if not scores:
-          cues = evaluation.sample_class_cues(videos, labels)   # at 32x32, as the end-of-run figures
-        videos = average_2x2(videos)
-        if not scores:
+          cues = evaluation.sample_class_cues(videos_32, labels)   # at 32x32, as the end-of-run figures
           still = fvd(reference, stats(hold_background(videos)))
         scores.append(fvd(reference, stats(videos)))
         flickers.append(flicker(videos))
