@@ -16,8 +16,8 @@ run's figures move"):
                                             training step of 2026-12-03 (D called on the reals and the
                                             fakes apart: two power iterations of its spectral norms per
                                             D update): 22 runs, 83.8-193.7, median 115.8, 6 above 141;
-                                            class cues below 1.00 (one sample of 64 misread) in 4 of 17
-                                            runs of this step, in none of 17 of that day's
+                                            class cues below 1.00 (one sample of 64 misread) in 5 of the
+                                            28, in none of 17 of that day's
     the same, train.d_sn_iterations = 2     6 runs: 109.7-135.4, each above the run beside it with one
     the same, train.d_steps_per_g_step = 2  8 runs: 89.0-143.2, median 101.6, 1 above 141; shape cue 0.98
                                             in 2; 1.5x the time per step (docs/demo.md, "What the FVD at
