@@ -12,7 +12,7 @@ from dvd_gan import standing_stats
 from dvd_gan.data import synthetic
 from dvd_gan.evaluation import figures as figures_lib
 from dvd_gan.training.loop import train
-from eval import api
+from eval import api, video_writer
 from eval.weights import i3d_sources
 from tests.eval.conftest import TinyNetwork
 
@@ -106,7 +106,7 @@ def test_class_cues_of_uint8_samples_read_real_videos_right_and_catch_wrong_labe
   samples) score 1.0 / 1.0, labels with each direction shifted by one score direction 0.0 and shape still 1.0,
   and `synthetic_class_cues` gives each set's figures under its suffix."""
   items = list(synthetic.synthetic_dataset(12, 32, 0, "test").take(32))
-  videos = np.stack([np.round((e["video"].numpy() + 1.0) * 127.5) for e in items]).astype(np.uint8)
+  videos = video_writer.to_uint8(np.stack([e["video"].numpy() for e in items]))   # as figures quantises samples
   labels = np.array([int(e["label"]) for e in items])
   shifted = 4 * (labels // 4) + (labels % 4 + 1) % 4
   assert figures_lib.sample_class_cues(videos, labels) == {"direction_accuracy": 1.0, "shape_accuracy": 1.0}
