@@ -1,7 +1,7 @@
 """Scores 32x32 demo runs at 16x16, against the 16x16 demo's real videos: the before/after of the grown demo.
 
     python benchmarks/demo_at_16px.py --workdirs=runs/demo[,runs/other] [--checkpoints=last|STEP,...]
-        [--draws=N] [--noise=LEVELS,...] [--json=OUT.json]
+        [--draws=N] [--truncation=T] [--noise=LEVELS,...] [--json=OUT.json]
 
 FVDs of videos at two resolutions do not compare (I3D sees a 16x16 video blurrier than a 32x32 one), so the
 32x32 demo (experiments/demo.py) is also scored where the 16x16 demo (experiments/tiny.py) was: each run's
@@ -15,7 +15,9 @@ real 32x32 `test` videos averaged to 16x16 against the same reference (how far t
 An FVD of 64 samples moves by itself with the samples drawn (one checkpoint of the demo: 146.7, 127.1, 112.7,
 120.7 for four seeds). `--draws=N` also scores N-1 more sets of 64 samples of each checkpoint (seeds seed+3,
 seed+4, ...) and prints their mean: the same 64-sample FVD with its sampling noise averaged down. The first set is
-always the end-of-run figures' (`fvd_16`); the JSON adds every draw and their mean.
+always the end-of-run figures' (`fvd_16`); the JSON adds every draw and their mean. `--truncation=T` samples
+with z ~ N(0, T^2) instead of the run's eval.truncation (training does not depend on it, so one run answers
+how its samples score at other truncations).
 
 Each set of samples also gets its background flicker (`dvd_gan.data.synthetic.background_flicker`: the mean
 frame-to-frame change of the pixels the shape never reaches, in 8-bit levels; real videos: 0), and the first set
@@ -54,6 +56,8 @@ def define_flags(fv, argv):
                     flag_values=fv)
   flags.DEFINE_integer("draws", 1, "Sets of 64 samples scored per checkpoint (the first: the end-of-run "
                        "figures' seed; the mean is printed).", flag_values=fv)
+  flags.DEFINE_float("truncation", None, "Sample with this truncation instead of the run's eval.truncation.",
+                     flag_values=fv)
   flags.DEFINE_list("noise", [], "Also score the real validation videos with Gaussian noise of these 8-bit "
                     "levels added to every pixel of every frame.", flag_values=fv)
   flags.DEFINE_string("json", None, "Also write the figures here as JSON.", flag_values=fv)
@@ -95,6 +99,8 @@ def body(fv, args):
   command.require(fv, "workdirs")
   if fv.draws < 1:
     raise command.UsageError(f"--draws must be at least 1, got {fv.draws}")
+  if fv.truncation is not None and fv.truncation <= 0:
+    raise command.UsageError(f"--truncation must be positive, got {fv.truncation}")
   try:
     noise = [float(x) for x in fv.noise]
   except ValueError:
@@ -140,8 +146,9 @@ def body(fv, args):
       path, _ = run_folder.resolve_checkpoint(workdir, which)
       g = run_folder.sampling_generator(run_folder.restore_ema_generator(c, path), c)
       scores, flickers = [], []
+      truncation = float(c.eval.truncation if fv.truncation is None else fv.truncation)
       for seed in draw_seeds(c, fv.draws):
-        videos_32, labels = evaluation.generated_videos(g, c, NUM_VIDEOS, BATCH, seed, float(c.eval.truncation))
+        videos_32, labels = evaluation.generated_videos(g, c, NUM_VIDEOS, BATCH, seed, truncation)
         videos = average_2x2(videos_32)
         if not scores:
           cues = evaluation.sample_class_cues(videos_32, labels)   # at 32x32, as the end-of-run figures
@@ -150,11 +157,11 @@ def body(fv, args):
         flickers.append(flicker(videos))
       step = run_folder.checkpoint_step(path)
       key = workdir if fv.checkpoints == ["last"] else f"{workdir}@{step}"
-      out["runs"][key] = {"step": step, "fvd_16": scores[0], "background_flicker": flickers[0],
-                          "fvd_16_background_held": still, **cues}
-      line = (f"{workdir} (step {step}): EMA samples averaged to 16x16: FVD {scores[0]}, background flicker "
-              f"{flickers[0]} levels, FVD with the background held still {still}, class cues (direction / "
-              f"shape, 32x32) {cues['direction_accuracy']:.2f} / {cues['shape_accuracy']:.2f}")
+      out["runs"][key] = {"step": step, "truncation": truncation, "fvd_16": scores[0],
+                          "background_flicker": flickers[0], "fvd_16_background_held": still, **cues}
+      line = (f"{workdir} (step {step}, truncation {truncation}): EMA samples averaged to 16x16: FVD {scores[0]}, "
+              f"background flicker {flickers[0]} levels, FVD with the background held still {still}, class cues "
+              f"(direction / shape, 32x32) {cues['direction_accuracy']:.2f} / {cues['shape_accuracy']:.2f}")
       if fv.draws > 1:
         out["runs"][key].update(fvd_16_draws=scores, fvd_16_mean=round(float(np.mean(scores)), 1),
                                 background_flicker_draws=flickers)

@@ -61,3 +61,12 @@ def test_noise_is_fresh_per_frame_of_the_asked_size_and_bad_levels_are_one_line_
     assert script.main(["demo_at_16px", f"--workdirs={tmp_path}", bad]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--noise" in err[0]
+
+
+def test_a_truncation_that_is_not_positive_is_a_one_line_error(tmp_path, capsys, benchmark_script):
+  """--truncation scales z's standard deviation: zero or below fails before any run is read."""
+  script = benchmark_script("demo_at_16px")
+  for bad in ("--truncation=0", "--truncation=-0.5"):
+    assert script.main(["demo_at_16px", f"--workdirs={tmp_path}", bad]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--truncation" in err[0]
