@@ -24,6 +24,8 @@ run's figures move"):
                                             16x16 punishes")
     the same, train.d_lr = 2e-3             6 runs on an Intel Xeon: 98.6-172.1, median 128.0, 2 above 141
                                             (the shipped rates there: 7 runs, median 109.4, 1 above 141)
+    2400 steps, d_steps_per_g_step = 2      4 runs on that Intel Xeon: 89.2-105.4, median 93.3, cues 1.00 /
+                                            1.00 in all, 0.89-0.95x the time of 3600 steps of one D step
     4800 steps, EMA 0.99                    10 runs: 82.6-148.1, median 100.6, 1 above 141; the same runs at
                                             their step 3600: 84.7-188.7, median 110.8, 2 above 141 (lower
                                             at 4800 in 8 of 10), but class cues below 1.00 in 3 of 10 at
