@@ -142,11 +142,11 @@ def body(fv, args):
     print(f"real validation videos with noise of {levels} levels: FVD {figure['fvd_16']}, background flicker "
           f"{figure['background_flicker']} levels", flush=True)
   for workdir, c in configs.items():
+    truncation = float(c.eval.truncation if fv.truncation is None else fv.truncation)
     for which in fv.checkpoints:
       path, _ = run_folder.resolve_checkpoint(workdir, which)
       g = run_folder.sampling_generator(run_folder.restore_ema_generator(c, path), c)
       scores, flickers = [], []
-      truncation = float(c.eval.truncation if fv.truncation is None else fv.truncation)
       for seed in draw_seeds(c, fv.draws):
         videos_32, labels = evaluation.generated_videos(g, c, NUM_VIDEOS, BATCH, seed, truncation)
         videos = average_2x2(videos_32)
