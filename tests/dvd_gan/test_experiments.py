@@ -23,14 +23,15 @@ def test_names_are_the_files_of_experiments():
 
 def test_the_demo_is_tiny_at_32x32():
   """experiments/demo.py (the default of dvd_gan.train) differs from tiny.py only in its size (32x32 frames,
-  G's channel multipliers: one more upsampling stage), its number of steps (3600) and its evaluation interval
-  (1200: 3 evaluations instead of 12, the last at the last step)."""
+  G's channel multipliers: one more upsampling stage), its schedule (two D steps per G step for 2400 G steps)
+  and its evaluation interval (800: 3 evaluations, the last at the last step)."""
   assert train.DEFAULT_CONFIG == "demo"
   demo, tiny = experiments.load("demo").to_dict(), experiments.load("tiny").to_dict()
   assert (demo["resolution"], tiny["resolution"]) == (32, 16)
   assert demo["model"].pop("g_multipliers") == (4, 4, 2, 2)
-  assert (demo["train"].pop("num_steps"), tiny["train"].pop("num_steps")) == (3600, 1800)
-  assert (demo["eval"].pop("every_steps"), tiny["eval"].pop("every_steps")) == (1200, 300)
+  assert (demo["train"].pop("num_steps"), tiny["train"].pop("num_steps")) == (2400, 1800)
+  assert (demo["train"].pop("d_steps_per_g_step"), tiny["train"].pop("d_steps_per_g_step")) == (2, 1)
+  assert (demo["eval"].pop("every_steps"), tiny["eval"].pop("every_steps")) == (800, 300)
   tiny["model"].pop("g_multipliers")
   demo.pop("resolution"), tiny.pop("resolution")
   assert demo == tiny

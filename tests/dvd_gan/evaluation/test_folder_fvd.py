@@ -52,7 +52,7 @@ def test_folder_fvd_scores_against_the_held_out_split_cached_per_fingerprint(tmp
 
 
 @pytest.mark.parametrize("spec,protocol,every", [("video_folder", "folder_fvd", 5000),
-                                                  ("video_folder:small", "folder_fvd_small", 1200)])
+                                                  ("video_folder:small", "folder_fvd_small", 800)])
 def test_video_folder_configs_evaluate_against_the_folder(spec, protocol, every):
   """Both configs score a folder_fvd protocol during training; the small one also ends with the figures."""
   c = experiments.load(spec)
