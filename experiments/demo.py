@@ -11,13 +11,14 @@ Why two D steps for 2400 steps: the demo's samples scored at 16x16 (`python benc
 --workdirs=RUN`, docs/demo.md) are held to 141 or less in every run, with every sample's class cues read
 right. One D step per G step left about one run in five above 141 whatever its length, EMA or learning rates;
 a second D step made the samples' background flicker less and narrowed the spread, and 2400 of these G steps
-take the time of 3600 one-D-step steps. Runs of each schedule (FVD at 16x16 of the end-of-run samples; all runs
+take about the time of 3600 one-D-step steps. Runs of each schedule (FVD at 16x16 of the end-of-run samples; all runs
 in docs/demo.md, "How much one run's figures move"):
 
-    2400 steps, d_steps_per_g_step = 2      14 runs on a 2-core Intel Xeon (family 6, model 167), two at a
-    (this config)                           time: 81.3-139.9, median 97.9, none above 141, class cues 1.00 /
-                                            1.00 in all; a pair trained in 0.95-1.01x the time of a pair of
-                                            3600 one-D-step steps
+    2400 steps, d_steps_per_g_step = 2      17 runs on a 2-core Intel Xeon (family 6, model 167), 14 two at a
+    (this config)                           time: 81.3-139.9, median 98.4, none above 141, class cues 1.00 /
+                                            1.00 in all; two runs at a time trained in 0.89-1.01x the
+                                            time of two of 3600 one-D-step steps; the README's command
+                                            alone: 10:20-10:43 (one D step: 9:21-10:22)
     3600 steps, one D step, EMA 0.99        35 runs (28 on a 2-core AMD EPYC Zen 5, 7 on a 2-core Intel Xeon of
                                             family 6, model 167): 88.4-183.7, median 113.0, 7 above 141;
                                             class cues below 1.00 (one or two samples of 64 misread) in 7;
