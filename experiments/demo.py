@@ -11,8 +11,8 @@ Why two D steps for 2400 steps: the demo's samples scored at 16x16 (`python benc
 --workdirs=RUN`, docs/demo.md) are held to 141 or less in every run, with every sample's class cues read
 right. One D step per G step left about one run in five above 141 whatever its length, EMA or learning rates;
 a second D step made the samples' background flicker less and narrowed the spread, and 2400 of these G steps
-take about the time of 3600 one-D-step steps. Runs of each schedule (FVD at 16x16 of the end-of-run samples; all runs
-in docs/demo.md, "How much one run's figures move"):
+take about the time of 3600 one-D-step steps. Runs of each schedule (FVD at 16x16 of the end-of-run samples;
+all runs in docs/demo.md, "How much one run's figures move"):
 
     2400 steps, d_steps_per_g_step = 2      17 runs on a 2-core Intel Xeon (family 6, model 167), 14 two at a
     (this config)                           time: 81.3-139.9, median 98.4, none above 141, class cues 1.00 /
@@ -41,9 +41,9 @@ At 32x32 the runs' FVD (b) were 241.3-444.8 (EMA 0.99), 336.4 and 320.0 (0.999),
 clear difference, so the EMA keeps tiny.py's decay.
 
 Why the curve every 800 steps: 3 evaluations (32 samples through the Kinetics-400 I3D each) keep the curve and
-the best checkpoint at well under a tenth of the wall time of the README's command (docs/demo.md; tiny.py's interval,
-300, would make 8), and the last one, at the last step, measures the standing statistics that the end-of-run
-figures reuse.
+the best checkpoint at well under a tenth of the wall time of the README's command (docs/demo.md; tiny.py's
+interval, 300, would make 8), and the last one, at the last step, measures the standing statistics that the
+end-of-run figures reuse.
 """
 from dvd_gan import experiments
 
